@@ -1,0 +1,37 @@
+"""Workflow Design Studio: map, simulate and export governed workflows of AI agents and people.
+
+The public surface, by layer::
+
+    model      Workflow (pydantic data, the single source of truth)
+    io         load, loads, save, dumps, load_cases
+    templates  list_templates, load_template
+    validate   validate -> list[Finding]
+    errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid
+"""
+
+from __future__ import annotations
+
+from studio.errors import Finding, LoadError, Severity, StudioError, WorkflowInvalid
+from studio.io import dumps, load, load_cases, loads, save
+from studio.model import Workflow
+from studio.templates import list_templates, load_template
+from studio.validate import validate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Finding",
+    "LoadError",
+    "Severity",
+    "StudioError",
+    "Workflow",
+    "WorkflowInvalid",
+    "dumps",
+    "list_templates",
+    "load",
+    "load_cases",
+    "load_template",
+    "loads",
+    "save",
+    "validate",
+]

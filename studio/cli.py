@@ -1,0 +1,241 @@
+"""The ``studio`` command: a thin shell over the public functions, for pipelines and terminals.
+
+Exit codes: 0 ok; 1 findings with errors, or a gate failed; 2 usage errors or unreadable input
+(a missing file, broken YAML, wrong types), always with a one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from studio import io, templates
+from studio.errors import Finding, LoadError, StudioError, has_errors
+from studio.model import Agent, Human, Workflow
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(StudioError):
+    """Bad arguments: exit 2 with the message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"studio: error: {message}\n")
+
+
+def _print_load_error(exc: LoadError, stream: TextIO) -> None:
+    for finding in exc.findings:
+        print(finding.format(), file=stream)
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _data_for(workflow: Workflow, explicit: str | None) -> io.Cases | None:
+    if explicit is not None:
+        return io.load_cases(explicit)
+    path = io.sample_path(workflow)
+    if path is not None and path.is_file():
+        return io.load_cases(path)
+    return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from studio.validate import summary, validate  # noqa: PLC0415
+
+    worst = EXIT_OK
+    report: list[dict[str, Any]] = []
+    for file in args.files:
+        try:
+            workflow = io.load(file)
+            data = _data_for(workflow, args.data)
+        except LoadError as exc:
+            worst = EXIT_USAGE
+            if args.format == "json":
+                report.append({"file": file, "readable": False,
+                               "findings": [f.to_dict() for f in exc.findings]})
+            else:
+                _print_load_error(exc, sys.stdout)
+            continue
+        findings = validate(workflow, data=data)
+        if has_errors(findings):
+            worst = max(worst, EXIT_FINDINGS)
+        if args.format == "json":
+            report.append({"file": file, "readable": True, "summary": dict(summary(findings)),
+                           "findings": [f.to_dict() for f in findings]})
+        else:
+            for finding in findings:
+                print(finding.format())
+            counts = summary(findings)
+            print(f"{file}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info",
+                  file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(report, indent=2, sort_keys=True))
+    return worst
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def describe(workflow: Workflow, findings: Sequence[Finding]) -> str:
+    """A few lines about a workflow: its size, who works in it, its tools by tier and its findings."""
+    kinds: dict[str, int] = {}
+    for node in workflow.nodes:
+        kinds[node.kind] = kinds.get(node.kind, 0) + 1
+    agents = [a for a in workflow.actors if isinstance(a, Agent)]
+    humans = [a for a in workflow.actors if isinstance(a, Human)]
+    tiers: dict[str, int] = {}
+    for tool in workflow.tools:
+        tiers[tool.tier.value] = tiers.get(tool.tier.value, 0) + 1
+    errors = sum(f.severity.value == "error" for f in findings)
+    warnings = sum(f.severity.value == "warning" for f in findings)
+    meta = workflow.metadata
+    lines = [
+        f"{meta.name} {meta.version}" + (f"  ({meta.owner})" if meta.owner else ""),
+        f"  {len(workflow.nodes)} nodes: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        f"  {len(workflow.edges)} edges; agents: " + (", ".join(f"{a.id}@{a.version}" for a in agents) or "none"),
+        "  human pools: " + (", ".join(f"{h.id} x{h.capacity}" for h in humans) or "none"),
+        "  tools by tier: " + (", ".join(f"{t} {n}" for t, n in sorted(tiers.items())) or "none"),
+        f"  findings: {errors} error(s), {warnings} warning(s)",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from studio.validate import validate  # noqa: PLC0415
+
+    files = args.files or [str(t.workflow_path) for t in templates.list_templates()]
+    worst = EXIT_OK
+    for file in files:
+        try:
+            workflow = io.load(file)
+            data = _data_for(workflow, None)
+        except LoadError as exc:
+            _print_load_error(exc, sys.stderr)
+            worst = EXIT_USAGE
+            continue
+        findings = validate(workflow, data=data)
+        if has_errors(findings):
+            worst = max(worst, EXIT_FINDINGS)
+        rows = f"; {len(data)} sample cases" if data is not None else ""
+        print(describe(workflow, findings) + rows)
+    return worst
+
+
+# --------------------------------------------------------------------------- new, templates, schema
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from studio.model import Metadata  # noqa: PLC0415
+
+    try:
+        template = templates.get_template(args.template)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    target = Path(args.directory) / args.name
+    if target.exists() and not args.force:
+        raise UsageError(f"`{target}` already exists; pick another name or pass --force to overwrite it")
+    try:
+        Metadata(name=args.name)
+    except ValueError:
+        raise UsageError(
+            f"`{args.name}` is not a valid workflow name; use letters, digits, `_` and `-`, starting with a letter"
+        ) from None
+    workflow = template.load()
+    workflow.metadata.name = args.name
+    workflow.metadata.version = "0.1.0"
+    target.mkdir(parents=True, exist_ok=True)
+    for extra in (template.sample_path, template.gold_path):
+        if extra.is_file():
+            io.atomic_write(target / extra.name, extra.read_text(encoding="utf-8"))
+    io.save(workflow, target / "workflow.yaml")
+    print(f"wrote {target / 'workflow.yaml'} from template `{template.name}`")
+    return EXIT_OK
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    for template in templates.list_templates():
+        workflow = template.load()
+        print(f"{template.name:<24} {workflow.metadata.description or ''}".rstrip())
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from studio.model import json_schema  # noqa: PLC0415
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.output:
+        io.atomic_write(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="studio", description="Map, simulate and export governed agent workflows.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check workflows and print every finding")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--data", metavar="CSV", help="case data to check conditions against "
+                   "(default: the workflow's own sample data)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("summary", help="summarise workflows (default: every template)")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("new", help="start a new workflow from a template")
+    p.add_argument("name")
+    p.add_argument("--template", "-t", required=True, help="one of: " + ", ".join(templates.template_names()))
+    p.add_argument("--directory", "-C", default=".", help="where to create the workflow's folder")
+    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("templates", help="list the templates")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of workflow files")
+    p.add_argument("-o", "--output")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except LoadError as exc:
+        _print_load_error(exc, sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, StudioError) as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["build_parser", "describe", "main"]

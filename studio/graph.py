@@ -1,0 +1,211 @@
+"""The networkx view of a workflow: reachability, paths, cycles, gates and post-dominators.
+
+``to_networkx(workflow)`` gives a ``DiGraph`` whose nodes carry ``kind``, ``actor``,
+``actor_kind`` and ``node`` (the model object) and whose edges carry ``edge`` (the model
+object) and ``index`` (position in ``workflow.edges``). Edges to unknown nodes are left out of
+the graph (the validator reports them). Everything here is read-only analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import networkx as nx
+
+from studio.model import Agent, Approval, Task, Tier, Workflow
+
+_EXIT = "\x00exit"
+
+
+def to_networkx(workflow: Workflow) -> nx.DiGraph:
+    """The workflow as a directed graph (first node wins when ids repeat)."""
+    graph: nx.DiGraph = nx.DiGraph(name=workflow.metadata.name)
+    for node in workflow.nodes:
+        if node.id in graph:
+            continue
+        actor = workflow.actor_of(node.id)
+        graph.add_node(
+            node.id,
+            kind=node.kind,
+            node=node,
+            actor=getattr(node, "actor", None),
+            actor_kind=actor.kind if actor is not None else None,
+        )
+    for index, edge in enumerate(workflow.edges):
+        if edge.source in graph and edge.target in graph and not graph.has_edge(edge.source, edge.target):
+            graph.add_edge(edge.source, edge.target, edge=edge, index=index)
+    return graph
+
+
+def start_ids(workflow: Workflow) -> list[str]:
+    return [n.id for n in workflow.nodes if n.kind == "start"]
+
+
+def end_ids(workflow: Workflow) -> list[str]:
+    return [n.id for n in workflow.nodes if n.kind == "end"]
+
+
+def reachable_from_start(graph: nx.DiGraph, workflow: Workflow) -> set[str]:
+    seen: set[str] = set()
+    for start in start_ids(workflow):
+        if start in graph:
+            seen |= {start} | nx.descendants(graph, start)
+    return seen
+
+
+def can_reach_end(graph: nx.DiGraph, workflow: Workflow) -> set[str]:
+    seen: set[str] = set()
+    for end in end_ids(workflow):
+        if end in graph:
+            seen |= {end} | nx.ancestors(graph, end)
+    return seen
+
+
+def reachable_avoiding(graph: nx.DiGraph, source: str, blocked: Callable[[str], bool]) -> set[str]:
+    """Nodes reachable from ``source`` along paths whose inner nodes are not ``blocked``.
+
+    A reached blocked node is included but not passed through.
+    """
+    seen = {source}
+    stack = [source]
+    while stack:
+        current = stack.pop()
+        for succ in graph.successors(current):
+            if succ in seen:
+                continue
+            seen.add(succ)
+            if not blocked(succ):
+                stack.append(succ)
+    return seen
+
+
+def ungated_from_start(graph: nx.DiGraph, workflow: Workflow, gate: Callable[[str], bool]) -> set[str]:
+    """Nodes some path from the start reaches without passing a gate node first."""
+    reached: set[str] = set()
+    for start in start_ids(workflow):
+        if start in graph:
+            reached |= reachable_avoiding(graph, start, gate)
+    return reached
+
+
+def post_dominators(graph: nx.DiGraph, workflow: Workflow) -> dict[str, str]:
+    """Immediate post-dominator of every node that can reach an end (ends map to a virtual exit)."""
+    reverse = graph.reverse(copy=True)
+    for end in end_ids(workflow):
+        if end in reverse:
+            reverse.add_edge(_EXIT, end)
+    if _EXIT not in reverse:
+        return {}
+    idom: dict[str, str] = nx.immediate_dominators(reverse, _EXIT)
+    return {node: dom for node, dom in idom.items() if node != _EXIT}
+
+
+def cycles(graph: nx.DiGraph, limit: int = 1000) -> list[list[str]]:
+    """Simple cycles, each rotated to start at its smallest id, sorted; at most ``limit``."""
+    found: list[list[str]] = []
+    for cycle in nx.simple_cycles(graph):
+        pivot = cycle.index(min(cycle))
+        found.append(cycle[pivot:] + cycle[:pivot])
+        if len(found) >= limit:
+            break
+    return sorted(found, key=lambda c: (len(c), c))
+
+
+def cycle_edges(cycle: list[str]) -> list[tuple[str, str]]:
+    return [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]
+
+
+def paths(graph: nx.DiGraph, workflow: Workflow, limit: int = 1000) -> Iterator[list[str]]:
+    """Simple paths from the start to every end, at most ``limit`` of them (loops taken once)."""
+    count = 0
+    ends = [e for e in end_ids(workflow) if e in graph]
+    for start in start_ids(workflow):
+        if start not in graph:
+            continue
+        for path in nx.all_simple_paths(graph, start, ends):
+            yield list(path)
+            count += 1
+            if count >= limit:
+                return
+
+
+def agent_ids(workflow: Workflow) -> set[str]:
+    return {a.id for a in workflow.actors if isinstance(a, Agent)}
+
+
+def node_tiers(workflow: Workflow) -> dict[str, Tier]:
+    """The highest permission tier each node's tools carry (nodes with no known tools left out)."""
+    tiers = {t.id: t.tier for t in workflow.tools}
+    out: dict[str, Tier] = {}
+    for node in workflow.nodes:
+        if isinstance(node, Task):
+            known = [tiers[t] for t in node.tools if t in tiers]
+            if known:
+                out[node.id] = max(known, key=lambda tier: tier.rank)
+    return out
+
+
+def is_approval(workflow: Workflow) -> Callable[[str], bool]:
+    kinds = {n.id: n.kind for n in workflow.nodes}
+    return lambda node_id: kinds.get(node_id) == "approval"
+
+
+def is_control(workflow: Workflow) -> Callable[[str], bool]:
+    """Approvals and validating tasks: the points where work is checked."""
+    controls = {
+        n.id for n in workflow.nodes if isinstance(n, Approval) or (isinstance(n, Task) and n.validates)
+    }
+    return lambda node_id: node_id in controls
+
+
+def reviewed_nodes(graph: nx.DiGraph, workflow: Workflow, approval: Approval) -> list[str]:
+    """What an approval reviews: its ``reviews`` list, else the nearest upstream tasks."""
+    if approval.reviews:
+        return list(approval.reviews)
+    if approval.id not in graph:
+        return []
+    found: list[str] = []
+    stack = list(graph.predecessors(approval.id))
+    seen = set(stack)
+    while stack:
+        current = stack.pop()
+        kind = graph.nodes[current]["kind"]
+        if kind in ("task", "subworkflow"):
+            found.append(current)
+            continue
+        if kind in ("decision", "parallel", "join"):
+            for pred in graph.predecessors(current):
+                if pred not in seen:
+                    seen.add(pred)
+                    stack.append(pred)
+    return sorted(found)
+
+
+def produced_upstream(graph: nx.DiGraph, workflow: Workflow, node_id: str) -> set[str]:
+    """Case fields some node before ``node_id`` produces (``outputs``, approvals' decisions)."""
+    fields: set[str] = set()
+    if node_id not in graph:
+        return fields
+    for ancestor in nx.ancestors(graph, node_id) | {node_id}:
+        fields |= node_outputs(graph.nodes[ancestor]["node"])
+    return fields
+
+
+def node_outputs(node: Any) -> set[str]:
+    outputs = set(getattr(node, "outputs", ()) or ())
+    if isinstance(node, Approval):
+        outputs |= {f"{node.id}_decision", f"{node.id}_note"}
+    return outputs
+
+
+def iter_strings(value: Any, path: str = "") -> Iterable[tuple[str, str]]:
+    """Every string in a nested structure with its location path (for secret scanning)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from iter_strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from iter_strings(item, f"{path}[{index}]")

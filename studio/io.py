@@ -1,0 +1,571 @@
+"""Load and save workflows (YAML or JSON) and case data (CSV or JSONL).
+
+Every load error names the file, line and column: YAML is read with ruamel's round-trip loader,
+which keeps the position of every key and item, and pydantic's error locations are mapped back
+to those positions. Nothing in a file is ever executed. Saves are atomic: the text goes to a
+temporary file in the same folder, which then replaces the old file, so a failed save never
+destroys what the user had.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from studio.errors import Finding, LoadError, Severity
+from studio.model import Workflow
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Source:
+    """Where a workflow came from, and the line and column of every element in it (1-based)."""
+
+    path: Path | None = None
+    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str | None:
+        return str(self.path) if self.path is not None else None
+
+    def position(self, loc: Loc) -> tuple[int, int] | None:
+        """Line and column of ``loc``, or of its nearest ancestor that has one."""
+        loc = tuple(loc)
+        while True:
+            if loc in self.positions:
+                return self.positions[loc]
+            if not loc:
+                return None
+            loc = loc[:-1]
+
+    def resolve(self, path: str) -> tuple[int, int] | None:
+        """Position of a location path such as ``nodes[3].actor``."""
+        return self.position(parse_location(path))
+
+
+def format_location(loc: Loc) -> str:
+    """``("nodes", 3, "actor")`` -> ``nodes[3].actor``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def parse_location(path: str) -> Loc:
+    """``nodes[3].actor`` -> ``("nodes", 3, "actor")``."""
+    parts: list[str | int] = []
+    for chunk in path.replace("]", "").split("."):
+        if not chunk:
+            continue
+        name, *indices = chunk.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indices if i.lstrip("-").isdigit())
+    return tuple(parts)
+
+
+# --------------------------------------------------------------------------- reading YAML
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
+    """Turn ruamel's commented containers into plain data, recording positions on the way."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            child = (*loc, str(key))
+            try:
+                line, col = node.lc.key(key)
+                positions[child] = (line + 1, col + 1)
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out[str(key)] = _plain(value, child, positions)
+        return out
+    if isinstance(node, CommentedSeq):
+        items: list[Any] = []
+        for index, value in enumerate(node):
+            child = (*loc, index)
+            try:
+                line, col = node.lc.item(index)
+                positions[child] = (line + 1, col + 1)
+            except (KeyError, TypeError, AttributeError, IndexError):
+                pass
+            items.append(_plain(value, child, positions))
+        return items
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[Loc, tuple[int, int]]]:
+    """Parse YAML (or JSON, which is YAML) into plain data plus a position map."""
+    try:
+        raw = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "the YAML cannot be parsed"
+        hint = "check the indentation and quoting on that line"
+        if "duplicate key" in str(exc):
+            problem = "a key appears twice in the same mapping"
+            hint = "remove or rename one of them"
+        elif "\t" in problem or "tab" in problem:
+            hint = "indent with spaces, not tabs"
+        raise LoadError(
+            [Finding("L002", Severity.ERROR, "", f"YAML syntax error: {problem}", hint, file, line, column)],
+            summary=f"{file or 'input'}: cannot parse",
+        ) from None
+    except YAMLError as exc:
+        raise LoadError(
+            [Finding("L002", Severity.ERROR, "", f"YAML syntax error: {exc}", "check the file's syntax", file)],
+            summary=f"{file or 'input'}: cannot parse",
+        ) from None
+    positions: dict[Loc, tuple[int, int]] = {(): (1, 1)}
+    return _plain(raw, (), positions), positions
+
+
+# --------------------------------------------------------------------------- pydantic errors
+
+
+def _fields_at(loc: Sequence[str | int]) -> list[str]:
+    """Field names allowed by the model at a pydantic error location (tags pick union members)."""
+    current: list[Any] = [Workflow]
+    for part in loc:
+        models = [m for item in current for m in _model_args(item)]
+        if isinstance(part, int):
+            continue
+        tagged = [m for m in models if _tag_of(m) == part]
+        if tagged:
+            current = tagged
+            continue
+        nxt: list[Any] = []
+        for model in models:
+            for name, info in model.model_fields.items():
+                if part in (name, info.alias):
+                    nxt.append(info.annotation)
+        if not nxt:
+            break
+        current = nxt
+    names: set[str] = set()
+    for model in {m for item in current for m in _model_args(item)}:
+        names.update(info.alias or name for name, info in model.model_fields.items())
+    return sorted(names)
+
+
+def _tag_of(model: type[BaseModel]) -> str | None:
+    for key in ("kind", "dist", "process"):
+        info = model.model_fields.get(key)
+        if info is not None:
+            args = getattr(info.annotation, "__args__", ())
+            if len(args) == 1 and isinstance(args[0], str):
+                return args[0]
+    return None
+
+
+def _model_args(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            found.append(item)
+            continue
+        stack.extend(getattr(item, "__args__", ()) or ())
+        stack.extend(a for a in getattr(item, "__metadata__", ()) or () if isinstance(a, type))
+    return found
+
+
+def _suggest(word: str, loc: Sequence[str | int]) -> str:
+    allowed = _fields_at(loc)
+    close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    if allowed:
+        return "allowed here: " + ", ".join(f"`{name}`" for name in allowed)
+    return "remove it or check the spelling"
+
+
+def _data_loc(data: Any, loc: Sequence[str | int]) -> Loc:
+    """Drop the union tags pydantic puts in error locations, keeping only real keys and indices."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and str(part) in node:
+            out.append(str(part))
+            node = node[str(part)]
+        elif isinstance(node, dict) and part in ("from", "to"):
+            out.append(part)
+            node = None
+        elif isinstance(node, dict) and not out[-1:] == [part]:
+            # A missing field, or a tag of a discriminated union (skipped when it is a tag).
+            if part in _tags():
+                continue
+            out.append(part)
+            node = None
+        else:
+            continue
+    return tuple(out)
+
+
+def _tags() -> frozenset[str]:
+    from studio.model import NODE_KINDS  # noqa: PLC0415
+
+    return frozenset(
+        (*NODE_KINDS, "agent", "human", "system", "fixed", "uniform", "triangular", "normal",
+         "lognormal", "exponential", "poisson", "column", "function-after", "function-before",
+         "function-plain", "function-wrap", "nullable", "union", "tagged-union", "str", "int", "float")
+    )
+
+
+def _describe(error: Mapping[str, Any], where: str) -> tuple[str, str]:
+    kind = error["type"]
+    loc = error["loc"]
+    last = str(loc[-1]) if loc else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        parent = where.rsplit(".", 1)[0] if "." in where else "the top level"
+        return f"unknown field `{last}` in `{parent}`", _suggest(last, loc[:-1])
+    if kind == "missing":
+        return f"`{where}` is required but missing", f"add `{last}:`"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return (
+            f"`{ctx.get('tag')}` is not a valid `{ctx.get('discriminator', 'kind').strip(chr(39))}` at `{where}`",
+            f"use one of {ctx.get('expected_tags')}",
+        )
+    if kind == "union_tag_not_found":
+        ctx = error.get("ctx", {})
+        disc = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"`{where}` has no `{disc}`", f"add `{disc}:` to say what it is"
+    if kind == "string_type":
+        return f"`{where}` must be text, got `{error.get('input')!r}`", "put the value in quotes"
+    if kind == "string_pattern_mismatch":
+        if where.endswith("version"):
+            return f"`{where}` `{error.get('input')}` is not a semantic version", "write it as MAJOR.MINOR.PATCH in quotes, e.g. \"1.2.0\""
+        return (
+            f"`{where}` `{error.get('input')}` is not a valid identifier",
+            "use letters, digits, `_` and `-`, starting with a letter or `_`",
+        )
+    if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
+        expected = "a list" if kind == "list_type" else "a mapping"
+        return f"`{where}` must be {expected}", "check the indentation of this block"
+    return f"`{where}`: {message}", ""
+
+
+def _validation_findings(
+    exc: ValidationError, data: Any, positions: Mapping[Loc, tuple[int, int]], file: str | None
+) -> list[Finding]:
+    source = Source(None, dict(positions))
+    findings = []
+    for error in exc.errors(include_url=False):
+        loc = _data_loc(data, error["loc"])
+        where = format_location(loc) or "top level"
+        message, hint = _describe(error, where)
+        line_col = source.position(loc)
+        findings.append(
+            Finding(
+                "L003",
+                Severity.ERROR,
+                where,
+                message,
+                hint,
+                file,
+                line_col[0] if line_col else None,
+                line_col[1] if line_col else None,
+            )
+        )
+    return findings
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
+    """Parse a workflow from YAML or JSON text. Raises :class:`LoadError` with every problem."""
+    name = str(file) if file is not None else None
+    data, positions = parse_text(text, name)
+    if not isinstance(data, dict):
+        raise LoadError(
+            [Finding("L003", Severity.ERROR, "", "a workflow file is a mapping with `metadata`, `nodes` and `edges`",
+                     "start from `studio new NAME --template procurement`", name, 1, 1)],
+            summary=f"{name or 'input'}: not a workflow",
+        )
+    try:
+        workflow = Workflow.model_validate(data)
+    except ValidationError as exc:
+        findings = _validation_findings(exc, data, positions, name)
+        raise LoadError(findings, summary=f"{name or 'input'}: {len(findings)} problem(s) in the workflow") from None
+    workflow._source = Source(Path(file) if file is not None else None, positions)
+    return workflow
+
+
+def load(path: str | os.PathLike[str]) -> Workflow:
+    """Load a workflow file (``.yaml``, ``.yml`` or ``.json``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"file `{path}` does not exist", "check the path", str(path))],
+            summary=f"{path}: not found",
+        ) from None
+    except IsADirectoryError:
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"`{path}` is a folder, not a workflow file",
+                     "point at its workflow.yaml", str(path))],
+            summary=f"{path}: is a folder",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"cannot read `{path}`: {exc}", "check the file's permissions and encoding (UTF-8)", str(path))],
+            summary=f"{path}: unreadable",
+        ) from None
+    return loads(text, path)
+
+
+def _tidy(value: Any) -> Any:
+    """Put `id` and `kind` first and `behaviour` last in every mapping, for files people read."""
+    if isinstance(value, list):
+        return [_tidy(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    first = [k for k in ("id", "kind") if k in value]
+    last = [k for k in ("behaviour",) if k in value]
+    middle = [k for k in value if k not in first and k not in last]
+    return {k: _tidy(value[k]) for k in (*first, *middle, *last)}
+
+
+def to_data(workflow: Workflow) -> dict[str, Any]:
+    """The workflow as plain data, defaults left out, in the field order of the model."""
+    data = workflow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    data.pop("apiVersion", None)
+    tidy: dict[str, Any] = _tidy(data)
+    return {"apiVersion": workflow.api_version, **tidy}
+
+
+def dumps(workflow: Workflow, fmt: str = "yaml") -> str:
+    """Serialise a workflow as ``yaml`` or ``json`` text; the same workflow always gives the same text."""
+    data = to_data(workflow)
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt != "yaml":
+        raise ValueError(f"unknown format `{fmt}`; use `yaml` or `json`")
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    yaml.width = 100
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def atomic_write(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def save(workflow: Workflow, path: str | os.PathLike[str]) -> Path:
+    """Save atomically; the format follows the extension (``.json`` or YAML)."""
+    path = Path(path)
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    text = dumps(workflow, fmt)
+    return atomic_write(path, text)
+
+
+# --------------------------------------------------------------------------- case data
+
+
+def _coerce(value: str) -> Any:
+    text = value.strip()
+    if text == "":
+        return None
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return value
+    return number if number == number and number not in (float("inf"), float("-inf")) else value
+
+
+@dataclass
+class Cases:
+    """Rows of case data (one a case) and the columns they have."""
+
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+
+def load_cases(path: str | os.PathLike[str]) -> Cases:
+    """Read a CSV (header row, then one case a row) or JSONL file (one JSON object a line).
+
+    Numbers and ``true``/``false`` in CSV cells become numbers and booleans; empty cells become
+    missing values. Errors name the file and line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"data file `{path}` does not exist", "check the path", str(path))],
+            summary=f"{path}: not found",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"cannot read `{path}`: {exc}", "check permissions and encoding (UTF-8)", str(path))],
+            summary=f"{path}: unreadable",
+        ) from None
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return _jsonl(text, path)
+    return _csv(text, path)
+
+
+def _csv(text: str, path: Path) -> Cases:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise LoadError(
+            [Finding("L004", Severity.ERROR, "", f"`{path}` is empty", "add a header row of column names", str(path), 1, 1)],
+            summary=f"{path}: empty",
+        ) from None
+    header = [h.strip() for h in header]
+    problems = []
+    for index, name in enumerate(header):
+        if not name:
+            problems.append(Finding("L004", Severity.ERROR, f"column {index + 1}", "a column has no name",
+                                    "give every column a name in the header row", str(path), 1, index + 1))
+    dupes = sorted({h for h in header if header.count(h) > 1 and h})
+    for name in dupes:
+        problems.append(Finding("L004", Severity.ERROR, name, f"column `{name}` appears twice in the header",
+                                "rename one of them", str(path), 1, header.index(name) + 1))
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(Finding("L004", Severity.ERROR, f"row {len(rows) + 1}",
+                                    f"row has {len(row)} values but the header has {len(header)} columns",
+                                    "quote values that contain commas", str(path), line, 1))
+            continue
+        rows.append({name: _coerce(cell) for name, cell in zip(header, row)})
+    if problems:
+        raise LoadError(problems, summary=f"{path}: {len(problems)} problem(s) in the data")
+    return Cases(rows, header, path)
+
+
+def _jsonl(text: str, path: Path) -> Cases:
+    rows: list[dict[str, Any]] = []
+    problems = []
+    columns: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Finding("L004", Severity.ERROR, f"line {number}", f"not valid JSON: {exc.msg}",
+                                    "write one JSON object per line", str(path), number, exc.colno))
+            continue
+        if not isinstance(row, dict):
+            problems.append(Finding("L004", Severity.ERROR, f"line {number}", "each line must be a JSON object",
+                                    "write one {...} object per line", str(path), number, 1))
+            continue
+        rows.append(row)
+        columns.update(dict.fromkeys(row))
+    if problems:
+        raise LoadError(problems, summary=f"{path}: {len(problems)} problem(s) in the data")
+    return Cases(rows, list(columns), path)
+
+
+def as_cases(data: Cases | str | os.PathLike[str] | Iterable[Mapping[str, Any]] | None) -> Cases | None:
+    """Accept a :class:`Cases`, a path, or rows (dicts); None stays None."""
+    if data is None or isinstance(data, Cases):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        return load_cases(data)
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):  # a pandas DataFrame
+        frame: Any = data
+        return Cases(frame.to_dict(orient="records"), [str(c) for c in frame.columns])
+    rows = [dict(row) for row in data]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return Cases(rows, list(columns))
+
+
+def sample_path(workflow: Workflow, which: str = "sample") -> Path | None:
+    """The workflow's sample (or gold) data path, resolved against the workflow file's folder."""
+    name = workflow.simulation.sample_data if which == "sample" else workflow.simulation.gold_data
+    if name is None:
+        return None
+    candidate = Path(name)
+    source = workflow.source
+    if not candidate.is_absolute() and source is not None and source.path is not None:
+        candidate = source.path.parent / candidate
+    return candidate

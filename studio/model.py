@@ -1,0 +1,712 @@
+"""The workflow model: plain pydantic v2 data, the single source of truth.
+
+Everything else in the studio takes a :class:`Workflow`. This module imports pydantic and the
+standard library only; it never imports networkx, graphviz, ipywidgets or LangGraph, and loading
+a model never executes anything from the file.
+
+Shape of a workflow file (YAML or JSON)::
+
+    apiVersion: studio/v1
+    metadata: {name, version, owner, description}
+    actors:        [agent | human | system]      discriminated by `kind`
+    tools:         [{id, tier, rate_limit, timeout, ...}]
+    data_sources:  [{id, system, freshness}]
+    nodes:         [start | end | task | approval | decision | parallel | join | subworkflow]
+    edges:         [{from, to, when, default, label}]
+    policies:      {max_turns, max_repeats, approval_sla, escalate_to, autonomy, audit}
+    simulation:    {seed, cases, arrivals, sample_data, gold_data, tools, overrides}
+
+Durations are seconds internally and written back with units (``20s``, ``15m``, ``2h``, ``1d``).
+Unknown fields are rejected everywhere: a typo is an error, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+API_VERSION = "studio/v1"
+
+# --------------------------------------------------------------------------- scalar types
+
+_UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|min|m|h|d|w)\s*$")
+_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+_SEMVER_PATTERN = (
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*)?(?:\+[0-9A-Za-z\-]+(?:\.[0-9A-Za-z\-]+)*)?$"
+)
+
+
+def parse_duration(value: Any) -> float:
+    """Return seconds for ``"20s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1.5h"`` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number with a unit such as `20s`, `15m`, `2h` or `1d`")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match is None:
+            raise ValueError(
+                f"`{value}` is not a duration; write a number with a unit: "
+                "`500ms`, `20s`, `15m`, `2h`, `1d` or `1w`"
+            )
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError("a duration is a number with a unit such as `20s`, `15m`, `2h` or `1d`")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("a duration must be a finite, non-negative amount of time")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Write seconds back with the largest unit that keeps the number short and exact."""
+    if seconds == 0:
+        return "0s"
+    for unit in ("w", "d", "h", "m", "s"):
+        amount = seconds / _UNITS[unit]
+        if amount >= 1 and abs(amount - round(amount, 3)) < 1e-9:
+            text = f"{round(amount, 3):g}"
+            return f"{text}{unit}"
+    return f"{round(seconds * 1000, 3):g}ms"
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _DURATION_RE.pattern},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "A duration: `500ms`, `20s`, `15m`, `2h`, `1d`, `1w`, or seconds.",
+        }
+    ),
+]
+"""Seconds; written as ``20s``, ``15m``, ``2h``, ``1d`` in files."""
+
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|min|m|h|d|w)\s*$")
+
+
+def parse_rate(value: Any) -> float:
+    """Return events per second for ``"12/h"``, ``"100/1m"`` or a number per second."""
+    if isinstance(value, bool):
+        raise ValueError("a rate is written `12/h`, `100/1m` or `0.5/s`")
+    if isinstance(value, (int, float)):
+        rate = float(value)
+    elif isinstance(value, str):
+        match = _RATE_RE.match(value)
+        if match is None:
+            raise ValueError(f"`{value}` is not a rate; write events per unit of time: `12/h`, `100/1m`")
+        per = float(match.group(2) or 1) * _UNITS[match.group(3)]
+        if per == 0:
+            raise ValueError(f"`{value}`: the period of a rate must be longer than zero")
+        rate = float(match.group(1)) / per
+    else:
+        raise ValueError("a rate is written `12/h`, `100/1m` or `0.5/s`")
+    if not math.isfinite(rate) or rate < 0:
+        raise ValueError("a rate must be a finite, non-negative number")
+    return rate
+
+
+def format_rate(per_second: float) -> str:
+    for unit in ("s", "m", "h", "d"):
+        amount = per_second * _UNITS[unit]
+        if amount >= 1 and abs(amount - round(amount, 6)) < 1e-9:
+            return f"{round(amount, 6):g}/{unit}"
+    return f"{round(per_second * 86400, 6):g}/d"
+
+
+Rate = Annotated[
+    float,
+    BeforeValidator(parse_rate),
+    PlainSerializer(format_rate, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _RATE_RE.pattern},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "Events per unit of time: `12/h`, `100/1m`, `0.5/s`, or per second.",
+        }
+    ),
+]
+"""Events per second; written as ``12/h`` in files."""
+
+Identifier = Annotated[str, Field(pattern=_ID_PATTERN, min_length=1, max_length=80)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+SemVer = Annotated[str, Field(pattern=_SEMVER_PATTERN)]
+
+
+class StrEnum(str, Enum):
+    """String enum that serialises as its value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Tier(StrEnum):
+    """Permission tier of a tool at the tool gateway."""
+
+    READ_ONLY = "read_only"
+    RESTRICTED_WRITE = "restricted_write"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return {"read_only": 0, "restricted_write": 1, "critical": 2}[self.value]
+
+
+class Autonomy(StrEnum):
+    FULLY_AUTONOMOUS = "fully_autonomous"
+    HUMAN_IN_THE_LOOP = "human_in_the_loop"
+    HUMAN_ON_THE_LOOP = "human_on_the_loop"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class Strict(BaseModel):
+    """Base of every model: unknown fields are errors, names may be given by alias."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+class Fixed(Strict):
+    """Always the same duration; written as just the duration (``duration: 20s``)."""
+
+    dist: Literal["fixed"]
+    value: Duration
+
+    @model_serializer(mode="plain")
+    def _shorthand(self) -> str:
+        return format_duration(self.value)
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.low > self.high:
+            raise ValueError("`low` must not be greater than `high`")
+        return self
+
+
+class Triangular(Strict):
+    dist: Literal["triangular"]
+    low: Duration
+    mode: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not self.low <= self.mode <= self.high:
+            raise ValueError("a triangular distribution needs `low` <= `mode` <= `high`")
+        return self
+
+
+class Normal(Strict):
+    """Normal distribution, truncated at zero when sampled."""
+
+    dist: Literal["normal"]
+    mean: Duration
+    sd: Duration
+
+
+class LogNormal(Strict):
+    """Log-normal distribution given by the mean and standard deviation of the duration itself."""
+
+    dist: Literal["lognormal"]
+    mean: Duration
+    sd: Duration
+
+    @model_validator(mode="after")
+    def _positive(self) -> LogNormal:
+        if self.mean <= 0:
+            raise ValueError("a lognormal distribution needs a `mean` greater than zero")
+        return self
+
+
+class Exponential(Strict):
+    dist: Literal["exponential"]
+    mean: Duration
+
+
+Distribution = Annotated[
+    Union[Fixed, Uniform, Triangular, Normal, LogNormal, Exponential],
+    Field(discriminator="dist"),
+]
+
+
+def _duration_shorthand(value: Any) -> Any:
+    """``duration: 20s`` is short for ``duration: {dist: fixed, value: 20s}``."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+DurationModel = Annotated[Distribution, BeforeValidator(_duration_shorthand)]
+
+
+def distribution_mean(dist: Fixed | Uniform | Triangular | Normal | LogNormal | Exponential) -> float:
+    """Expected value in seconds (used for critical paths and summaries)."""
+    if isinstance(dist, Fixed):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return (dist.low + dist.high) / 2
+    if isinstance(dist, Triangular):
+        return (dist.low + dist.mode + dist.high) / 3
+    if isinstance(dist, (Normal, LogNormal)):
+        return dist.mean
+    return dist.mean
+
+
+# --------------------------------------------------------------------------- behaviour models
+
+
+class Failures(Strict):
+    """Probability that one attempt of a step fails, by category."""
+
+    tool: Probability = 0.0
+    reasoning: Probability = 0.0
+    handoff: Probability = 0.0
+
+    @model_validator(mode="after")
+    def _total(self) -> Failures:
+        if self.tool + self.reasoning + self.handoff > 1.0:
+            raise ValueError("failure probabilities add up to more than 1")
+        return self
+
+    @property
+    def total(self) -> float:
+        return self.tool + self.reasoning + self.handoff
+
+
+class Behaviour(Strict):
+    """How an actor or tool behaves in simulation. Every field is optional; unset means default."""
+
+    duration: DurationModel | None = None
+    failures: Failures | None = None
+    retries: Annotated[int, Field(ge=0, le=20)] | None = None
+    tokens_in: Annotated[int, Field(ge=0)] | None = None
+    tokens_out: Annotated[int, Field(ge=0)] | None = None
+    cost_per_1k_tokens: Annotated[float, Field(ge=0)] | None = None
+    cost_per_call: Annotated[float, Field(ge=0)] | None = None
+    approve_rate: Probability | None = None
+    send_back_rate: Probability | None = None
+
+    @model_validator(mode="after")
+    def _rates(self) -> Behaviour:
+        if (self.approve_rate or 0.0) + (self.send_back_rate or 0.0) > 1.0:
+            raise ValueError("`approve_rate` + `send_back_rate` add up to more than 1")
+        return self
+
+
+# --------------------------------------------------------------------------- actors
+
+
+class Calendar(Strict):
+    """Working time of a human pool; outside it, work waits."""
+
+    days: list[Weekday] = Field(
+        default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI]
+    )
+    hours: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")] = (
+        "09:00-17:00"
+    )
+    timezone: str = "UTC"
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
+        if not days:
+            raise ValueError("a calendar needs at least one working day")
+        if len(set(days)) != len(days):
+            raise ValueError("a calendar lists each working day once")
+        return days
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_ordered(cls, hours: str) -> str:
+        start, end = hours.split("-")
+        if start >= end:
+            raise ValueError(f"working hours `{hours}` end before they start")
+        return hours
+
+
+class ActorBase(Strict):
+    id: Identifier
+    name: str | None = None
+    description: str | None = None
+    owner: str | None = None
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+class Agent(ActorBase):
+    """An AI agent from the agent registry."""
+
+    kind: Literal["agent"]
+    capability: str | None = Field(default=None, description="Registry capability, e.g. `invoice-extraction`.")
+    version: str | None = Field(default=None, description="Pinned registry version, e.g. `2.1.0`.")
+    model: str | None = Field(default=None, description="Model label, e.g. `gpt-4o-2024-08-06`.")
+    prompt: str | None = Field(default=None, description="Prompt template reference.")
+    tools: list[Identifier] = Field(default_factory=list, description="Tools the agent may call.")
+    autonomy: Autonomy | None = None
+    llm: str | None = Field(
+        default=None,
+        description="Optional `module:factory` returning a LangChain chat model used in simulation.",
+    )
+
+
+class Human(ActorBase):
+    """A pool of people in one role."""
+
+    kind: Literal["human"]
+    role: str | None = None
+    capacity: Annotated[int, Field(ge=1, le=100_000)] = 1
+    calendar: Calendar | None = None
+
+
+class System(ActorBase):
+    """A deterministic service."""
+
+    kind: Literal["system"]
+    tools: list[Identifier] = Field(default_factory=list)
+
+
+Actor = Annotated[Union[Agent, Human, System], Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- tools and data
+
+
+class RateLimit(Strict):
+    calls: Annotated[int, Field(ge=1)]
+    per: Duration
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, per: float) -> float:
+        if per <= 0:
+            raise ValueError("a rate limit period must be longer than zero")
+        return per
+
+
+class Tool(Strict):
+    id: Identifier
+    name: str | None = None
+    description: str | None = None
+    tier: Tier
+    rate_limit: RateLimit | None = None
+    timeout: Duration | None = None
+    credential: str | None = Field(
+        default=None, description="Name of the secret the gateway uses; never the secret itself."
+    )
+    writes: list[Identifier] = Field(default_factory=list, description="Data sources this tool writes.")
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+class DataSource(Strict):
+    id: Identifier
+    system: str | None = None
+    description: str | None = None
+    freshness: Duration | None = None
+    contains_pii: bool = False
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class NodeBase(Strict):
+    id: Identifier
+    name: str | None = None
+    description: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Start(NodeBase):
+    kind: Literal["start"]
+
+
+class End(NodeBase):
+    kind: Literal["end"]
+    outcome: str | None = Field(default=None, description="Outcome recorded when a case ends here.")
+
+
+class Task(NodeBase):
+    """Work done by an actor, possibly calling tools and reading or writing data."""
+
+    kind: Literal["task"]
+    actor: Identifier | None = None
+    tools: list[Identifier] = Field(default_factory=list)
+    reads: list[Identifier] = Field(default_factory=list)
+    writes: list[Identifier] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list, description="Case fields this step produces.")
+    validates: bool = Field(
+        default=False, description="This step checks the work before it (a control point)."
+    )
+    sla: Duration | None = None
+    escalate_to: Identifier | None = None
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+class Approval(NodeBase):
+    """A human decision: approve, reject, or send back with a note."""
+
+    kind: Literal["approval"]
+    actor: Identifier | None = None
+    reviews: list[Identifier] = Field(
+        default_factory=list, description="Nodes whose work is approved (default: the step before)."
+    )
+    sla: Duration | None = None
+    escalate_to: Identifier | None = None
+    threshold: str | None = Field(default=None, description="Condition under which approval is needed.")
+    outputs: list[str] = Field(default_factory=list)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+class Decision(NodeBase):
+    """Exclusive gateway: exactly one outgoing edge, chosen by its condition, or the default."""
+
+    kind: Literal["decision"]
+
+
+class Parallel(NodeBase):
+    """Fork: every outgoing edge runs."""
+
+    kind: Literal["parallel"]
+
+
+class Join(NodeBase):
+    """Waits for all incoming branches."""
+
+    kind: Literal["join"]
+
+
+class Subworkflow(NodeBase):
+    """Another workflow, by reference (a path relative to this file, or a template name)."""
+
+    kind: Literal["subworkflow"]
+    ref: str | None = None
+    actor: Identifier | None = None
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+Node = Annotated[
+    Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow],
+    Field(discriminator="kind"),
+]
+NODE_KINDS: tuple[str, ...] = (
+    "start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow"
+)
+
+
+class Edge(Strict):
+    source: Identifier = Field(alias="from")
+    target: Identifier = Field(alias="to")
+    when: str | None = Field(default=None, description="Condition in the studio's safe language.")
+    default: bool = False
+    label: str | None = None
+    probability: Probability | None = Field(
+        default=None, description="Branch probability for static estimates when no data is given."
+    )
+    max_repeats: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Loop guard for this transition (overrides the policy)."
+    )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.target)
+
+
+# --------------------------------------------------------------------------- policies
+
+
+class Audit(Strict):
+    enabled: bool = True
+    fields: list[str] = Field(
+        default_factory=lambda: [
+            "case_id", "node", "actor", "agent_version", "tool", "decision", "started", "ended",
+        ]
+    )
+    retention: Duration | None = None
+
+
+class Policies(Strict):
+    max_turns: Annotated[int, Field(ge=1)] = 100
+    max_repeats: Annotated[int, Field(ge=1)] | None = Field(
+        default=3, description="Max repeats of one transition per case; null disables the guard."
+    )
+    approval_sla: Duration | None = None
+    escalate_to: Identifier | None = None
+    autonomy: Autonomy = Autonomy.HUMAN_IN_THE_LOOP
+    retries: Annotated[int, Field(ge=0, le=20)] = 1
+    audit: Audit = Field(default_factory=Audit)
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+class PoissonArrivals(Strict):
+    process: Literal["poisson"]
+    rate: Rate
+
+
+class FixedArrivals(Strict):
+    process: Literal["fixed"]
+    interval: Duration
+
+
+class ColumnArrivals(Strict):
+    process: Literal["column"]
+    column: str = Field(description="Sample-data column holding each case's arrival (seconds or ISO time).")
+
+
+Arrivals = Annotated[Union[PoissonArrivals, FixedArrivals, ColumnArrivals], Field(discriminator="process")]
+
+
+class Simulation(Strict):
+    seed: int = 0
+    cases: Annotated[int, Field(ge=1)] | None = None
+    arrivals: Arrivals = Field(default_factory=lambda: PoissonArrivals(process="poisson", rate=1 / 60))
+    sample_data: str | None = Field(default=None, description="CSV/JSONL path relative to the workflow file.")
+    gold_data: str | None = None
+    tools: dict[Identifier, Behaviour] = Field(default_factory=dict)
+    overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Case column -> behaviour field it overrides, e.g. `review_minutes: approve_invoice.duration`.",
+    )
+
+
+# --------------------------------------------------------------------------- workflow
+
+
+class Metadata(Strict):
+    name: Identifier
+    version: SemVer = "0.1.0"
+    owner: str | None = None
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Workflow(Strict):
+    """A named, versioned workflow: the single source of truth the studio maps, simulates, exports."""
+
+    api_version: Literal["studio/v1"] = Field(default=API_VERSION, alias="apiVersion")
+    metadata: Metadata
+    actors: list[Actor] = Field(default_factory=list)
+    tools: list[Tool] = Field(default_factory=list)
+    data_sources: list[DataSource] = Field(default_factory=list)
+    nodes: list[Node] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    policies: Policies = Field(default_factory=Policies)
+    simulation: Simulation = Field(default_factory=Simulation)
+
+    _source: Any = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the content is equal, wherever each was loaded from."""
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ---- lookups (first occurrence wins when ids repeat; the validator reports the repeats)
+
+    def node(self, node_id: str) -> Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def actor(self, actor_id: str) -> Agent | Human | System:
+        for actor in self.actors:
+            if actor.id == actor_id:
+                return actor
+        raise KeyError(actor_id)
+
+    def tool(self, tool_id: str) -> Tool:
+        for tool in self.tools:
+            if tool.id == tool_id:
+                return tool
+        raise KeyError(tool_id)
+
+    @property
+    def node_ids(self) -> list[str]:
+        return [node.id for node in self.nodes]
+
+    def actor_of(self, node_id: str) -> Agent | Human | System | None:
+        """The actor responsible for a node, or None (gateways, start/end, unknown ids)."""
+        try:
+            node = self.node(node_id)
+        except KeyError:
+            return None
+        actor_id = getattr(node, "actor", None)
+        if actor_id is None:
+            return None
+        try:
+            return self.actor(actor_id)
+        except KeyError:
+            return None
+
+    @property
+    def source(self) -> Any:
+        """Where this workflow was loaded from (a ``studio.io.Source``), or None."""
+        return self._source
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Draw the workflow in a notebook (SVG when Graphviz is available, else Mermaid text)."""
+        try:
+            from studio import render  # noqa: PLC0415  (the model must not import renderers eagerly)
+        except ImportError:  # pragma: no cover - render arrives with the diagrams
+            return {"text/plain": repr(self)}
+        bundle: dict[str, Any] = render.mimebundle(self)
+        return bundle
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a workflow file (committed as ``schemas/workflow.schema.json``)."""
+    schema = Workflow.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://workflow-design-studio.dev/schemas/workflow.schema.json"
+    return schema

@@ -1,0 +1,67 @@
+"""The ready-made workflows under ``templates/<name>/``: list them, find their files, load them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from studio.io import load
+from studio.model import Workflow
+
+
+def templates_dir() -> Path:
+    """The folder holding the templates (inside an installed wheel, or the source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the studio's templates folder is missing; reinstall the package")
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    folder: Path
+
+    @property
+    def workflow_path(self) -> Path:
+        return self.folder / "workflow.yaml"
+
+    @property
+    def sample_path(self) -> Path:
+        return self.folder / "sample.csv"
+
+    @property
+    def gold_path(self) -> Path:
+        return self.folder / "gold.csv"
+
+    def load(self) -> Workflow:
+        return load(self.workflow_path)
+
+
+@cache
+def template_names() -> tuple[str, ...]:
+    """Names of the available templates, sorted."""
+    try:
+        root = templates_dir()
+    except FileNotFoundError:
+        return ()
+    return tuple(sorted(p.parent.name for p in root.glob("*/workflow.yaml")))
+
+
+def get_template(name: str) -> Template:
+    """The template called ``name``; the error lists the ones there are."""
+    if name not in template_names():
+        known = ", ".join(template_names()) or "none installed"
+        raise KeyError(f"no template `{name}`; choose one of: {known}")
+    return Template(name, templates_dir() / name)
+
+
+def list_templates() -> list[Template]:
+    return [get_template(name) for name in template_names()]
+
+
+def load_template(name: str) -> Workflow:
+    """Load a template's workflow by name, e.g. ``load_template("procurement")``."""
+    return get_template(name).load()
