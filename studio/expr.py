@@ -97,8 +97,15 @@ class ExpressionError(StudioError, ValueError):
         self.column: int = column
 
     def __str__(self) -> str:
-        shown = self.expression if len(self.expression) <= 120 else self.expression[:117] + "..."
+        shown = _printable(self.expression if len(self.expression) <= 120 else self.expression[:117] + "...")
         return f"Condition `{shown}` column {self.column}: {self.message}"
+
+
+def _printable(text: str) -> str:
+    """One line, printable: line breaks and tabs become spaces (so columns still line up)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else " " if ch in "\r\n\t\f" else ascii(ch)[1:-1] for ch in text)
 
 
 class EvaluationError(ExpressionError):
@@ -137,7 +144,7 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 def _describe(value: Any) -> str:
-    return f"{_type_name(value)} {_short(value)}"
+    return "null" if value is None else f"{_type_name(value)} {_short(value)}"
 
 
 def _cap(value: Any) -> Any:
@@ -985,7 +992,7 @@ def _syntax_error(text: str, source: _Source, exc: SyntaxError) -> ExpressionErr
         hint = "use `not` or `!=`"
     elif column >= end and message == "invalid syntax":
         hint = "the condition ends too early"
-    elif "\n" in text or "\r" in text:
+    elif ("\n" in text or "\r" in text) and not text.lstrip().startswith("("):
         hint = "a condition spanning several lines must be wrapped in parentheses"
     return ExpressionError(f"syntax error: {message}" + (f"; {hint}" if hint else ""), text, column)
 

@@ -281,7 +281,10 @@ def _describe(error: Mapping[str, Any], where: str) -> tuple[str, str]:
     if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
         expected = "a list" if kind == "list_type" else "a mapping"
         return f"`{where}` must be {expected}", "check the indentation of this block"
-    return f"`{where}`: {message}", ""
+    if "; " in message:  # the model's own messages read "what is wrong; how to fix it"
+        problem, fix = message.split("; ", 1)
+        return f"`{where}`: {problem}", fix
+    return f"`{where}`: {message}", "check the value against docs/workflow-format.md"
 
 
 def _validation_findings(

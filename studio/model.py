@@ -82,16 +82,22 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def _number(value: float) -> str:
+    """A number without exponent or trailing zeros (at most six decimals)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
 def format_duration(seconds: float) -> str:
-    """Write seconds back with the largest unit that keeps the number short and exact."""
+    """Write seconds back with the largest unit that keeps the number exact to three decimals."""
     if seconds == 0:
         return "0s"
     for unit in ("w", "d", "h", "m", "s"):
         amount = seconds / _UNITS[unit]
-        if amount >= 1 and abs(amount - round(amount, 3)) < 1e-9:
-            text = f"{round(amount, 3):g}"
-            return f"{text}{unit}"
-    return f"{round(seconds * 1000, 3):g}ms"
+        if amount >= 1 and abs(amount * 1000 - round(amount * 1000)) < 1e-6:
+            return f"{_number(round(amount, 3))}{unit}"
+    if seconds < 1:
+        return f"{_number(seconds * 1000)}ms"
+    return f"{_number(seconds)}s"
 
 
 Duration = Annotated[
@@ -135,11 +141,12 @@ def parse_rate(value: Any) -> float:
 
 
 def format_rate(per_second: float) -> str:
+    """Write a rate per the smallest unit that makes it a whole number, else per day."""
     for unit in ("s", "m", "h", "d"):
         amount = per_second * _UNITS[unit]
-        if amount >= 1 and abs(amount - round(amount, 6)) < 1e-9:
-            return f"{round(amount, 6):g}/{unit}"
-    return f"{round(per_second * 86400, 6):g}/d"
+        if amount >= 1 and abs(amount - round(amount)) < 1e-9:
+            return f"{round(amount)}/{unit}"
+    return f"{_number(per_second * 86400)}/d"
 
 
 Rate = Annotated[
@@ -283,7 +290,10 @@ def _duration_shorthand(value: Any) -> Any:
     return value
 
 
-DurationModel = Annotated[Distribution, BeforeValidator(_duration_shorthand)]
+DurationModel = Annotated[
+    Distribution,
+    BeforeValidator(_duration_shorthand, json_schema_input_type=Union[Duration, Distribution]),
+]
 
 
 def distribution_mean(dist: Fixed | Uniform | Triangular | Normal | LogNormal | Exponential) -> float:
