@@ -30,7 +30,7 @@ import io
 import math
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -56,7 +56,7 @@ def log_uniform(rng: random.Random, low: float, high: float) -> float:
     return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
-def weighted(rng: random.Random, options: dict[str, float]) -> str:
+def weighted(rng: random.Random, options: Mapping[str, float]) -> str:
     names = list(options)
     return rng.choices(names, weights=[options[n] for n in names], k=1)[0]
 
@@ -810,7 +810,8 @@ FINANCE = TemplateData(
 ASSET_CLASSES = {
     # class: (weight, hazard classes with weights, fault codes)
     "centrifugal_pump": (22, {"none": 70, "pressure": 30}, ["VIB-HIGH", "SEAL-LEAK", "BEARING-TEMP", "CAVITATION"]),
-    "electric_motor": (16, {"none": 45, "electrical": 55}, ["OVERCURRENT", "WINDING-TEMP", "VIB-HIGH", "INSULATION-LOW"]),
+    "electric_motor": (16, {"none": 45, "electrical": 55},
+                       ["OVERCURRENT", "WINDING-TEMP", "VIB-HIGH", "INSULATION-LOW"]),
     "air_compressor": (10, {"none": 40, "pressure": 60}, ["DISCHARGE-TEMP", "OIL-PRESSURE-LOW", "VIB-HIGH"]),
     "belt_conveyor": (14, {"none": 85, "working_at_height": 15}, ["BELT-MISALIGN", "MOTOR-TRIP", "ROLLER-NOISE"]),
     "steam_boiler": (6, {"pressure": 70, "hot_work": 30}, ["FLAME-FAILURE", "LOW-WATER", "TUBE-LEAK"]),
@@ -1148,7 +1149,7 @@ def typed(row: Row) -> dict[str, Any]:
     return {key: coerce(value) for key, value in row.items()}
 
 
-def build_row(spec: TemplateData, rng: random.Random, case_id: str, moment: datetime, offset: int,
+def build_row(spec: TemplateData, rng: random.Random, case_id: str, *, moment: datetime, offset: int,
               pins: Forced) -> Row:
     time_column = spec.columns[1]
     row: Row = {"case_id": case_id, time_column: iso(moment), "arrival_s": str(offset)}
@@ -1164,7 +1165,7 @@ def generate_sample(spec: TemplateData) -> list[Row]:
     rng = random.Random(spec.seed)
     rows = []
     for number, (moment, offset) in enumerate(arrivals(rng, spec.start, spec.rate_per_hour, SAMPLE_ROWS), 1):
-        row = build_row(spec, rng, f"{spec.prefix}-{number:05d}", moment, offset, Forced({}))
+        row = build_row(spec, rng, f"{spec.prefix}-{number:05d}", moment=moment, offset=offset, pins=Forced({}))
         spec.route(typed(row), Trace(always_approve))  # every sample case must route cleanly
         rows.append(row)
     return rows
@@ -1176,10 +1177,10 @@ def generate_gold(spec: TemplateData) -> list[Row]:
     taken: set[tuple[str, str]] = set()
     times = arrivals(rng, spec.start, spec.rate_per_hour, GOLD_ROWS)
     scenarios: list[Scenario | None] = [*spec.scenarios, *([None] * (GOLD_ROWS - len(spec.scenarios)))]
-    for number, ((moment, offset), scenario) in enumerate(zip(times, scenarios), 1):
+    for number, ((moment, offset), scenario) in enumerate(zip(times, scenarios, strict=True), 1):
         case_id = f"{spec.prefix}-G{number:03d}"
         pins = Forced(scenario.pins if scenario else {})
-        row = build_row(spec, rng, case_id, moment, offset, pins)
+        row = build_row(spec, rng, case_id, moment=moment, offset=offset, pins=pins)
         pins.check_used(f"{spec.name} {case_id}")
         if scenario is not None:
             answers: Callable[[str], str] = Scripted(scenario.answers, f"{spec.name} {case_id} ({scenario.note})")

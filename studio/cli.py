@@ -63,8 +63,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except LoadError as exc:
             worst = EXIT_USAGE
             if args.format == "json":
-                report.append({"file": file, "readable": False,
-                               "findings": [f.to_dict() for f in exc.findings]})
+                report.append({"file": file, "readable": False, "findings": [f.to_dict() for f in exc.findings]})
             else:
                 _print_load_error(exc, sys.stdout)
             continue
@@ -72,14 +71,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if has_errors(findings):
             worst = max(worst, EXIT_FINDINGS)
         if args.format == "json":
-            report.append({"file": file, "readable": True, "summary": dict(summary(findings)),
-                           "findings": [f.to_dict() for f in findings]})
+            report.append(
+                {
+                    "file": file,
+                    "readable": True,
+                    "summary": dict(summary(findings)),
+                    "findings": [f.to_dict() for f in findings],
+                }
+            )
         else:
             for finding in findings:
                 print(finding.format())
             counts = summary(findings)
-            print(f"{file}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info",
-                  file=sys.stderr)
+            print(
+                f"{file}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info",
+                file=sys.stderr,
+            )
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
     return worst
@@ -191,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check workflows and print every finding")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--data", metavar="CSV", help="case data to check conditions against "
-                   "(default: the workflow's own sample data)")
+    p.add_argument(
+        "--data", metavar="CSV", help="case data to check conditions against (default: the workflow's own sample data)"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_validate)
 

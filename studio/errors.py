@@ -10,8 +10,9 @@ Exception tree (each class is also a built-in, so ``except ValueError`` works)::
     StudioError                      base of everything the studio raises on purpose
     ├── LoadError (ValueError)       a file cannot be read, parsed or does not fit the model
     ├── WorkflowInvalid (ValueError) an operation refused a workflow with error findings
-    └── ExpressionError (ValueError) a condition is not in the safe language  (studio.expr)
-        └── EvaluationError          a condition failed on a case's data       (studio.expr)
+    ├── ExpressionError (ValueError) a condition is not in the safe language  (studio.expr)
+    │   └── EvaluationError          a condition failed on a case's data       (studio.expr)
+    └── GraphvizMissing (RuntimeError) SVG/PNG asked for but the `dot` binary is not installed
 """
 
 from __future__ import annotations
@@ -118,3 +119,17 @@ class LoadError(_WithFindings, ValueError):
 
 class WorkflowInvalid(_WithFindings, ValueError):
     """An operation (compile, export) refused a workflow that has error findings."""
+
+
+GRAPHVIZ_HINT = (
+    "Graphviz's `dot` program is not installed, so SVG and PNG diagrams cannot be drawn; install it "
+    "(`apt-get install graphviz`, `conda install graphviz` or `brew install graphviz`) and try again "
+    "(`.dot` and `.mmd` output still work without it)"
+)
+
+
+class GraphvizMissing(StudioError, RuntimeError):
+    """A diagram format needs Graphviz's ``dot`` binary and it is not installed."""
+
+    def __init__(self, message: str = GRAPHVIZ_HINT) -> None:
+        super().__init__(message)

@@ -9,10 +9,12 @@ destroys what the user had.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -185,9 +187,9 @@ def _tag_of(model: type[BaseModel]) -> str | None:
     for key in ("kind", "dist", "process"):
         info = model.model_fields.get(key)
         if info is not None:
-            args = getattr(info.annotation, "__args__", ())
+            args: tuple[Any, ...] = tuple(getattr(info.annotation, "__args__", ()))
             if len(args) == 1 and isinstance(args[0], str):
-                return args[0]
+                return str(args[0])
     return None
 
 
@@ -228,7 +230,7 @@ def _data_loc(data: Any, loc: Sequence[str | int]) -> Loc:
         elif isinstance(node, dict) and part in ("from", "to"):
             out.append(part)
             node = None
-        elif isinstance(node, dict) and not out[-1:] == [part]:
+        elif isinstance(node, dict) and out[-1:] != [part]:
             # A missing field, or a tag of a discriminated union (skipped when it is a tag).
             if part in _tags():
                 continue
@@ -243,9 +245,30 @@ def _tags() -> frozenset[str]:
     from studio.model import NODE_KINDS  # noqa: PLC0415
 
     return frozenset(
-        (*NODE_KINDS, "agent", "human", "system", "fixed", "uniform", "triangular", "normal",
-         "lognormal", "exponential", "poisson", "column", "function-after", "function-before",
-         "function-plain", "function-wrap", "nullable", "union", "tagged-union", "str", "int", "float")
+        (
+            *NODE_KINDS,
+            "agent",
+            "human",
+            "system",
+            "fixed",
+            "uniform",
+            "triangular",
+            "normal",
+            "lognormal",
+            "exponential",
+            "poisson",
+            "column",
+            "function-after",
+            "function-before",
+            "function-plain",
+            "function-wrap",
+            "nullable",
+            "union",
+            "tagged-union",
+            "str",
+            "int",
+            "float",
+        )
     )
 
 
@@ -273,7 +296,10 @@ def _describe(error: Mapping[str, Any], where: str) -> tuple[str, str]:
         return f"`{where}` must be text, got `{error.get('input')!r}`", "put the value in quotes"
     if kind == "string_pattern_mismatch":
         if where.endswith("version"):
-            return f"`{where}` `{error.get('input')}` is not a semantic version", "write it as MAJOR.MINOR.PATCH in quotes, e.g. \"1.2.0\""
+            return (
+                f"`{where}` `{error.get('input')}` is not a semantic version",
+                'write it as MAJOR.MINOR.PATCH in quotes, e.g. "1.2.0"',
+            )
         return (
             f"`{where}` `{error.get('input')}` is not a valid identifier",
             "use letters, digits, `_` and `-`, starting with a letter or `_`",
@@ -321,8 +347,18 @@ def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
     data, positions = parse_text(text, name)
     if not isinstance(data, dict):
         raise LoadError(
-            [Finding("L003", Severity.ERROR, "", "a workflow file is a mapping with `metadata`, `nodes` and `edges`",
-                     "start from `studio new NAME --template procurement`", name, 1, 1)],
+            [
+                Finding(
+                    "L003",
+                    Severity.ERROR,
+                    "",
+                    "a workflow file is a mapping with `metadata`, `nodes` and `edges`",
+                    "start from `studio new NAME --template procurement`",
+                    name,
+                    1,
+                    1,
+                )
+            ],
             summary=f"{name or 'input'}: not a workflow",
         )
     try:
@@ -346,13 +382,30 @@ def load(path: str | os.PathLike[str]) -> Workflow:
         ) from None
     except IsADirectoryError:
         raise LoadError(
-            [Finding("L001", Severity.ERROR, "", f"`{path}` is a folder, not a workflow file",
-                     "point at its workflow.yaml", str(path))],
+            [
+                Finding(
+                    "L001",
+                    Severity.ERROR,
+                    "",
+                    f"`{path}` is a folder, not a workflow file",
+                    "point at its workflow.yaml",
+                    str(path),
+                )
+            ],
             summary=f"{path}: is a folder",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(
-            [Finding("L001", Severity.ERROR, "", f"cannot read `{path}`: {exc}", "check the file's permissions and encoding (UTF-8)", str(path))],
+            [
+                Finding(
+                    "L001",
+                    Severity.ERROR,
+                    "",
+                    f"cannot read `{path}`: {exc}",
+                    "check the file's permissions and encoding (UTF-8)",
+                    str(path),
+                )
+            ],
             summary=f"{path}: unreadable",
         ) from None
     return loads(text, path)
@@ -411,10 +464,8 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> Path:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return path
 
@@ -445,7 +496,7 @@ def _coerce(value: str) -> Any:
         number = float(text)
     except ValueError:
         return value
-    return number if number == number and number not in (float("inf"), float("-inf")) else value
+    return number if math.isfinite(number) else value
 
 
 @dataclass
@@ -479,7 +530,16 @@ def load_cases(path: str | os.PathLike[str]) -> Cases:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(
-            [Finding("L001", Severity.ERROR, "", f"cannot read `{path}`: {exc}", "check permissions and encoding (UTF-8)", str(path))],
+            [
+                Finding(
+                    "L001",
+                    Severity.ERROR,
+                    "",
+                    f"cannot read `{path}`: {exc}",
+                    "check permissions and encoding (UTF-8)",
+                    str(path),
+                )
+            ],
             summary=f"{path}: unreadable",
         ) from None
     if path.suffix.lower() in (".jsonl", ".ndjson"):
@@ -493,30 +553,70 @@ def _csv(text: str, path: Path) -> Cases:
         header = next(reader)
     except StopIteration:
         raise LoadError(
-            [Finding("L004", Severity.ERROR, "", f"`{path}` is empty", "add a header row of column names", str(path), 1, 1)],
+            [
+                Finding(
+                    "L004",
+                    Severity.ERROR,
+                    "",
+                    f"`{path}` is empty",
+                    "add a header row of column names",
+                    str(path),
+                    1,
+                    1,
+                )
+            ],
             summary=f"{path}: empty",
         ) from None
     header = [h.strip() for h in header]
     problems = []
     for index, name in enumerate(header):
         if not name:
-            problems.append(Finding("L004", Severity.ERROR, f"column {index + 1}", "a column has no name",
-                                    "give every column a name in the header row", str(path), 1, index + 1))
+            problems.append(
+                Finding(
+                    "L004",
+                    Severity.ERROR,
+                    f"column {index + 1}",
+                    "a column has no name",
+                    "give every column a name in the header row",
+                    str(path),
+                    1,
+                    index + 1,
+                )
+            )
     dupes = sorted({h for h in header if header.count(h) > 1 and h})
     for name in dupes:
-        problems.append(Finding("L004", Severity.ERROR, name, f"column `{name}` appears twice in the header",
-                                "rename one of them", str(path), 1, header.index(name) + 1))
-    rows = []
+        problems.append(
+            Finding(
+                "L004",
+                Severity.ERROR,
+                name,
+                f"column `{name}` appears twice in the header",
+                "rename one of them",
+                str(path),
+                1,
+                header.index(name) + 1,
+            )
+        )
+    rows: list[dict[str, Any]] = []
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            problems.append(Finding("L004", Severity.ERROR, f"row {len(rows) + 1}",
-                                    f"row has {len(row)} values but the header has {len(header)} columns",
-                                    "quote values that contain commas", str(path), line, 1))
+            problems.append(
+                Finding(
+                    "L004",
+                    Severity.ERROR,
+                    f"row {len(rows) + 1}",
+                    f"row has {len(row)} values but the header has {len(header)} columns",
+                    "quote values that contain commas",
+                    str(path),
+                    line,
+                    1,
+                )
+            )
             continue
-        rows.append({name: _coerce(cell) for name, cell in zip(header, row)})
+        rows.append({name: _coerce(cell) for name, cell in zip(header, row, strict=True)})
     if problems:
         raise LoadError(problems, summary=f"{path}: {len(problems)} problem(s) in the data")
     return Cases(rows, header, path)
@@ -532,12 +632,32 @@ def _jsonl(text: str, path: Path) -> Cases:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(Finding("L004", Severity.ERROR, f"line {number}", f"not valid JSON: {exc.msg}",
-                                    "write one JSON object per line", str(path), number, exc.colno))
+            problems.append(
+                Finding(
+                    "L004",
+                    Severity.ERROR,
+                    f"line {number}",
+                    f"not valid JSON: {exc.msg}",
+                    "write one JSON object per line",
+                    str(path),
+                    number,
+                    exc.colno,
+                )
+            )
             continue
         if not isinstance(row, dict):
-            problems.append(Finding("L004", Severity.ERROR, f"line {number}", "each line must be a JSON object",
-                                    "write one {...} object per line", str(path), number, 1))
+            problems.append(
+                Finding(
+                    "L004",
+                    Severity.ERROR,
+                    f"line {number}",
+                    "each line must be a JSON object",
+                    "write one {...} object per line",
+                    str(path),
+                    number,
+                    1,
+                )
+            )
             continue
         rows.append(row)
         columns.update(dict.fromkeys(row))

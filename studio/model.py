@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-API_VERSION = "studio/v1"
+API_VERSION: Literal["studio/v1"] = "studio/v1"
 
 # --------------------------------------------------------------------------- scalar types
 
@@ -71,8 +71,7 @@ def parse_duration(value: Any) -> float:
         match = _DURATION_RE.match(value)
         if match is None:
             raise ValueError(
-                f"`{value}` is not a duration; write a number with a unit: "
-                "`500ms`, `20s`, `15m`, `2h`, `1d` or `1w`"
+                f"`{value}` is not a duration; write a number with a unit: `500ms`, `20s`, `15m`, `2h`, `1d` or `1w`"
             )
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
@@ -359,9 +358,7 @@ class Calendar(Strict):
     days: list[Weekday] = Field(
         default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI]
     )
-    hours: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")] = (
-        "09:00-17:00"
-    )
+    hours: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")] = "09:00-17:00"
     timezone: str = "UTC"
 
     @field_validator("days")
@@ -493,9 +490,7 @@ class Task(NodeBase):
     reads: list[Identifier] = Field(default_factory=list)
     writes: list[Identifier] = Field(default_factory=list)
     outputs: list[str] = Field(default_factory=list, description="Case fields this step produces.")
-    validates: bool = Field(
-        default=False, description="This step checks the work before it (a control point)."
-    )
+    validates: bool = Field(default=False, description="This step checks the work before it (a control point).")
     sla: Duration | None = None
     escalate_to: Identifier | None = None
     behaviour: Behaviour = Field(default_factory=Behaviour)
@@ -547,9 +542,7 @@ Node = Annotated[
     Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow],
     Field(discriminator="kind"),
 ]
-NODE_KINDS: tuple[str, ...] = (
-    "start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow"
-)
+NODE_KINDS: tuple[str, ...] = ("start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow")
 
 
 class Edge(Strict):
@@ -577,7 +570,14 @@ class Audit(Strict):
     enabled: bool = True
     fields: list[str] = Field(
         default_factory=lambda: [
-            "case_id", "node", "actor", "agent_version", "tool", "decision", "started", "ended",
+            "case_id",
+            "node",
+            "actor",
+            "agent_version",
+            "tool",
+            "decision",
+            "started",
+            "ended",
         ]
     )
     retention: Duration | None = None

@@ -39,7 +39,9 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, severity: Severity, title: str) -> Callable[[Callable[[Context], Iterator[Finding]]], Callable[[Context], Iterator[Finding]]]:
+def rule(
+    code: str, severity: Severity, title: str
+) -> Callable[[Callable[[Context], Iterator[Finding]]], Callable[[Context], Iterator[Finding]]]:
     def register(check: Callable[[Context], Iterator[Finding]]) -> Callable[[Context], Iterator[Finding]]:
         if code in RULES:
             raise RuntimeError(f"rule code {code} registered twice")
@@ -69,8 +71,9 @@ class Context:
         self.tool_index = _first_index(t.id for t in wf.tools)
         self.source = wf.source if isinstance(wf.source, Source) else None
 
-    def finding(self, code: str, location: str, message: str, hint: str = "",
-                severity: Severity | None = None) -> Finding:
+    def finding(
+        self, code: str, location: str, message: str, hint: str = "", severity: Severity | None = None
+    ) -> Finding:
         position = self.source.resolve(location) if self.source is not None else None
         return Finding(
             code,
@@ -124,19 +127,30 @@ def validate(workflow: Workflow, data: Any = None) -> list[Finding]:
 def _one_start(ctx: Context) -> Iterator[Finding]:
     starts = g.start_ids(ctx.workflow)
     if not starts:
-        yield ctx.finding("S001", "nodes", "the workflow has no `start` node",
-                          "add a node with `kind: start` and an edge from it to the first step")
+        yield ctx.finding(
+            "S001",
+            "nodes",
+            "the workflow has no `start` node",
+            "add a node with `kind: start` and an edge from it to the first step",
+        )
     for extra in starts[1:]:
-        yield ctx.finding("S001", ctx.node_loc(extra),
-                          f"`{extra}` is a second `start` node; a workflow has exactly one",
-                          f"keep `{starts[0]}` and turn `{extra}` into a task, or remove it")
+        yield ctx.finding(
+            "S001",
+            ctx.node_loc(extra),
+            f"`{extra}` is a second `start` node; a workflow has exactly one",
+            f"keep `{starts[0]}` and turn `{extra}` into a task, or remove it",
+        )
 
 
 @rule("S002", Severity.ERROR, "at least one end node")
 def _has_end(ctx: Context) -> Iterator[Finding]:
     if not g.end_ids(ctx.workflow):
-        yield ctx.finding("S002", "nodes", "the workflow has no `end` node",
-                          "add a node with `kind: end` (and an `outcome`) where cases finish")
+        yield ctx.finding(
+            "S002",
+            "nodes",
+            "the workflow has no `end` node",
+            "add a node with `kind: end` (and an `outcome`) where cases finish",
+        )
 
 
 @rule("S003", Severity.ERROR, "ids are unique")
@@ -152,9 +166,12 @@ def _unique_ids(ctx: Context) -> Iterator[Finding]:
         seen: set[str] = set()
         for index, item in enumerate(ids):
             if item in seen:
-                yield ctx.finding("S003", f"{section}[{index}].id",
-                                  f"id `{item}` is used twice in `{section}`",
-                                  "give each one its own id")
+                yield ctx.finding(
+                    "S003",
+                    f"{section}[{index}].id",
+                    f"id `{item}` is used twice in `{section}`",
+                    "give each one its own id",
+                )
             seen.add(item)
 
 
@@ -166,7 +183,8 @@ def _edge_ends(ctx: Context) -> Iterator[Finding]:
             if ref not in known:
                 near = _near(ref, known)
                 yield ctx.finding(
-                    "S004", f"edges[{index}].{attr}",
+                    "S004",
+                    f"edges[{index}].{attr}",
                     f"edge `{edge.source}` -> `{edge.target}` {'starts at' if attr == 'from' else 'routes to'} "
                     f"unknown node `{ref}`",
                     near or f"add `{ref}` to `nodes` or fix the edge",
@@ -180,9 +198,12 @@ def _reachable(ctx: Context) -> Iterator[Finding]:
     reached = g.reachable_from_start(ctx.graph, ctx.workflow)
     for node_id in ctx.node_index:
         if node_id not in reached:
-            yield ctx.finding("S005", ctx.node_loc(node_id),
-                              f"node `{node_id}` cannot be reached from the start",
-                              f"add an edge into `{node_id}` or remove it")
+            yield ctx.finding(
+                "S005",
+                ctx.node_loc(node_id),
+                f"node `{node_id}` cannot be reached from the start",
+                f"add an edge into `{node_id}` or remove it",
+            )
 
 
 @rule("S006", Severity.ERROR, "every node can reach an end")
@@ -192,9 +213,12 @@ def _reaches_end(ctx: Context) -> Iterator[Finding]:
     finishing = g.can_reach_end(ctx.graph, ctx.workflow)
     for node_id in ctx.node_index:
         if node_id not in finishing:
-            yield ctx.finding("S006", ctx.node_loc(node_id),
-                              f"cases at `{node_id}` can never reach an end node",
-                              f"add an edge from `{node_id}` towards an `end` node")
+            yield ctx.finding(
+                "S006",
+                ctx.node_loc(node_id),
+                f"cases at `{node_id}` can never reach an end node",
+                f"add an edge from `{node_id}` towards an `end` node",
+            )
 
 
 def _out_edges(ctx: Context, node_id: str) -> list[tuple[int, Any]]:
@@ -209,18 +233,27 @@ def _decision_default(ctx: Context) -> Iterator[Finding]:
         outs = _out_edges(ctx, node.id)
         defaults = [i for i, e in outs if e.default]
         if not defaults:
-            yield ctx.finding("S007", ctx.node_loc(node.id),
-                              f"decision `{node.id}` has no default edge; a case no condition matches gets stuck",
-                              "mark one outgoing edge `default: true`")
+            yield ctx.finding(
+                "S007",
+                ctx.node_loc(node.id),
+                f"decision `{node.id}` has no default edge; a case no condition matches gets stuck",
+                "mark one outgoing edge `default: true`",
+            )
         elif len(defaults) > 1:
-            yield ctx.finding("S007", f"edges[{defaults[1]}].default",
-                              f"decision `{node.id}` has {len(defaults)} default edges; it needs exactly one",
-                              "keep `default: true` on one edge only")
+            yield ctx.finding(
+                "S007",
+                f"edges[{defaults[1]}].default",
+                f"decision `{node.id}` has {len(defaults)} default edges; it needs exactly one",
+                "keep `default: true` on one edge only",
+            )
         for index, edge in outs:
             if not edge.default and edge.when is None:
-                yield ctx.finding("S007", f"edges[{index}]",
-                                  f"edge `{node.id}` -> `{edge.target}` leaves a decision with no condition",
-                                  "add `when:` with a condition, or make it the `default`")
+                yield ctx.finding(
+                    "S007",
+                    f"edges[{index}]",
+                    f"edge `{node.id}` -> `{edge.target}` leaves a decision with no condition",
+                    "add `when:` with a condition, or make it the `default`",
+                )
 
 
 @rule("S008", Severity.ERROR, "conditions parse")
@@ -229,17 +262,23 @@ def _conditions_parse(ctx: Context) -> Iterator[Finding]:
         if edge.when is not None:
             error = _parse_error(edge.when)
             if error is not None:
-                yield ctx.finding("S008", f"edges[{index}].when",
-                                  f"condition on `{edge.source}` -> `{edge.target}` does not parse: {error}",
-                                  "see docs/conditions.md for the condition language")
+                yield ctx.finding(
+                    "S008",
+                    f"edges[{index}].when",
+                    f"condition on `{edge.source}` -> `{edge.target}` does not parse: {error}",
+                    "see docs/conditions.md for the condition language",
+                )
     for node in ctx.workflow.nodes:
         threshold = getattr(node, "threshold", None)
         if threshold is not None:
             error = _parse_error(threshold)
             if error is not None:
-                yield ctx.finding("S008", ctx.node_loc(node.id, "threshold"),
-                                  f"threshold of `{node.id}` does not parse: {error}",
-                                  "see docs/conditions.md for the condition language")
+                yield ctx.finding(
+                    "S008",
+                    ctx.node_loc(node.id, "threshold"),
+                    f"threshold of `{node.id}` does not parse: {error}",
+                    "see docs/conditions.md for the condition language",
+                )
 
 
 def _parse_error(text: str) -> str | None:
@@ -257,16 +296,22 @@ def _fork_join(ctx: Context) -> Iterator[Finding]:
         if node.kind != "parallel" or node.id not in ipdom:
             continue
         if ctx.graph.out_degree(node.id) < 2:
-            yield ctx.finding("S009", ctx.node_loc(node.id),
-                              f"parallel fork `{node.id}` has fewer than two branches",
-                              "add the branches that run at the same time, or remove the fork")
+            yield ctx.finding(
+                "S009",
+                ctx.node_loc(node.id),
+                f"parallel fork `{node.id}` has fewer than two branches",
+                "add the branches that run at the same time, or remove the fork",
+            )
             continue
         meet = ipdom[node.id]
         if meet not in ctx.graph or ctx.graph.nodes[meet]["kind"] != "join":
             where = f"they first meet at `{meet}`" if meet in ctx.graph else "they never meet again"
-            yield ctx.finding("S009", ctx.node_loc(node.id),
-                              f"the branches of parallel fork `{node.id}` do not close at a `join` ({where})",
-                              "add a node with `kind: join` where all its branches meet")
+            yield ctx.finding(
+                "S009",
+                ctx.node_loc(node.id),
+                f"the branches of parallel fork `{node.id}` do not close at a `join` ({where})",
+                "add a node with `kind: join` where all its branches meet",
+            )
 
 
 @rule("S010", Severity.ERROR, "subworkflow references resolve")
@@ -279,14 +324,20 @@ def _subworkflow_ref(ctx: Context) -> Iterator[Finding]:
             continue
         ref = getattr(node, "ref", None)
         if not ref:
-            yield ctx.finding("S010", ctx.node_loc(node.id),
-                              f"subworkflow `{node.id}` does not say which workflow it runs",
-                              "add `ref:` with a workflow file path or a template name")
+            yield ctx.finding(
+                "S010",
+                ctx.node_loc(node.id),
+                f"subworkflow `{node.id}` does not say which workflow it runs",
+                "add `ref:` with a workflow file path or a template name",
+            )
         elif ref not in template_names() and not (base / ref).is_file():
-            yield ctx.finding("S010", ctx.node_loc(node.id, "ref"),
-                              f"subworkflow `{node.id}` refers to `{ref}`, which is neither a file next to this "
-                              "workflow nor a template",
-                              "fix the path (relative to this file) or use a template name")
+            yield ctx.finding(
+                "S010",
+                ctx.node_loc(node.id, "ref"),
+                f"subworkflow `{node.id}` refers to `{ref}`, which is neither a file next to this "
+                "workflow nor a template",
+                "fix the path (relative to this file) or use a template name",
+            )
 
 
 @rule("S011", Severity.WARNING, "conditions only on edges leaving a decision")
@@ -294,10 +345,13 @@ def _stray_condition(ctx: Context) -> Iterator[Finding]:
     kinds = {n.id: n.kind for n in ctx.workflow.nodes}
     for index, edge in enumerate(ctx.workflow.edges):
         if (edge.when is not None or edge.default) and kinds.get(edge.source) not in (None, "decision"):
-            yield ctx.finding("S011", f"edges[{index}]",
-                              f"edge `{edge.source}` -> `{edge.target}` has a condition but `{edge.source}` is a "
-                              f"`{kinds[edge.source]}`, not a decision, so it is ignored",
-                              "put a `decision` node before the branches, or drop `when`/`default`")
+            yield ctx.finding(
+                "S011",
+                f"edges[{index}]",
+                f"edge `{edge.source}` -> `{edge.target}` has a condition but `{edge.source}` is a "
+                f"`{kinds[edge.source]}`, not a decision, so it is ignored",
+                "put a `decision` node before the branches, or drop `when`/`default`",
+            )
 
 
 @rule("S012", Severity.ERROR, "starts have no incoming and ends no outgoing edges")
@@ -305,11 +359,19 @@ def _start_end_edges(ctx: Context) -> Iterator[Finding]:
     kinds = {n.id: n.kind for n in ctx.workflow.nodes}
     for index, edge in enumerate(ctx.workflow.edges):
         if kinds.get(edge.target) == "start":
-            yield ctx.finding("S012", f"edges[{index}].to", f"edge into start node `{edge.target}`",
-                              "route it to the first step instead")
+            yield ctx.finding(
+                "S012",
+                f"edges[{index}].to",
+                f"edge into start node `{edge.target}`",
+                "route it to the first step instead",
+            )
         if kinds.get(edge.source) == "end":
-            yield ctx.finding("S012", f"edges[{index}].from", f"edge out of end node `{edge.source}`",
-                              "an end finishes the case; change its kind or remove the edge")
+            yield ctx.finding(
+                "S012",
+                f"edges[{index}].from",
+                f"edge out of end node `{edge.source}`",
+                "an end finishes the case; change its kind or remove the edge",
+            )
 
 
 # =========================================================================== assignment
@@ -319,9 +381,12 @@ def _start_end_edges(ctx: Context) -> Iterator[Finding]:
 def _has_actor(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         if node.kind in ("task", "approval") and getattr(node, "actor", None) is None:
-            yield ctx.finding("A001", ctx.node_loc(node.id),
-                              f"{node.kind} `{node.id}` has no actor",
-                              "add `actor:` naming the agent, human pool or system that does it")
+            yield ctx.finding(
+                "A001",
+                ctx.node_loc(node.id),
+                f"{node.kind} `{node.id}` has no actor",
+                "add `actor:` naming the agent, human pool or system that does it",
+            )
 
 
 @rule("A002", Severity.ERROR, "actors referenced exist")
@@ -331,13 +396,20 @@ def _known_actor(ctx: Context) -> Iterator[Finding]:
         for attr in ("actor", "escalate_to"):
             ref = getattr(node, attr, None)
             if ref is not None and ref not in known:
-                yield ctx.finding("A002", ctx.node_loc(node.id, attr),
-                                  f"`{node.id}` names unknown actor `{ref}` in `{attr}`",
-                                  _near(ref, known) or f"add `{ref}` to `actors` or fix the name")
+                yield ctx.finding(
+                    "A002",
+                    ctx.node_loc(node.id, attr),
+                    f"`{node.id}` names unknown actor `{ref}` in `{attr}`",
+                    _near(ref, known) or f"add `{ref}` to `actors` or fix the name",
+                )
     ref = ctx.workflow.policies.escalate_to
     if ref is not None and ref not in known:
-        yield ctx.finding("A002", "policies.escalate_to", f"`policies.escalate_to` names unknown actor `{ref}`",
-                          _near(ref, known) or f"add `{ref}` to `actors` or fix the name")
+        yield ctx.finding(
+            "A002",
+            "policies.escalate_to",
+            f"`policies.escalate_to` names unknown actor `{ref}`",
+            _near(ref, known) or f"add `{ref}` to `actors` or fix the name",
+        )
 
 
 @rule("A003", Severity.ERROR, "tools referenced exist")
@@ -346,20 +418,29 @@ def _known_tool(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         for pos, ref in enumerate(getattr(node, "tools", ())):
             if ref not in known:
-                yield ctx.finding("A003", ctx.node_loc(node.id, f"tools[{pos}]"),
-                                  f"`{node.id}` uses unknown tool `{ref}`",
-                                  _near(ref, known) or f"add `{ref}` to `tools` with its tier")
+                yield ctx.finding(
+                    "A003",
+                    ctx.node_loc(node.id, f"tools[{pos}]"),
+                    f"`{node.id}` uses unknown tool `{ref}`",
+                    _near(ref, known) or f"add `{ref}` to `tools` with its tier",
+                )
     for actor in ctx.workflow.actors:
         for pos, ref in enumerate(getattr(actor, "tools", ())):
             if ref not in known:
-                yield ctx.finding("A003", ctx.actor_loc(actor.id, f"tools[{pos}]"),
-                                  f"actor `{actor.id}` is allowed unknown tool `{ref}`",
-                                  _near(ref, known) or f"add `{ref}` to `tools` with its tier")
+                yield ctx.finding(
+                    "A003",
+                    ctx.actor_loc(actor.id, f"tools[{pos}]"),
+                    f"actor `{actor.id}` is allowed unknown tool `{ref}`",
+                    _near(ref, known) or f"add `{ref}` to `tools` with its tier",
+                )
     for ref in ctx.workflow.simulation.tools:
         if ref not in known:
-            yield ctx.finding("A003", f"simulation.tools.{ref}",
-                              f"simulation settings describe unknown tool `{ref}`",
-                              _near(ref, known) or "remove the entry or fix the name")
+            yield ctx.finding(
+                "A003",
+                f"simulation.tools.{ref}",
+                f"simulation settings describe unknown tool `{ref}`",
+                _near(ref, known) or "remove the entry or fix the name",
+            )
 
 
 @rule("A004", Severity.ERROR, "data sources referenced exist")
@@ -369,15 +450,21 @@ def _known_data(ctx: Context) -> Iterator[Finding]:
         for attr in ("reads", "writes"):
             for pos, ref in enumerate(getattr(node, attr, ())):
                 if ref not in known:
-                    yield ctx.finding("A004", ctx.node_loc(node.id, f"{attr}[{pos}]"),
-                                      f"`{node.id}` {attr} unknown data source `{ref}`",
-                                      _near(ref, known) or f"add `{ref}` to `data_sources`")
+                    yield ctx.finding(
+                        "A004",
+                        ctx.node_loc(node.id, f"{attr}[{pos}]"),
+                        f"`{node.id}` {attr} unknown data source `{ref}`",
+                        _near(ref, known) or f"add `{ref}` to `data_sources`",
+                    )
     for index, tool in enumerate(ctx.workflow.tools):
         for pos, ref in enumerate(tool.writes):
             if ref not in known:
-                yield ctx.finding("A004", f"tools[{index}].writes[{pos}]",
-                                  f"tool `{tool.id}` writes unknown data source `{ref}`",
-                                  _near(ref, known) or f"add `{ref}` to `data_sources`")
+                yield ctx.finding(
+                    "A004",
+                    f"tools[{index}].writes[{pos}]",
+                    f"tool `{tool.id}` writes unknown data source `{ref}`",
+                    _near(ref, known) or f"add `{ref}` to `data_sources`",
+                )
 
 
 @rule("A005", Severity.ERROR, "approvals are done by people")
@@ -386,10 +473,12 @@ def _approval_human(ctx: Context) -> Iterator[Finding]:
         if isinstance(node, Approval) and node.actor is not None:
             actor = ctx.workflow.actor_of(node.id)
             if actor is not None and not isinstance(actor, Human):
-                yield ctx.finding("A005", ctx.node_loc(node.id, "actor"),
-                                  f"approval `{node.id}` is given to {actor.kind} `{actor.id}`; approvals are "
-                                  "human decisions",
-                                  "assign a `human` pool, or make it a `task` if no person decides")
+                yield ctx.finding(
+                    "A005",
+                    ctx.node_loc(node.id, "actor"),
+                    f"approval `{node.id}` is given to {actor.kind} `{actor.id}`; approvals are human decisions",
+                    "assign a `human` pool, or make it a `task` if no person decides",
+                )
 
 
 @rule("A006", Severity.ERROR, "actors only use tools they are allowed")
@@ -402,9 +491,12 @@ def _allowed_tool(ctx: Context) -> Iterator[Finding]:
             continue
         for pos, ref in enumerate(node.tools):
             if ref in ctx.tool_index and ref not in actor.tools:
-                yield ctx.finding("A006", ctx.node_loc(node.id, f"tools[{pos}]"),
-                                  f"`{node.id}` calls tool `{ref}`, which {actor.kind} `{actor.id}` is not allowed",
-                                  f"add `{ref}` to the tools of `{actor.id}`, or give the step to an actor that has it")
+                yield ctx.finding(
+                    "A006",
+                    ctx.node_loc(node.id, f"tools[{pos}]"),
+                    f"`{node.id}` calls tool `{ref}`, which {actor.kind} `{actor.id}` is not allowed",
+                    f"add `{ref}` to the tools of `{actor.id}`, or give the step to an actor that has it",
+                )
 
 
 # =========================================================================== governance
@@ -421,10 +513,13 @@ def _critical_gated(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         if isinstance(node, Task) and node.id in ungated:
             for tool in _tools_of_tier(ctx, node, Tier.CRITICAL):
-                yield ctx.finding("G001", ctx.node_loc(node.id),
-                                  f"`{node.id}` calls critical tool `{tool}` but some path from the start reaches "
-                                  "it without an approval",
-                                  f"put an `approval` before `{node.id}` on every path")
+                yield ctx.finding(
+                    "G001",
+                    ctx.node_loc(node.id),
+                    f"`{node.id}` calls critical tool `{tool}` but some path from the start reaches "
+                    "it without an approval",
+                    f"put an `approval` before `{node.id}` on every path",
+                )
 
 
 @rule("G002", Severity.WARNING, "restricted writes after a check")
@@ -433,10 +528,13 @@ def _restricted_checked(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         if isinstance(node, Task) and node.id in ungated and not node.validates:
             for tool in _tools_of_tier(ctx, node, Tier.RESTRICTED_WRITE):
-                yield ctx.finding("G002", ctx.node_loc(node.id),
-                                  f"`{node.id}` writes through `{tool}` (restricted_write) with no approval or "
-                                  "validation step before it on some path",
-                                  "add an approval, or a task with `validates: true`, upstream")
+                yield ctx.finding(
+                    "G002",
+                    ctx.node_loc(node.id),
+                    f"`{node.id}` writes through `{tool}` (restricted_write) with no approval or "
+                    "validation step before it on some path",
+                    "add an approval, or a task with `validates: true`, upstream",
+                )
 
 
 @rule("G003", Severity.WARNING, "human steps have an SLA and an escalation")
@@ -454,10 +552,13 @@ def _sla(ctx: Context) -> Iterator[Finding]:
             missing.append("an escalation")
         if missing:
             what = "approval" if isinstance(node, Approval) else "human task"
-            yield ctx.finding("G003", ctx.node_loc(node.id),
-                              f"{what} `{node.id}` has no {' and no '.join(m.removeprefix('an ') for m in missing)}; "
-                              "work can wait there forever",
-                              "add `sla:` (e.g. `4h`) and `escalate_to:` (a human pool), or set them in `policies`")
+            yield ctx.finding(
+                "G003",
+                ctx.node_loc(node.id),
+                f"{what} `{node.id}` has no {' and no '.join(m.removeprefix('an ') for m in missing)}; "
+                "work can wait there forever",
+                "add `sla:` (e.g. `4h`) and `escalate_to:` (a human pool), or set them in `policies`",
+            )
 
 
 @rule("G004", Severity.WARNING, "separation of duties")
@@ -474,14 +575,18 @@ def _separation(ctx: Context) -> Iterator[Finding]:
             if worker is None:
                 continue
             same = worker.id == approver.id or (
-                isinstance(worker, Human) and isinstance(approver, Human)
-                and worker.role is not None and worker.role == approver.role
+                isinstance(worker, Human)
+                and isinstance(approver, Human)
+                and worker.role is not None
+                and worker.role == approver.role
             )
             if same:
-                yield ctx.finding("G004", ctx.node_loc(node.id, "actor"),
-                                  f"approval `{node.id}` is decided by `{approver.id}`, the same role that did "
-                                  f"`{reviewed}`",
-                                  "give the approval to a different role (separation of duties)")
+                yield ctx.finding(
+                    "G004",
+                    ctx.node_loc(node.id, "actor"),
+                    f"approval `{node.id}` is decided by `{approver.id}`, the same role that did `{reviewed}`",
+                    "give the approval to a different role (separation of duties)",
+                )
 
 
 @rule("G005", Severity.ERROR, "every loop is guarded")
@@ -492,9 +597,12 @@ def _loop_guard(ctx: Context) -> Iterator[Finding]:
     for cycle in g.cycles(ctx.graph):
         if not any(pair in guarded for pair in g.cycle_edges(cycle)):
             loop = " -> ".join([*cycle, cycle[0]])
-            yield ctx.finding("G005", ctx.node_loc(cycle[0]),
-                              f"loop {loop} has no max-repeats guard and can run forever",
-                              "set `policies.max_repeats` (e.g. 3) or `max_repeats` on an edge of the loop")
+            yield ctx.finding(
+                "G005",
+                ctx.node_loc(cycle[0]),
+                f"loop {loop} has no max-repeats guard and can run forever",
+                "set `policies.max_repeats` (e.g. 3) or `max_repeats` on an edge of the loop",
+            )
 
 
 @rule("G006", Severity.WARNING, "no agent-only loops")
@@ -503,9 +611,12 @@ def _agent_loops(ctx: Context) -> Iterator[Finding]:
         kinds = [ctx.graph.nodes[n]["actor_kind"] for n in cycle if ctx.graph.nodes[n]["actor_kind"] is not None]
         if kinds and all(kind == "agent" for kind in kinds):
             loop = " -> ".join([*cycle, cycle[0]])
-            yield ctx.finding("G006", ctx.node_loc(cycle[0]),
-                              f"agents can loop among themselves with no person involved: {loop}",
-                              "put a human step or approval in the loop, or break it")
+            yield ctx.finding(
+                "G006",
+                ctx.node_loc(cycle[0]),
+                f"agents can loop among themselves with no person involved: {loop}",
+                "put a human step or approval in the loop, or break it",
+            )
 
 
 _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -516,8 +627,12 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.")),
-    ("a password or token", re.compile(
-        r"(?i)\b(password|passwd|pwd|secret|api[_\-]?key|access[_\-]?token|auth[_\-]?token|token)\b\s*[:=]\s*['\"]?[^\s'\"]{6,}")),
+    (
+        "a password or token",
+        re.compile(
+            r"(?i)\b(password|passwd|pwd|secret|api[_\-]?key|access[_\-]?token|auth[_\-]?token|token)\b\s*[:=]\s*['\"]?[^\s'\"]{6,}"
+        ),
+    ),
     ("credentials in a URL", re.compile(r"[a-z][a-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@")),
 )
 
@@ -541,14 +656,19 @@ def _secrets(ctx: Context) -> Iterator[Finding]:
         what = _looks_like_secret(text)
         if what is None and path.endswith(".credential"):
             token = text.strip()
-            mixed = any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)
+            mixed = (
+                any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)
+            )
             if len(token) >= 20 and mixed and _entropy(token) > 3.5:
                 what = "a secret value (credentials are given by secret name)"
         if what is not None:
-            yield ctx.finding("G007", path,
-                              f"`{path}` looks like it contains {what}",
-                              "never put secrets in a workflow; name the secret (e.g. `credential: ERP_TOKEN`) "
-                              "and let the gateway resolve it")
+            yield ctx.finding(
+                "G007",
+                path,
+                f"`{path}` looks like it contains {what}",
+                "never put secrets in a workflow; name the secret (e.g. `credential: ERP_TOKEN`) "
+                "and let the gateway resolve it",
+            )
 
 
 _PINNED = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.\-]+)?$")
@@ -561,13 +681,19 @@ def _pinned(ctx: Context) -> Iterator[Finding]:
             continue
         if actor.version is None or not _PINNED.match(actor.version):
             shown = f"`{actor.version}`" if actor.version else "no version"
-            yield ctx.finding("G008", ctx.actor_loc(actor.id, "version" if actor.version else ""),
-                              f"agent `{actor.id}` has {shown}; production needs a pinned registry version",
-                              "set `version:` to an exact version such as \"2.1.0\"")
+            yield ctx.finding(
+                "G008",
+                ctx.actor_loc(actor.id, "version" if actor.version else ""),
+                f"agent `{actor.id}` has {shown}; production needs a pinned registry version",
+                'set `version:` to an exact version such as "2.1.0"',
+            )
         if not actor.owner:
-            yield ctx.finding("G008", ctx.actor_loc(actor.id),
-                              f"agent `{actor.id}` has no owner to answer for it",
-                              "set `owner:` to the accountable team or person")
+            yield ctx.finding(
+                "G008",
+                ctx.actor_loc(actor.id),
+                f"agent `{actor.id}` has no owner to answer for it",
+                "set `owner:` to the accountable team or person",
+            )
 
 
 @rule("G009", Severity.WARNING, "at most seven agents")
@@ -575,10 +701,13 @@ def _agent_count(ctx: Context) -> Iterator[Finding]:
     agents = [a.id for a in ctx.workflow.actors if isinstance(a, Agent)]
     if len(agents) > MAX_AGENTS:
         pairs = len(agents) * (len(agents) - 1) // 2
-        yield ctx.finding("G009", "actors",
-                          f"{len(agents)} agents in one workflow ({pairs} possible pairwise interactions); past "
-                          f"{MAX_AGENTS} the interactions become hard to test and govern",
-                          "split the workflow into subworkflows or merge agents with overlapping jobs")
+        yield ctx.finding(
+            "G009",
+            "actors",
+            f"{len(agents)} agents in one workflow ({pairs} possible pairwise interactions); past "
+            f"{MAX_AGENTS} the interactions become hard to test and govern",
+            "split the workflow into subworkflows or merge agents with overlapping jobs",
+        )
 
 
 # =========================================================================== data
@@ -610,11 +739,14 @@ def _fields_exist(ctx: Context) -> Iterator[Finding]:
         produced = g.produced_upstream(ctx.graph, ctx.workflow, at)
         for name in sorted(expression.root_fields()):
             if name not in columns and name not in produced:
-                yield ctx.finding("D001", location,
-                                  f"condition `{text}` reads `{name}`, which is neither a column of the sample data "
-                                  f"nor produced by a step before `{at}`",
-                                  _near(name, columns | produced)
-                                  or f"add a `{name}` column to the data or list it in an earlier step's `outputs`")
+                yield ctx.finding(
+                    "D001",
+                    location,
+                    f"condition `{text}` reads `{name}`, which is neither a column of the sample data "
+                    f"nor produced by a step before `{at}`",
+                    _near(name, columns | produced)
+                    or f"add a `{name}` column to the data or list it in an earlier step's `outputs`",
+                )
 
 
 @rule("D002", Severity.ERROR, "per-case overrides name columns that exist")
@@ -624,9 +756,12 @@ def _override_columns(ctx: Context) -> Iterator[Finding]:
     columns = set(ctx.data.columns)
     for column in ctx.workflow.simulation.overrides:
         if column not in columns:
-            yield ctx.finding("D002", f"simulation.overrides.{column}",
-                              f"override reads column `{column}`, which the sample data does not have",
-                              _near(column, columns) or "add the column or remove the override")
+            yield ctx.finding(
+                "D002",
+                f"simulation.overrides.{column}",
+                f"override reads column `{column}`, which the sample data does not have",
+                _near(column, columns) or "add the column or remove the override",
+            )
 
 
 @rule("D003", Severity.WARNING, "declared data files exist")
@@ -639,9 +774,12 @@ def _data_files(ctx: Context) -> Iterator[Finding]:
             continue
         path = Path(name) if Path(name).is_absolute() else ctx.source.path.parent / name
         if not path.is_file():
-            yield ctx.finding("D003", f"simulation.{attr}",
-                              f"`simulation.{attr}` names `{name}`, which is not there (looked in `{path.parent}`)",
-                              "fix the path (relative to the workflow file) or remove the setting")
+            yield ctx.finding(
+                "D003",
+                f"simulation.{attr}",
+                f"`simulation.{attr}` names `{name}`, which is not there (looked in `{path.parent}`)",
+                "fix the path (relative to the workflow file) or remove the setting",
+            )
 
 
 def summary(findings: Iterable[Finding]) -> Mapping[str, int]:

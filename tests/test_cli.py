@@ -66,8 +66,18 @@ def test_data_flag_checks_conditions(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "--format", "json", str(FIXTURES / "invalid" / "G001.yaml"),
-                 str(FIXTURES / "invalid" / "L003.yaml")]) == 2
+    assert (
+        main(
+            [
+                "validate",
+                "--format",
+                "json",
+                str(FIXTURES / "invalid" / "G001.yaml"),
+                str(FIXTURES / "invalid" / "L003.yaml"),
+            ]
+        )
+        == 2
+    )
     report = json.loads(capsys.readouterr().out)
     assert [r["readable"] for r in report] == [True, False]
     assert report[0]["summary"] == {"error": 1, "warning": 0, "info": 0}
@@ -106,8 +116,13 @@ def test_summary_of_templates(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_never_shows_a_traceback(tmp_path: Path, content: str) -> None:
     path = tmp_path / "wf.yaml"
     path.write_text(content)
-    proc = subprocess.run([sys.executable, "-m", "studio.cli", "validate", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
     assert str(path) in proc.stdout

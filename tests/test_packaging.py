@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 
+import pytest
 from conftest import ROOT
 
 import studio
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    tomllib = pytest.importorskip("tomli")
 
 CONDA_TO_PYPI = {"python-graphviz": "graphviz"}
 NOT_PYTHON = {"python", "pip", "graphviz"}  # the conda-only entries: the interpreter, pip and the dot binary
@@ -20,7 +26,7 @@ def _name(requirement: str) -> str:
 def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra, items in project["optional-dependencies"].items():
+    for items in project["optional-dependencies"].values():
         reqs += [r for r in items if not r.startswith("workflow-design-studio")]
     return {_name(r): r.replace(" ", "") for r in reqs}
 
@@ -48,7 +54,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
     environment = _environment_requirements()
     assert sorted(environment) == sorted(pyproject)
     for name, requirement in pyproject.items():
-        bound = requirement[len(name):] if requirement.lower().startswith(name) else requirement
+        bound = requirement[len(name) :] if requirement.lower().startswith(name) else requirement
         assert ">=" in requirement, f"{name} needs a lower bound in pyproject.toml"
         assert environment[name].endswith(bound.split("[")[-1].split("]")[-1]), (name, requirement, environment[name])
 

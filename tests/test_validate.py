@@ -71,10 +71,14 @@ def test_validate_never_raises_on_an_empty_workflow() -> None:
 
 
 def test_critical_tool_needs_an_approval_on_every_path(base_path: Path) -> None:
-    text = base_path.read_text().replace(
-        "  - {from: route, to: fork, default: true}\n",
-        "  - {from: route, to: fork, default: true}\n  - {from: update, to: pay}\n",
-    ).replace("  - {from: update, to: done}\n", "")
+    text = (
+        base_path.read_text()
+        .replace(
+            "  - {from: route, to: fork, default: true}\n",
+            "  - {from: route, to: fork, default: true}\n  - {from: update, to: pay}\n",
+        )
+        .replace("  - {from: update, to: done}\n", "")
+    )
     findings = studio.validate(studio.loads(text))
     assert [f.code for f in findings if f.severity is Severity.ERROR] == ["G001"]
 
@@ -99,9 +103,11 @@ def test_data_check_accepts_rows_and_fields_produced_upstream(base_path: Path) -
     ],
 )
 def test_secrets_anywhere_are_errors(base_path: Path, secret: str) -> None:
-    text = base_path.read_text().replace(
-        "description: Intake, a check", f"description: \"{secret} Intake, a check"
-    ).replace("payment behind an approval.", 'payment behind an approval."')
+    text = (
+        base_path.read_text()
+        .replace("description: Intake, a check", f'description: "{secret} Intake, a check')
+        .replace("payment behind an approval.", 'payment behind an approval."')
+    )
     findings = studio.validate(studio.loads(text))
     assert [f.code for f in findings] == ["G007"]
     assert findings[0].location == "metadata.description"
