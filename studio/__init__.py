@@ -6,14 +6,18 @@ The public surface, by layer::
     io         load, loads, save, dumps, load_cases
     templates  list_templates, load_template
     validate   validate -> list[Finding]
-    errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid
+    graph      analyze -> Analysis (interaction network, hand-offs, loops, reach, reliability)
+    render     to_dot, to_mermaid (SVG/PNG files: studio.render.render)
+    errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid, GraphvizMissing
 """
 
 from __future__ import annotations
 
-from studio.errors import Finding, LoadError, Severity, StudioError, WorkflowInvalid
+from studio.analysis import analyze
+from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid
 from studio.io import dumps, load, load_cases, loads, save
 from studio.model import Workflow
+from studio.render import to_dot, to_mermaid
 from studio.templates import list_templates, load_template
 from studio.validate import validate
 
@@ -21,11 +25,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Finding",
+    "GraphvizMissing",
     "LoadError",
     "Severity",
     "StudioError",
     "Workflow",
     "WorkflowInvalid",
+    "analyze",
     "dumps",
     "list_templates",
     "load",
@@ -33,5 +39,7 @@ __all__ = [
     "load_template",
     "loads",
     "save",
+    "to_dot",
+    "to_mermaid",
     "validate",
 ]

@@ -189,6 +189,40 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- render, analyze
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from studio import render  # noqa: PLC0415
+
+    try:
+        fmt = render.format_for(args.output, args.format)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    workflow = io.load(args.file)
+    findings: list[Finding] | None = None
+    if args.findings:
+        from studio.validate import validate  # noqa: PLC0415
+
+        findings = validate(workflow, data=_data_for(workflow, None))
+    opts: dict[str, Any] = {"lanes": args.lanes, "findings": findings}
+    path = render.render(workflow, args.output, fmt=fmt, **opts)
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from studio.analysis import analyze  # noqa: PLC0415
+
+    workflow = io.load(args.file)
+    report = analyze(workflow, route_limit=args.routes)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(report.format_text())
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -221,6 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of workflow files")
     p.add_argument("-o", "--output")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("render", help="draw a workflow (svg, png, dot or Mermaid mmd, from the -o suffix)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.svg, OUT.png, OUT.dot or OUT.mmd")
+    p.add_argument("--format", choices=["svg", "png", "dot", "mmd"], help="override the format the suffix gives")
+    p.add_argument("--lanes", choices=["actor", "kind", "none"], default="actor",
+                   help="a swimlane per actor (default), per kind of actor, or none")
+    p.add_argument("--findings", action="store_true",
+                   help="validate (against the sample data when there is some) and outline the findings")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("analyze", help="interaction network, hand-offs, loops, blast radius, reliability")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--routes", type=int, default=200, metavar="N", help="at most N routes (default 200)")
+    p.set_defaults(func=cmd_analyze)
     return parser
 
 

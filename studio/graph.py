@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -49,10 +49,14 @@ _EXIT = "\x00exit"
 def to_networkx(workflow: Workflow) -> nx.DiGraph:
     """The workflow as a directed graph (first node wins when ids repeat)."""
     graph: nx.DiGraph = nx.DiGraph(name=workflow.metadata.name)
+    actors: dict[str, Agent | Human | System] = {}
+    for declared in workflow.actors:
+        actors.setdefault(declared.id, declared)
     for node in workflow.nodes:
         if node.id in graph:
             continue
-        actor = workflow.actor_of(node.id)
+        actor_id = getattr(node, "actor", None)
+        actor = actors.get(actor_id) if actor_id is not None else None  # as workflow.actor_of, in O(1)
         graph.add_node(
             node.id,
             kind=node.kind,
@@ -120,7 +124,9 @@ def ungated_from_start(graph: nx.DiGraph, workflow: Workflow, gate: Callable[[st
 
 def post_dominators(graph: nx.DiGraph, workflow: Workflow) -> dict[str, str]:
     """Immediate post-dominator of every node that can reach an end (ends map to a virtual exit)."""
-    reverse = graph.reverse(copy=True)
+    reverse: nx.DiGraph = nx.DiGraph()  # structure only: copying the attributes (models) is slow
+    reverse.add_nodes_from(graph.nodes)
+    reverse.add_edges_from((v, u) for u, v in graph.edges)
     for end in end_ids(workflow):
         if end in reverse:
             reverse.add_edge(_EXIT, end)
@@ -240,6 +246,27 @@ def iter_strings(value: Any, path: str = "") -> Iterable[tuple[str, str]]:
             yield from iter_strings(item, f"{path}[{index}]")
 
 
+def node_actors(workflow: Workflow) -> dict[str, Agent | Human | System | None]:
+    """``workflow.actor_of`` for every node at once, in O(n) (first occurrence wins, as there)."""
+    actors: dict[str, Agent | Human | System] = {}
+    for actor in workflow.actors:
+        actors.setdefault(actor.id, actor)
+    out: dict[str, Agent | Human | System | None] = {}
+    for node in workflow.nodes:
+        if node.id not in out:
+            named = getattr(node, "actor", None)
+            out[node.id] = actors.get(named) if named is not None else None
+    return out
+
+
+def edges_from(workflow: Workflow) -> dict[str, list[tuple[int, Any]]]:
+    """(index, edge) of each node's outgoing edges, in file order, for every source id at once."""
+    out: dict[str, list[tuple[int, Any]]] = {}
+    for index, edge in enumerate(workflow.edges):
+        out.setdefault(edge.source, []).append((index, edge))
+    return out
+
+
 # =========================================================================== analysis
 #
 # Everything below builds on one index of the workflow (lookups by id, first occurrence wins)
@@ -249,7 +276,8 @@ ActorModel = Agent | Human | System
 
 
 class _Index:
-    """Lookups by id and per-node figures, computed once per analysis."""
+    """Lookups by id, successors in edge order, hand-off links and the forward view, each
+    computed once and shared by every analysis of one workflow."""
 
     def __init__(self, workflow: Workflow, graph: nx.DiGraph | None = None) -> None:
         self.workflow = workflow
@@ -269,11 +297,17 @@ class _Index:
             if tool.id not in self.tools:
                 self.tools[tool.id] = tool.tier
                 self.tool_writes[tool.id] = tuple(tool.writes)
+        self._actor_of: dict[str, str | None] = {}
+        for node_id, node in self.nodes.items():
+            named = getattr(node, "actor", None)
+            self._actor_of[node_id] = named if named in self.actors else None
+        self._succs: dict[str, list[str]] | None = None
+        self._links: tuple[HandOff, ...] | None = None
+        self._forward: _Forward | None = None
 
     def actor_id(self, node_id: str) -> str | None:
         """The id of a node's actor when that actor is declared, else None."""
-        actor = getattr(self.nodes.get(node_id), "actor", None)
-        return actor if actor in self.actors else None
+        return self._actor_of.get(node_id)
 
     def actor_kind(self, actor_id: str) -> str:
         return self.actors[actor_id].kind
@@ -295,12 +329,25 @@ class _Index:
         return tuple(sorted(set(ids), key=lambda n: (self.order.get(n, 1 << 30), n)))
 
     @property
+    def succs(self) -> dict[str, list[str]]:
+        """Successors of every node in edge order (computed once)."""
+        if self._succs is None:
+            self._succs = {n: _successors(self.graph, n) for n in self.graph.nodes}
+        return self._succs
+
+    @property
+    def links(self) -> tuple[HandOff, ...]:
+        """Every hand-off link (computed once)."""
+        if self._links is None:
+            self._links = _handoffs(self)
+        return self._links
+
+    @property
     def forward(self) -> _Forward:
         if self._forward is None:
             self._forward = _Forward(self)
         return self._forward
 
-    _forward: _Forward | None = None
 
 
 class _Forward:
@@ -321,6 +368,8 @@ class _Forward:
                 finishing |= {end} | nx.ancestors(dag, end)
         dag.remove_nodes_from([n for n in list(dag.nodes) if n not in finishing])
         self.dag = dag
+        self.succs: dict[str, list[str]] = {n: _successors(dag, n) for n in dag.nodes}
+        self.kinds: dict[str, str] = {n: dag.nodes[n]["kind"] for n in dag.nodes}
         self.probs = _branch_probabilities(dag)
         self.joins = _fork_joins(dag, workflow)
         self.duration = {n: node_duration(workflow, n, _index=index) for n in dag.nodes}
@@ -472,7 +521,7 @@ def handoffs(workflow: Workflow, graph: nx.DiGraph | None = None) -> tuple[HandO
     From each node with an actor the search passes through nodes without one (decisions,
     forks, joins) to the next actor-bearing nodes; a link is a hand-off when the actor changes.
     """
-    return _handoffs(_Index(workflow, graph))
+    return _Index(workflow, graph).links
 
 
 def _handoffs(index: _Index) -> tuple[HandOff, ...]:
@@ -492,13 +541,12 @@ def _handoffs(index: _Index) -> tuple[HandOff, ...]:
 
 def _next_actor_nodes(index: _Index, source: str) -> list[tuple[str, tuple[str, ...]]]:
     """Actor-bearing nodes one step of work after ``source``, with the actorless nodes between."""
-    graph = index.graph
     found: dict[str, tuple[str, ...]] = {}
     seen = {source}
     queue: list[tuple[str, tuple[str, ...]]] = [(source, ())]
     while queue:
         current, via = queue.pop(0)
-        for succ in _successors(graph, current):
+        for succ in index.succs[current]:
             if succ in seen:
                 continue
             seen.add(succ)
@@ -541,25 +589,22 @@ class _Frame:
     longest: float
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Walk:
+    """One partial route. ``trail`` and ``handoffs`` grow in place along a route and are copied
+    only where it branches, so listing routes costs their new steps, not their whole length."""
+
     node: str
-    trail: tuple[Any, ...] | None  # a cons list (node, rest) of visited nodes, newest first
+    trail: list[str]
     probability: float
     success: float
     time: float
     frontier: tuple[str, ...]
-    handoffs: tuple[Any, ...] | None  # a cons list of HandOff
-    frames: tuple[_Frame, ...] = field(default=())
+    handoffs: list[HandOff]
+    frames: tuple[_Frame, ...] = ()
 
-
-def _unwind(cons: tuple[Any, ...] | None) -> list[Any]:
-    items: list[Any] = []
-    while cons is not None:
-        items.append(cons[0])
-        cons = cons[1]
-    items.reverse()
-    return items
+    def to(self, node: str, time: float, frontier: tuple[str, ...], frames: tuple[_Frame, ...]) -> _Walk:
+        return _Walk(node, self.trail, self.probability, self.success, time, frontier, self.handoffs, frames)
 
 
 def routes(workflow: Workflow, limit: int = 1000, graph: nx.DiGraph | None = None) -> tuple[Route, ...]:
@@ -575,66 +620,63 @@ def routes(workflow: Workflow, limit: int = 1000, graph: nx.DiGraph | None = Non
 def _routes(index: _Index, limit: int) -> tuple[Route, ...]:
     workflow = index.workflow
     fwd = index.forward
-    dag, probs, joins, duration, success = fwd.dag, fwd.probs, fwd.joins, fwd.duration, fwd.success
-    handoff_at: dict[tuple[str, str], HandOff] = {(h.source, h.target): h for h in _handoffs(index)}
+    succs, probs, joins, duration, success = fwd.succs, fwd.probs, fwd.joins, fwd.duration, fwd.success
+    handoff_at: dict[tuple[str, str], HandOff] = {(h.source, h.target): h for h in index.links}
     found: list[Route] = []
     stack: list[_Walk] = [
-        _Walk(s, None, 1.0, 1.0, 0.0, (), None) for s in reversed(start_ids(workflow)) if s in dag
+        _Walk(s, [], 1.0, 1.0, 0.0, (), []) for s in reversed(start_ids(workflow)) if s in fwd.dag
     ]
     while stack and len(found) < limit:
         walk = stack.pop()
         node = walk.node
         # arrive at ``node``: record it, its time and success, and its hand-offs
-        trail: tuple[Any, ...] | None = (node, walk.trail)
-        time = walk.time + duration[node]
-        succ_p = walk.success * success[node]
-        frontier = walk.frontier
-        handoff_list = walk.handoffs
-        actor = index.actor_id(node)
-        if actor is not None:
-            for prev in frontier:
+        walk.trail.append(node)
+        walk.time += duration[node]
+        walk.success *= success[node]
+        if index.actor_id(node) is not None:
+            for prev in walk.frontier:
                 link = handoff_at.get((prev, node))
                 if link is not None:
-                    handoff_list = (link, handoff_list)
-            frontier = (node,)
-        frames = walk.frames
-        nexts = _successors(dag, node)
-        kind = dag.nodes[node]["kind"]
-        if kind == "parallel" and len(nexts) > 1:
-            join = joins.get(node)
-            frame = _Frame(join, tuple(nexts[1:]), frontier, (), time, time)
-            stack.append(_Walk(nexts[0], trail, walk.probability, succ_p, time, frontier, handoff_list,
-                               (*frames, frame)))
+                    walk.handoffs.append(link)
+            walk.frontier = (node,)
+        nexts = succs[node]
+        if fwd.kinds[node] == "parallel" and len(nexts) > 1:
+            frame = _Frame(joins.get(node), tuple(nexts[1:]), walk.frontier, (), walk.time, walk.time)
+            walk.frames = (*walk.frames, frame)
+            forked, _ = _advance(nexts[0], walk)
+            assert forked is not None
+            stack.append(forked)
             continue
         # leaving ``node``: a branch may be finished (next is its join, or it ended)
         if not nexts:
-            closed, end_time = (None, time)
-            if frames:
-                closed, end_time = _advance(None, trail, walk.probability, succ_p, time, frontier,
-                                            handoff_list, frames)
+            closed, end_time = _advance(None, walk) if walk.frames else (None, walk.time)
             if closed is not None:
                 stack.append(closed)
             else:
-                found.append(Route(tuple(_unwind(trail)), node, walk.probability, succ_p, end_time,
-                                   tuple(_unwind(handoff_list))))
+                found.append(Route(tuple(walk.trail), node, walk.probability, walk.success, end_time,
+                                   tuple(walk.handoffs)))
             continue
-        for target in reversed(nexts):
-            moved, _ = _advance(target, trail, walk.probability * probs[node, target], succ_p, time, frontier,
-                                handoff_list, frames)
+        reached = walk.probability
+        for position, target in enumerate(reversed(nexts)):
+            last = position == len(nexts) - 1  # the last one goes on with the walk's own lists
+            branch = walk if last else _Walk(node, list(walk.trail), reached, walk.success, walk.time,
+                                             walk.frontier, list(walk.handoffs), walk.frames)
+            branch.probability = reached * probs[node, target]
+            moved, _ = _advance(target, branch)
             assert moved is not None
             stack.append(moved)
     return tuple(found)
 
 
-def _advance(target: str | None, trail: tuple[Any, ...] | None, probability: float, success: float,
-             time: float, frontier: tuple[str, ...], handoff_list: tuple[Any, ...] | None,
-             frames: tuple[_Frame, ...]) -> tuple[_Walk | None, float]:
-    """The walk that goes on to ``target``, closing the parallel branches that finish there.
+def _advance(target: str | None, after: _Walk) -> tuple[_Walk | None, float]:
+    """The walk that goes on to ``target`` from the state ``after`` a node, closing the parallel
+    branches that finish there.
 
     ``target`` None means the branch reached an end: the next branch starts, or, when the fork
     has no join (a broken workflow), the route is complete once its last branch ends: then the
     walk is None and the float is the route's duration.
     """
+    frames, frontier, time = after.frames, after.frontier, after.time
     while frames and (target is None or target == frames[-1].join):
         frame = frames[-1]
         collected = frame.collected + frontier
@@ -642,8 +684,7 @@ def _advance(target: str | None, trail: tuple[Any, ...] | None, probability: flo
         if frame.remaining:
             frames = (*frames[:-1], _Frame(frame.join, frame.remaining[1:], frame.frontier, collected,
                                            frame.fork_time, longest))
-            return _Walk(frame.remaining[0], trail, probability, success, frame.fork_time, frame.frontier,
-                         handoff_list, frames), longest
+            return after.to(frame.remaining[0], frame.fork_time, frame.frontier, frames), longest
         frames = frames[:-1]
         frontier = tuple(dict.fromkeys(collected))
         time = longest
@@ -652,7 +693,7 @@ def _advance(target: str | None, trail: tuple[Any, ...] | None, probability: flo
             break
     if target is None:
         return None, time
-    return _Walk(target, trail, probability, success, time, frontier, handoff_list, frames), time
+    return after.to(target, time, frontier, frames), time
 
 
 # --------------------------------------------------------------------------- critical path
@@ -811,7 +852,7 @@ def interactions(workflow: Workflow, observed: Observed | None = None,
 
 def _interactions(index: _Index, observed: Observed | None) -> tuple[Interaction, ...]:
     grouped: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for link in _handoffs(index):
+    for link in index.links:
         grouped.setdefault((link.from_actor, link.to_actor), []).append((link.source, link.target))
     seen = dict(observed or {})
     for pair in seen:
@@ -843,9 +884,9 @@ def _network(index: _Index, observed: Observed | None) -> nx.DiGraph:
     for actor in index.actors.values():
         network.add_node(actor.id, kind=actor.kind, name=actor.name or actor.id)
     for item in sorted(_interactions(index, observed), key=lambda i: (i.from_actor, i.to_actor)):
-        for actor, kind in ((item.from_actor, item.from_kind), (item.to_actor, item.to_kind)):
-            if actor not in network:
-                network.add_node(actor, kind=kind, name=actor)
+        for name, kind in ((item.from_actor, item.from_kind), (item.to_actor, item.to_kind)):
+            if name not in network:
+                network.add_node(name, kind=kind, name=name)
         network.add_edge(item.from_actor, item.to_actor, handoffs=item.handoffs, links=item.links,
                          observed=item.observed, weight=item.weight)
     return network
@@ -901,7 +942,8 @@ class HotSpot:
 def hot_spots(workflow: Workflow, observed: Observed | None = None,
               graph: nx.DiGraph | None = None) -> tuple[HotSpot, ...]:
     """Actors ranked by how many distinct actors feed them, then by incoming weight."""
-    return _hot_spots(_Index(workflow, graph), _interactions(_Index(workflow, graph), observed))
+    index = _Index(workflow, graph)
+    return _hot_spots(index, _interactions(index, observed))
 
 
 def _hot_spots(index: _Index, items: Iterable[Interaction]) -> tuple[HotSpot, ...]:
@@ -968,7 +1010,7 @@ def _reach(index: _Index, sources: Iterable[str]) -> tuple[dict[str, str | None]
     while head < len(queue):
         current = queue[head]
         head += 1
-        for succ in _successors(graph, current):
+        for succ in index.succs[current]:
             if graph.nodes[succ]["kind"] == "approval":
                 approvals.add(succ)
                 continue

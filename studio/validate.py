@@ -62,6 +62,8 @@ class Context:
     actor_index: dict[str, int] = field(init=False)
     tool_index: dict[str, int] = field(init=False)
     source: Source | None = field(init=False)
+    out_edges: dict[str, list[tuple[int, Any]]] = field(init=False)
+    _actor_of: dict[str, Agent | Human | System | None] = field(init=False)
 
     def __post_init__(self) -> None:
         wf = self.workflow
@@ -70,6 +72,18 @@ class Context:
         self.actor_index = _first_index(a.id for a in wf.actors)
         self.tool_index = _first_index(t.id for t in wf.tools)
         self.source = wf.source if isinstance(wf.source, Source) else None
+        actors = {a.id: a for a in reversed(wf.actors)}  # first occurrence wins
+        self._actor_of = {}
+        for node in reversed(wf.nodes):
+            actor_id = getattr(node, "actor", None)
+            self._actor_of[node.id] = actors.get(actor_id) if actor_id is not None else None
+        self.out_edges = {}
+        for index, edge in enumerate(wf.edges):
+            self.out_edges.setdefault(edge.source, []).append((index, edge))
+
+    def actor_of(self, node_id: str) -> Agent | Human | System | None:
+        """The actor responsible for a node (as ``Workflow.actor_of``, in constant time)."""
+        return self._actor_of.get(node_id)
 
     def finding(
         self, code: str, location: str, message: str, hint: str = "", severity: Severity | None = None
@@ -222,7 +236,7 @@ def _reaches_end(ctx: Context) -> Iterator[Finding]:
 
 
 def _out_edges(ctx: Context, node_id: str) -> list[tuple[int, Any]]:
-    return [(i, e) for i, e in enumerate(ctx.workflow.edges) if e.source == node_id]
+    return ctx.out_edges.get(node_id, [])
 
 
 @rule("S007", Severity.ERROR, "a decision has exactly one default edge")
@@ -471,7 +485,7 @@ def _known_data(ctx: Context) -> Iterator[Finding]:
 def _approval_human(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         if isinstance(node, Approval) and node.actor is not None:
-            actor = ctx.workflow.actor_of(node.id)
+            actor = ctx.actor_of(node.id)
             if actor is not None and not isinstance(actor, Human):
                 yield ctx.finding(
                     "A005",
@@ -486,7 +500,7 @@ def _allowed_tool(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         if not isinstance(node, Task):
             continue
-        actor = ctx.workflow.actor_of(node.id)
+        actor = ctx.actor_of(node.id)
         if not isinstance(actor, (Agent, System)):
             continue
         for pos, ref in enumerate(node.tools):
@@ -543,7 +557,7 @@ def _sla(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         if not isinstance(node, (Task, Approval)):
             continue
-        if isinstance(node, Task) and not isinstance(ctx.workflow.actor_of(node.id), Human):
+        if isinstance(node, Task) and not isinstance(ctx.actor_of(node.id), Human):
             continue
         missing = []
         if node.sla is None and (policies.approval_sla is None or isinstance(node, Task)):
@@ -567,11 +581,11 @@ def _separation(ctx: Context) -> Iterator[Finding]:
     for node in wf.nodes:
         if not isinstance(node, Approval):
             continue
-        approver = wf.actor_of(node.id)
+        approver = ctx.actor_of(node.id)
         if approver is None:
             continue
         for reviewed in g.reviewed_nodes(ctx.graph, wf, node):
-            worker = wf.actor_of(reviewed)
+            worker = ctx.actor_of(reviewed)
             if worker is None:
                 continue
             same = worker.id == approver.id or (
