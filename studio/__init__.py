@@ -9,12 +9,14 @@ The public surface, by layer::
     graph      analyze -> Analysis (interaction network, hand-offs, loops, reach, reliability)
     render     to_dot, to_mermaid (SVG/PNG files: studio.render.render)
     errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid, GraphvizMissing
+    export     to_controlplane, diff_workflows (BPMN, LangGraph, Mermaid: studio.export)
 """
 
 from __future__ import annotations
 
 from studio.analysis import analyze
 from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid
+from studio.export import diff_workflows, to_controlplane
 from studio.io import dumps, load, load_cases, loads, save
 from studio.model import Workflow
 from studio.render import to_dot, to_mermaid
@@ -32,6 +34,7 @@ __all__ = [
     "Workflow",
     "WorkflowInvalid",
     "analyze",
+    "diff_workflows",
     "dumps",
     "list_templates",
     "load",
@@ -39,6 +42,7 @@ __all__ = [
     "load_template",
     "loads",
     "save",
+    "to_controlplane",
     "to_dot",
     "to_mermaid",
     "validate",

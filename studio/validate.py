@@ -791,7 +791,7 @@ def _data_files(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 "D003",
                 f"simulation.{attr}",
-                f"`simulation.{attr}` names `{name}`, which is not there (looked in `{path.parent}`)",
+                f"`simulation.{attr}` names `{name}`, which is not next to the workflow file",
                 "fix the path (relative to the workflow file) or remove the setting",
             )
 

@@ -1,0 +1,100 @@
+"""Export targets and review tools: what leaves the studio for the control plane and other tools.
+
+The public surface::
+
+    control plane  to_controlplane, export_controlplane, dumps_definition, controlplane_schema,
+                   ControlPlaneDefinition                                  (studio.export.controlplane)
+    review         diff_workflows -> WorkflowDiff (changes and GovernanceFlag s)   (studio.export.diff)
+    BPMN 2.0       to_bpmn, import_bpmn, read_bpmn -> BpmnImport, bpmn_census      (studio.export.bpmn)
+    LangGraph      to_langgraph_module                            (studio.export.langgraph_module)
+    Mermaid        to_mermaid                                              (studio.export.mermaid)
+    one call       export_as(workflow, target) -> bytes: validates, then renders one target
+
+The BPMN names load ``lxml`` on first use, so ``import studio.export`` works without it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from studio.export.controlplane import (
+    ControlPlaneDefinition,
+    build_definition,
+    check_exportable,
+    controlplane_schema,
+    dumps_definition,
+    export_controlplane,
+    to_controlplane,
+)
+from studio.export.diff import GovernanceFlag, WorkflowDiff, diff_workflows
+from studio.export.langgraph_module import to_langgraph_module
+from studio.export.mermaid import to_mermaid
+from studio.model import Workflow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from studio.export.bpmn import BpmnImport, bpmn_census, import_bpmn, read_bpmn, to_bpmn
+
+__all__ = [
+    "TARGETS",
+    "BpmnImport",
+    "ControlPlaneDefinition",
+    "GovernanceFlag",
+    "WorkflowDiff",
+    "bpmn_census",
+    "controlplane_schema",
+    "diff_workflows",
+    "dumps_definition",
+    "export_as",
+    "export_controlplane",
+    "import_bpmn",
+    "read_bpmn",
+    "to_bpmn",
+    "to_controlplane",
+    "to_langgraph_module",
+    "to_mermaid",
+]
+
+TARGETS: tuple[str, ...] = ("controlplane", "bpmn", "langgraph", "mermaid")
+_BPMN_NAMES = frozenset({"BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn", "to_bpmn"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BPMN_NAMES:
+        try:
+            from studio.export import bpmn  # noqa: PLC0415
+        except ImportError as exc:  # pragma: no cover - lxml is part of the `export` extra
+            raise ImportError("BPMN import and export need lxml: pip install 'workflow-design-studio[export]'") from exc
+        return getattr(bpmn, name)
+    raise AttributeError(f"module 'studio.export' has no attribute {name!r}")
+
+
+def export_as(
+    workflow: Workflow,
+    target: str,
+    *,
+    fmt: str = "json",
+    evidence_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> bytes:
+    """Validate ``workflow`` and render it for ``target`` (one of :data:`TARGETS`).
+
+    Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings (or
+    warnings with ``strict``): nothing unvalidated leaves the studio. ``fmt`` (``json`` or
+    ``yaml``) and ``evidence_dir`` apply to the control-plane definition.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown export target `{target}`; choose one of: {', '.join(TARGETS)}")
+    if evidence_dir is not None and target != "controlplane":
+        raise ValueError("evidence (simulation results) is attached to the control-plane definition only")
+    findings = check_exportable(workflow, strict=strict)
+    if target == "controlplane":
+        definition = build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir)
+        return dumps_definition(definition, fmt).encode("utf-8")
+    if target == "bpmn":
+        from studio.export.bpmn import to_bpmn  # noqa: PLC0415
+
+        return to_bpmn(workflow)
+    if target == "langgraph":
+        return to_langgraph_module(workflow).encode("utf-8")
+    return to_mermaid(workflow).encode("utf-8")

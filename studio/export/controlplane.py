@@ -1,0 +1,871 @@
+"""The control-plane definition: what the production control plane must enforce, with evidence.
+
+``to_controlplane(workflow)`` validates the workflow (refusing one with error findings, or with
+warnings when ``strict``) and builds a :class:`ControlPlaneDefinition`::
+
+    apiVersion: controlplane.studio/v1
+    kind: AgentWorkflow
+    metadata:  name, version, owner, content_hash (sha256 of the canonical JSON of `spec`)
+    spec:      nodes, routes (conditions as text in the safe language), agents, systems, tools,
+               human_roles, oversight, guardrails, data_bindings, audit
+    evidence:  generator, validation report, simulation KPIs (when a results folder is given),
+               sha256 of every input file
+
+The JSON Schema of the document is generated from these models (:func:`controlplane_schema`) and
+committed as ``schemas/controlplane.schema.json``, so a pipeline checks a definition without
+Python. Durations are seconds as numbers (``*_seconds`` fields). Output is deterministic: sorted
+keys, no timestamps, no absolute paths; the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _io
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
+from ruamel.yaml import YAML
+
+from studio import graph as g
+from studio import io
+from studio.errors import Finding, LoadError, Severity, WorkflowInvalid, has_errors
+from studio.model import Agent, Approval, Human, Subworkflow, System, Task, Tier, Workflow
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "SCHEMA_ID",
+    "ControlPlaneDefinition",
+    "build_definition",
+    "canonical_json",
+    "content_hash",
+    "controlplane_schema",
+    "dumps_definition",
+    "export_controlplane",
+    "schema_text",
+    "to_controlplane",
+]
+
+API_VERSION = "controlplane.studio/v1"
+KIND = "AgentWorkflow"
+SCHEMA_ID = "https://workflow-design-studio.dev/schemas/controlplane.schema.json"
+AUDIT_FORMAT = "jsonl"
+
+NodeKind = Literal["start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow"]
+ActorKind = Literal["agent", "human", "system"]
+TierName = Literal["read_only", "restricted_write", "critical"]
+AutonomyName = Literal["fully_autonomous", "human_in_the_loop", "human_on_the_loop"]
+Seconds = Annotated[float, Field(ge=0, description="A duration in seconds.")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Ids = Annotated[list[str], Field(description="Ids, in workflow order.")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, json_schema_serialization_defaults_required=True
+    )
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+class DefinitionMetadata(_Model):
+    name: str = Field(description="Workflow name (an identifier).")
+    version: str = Field(description="Semantic version of the workflow.")
+    owner: str | None = Field(description="Who answers for this workflow.")
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    content_hash: str = Field(
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="`sha256:` + hex digest of `spec` as canonical JSON (sorted keys, separators `,` and `:`).",
+    )
+    source_api_version: str = Field(description="apiVersion of the workflow file this was exported from.")
+
+
+# --------------------------------------------------------------------------- spec: the graph
+
+
+class NodeSpec(_Model):
+    id: str
+    kind: NodeKind
+    name: str | None = None
+    description: str | None = None
+    actor: str | None = Field(default=None, description="Actor performing the node (tasks, approvals).")
+    actor_kind: ActorKind | None = None
+    tools: Ids = Field(default_factory=list, description="Tools this node calls through the gateway.")
+    tier: TierName | None = Field(default=None, description="Highest tier among the node's tools.")
+    reads: Ids = Field(default_factory=list, description="Data bindings read.")
+    writes: Ids = Field(default_factory=list, description="Data bindings written.")
+    outputs: list[str] = Field(default_factory=list, description="Case fields the node produces.")
+    validates: bool = Field(default=False, description="The node is a control point that checks earlier work.")
+    subworkflow: str | None = Field(default=None, description="Referenced workflow (subworkflow nodes).")
+    outcome: str | None = Field(default=None, description="Outcome recorded when a case ends here (end nodes).")
+
+
+class RouteSpec(_Model):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    condition: str | None = Field(default=None, description="Condition in the studio's safe expression language.")
+    condition_fields: list[str] = Field(default_factory=list, description="Case fields the condition reads.")
+    default: bool = Field(default=False, description="Taken when no other condition of the decision holds.")
+    label: str | None = None
+    max_repeats: int | None = Field(
+        default=None, description="Loop guard for this transition (edge setting, else the policy; null: none)."
+    )
+
+
+# --------------------------------------------------------------------------- spec: actors and tools
+
+
+class AgentSpec(_Model):
+    id: str
+    name: str | None = None
+    owner: str | None = None
+    capability: str | None = Field(description="Agent-registry capability.")
+    version: str | None = Field(description="Pinned agent-registry version.")
+    model: str | None = Field(default=None, description="Model label.")
+    prompt_template: str | None = Field(default=None, description="Prompt template reference.")
+    allowed_tools: Ids = Field(default_factory=list, description="Tools the gateway lets this agent call.")
+    autonomy: AutonomyName = Field(description="Autonomy level (the agent's own, else the policy default).")
+    nodes: Ids = Field(default_factory=list, description="Nodes this agent performs.")
+
+
+class SystemSpec(_Model):
+    id: str
+    name: str | None = None
+    owner: str | None = None
+    allowed_tools: Ids = Field(default_factory=list)
+    nodes: Ids = Field(default_factory=list)
+
+
+class RateLimitSpec(_Model):
+    calls: int = Field(ge=1)
+    per_seconds: Seconds
+
+
+class ToolSpec(_Model):
+    id: str
+    name: str | None = None
+    description: str | None = None
+    tier: TierName = Field(description="Permission tier at the tool gateway.")
+    rate_limit: RateLimitSpec | None = None
+    timeout_seconds: Seconds | None = None
+    credential_secret: str | None = Field(
+        default=None, description="Name of the secret the gateway binds; never the secret itself."
+    )
+    writes: Ids = Field(default_factory=list, description="Data bindings the tool writes.")
+    requires_approval: bool = Field(description="Critical tier: runs only after an approval on every path.")
+    allowed_for: Ids = Field(default_factory=list, description="Agents and systems allowed to call the tool.")
+    used_by_nodes: Ids = Field(default_factory=list)
+
+
+class CalendarSpec(_Model):
+    days: list[str]
+    hours: str
+    timezone: str
+
+
+class HumanRoleSpec(_Model):
+    id: str
+    name: str | None = None
+    owner: str | None = None
+    role: str | None = None
+    pool_size: int = Field(ge=1, description="How many people share the work.")
+    calendar: CalendarSpec | None = None
+    nodes: Ids = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- spec: oversight
+
+
+class ApprovalSpec(_Model):
+    node: str
+    name: str | None = None
+    approver: str | None = Field(description="Human role that decides.")
+    reviews: Ids = Field(default_factory=list, description="Nodes whose work is approved.")
+    threshold: str | None = Field(default=None, description="Condition under which approval is needed.")
+    sla_seconds: Seconds | None = Field(description="SLA (the node's, else the policy's approval SLA).")
+    escalation_chain: Ids = Field(default_factory=list, description="Roles escalated to, in order, past the SLA.")
+    decision_field: str = Field(description="Case field recording approve / reject / send_back.")
+    gates: Ids = Field(default_factory=list, description="Critical nodes downstream that this approval precedes.")
+
+
+class HumanTaskSpec(_Model):
+    node: str
+    name: str | None = None
+    role: str | None = None
+    sla_seconds: Seconds | None = None
+    escalation_chain: Ids = Field(default_factory=list)
+
+
+class CriticalActionSpec(_Model):
+    node: str
+    tools: Ids
+    approvals: Ids = Field(description="Approvals that can precede the node.")
+    gated_on_every_path: bool = Field(description="True when every path from the start passes an approval first.")
+
+
+class OversightSpec(_Model):
+    approvals: list[ApprovalSpec] = Field(default_factory=list)
+    human_tasks: list[HumanTaskSpec] = Field(default_factory=list)
+    critical_actions: list[CriticalActionSpec] = Field(default_factory=list)
+    default_approval_sla_seconds: Seconds | None = None
+    default_escalate_to: str | None = None
+
+
+class TransitionLimitSpec(_Model):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    max_repeats: int = Field(ge=1)
+
+
+class LoopDetectionSpec(_Model):
+    enabled: bool = Field(description="Repeated transitions are counted and capped.")
+    max_repeats_per_transition: int | None = Field(description="Policy default; null disables the guard.")
+    transition_limits: list[TransitionLimitSpec] = Field(default_factory=list, description="Per-edge overrides.")
+    cycles: list[list[str]] = Field(default_factory=list, description="Loops in the graph (node ids).")
+
+
+class GuardrailsSpec(_Model):
+    max_turns: int = Field(ge=1, description="Steps a case may take before it is stopped.")
+    max_repeats: int | None = Field(description="Max repeats of one transition per case; null: no guard.")
+    retries: int = Field(ge=0, description="Retries of a failed step.")
+    autonomy: AutonomyName = Field(description="Default autonomy level.")
+    loop_detection: LoopDetectionSpec
+
+
+class DataBindingSpec(_Model):
+    id: str
+    system: str | None = None
+    description: str | None = None
+    freshness_seconds: Seconds | None = None
+    contains_pii: bool = False
+    read_by: Ids = Field(default_factory=list)
+    written_by: Ids = Field(default_factory=list)
+    written_by_tools: Ids = Field(default_factory=list)
+
+
+class AuditSpec(_Model):
+    enabled: bool
+    format: Literal["jsonl"] = Field(description="One JSON record a line.")
+    record_fields: list[str] = Field(description="Fields of every audit record.")
+    retention_seconds: Seconds | None = None
+
+
+class Spec(_Model):
+    start: str | None = Field(description="The start node.")
+    nodes: list[NodeSpec]
+    routes: list[RouteSpec]
+    agents: list[AgentSpec]
+    systems: list[SystemSpec]
+    tools: list[ToolSpec]
+    human_roles: list[HumanRoleSpec]
+    oversight: OversightSpec
+    guardrails: GuardrailsSpec
+    data_bindings: list[DataBindingSpec]
+    audit: AuditSpec
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class GeneratorInfo(_Model):
+    name: str
+    version: str
+
+
+class FindingRecord(_Model):
+    code: str
+    severity: Literal["error", "warning", "info"]
+    location: str
+    message: str
+    hint: str = ""
+    line: int | None = None
+
+
+class ValidationEvidence(_Model):
+    passed: bool = Field(description="No error findings (and no warnings when strict).")
+    strict: bool
+    errors: int = Field(ge=0)
+    warnings: int = Field(ge=0)
+    info: int = Field(ge=0)
+    rules: list[str] = Field(description="Codes of the rules that ran.")
+    findings: list[FindingRecord]
+
+
+class SimulationEvidence(_Model):
+    kpis: dict[str, Any] = Field(description="The simulator's `kpis.json`, as written.")
+    gold_pass_rate: float | None = Field(description="Share of gold cases that passed, when gold cases ran.")
+    gold: Any = Field(default=None, description="The simulator's `gold.json`, when present.")
+
+
+InputRole = Literal["workflow", "sample_data", "gold_data", "kpis", "gold_results"]
+
+
+class InputDigest(_Model):
+    role: InputRole
+    name: str = Field(description="File name as the workflow refers to it (never an absolute path); for a "
+                                  "workflow edited in memory, `<name>.yaml` and the digest of its canonical YAML.")
+    sha256: Sha256
+
+
+class Evidence(_Model):
+    generator: GeneratorInfo
+    validation: ValidationEvidence
+    simulation: SimulationEvidence | None = None
+    inputs: list[InputDigest]
+
+
+class ControlPlaneDefinition(_Model):
+    """A versioned workflow definition for the control plane (`kind: AgentWorkflow`)."""
+
+    model_config = ConfigDict(title="AgentWorkflow definition")
+
+    api_version: Literal["controlplane.studio/v1"] = Field(alias="apiVersion")
+    kind: Literal["AgentWorkflow"]
+    metadata: DefinitionMetadata
+    spec: Spec
+    evidence: Evidence
+
+
+# --------------------------------------------------------------------------- hashing and text
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the text the content hash is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_hash(spec: Spec | Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the canonical JSON of a spec."""
+    data = spec.model_dump(mode="json", by_alias=True) if isinstance(spec, Spec) else spec
+    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def dumps_definition(definition: ControlPlaneDefinition, fmt: str = "json") -> str:
+    """The definition as ``json`` (2-space indent) or ``yaml`` text, keys sorted, ending in a newline."""
+    data = _sorted(definition.model_dump(mode="json", by_alias=True))
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if fmt != "yaml":
+        raise ValueError(f"unknown format `{fmt}`; use `json` or `yaml`")
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    yaml.width = 100
+    stream = _io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def controlplane_schema() -> dict[str, Any]:
+    """The JSON Schema (Draft 2020-12) of a control-plane definition, generated from the models."""
+    schema = ControlPlaneDefinition.model_json_schema(by_alias=True, mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
+    schema["description"] = (
+        "A workflow of AI agents, people and approvals exported by Workflow Design Studio for the control "
+        "plane: the graph, actors with version pins, tools with permission tiers, oversight, guardrails, "
+        "audit settings, and the evidence that it was validated and simulated. Durations are in seconds."
+    )
+    return schema
+
+
+def schema_text() -> str:
+    """The committed text of ``schemas/controlplane.schema.json``."""
+    return json.dumps(controlplane_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- building the spec
+
+
+def _ordered_unique(items: Iterable[str | None]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        if item is not None:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def _escalation_chain(first: str | None, policy: str | None) -> list[str]:
+    return _ordered_unique([first, policy])
+
+
+def _nodes_by_actor(workflow: Workflow) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for node in workflow.nodes:
+        actor = getattr(node, "actor", None)
+        if actor is not None:
+            out.setdefault(actor, []).append(node.id)
+    return out
+
+
+def _node_spec(workflow: Workflow, node: Any, tiers: Mapping[str, Tier]) -> NodeSpec:
+    actor = workflow.actor_of(node.id)
+    tools = list(getattr(node, "tools", []) or [])
+    tier = tiers.get(node.id)
+    return NodeSpec(
+        id=node.id,
+        kind=node.kind,
+        name=node.name,
+        description=node.description,
+        actor=getattr(node, "actor", None),
+        actor_kind=actor.kind if actor is not None else None,
+        tools=tools,
+        tier=tier.value if tier is not None else None,
+        reads=list(getattr(node, "reads", []) or []),
+        writes=list(getattr(node, "writes", []) or []),
+        outputs=sorted(g.node_outputs(node)) if isinstance(node, Approval) else list(getattr(node, "outputs", [])),
+        validates=bool(getattr(node, "validates", False)),
+        subworkflow=node.ref if isinstance(node, Subworkflow) else None,
+        outcome=getattr(node, "outcome", None),
+    )
+
+
+def _route_specs(workflow: Workflow) -> list[RouteSpec]:
+    from studio.expr import check, parse  # noqa: PLC0415
+
+    policy = workflow.policies.max_repeats
+    routes = []
+    for edge in workflow.edges:
+        fields: list[str] = []
+        if edge.when is not None and check(edge.when) is None:
+            fields = sorted(parse(edge.when).variables())
+        routes.append(
+            RouteSpec(
+                source=edge.source,
+                target=edge.target,
+                condition=edge.when,
+                condition_fields=fields,
+                default=edge.default,
+                label=edge.label,
+                max_repeats=edge.max_repeats if edge.max_repeats is not None else policy,
+            )
+        )
+    return routes
+
+
+def _agent_specs(workflow: Workflow, performed: Mapping[str, list[str]]) -> list[AgentSpec]:
+    default = workflow.policies.autonomy
+    return [
+        AgentSpec(
+            id=actor.id,
+            name=actor.name,
+            owner=actor.owner,
+            capability=actor.capability,
+            version=actor.version,
+            model=actor.model,
+            prompt_template=actor.prompt,
+            allowed_tools=list(actor.tools),
+            autonomy=(actor.autonomy or default).value,
+            nodes=performed.get(actor.id, []),
+        )
+        for actor in workflow.actors
+        if isinstance(actor, Agent)
+    ]
+
+
+def _tool_specs(workflow: Workflow) -> list[ToolSpec]:
+    out = []
+    for tool in workflow.tools:
+        allowed = [a.id for a in workflow.actors if isinstance(a, (Agent, System)) and tool.id in a.tools]
+        used = [n.id for n in workflow.nodes if isinstance(n, Task) and tool.id in n.tools]
+        limit = tool.rate_limit
+        out.append(
+            ToolSpec(
+                id=tool.id,
+                name=tool.name,
+                description=tool.description,
+                tier=tool.tier.value,
+                rate_limit=RateLimitSpec(calls=limit.calls, per_seconds=limit.per) if limit is not None else None,
+                timeout_seconds=tool.timeout,
+                credential_secret=tool.credential,
+                writes=list(tool.writes),
+                requires_approval=tool.tier is Tier.CRITICAL,
+                allowed_for=allowed,
+                used_by_nodes=used,
+            )
+        )
+    return out
+
+
+def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
+    policies = workflow.policies
+    tiers = {t.id: t.tier for t in workflow.tools}
+    ungated = g.ungated_from_start(graph, workflow, g.is_approval(workflow))
+    critical: list[CriticalActionSpec] = []
+    for node in workflow.nodes:
+        if not isinstance(node, Task):
+            continue
+        tools = [t for t in node.tools if tiers.get(t) is Tier.CRITICAL]
+        if not tools:
+            continue
+        upstream = nx.ancestors(graph, node.id) if node.id in graph else set()
+        approvals = [n.id for n in workflow.nodes if isinstance(n, Approval) and n.id in upstream]
+        critical.append(
+            CriticalActionSpec(
+                node=node.id, tools=tools, approvals=approvals, gated_on_every_path=node.id not in ungated
+            )
+        )
+    approval_specs: list[ApprovalSpec] = []
+    for node in workflow.nodes:
+        if not isinstance(node, Approval):
+            continue
+        downstream = nx.descendants(graph, node.id) if node.id in graph else set()
+        approval_specs.append(
+            ApprovalSpec(
+                node=node.id,
+                name=node.name,
+                approver=node.actor,
+                reviews=g.reviewed_nodes(graph, workflow, node),
+                threshold=node.threshold,
+                sla_seconds=node.sla if node.sla is not None else policies.approval_sla,
+                escalation_chain=_escalation_chain(node.escalate_to, policies.escalate_to),
+                decision_field=f"{node.id}_decision",
+                gates=[c.node for c in critical if c.node in downstream],
+            )
+        )
+    human_tasks = [
+        HumanTaskSpec(
+            node=node.id,
+            name=node.name,
+            role=node.actor,
+            sla_seconds=node.sla,
+            escalation_chain=_escalation_chain(node.escalate_to, policies.escalate_to),
+        )
+        for node in workflow.nodes
+        if isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)
+    ]
+    return OversightSpec(
+        approvals=approval_specs,
+        human_tasks=human_tasks,
+        critical_actions=critical,
+        default_approval_sla_seconds=policies.approval_sla,
+        default_escalate_to=policies.escalate_to,
+    )
+
+
+def _guardrails(workflow: Workflow, graph: nx.DiGraph) -> GuardrailsSpec:
+    policies = workflow.policies
+    limits = [
+        TransitionLimitSpec(source=e.source, target=e.target, max_repeats=e.max_repeats)
+        for e in workflow.edges
+        if e.max_repeats is not None
+    ]
+    return GuardrailsSpec(
+        max_turns=policies.max_turns,
+        max_repeats=policies.max_repeats,
+        retries=policies.retries,
+        autonomy=policies.autonomy.value,
+        loop_detection=LoopDetectionSpec(
+            enabled=policies.max_repeats is not None or bool(limits),
+            max_repeats_per_transition=policies.max_repeats,
+            transition_limits=limits,
+            cycles=g.cycles(graph),
+        ),
+    )
+
+
+def _data_bindings(workflow: Workflow) -> list[DataBindingSpec]:
+    out = []
+    for source in workflow.data_sources:
+        out.append(
+            DataBindingSpec(
+                id=source.id,
+                system=source.system,
+                description=source.description,
+                freshness_seconds=source.freshness,
+                contains_pii=source.contains_pii,
+                read_by=[n.id for n in workflow.nodes if source.id in (getattr(n, "reads", None) or [])],
+                written_by=[n.id for n in workflow.nodes if source.id in (getattr(n, "writes", None) or [])],
+                written_by_tools=[t.id for t in workflow.tools if source.id in t.writes],
+            )
+        )
+    return out
+
+
+def build_spec(workflow: Workflow) -> Spec:
+    """The ``spec`` section: everything the control plane enforces, taken from the workflow."""
+    graph = g.to_networkx(workflow)
+    tiers = g.node_tiers(workflow)
+    performed = _nodes_by_actor(workflow)
+    starts = g.start_ids(workflow)
+    audit = workflow.policies.audit
+    return Spec(
+        start=starts[0] if starts else None,
+        nodes=[_node_spec(workflow, node, tiers) for node in workflow.nodes],
+        routes=_route_specs(workflow),
+        agents=_agent_specs(workflow, performed),
+        systems=[
+            SystemSpec(id=a.id, name=a.name, owner=a.owner, allowed_tools=list(a.tools), nodes=performed.get(a.id, []))
+            for a in workflow.actors
+            if isinstance(a, System)
+        ],
+        tools=_tool_specs(workflow),
+        human_roles=[
+            HumanRoleSpec(
+                id=a.id,
+                name=a.name,
+                owner=a.owner,
+                role=a.role,
+                pool_size=a.capacity,
+                calendar=CalendarSpec(
+                    days=[d.value for d in a.calendar.days], hours=a.calendar.hours, timezone=a.calendar.timezone
+                )
+                if a.calendar is not None
+                else None,
+                nodes=performed.get(a.id, []),
+            )
+            for a in workflow.actors
+            if isinstance(a, Human)
+        ],
+        oversight=_oversight(workflow, graph),
+        guardrails=_guardrails(workflow, graph),
+        data_bindings=_data_bindings(workflow),
+        audit=AuditSpec(
+            enabled=audit.enabled, format=AUDIT_FORMAT, record_fields=list(audit.fields),
+            retention_seconds=audit.retention,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def _finite(value: Any) -> Any:
+    """JSON from a results folder with NaN/Infinity replaced by null (they are not JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return _finite(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"cannot read simulation results `{path}`: {exc}",
+                     "re-run the simulation to write the results folder again", str(path))],
+            summary=f"{path}: unreadable",
+        ) from None
+
+
+def _simulation_evidence(results: Path) -> tuple[SimulationEvidence, list[InputDigest]]:
+    kpis_path = results / "kpis.json"
+    if not kpis_path.is_file():
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"`{results}` has no `kpis.json`",
+                     "pass the folder a simulation wrote its results to (`studio simulate ... -o DIR`)",
+                     str(results))],
+            summary=f"{results}: no simulation results",
+        )
+    kpis = _read_json(kpis_path)
+    if not isinstance(kpis, dict):
+        raise LoadError(
+            [Finding("L001", Severity.ERROR, "", f"`{kpis_path}` is not a JSON object of KPIs",
+                     "re-run the simulation", str(kpis_path))],
+            summary=f"{kpis_path}: not KPIs",
+        )
+    digests = [InputDigest(role="kpis", name="kpis.json", sha256=_sha256_file(kpis_path))]
+    gold: Any = None
+    gold_path = results / "gold.json"
+    if gold_path.is_file():
+        gold = _read_json(gold_path)
+        digests.append(InputDigest(role="gold_results", name="gold.json", sha256=_sha256_file(gold_path)))
+    return SimulationEvidence(kpis=kpis, gold_pass_rate=_gold_pass_rate(kpis, gold), gold=gold), digests
+
+
+def _gold_pass_rate(kpis: Mapping[str, Any], gold: Any) -> float | None:
+    """``gold_pass_rate`` from the KPIs, else their ``gold.pass_rate``, else gold.json's ``pass_rate``."""
+    nested = kpis.get("gold")
+    candidates = [kpis.get("gold_pass_rate"), nested.get("pass_rate") if isinstance(nested, dict) else None]
+    if isinstance(gold, dict):
+        candidates += [gold.get("gold_pass_rate"), gold.get("pass_rate")]
+    for rate in candidates:
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+            return float(rate)
+    return None
+
+
+def _saved_file(workflow: Workflow) -> Path | None:
+    """The file the workflow was loaded from, when it still holds exactly this workflow."""
+    path = getattr(workflow.source, "path", None)
+    if not isinstance(path, Path) or not path.is_file():
+        return None
+    try:
+        return path if io.load(path) == workflow else None
+    except LoadError:
+        return None
+
+
+def _input_digests(workflow: Workflow) -> list[InputDigest]:
+    path = _saved_file(workflow)
+    if path is not None:
+        digests = [InputDigest(role="workflow", name=path.name, sha256=_sha256_file(path))]
+    else:  # built or edited in memory: the digest of its canonical YAML (`studio.io.dumps`)
+        text = io.dumps(workflow).encode("utf-8")
+        digests = [InputDigest(role="workflow", name=f"{workflow.metadata.name}.yaml",
+                               sha256=hashlib.sha256(text).hexdigest())]
+    wanted: tuple[tuple[InputRole, str, str | None], ...] = (
+        ("sample_data", "sample", workflow.simulation.sample_data),
+        ("gold_data", "gold", workflow.simulation.gold_data),
+    )
+    for role, which, name in wanted:
+        data_path = io.sample_path(workflow, which)
+        if name is not None and data_path is not None and data_path.is_file():
+            digests.append(InputDigest(role=role, name=Path(name).as_posix(), sha256=_sha256_file(data_path)))
+    return digests
+
+
+def _relative(workflow: Workflow) -> Callable[[str], str]:
+    """Messages with the workflow's folder written as `.`, so the evidence does not depend on the cwd."""
+    path = getattr(workflow.source, "path", None)
+    if not isinstance(path, Path):
+        return lambda text: text
+    folders = sorted({str(path.parent), str(path.parent.resolve())} - {"", "."}, key=len, reverse=True)
+
+    patterns = [re.compile(rf"(?<![\w./-]){re.escape(folder)}(?![\w-])") for folder in folders]
+
+    def relative(text: str) -> str:
+        for pattern in patterns:
+            text = pattern.sub(".", text)
+        return text
+
+    return relative
+
+
+def _validation_evidence(findings: Sequence[Finding], strict: bool,
+                         relative: Callable[[str], str] = str) -> ValidationEvidence:
+    from studio.validate import RULES  # noqa: PLC0415
+
+    counts = {s: sum(f.severity is s for f in findings) for s in Severity}
+    return ValidationEvidence(
+        passed=counts[Severity.ERROR] == 0 and not (strict and counts[Severity.WARNING]),
+        strict=strict,
+        errors=counts[Severity.ERROR],
+        warnings=counts[Severity.WARNING],
+        info=counts[Severity.INFO],
+        rules=sorted(RULES),
+        findings=[
+            FindingRecord(code=f.code, severity=f.severity.value, location=f.location, message=relative(f.message),
+                          hint=relative(f.hint), line=f.line)
+            for f in findings
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def build_definition(
+    workflow: Workflow,
+    findings: Sequence[Finding],
+    *,
+    strict: bool = False,
+    evidence_dir: str | os.PathLike[str] | None = None,
+) -> ControlPlaneDefinition:
+    """Assemble the definition from a workflow and its (already computed) findings; no checks."""
+    from studio import __version__  # noqa: PLC0415
+
+    spec = build_spec(workflow)
+    meta = workflow.metadata
+    inputs = _input_digests(workflow)
+    simulation = None
+    if evidence_dir is not None:
+        simulation, results = _simulation_evidence(Path(evidence_dir))
+        inputs.extend(results)
+    return ControlPlaneDefinition(
+        api_version=API_VERSION,
+        kind=KIND,
+        metadata=DefinitionMetadata(
+            name=meta.name,
+            version=meta.version,
+            owner=meta.owner,
+            description=meta.description,
+            tags=list(meta.tags),
+            content_hash=content_hash(spec),
+            source_api_version=workflow.api_version,
+        ),
+        spec=spec,
+        evidence=Evidence(
+            generator=GeneratorInfo(name="workflow-design-studio", version=__version__),
+            validation=_validation_evidence(findings, strict, _relative(workflow)),
+            simulation=simulation,
+            inputs=inputs,
+        ),
+    )
+
+
+def check_exportable(workflow: Workflow, *, strict: bool = False, data: Any = None) -> list[Finding]:
+    """Validate for export: the findings, or :class:`WorkflowInvalid` when errors (or warnings if strict).
+
+    ``data`` defaults to the workflow's own sample data when the file is there.
+    """
+    from studio.validate import validate  # noqa: PLC0415
+
+    if data is None:
+        path = io.sample_path(workflow)
+        if path is not None and path.is_file():
+            data = io.load_cases(path)
+    findings = validate(workflow, data=data)
+    if has_errors(findings):
+        raise WorkflowInvalid(findings, summary=f"`{workflow.metadata.name}` has error findings; not exported")
+    if strict and any(f.severity is Severity.WARNING for f in findings):
+        warnings = [f for f in findings if f.severity is Severity.WARNING]
+        raise WorkflowInvalid(warnings, summary=f"`{workflow.metadata.name}` has warnings and --strict is set; "
+                                                "not exported")
+    return findings
+
+
+def to_controlplane(
+    workflow: Workflow,
+    *,
+    evidence_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    data: Any = None,
+) -> ControlPlaneDefinition:
+    """Validate, then build the control-plane definition.
+
+    Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings (or any
+    warning with ``strict``), and :class:`~studio.errors.LoadError` when ``evidence_dir`` has no
+    readable ``kpis.json``.
+    """
+    findings = check_exportable(workflow, strict=strict, data=data)
+    return build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir)
+
+
+def export_controlplane(
+    workflow: Workflow,
+    path: str | os.PathLike[str],
+    *,
+    evidence_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> Path:
+    """Write the definition atomically: YAML for ``.yaml``/``.yml``, JSON otherwise."""
+    definition = to_controlplane(workflow, evidence_dir=evidence_dir, strict=strict)
+    fmt = "yaml" if Path(path).suffix.lower() in (".yaml", ".yml") else "json"
+    return io.atomic_write(path, dumps_definition(definition, fmt))
+

@@ -1,0 +1,492 @@
+"""What changed between two versions of a workflow, and which changes weaken governance.
+
+``diff_workflows(old, new)`` compares nodes, edges, actors, tools, data sources, policies and
+metadata element by element (matched by id; edges by ``from -> to``) down to the field, and
+raises **governance flags**, each with a severity:
+
+=====================  ========  ===========================================================
+code                   severity  when
+=====================  ========  ===========================================================
+approval_removed       high      a critical-tool node had an approval on every path, now not
+critical_ungated       high      a new (or newly critical) node reaches a critical tool with no approval
+approval_deleted       medium    an approval node was removed
+tier_lowered           high/med  a tool's permission tier went down (the gateway enforces less)
+tier_raised            medium    a tool's permission tier went up (it can now do more)
+tool_granted           low-high  an agent or system may call a tool it could not before
+autonomy_raised        medium    an agent (or the default) acts with less human involvement
+sla_removed            medium    an approval or human task lost its SLA
+sla_lengthened         low       an SLA got longer
+escalation_removed     medium    an approval or human task lost its escalation
+loop_guard_disabled    high      ``max_repeats`` switched off
+loop_guard_loosened    medium    ``max_repeats`` (policy or edge) raised
+max_turns_raised       low       ``max_turns`` raised
+agent_version_changed  low       an agent's pinned version changed (or was unpinned)
+agent_handoff_added    medium    two agents' nodes are now connected (through gateways only)
+audit_reduced          high/med  audit switched off, or audit record fields removed
+=====================  ========  ===========================================================
+
+Every flag marks a change that loosens what the control plane enforces, so a review gate can
+fail on any of them (``studio diff`` exits 1) unless a reviewer accepts them (``--accept``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from studio import graph as g
+from studio.model import Agent, Approval, Autonomy, Human, System, Task, Tier, Workflow
+
+__all__ = ["Change", "FieldChange", "GovernanceFlag", "WorkflowDiff", "diff_workflows"]
+
+FlagSeverity = Literal["high", "medium", "low"]
+ChangeKind = Literal["added", "removed", "changed"]
+_SEVERITY_RANK: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
+_GATEWAYS = frozenset({"decision", "parallel", "join"})
+_AUTONOMY_RANK: dict[Autonomy, int] = {
+    Autonomy.HUMAN_IN_THE_LOOP: 0,
+    Autonomy.HUMAN_ON_THE_LOOP: 1,
+    Autonomy.FULLY_AUTONOMOUS: 2,
+}
+_SECTIONS = ("metadata", "nodes", "edges", "actors", "tools", "data_sources", "policies", "simulation")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs: ``path`` is dotted (``behaviour.duration.mean``)."""
+
+    path: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Change:
+    """An element added, removed or changed in one section (``nodes``, ``edges``, ``policies``...)."""
+
+    section: str
+    kind: ChangeKind
+    key: str
+    fields: tuple[FieldChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"section": self.section, "kind": self.kind, "key": self.key,
+                "fields": [f.to_dict() for f in self.fields]}
+
+
+@dataclass(frozen=True)
+class GovernanceFlag:
+    """A change that weakens governance, with a severity and where it is."""
+
+    code: str
+    severity: FlagSeverity
+    location: str
+    message: str
+
+    def sort_key(self) -> tuple[int, str, str, str]:
+        return (_SEVERITY_RANK[self.severity], self.code, self.location, self.message)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity, "location": self.location, "message": self.message}
+
+
+@dataclass(frozen=True)
+class WorkflowDiff:
+    """The changes between two workflows and the governance flags they raise."""
+
+    old_name: str
+    old_version: str
+    new_name: str
+    new_version: str
+    changes: tuple[Change, ...] = ()
+    flags: tuple[GovernanceFlag, ...] = field(default=())
+
+    @property
+    def weakens_governance(self) -> bool:
+        return bool(self.flags)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> dict[str, int]:
+        out = {"added": 0, "removed": 0, "changed": 0}
+        for change in self.changes:
+            out[change.kind] += 1
+        return out
+
+    def flag_counts(self) -> dict[str, int]:
+        out = {"high": 0, "medium": 0, "low": 0}
+        for flag in self.flags:
+            out[flag.severity] += 1
+        return out
+
+    def summary(self) -> str:
+        c, f = self.counts(), self.flag_counts()
+        head = f"`{self.old_name}` {self.old_version} -> `{self.new_name}` {self.new_version}: "
+        if self.is_empty:
+            return head + "no changes"
+        text = head + f"{c['added']} added, {c['removed']} removed, {c['changed']} changed; "
+        if not self.flags:
+            return text + "no governance flags"
+        parts = [f"{n} {sev}" for sev, n in f.items() if n]
+        return text + f"{len(self.flags)} governance flag(s) ({', '.join(parts)})"
+
+    # ---- output formats
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old": {"name": self.old_name, "version": self.old_version},
+            "new": {"name": self.new_name, "version": self.new_version},
+            "summary": self.summary(),
+            "counts": self.counts(),
+            "weakens_governance": self.weakens_governance,
+            "flags": [flag.to_dict() for flag in self.flags],
+            "changes": [change.to_dict() for change in self.changes],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def to_text(self) -> str:
+        lines = [self.summary()]
+        if self.flags:
+            lines.append("")
+            lines.append("governance flags:")
+            lines.extend(f"  {f.severity.upper():<6} {f.code:<22} {f.location}: {f.message}" for f in self.flags)
+        if self.changes:
+            lines.append("")
+            lines.append("changes:")
+            for change in self.changes:
+                sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind]
+                lines.append(f"  {sign} {change.section} {change.key}")
+                lines.extend(f"      {fc.path}: {_show(fc.old)} -> {_show(fc.new)}" for fc in change.fields)
+        return "\n".join(lines) + "\n"
+
+    def to_markdown(self) -> str:
+        icon = ":warning:" if self.flags else ":white_check_mark:"
+        lines = [f"{icon} **Workflow diff** {self.summary()}", ""]
+        if self.flags:
+            lines += ["### Governance flags", "", "| Severity | Flag | Where | What |", "|---|---|---|---|"]
+            lines += [f"| {f.severity} | `{f.code}` | `{_cell(f.location)}` | {_cell(f.message)} |"
+                      for f in self.flags]
+            lines.append("")
+        if self.changes:
+            lines += ["### Changes", ""]
+            for section in _SECTIONS:
+                items = [c for c in self.changes if c.section == section]
+                if not items:
+                    continue
+                lines.append(f"**{section}**")
+                lines.append("")
+                for change in items:
+                    lines.append(f"- {change.kind} `{change.key}`")
+                    lines.extend(f"  - `{fc.path}`: `{_show(fc.old)}` → `{_show(fc.new)}`"
+                                 for fc in change.fields)
+                lines.append("")
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+    def format(self, fmt: str) -> str:
+        formats: dict[str, Callable[[], str]] = {
+            "text": self.to_text, "json": self.to_json, "markdown": self.to_markdown,
+        }
+        if fmt not in formats:
+            raise ValueError(f"unknown format `{fmt}`; use text, json or markdown")
+        return formats[fmt]()
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- element changes
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(none)"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _compare(old: Any, new: Any, path: str) -> Iterator[FieldChange]:
+    """Field changes between two values: mappings recurse, anything else is compared whole."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            yield from _compare(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else str(key))
+    elif old != new:
+        yield FieldChange(path, old, new)
+
+
+def _field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    return tuple(_compare(dict(old), dict(new), ""))
+
+
+def _dump(item: Any) -> dict[str, Any]:
+    data: dict[str, Any] = item.model_dump(mode="json", by_alias=True)
+    return data
+
+
+def _keyed(items: Iterable[Any], key: Callable[[Any], str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        base = key(item)
+        name, n = base, 2
+        while name in out:
+            name, n = f"{base} #{n}", n + 1
+        out[name] = _dump(item)
+    return out
+
+
+def _section_changes(section: str, old: Mapping[str, dict[str, Any]],
+                     new: Mapping[str, dict[str, Any]]) -> Iterator[Change]:
+    for key in old:
+        if key not in new:
+            yield Change(section, "removed", key)
+    for key in new:
+        if key not in old:
+            yield Change(section, "added", key)
+        else:
+            fields = _field_changes(old[key], new[key])
+            if fields:
+                yield Change(section, "changed", key, fields)
+
+
+def _edge_key(edge: Any) -> str:
+    return f"{edge.source} -> {edge.target}"
+
+
+def _changes(old: Workflow, new: Workflow) -> list[Change]:
+    changes: list[Change] = []
+    for section in _SECTIONS:
+        if section in ("metadata", "policies", "simulation"):
+            a = {section: _dump(getattr(old, section))}
+            b = {section: _dump(getattr(new, section))}
+            fields = _field_changes(a[section], b[section])
+            if fields:
+                changes.append(Change(section, "changed", section, fields))
+            continue
+        key: Callable[[Any], str] = _edge_key if section == "edges" else (lambda item: str(item.id))
+        changes.extend(_section_changes(section, _keyed(getattr(old, section), key),
+                                        _keyed(getattr(new, section), key)))
+    return changes
+
+
+# --------------------------------------------------------------------------- governance flags
+
+
+def _critical_nodes(workflow: Workflow) -> dict[str, list[str]]:
+    tiers = {t.id: t.tier for t in workflow.tools}
+    return {n.id: [t for t in n.tools if tiers.get(t) is Tier.CRITICAL]
+            for n in workflow.nodes if isinstance(n, Task) and any(tiers.get(t) is Tier.CRITICAL for t in n.tools)}
+
+
+def _approval_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    old_graph, new_graph = g.to_networkx(old), g.to_networkx(new)
+    old_ungated = g.ungated_from_start(old_graph, old, g.is_approval(old))
+    new_ungated = g.ungated_from_start(new_graph, new, g.is_approval(new))
+    old_critical = _critical_nodes(old)
+    old_ids = set(old.node_ids)
+    for node_id, tools in _critical_nodes(new).items():
+        if node_id not in new_ungated:
+            continue
+        listed = ", ".join(f"`{t}`" for t in tools)
+        if node_id in old_critical and node_id not in old_ungated:
+            yield GovernanceFlag("approval_removed", "high", f"nodes.{node_id}",
+                                 f"`{node_id}` calls critical tool {listed}; it had an approval on every path "
+                                 "before, now some path reaches it without one")
+        elif node_id not in old_critical or node_id not in old_ids:
+            what = "new node" if node_id not in old_ids else "node now calling a critical tool"
+            yield GovernanceFlag("critical_ungated", "high", f"nodes.{node_id}",
+                                 f"{what} `{node_id}` calls critical tool {listed} and some path reaches it "
+                                 "without an approval")
+    new_approvals = {n.id for n in new.nodes if isinstance(n, Approval)}
+    for node in old.nodes:
+        if isinstance(node, Approval) and node.id not in new_approvals:
+            yield GovernanceFlag("approval_deleted", "medium", f"nodes.{node.id}",
+                                 f"approval `{node.id}` was removed")
+
+
+def _tool_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    old_tools = {t.id: t for t in old.tools}
+    for tool in new.tools:
+        before = old_tools.get(tool.id)
+        if before is None or before.tier is tool.tier:
+            continue
+        change = f"`{before.tier.value}` -> `{tool.tier.value}`"
+        if tool.tier.rank < before.tier.rank:
+            severity: FlagSeverity = "high" if before.tier is Tier.CRITICAL else "medium"
+            yield GovernanceFlag("tier_lowered", severity, f"tools.{tool.id}",
+                                 f"tool `{tool.id}` tier lowered {change}; the gateway enforces less for it")
+        else:
+            yield GovernanceFlag("tier_raised", "medium", f"tools.{tool.id}",
+                                 f"tool `{tool.id}` tier raised {change}; it can now do more than the "
+                                 "workflow was reviewed for")
+    tiers = {t.id: t.tier for t in new.tools}
+    old_actors = {a.id: a for a in old.actors}
+    for actor in new.actors:
+        if not isinstance(actor, (Agent, System)):
+            continue
+        old_actor = old_actors.get(actor.id)
+        previous: set[str] = set(old_actor.tools) if isinstance(old_actor, (Agent, System)) else set()
+        for tool_id in actor.tools:
+            if tool_id in previous:
+                continue
+            tier = tiers.get(tool_id)
+            severity = "low"
+            if tier is Tier.CRITICAL:
+                severity = "high"
+            elif tier is Tier.RESTRICTED_WRITE:
+                severity = "medium"
+            yield GovernanceFlag("tool_granted", severity, f"actors.{actor.id}",
+                                 f"{actor.kind} `{actor.id}` may now call `{tool_id}`"
+                                 + (f" ({tier.value})" if tier else ""))
+
+
+def _agent_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    old_agents = {a.id: a for a in old.actors if isinstance(a, Agent)}
+    for agent in new.actors:
+        if not isinstance(agent, Agent) or agent.id not in old_agents:
+            continue
+        before = old_agents[agent.id]
+        if before.version != agent.version:
+            yield GovernanceFlag("agent_version_changed", "low", f"actors.{agent.id}",
+                                 f"agent `{agent.id}` version `{before.version}` -> `{agent.version}`; "
+                                 "re-run the simulation and gold cases")
+        old_level = before.autonomy or old.policies.autonomy
+        new_level = agent.autonomy or new.policies.autonomy
+        if _AUTONOMY_RANK[new_level] > _AUTONOMY_RANK[old_level]:
+            yield GovernanceFlag("autonomy_raised", "medium", f"actors.{agent.id}",
+                                 f"agent `{agent.id}` autonomy `{old_level.value}` -> `{new_level.value}`")
+    if _AUTONOMY_RANK[new.policies.autonomy] > _AUTONOMY_RANK[old.policies.autonomy]:
+        yield GovernanceFlag("autonomy_raised", "medium", "policies.autonomy",
+                             f"default autonomy `{old.policies.autonomy.value}` -> `{new.policies.autonomy.value}`")
+
+
+def _oversight_terms(workflow: Workflow) -> dict[str, tuple[float | None, str | None]]:
+    """Effective SLA and escalation of every approval and human task."""
+    policies = workflow.policies
+    out: dict[str, tuple[float | None, str | None]] = {}
+    for node in workflow.nodes:
+        if isinstance(node, Approval):
+            sla = node.sla if node.sla is not None else policies.approval_sla
+        elif isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human):
+            sla = node.sla
+        else:
+            continue
+        out[node.id] = (sla, node.escalate_to or policies.escalate_to)
+    return out
+
+
+def _oversight_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    from studio.model import format_duration  # noqa: PLC0415
+
+    before = _oversight_terms(old)
+    for node_id, (sla, escalation) in _oversight_terms(new).items():
+        if node_id not in before:
+            continue
+        old_sla, old_escalation = before[node_id]
+        if old_sla is not None and sla is None:
+            yield GovernanceFlag("sla_removed", "medium", f"nodes.{node_id}",
+                                 f"`{node_id}` lost its SLA (was {format_duration(old_sla)}); work can wait forever")
+        elif old_sla is not None and sla is not None and sla > old_sla:
+            yield GovernanceFlag("sla_lengthened", "low", f"nodes.{node_id}",
+                                 f"SLA of `{node_id}` lengthened {format_duration(old_sla)} -> {format_duration(sla)}")
+        if old_escalation is not None and escalation is None:
+            yield GovernanceFlag("escalation_removed", "medium", f"nodes.{node_id}",
+                                 f"`{node_id}` no longer escalates (was `{old_escalation}`)")
+
+
+def _loop_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    a, b = old.policies, new.policies
+    if a.max_repeats is not None and b.max_repeats is None:
+        yield GovernanceFlag("loop_guard_disabled", "high", "policies.max_repeats",
+                             f"loop guard switched off (was max_repeats {a.max_repeats}); loops can run until "
+                             "max_turns")
+    elif a.max_repeats is not None and b.max_repeats is not None and b.max_repeats > a.max_repeats:
+        yield GovernanceFlag("loop_guard_loosened", "medium", "policies.max_repeats",
+                             f"max_repeats raised {a.max_repeats} -> {b.max_repeats}")
+    if b.max_turns > a.max_turns:
+        yield GovernanceFlag("max_turns_raised", "low", "policies.max_turns",
+                             f"max_turns raised {a.max_turns} -> {b.max_turns}")
+    old_edges = {e.key: e for e in old.edges}
+    for edge in new.edges:
+        before = old_edges.get(edge.key)
+        if before is None or before.max_repeats is None:
+            continue
+        limit = edge.max_repeats if edge.max_repeats is not None else b.max_repeats
+        if limit is None or limit > before.max_repeats:
+            shown = "no limit" if limit is None else str(limit)
+            yield GovernanceFlag("loop_guard_loosened", "medium", f"edges.{_edge_key(edge)}",
+                                 f"loop guard on `{_edge_key(edge)}` loosened {before.max_repeats} -> {shown}")
+
+
+def agent_handoffs(workflow: Workflow) -> set[tuple[str, str]]:
+    """Pairs of agent-performed nodes (different agents) connected directly or through gateways only."""
+    graph = g.to_networkx(workflow)
+    agent_nodes = {n for n, d in graph.nodes(data=True) if d.get("actor_kind") == "agent"}
+    pairs: set[tuple[str, str]] = set()
+    for source in agent_nodes:
+        seen = {source}
+        stack = list(graph.successors(source))
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in agent_nodes:
+                if graph.nodes[current]["actor"] != graph.nodes[source]["actor"]:
+                    pairs.add((source, current))
+            elif graph.nodes[current]["kind"] in _GATEWAYS:
+                stack.extend(graph.successors(current))
+    return pairs
+
+
+def _handoff_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    before = agent_handoffs(old)
+    for source, target in sorted(agent_handoffs(new) - before):
+        a, b = new.actor_of(source), new.actor_of(target)
+        yield GovernanceFlag("agent_handoff_added", "medium", f"edges.{source} -> {target}",
+                             f"new agent-to-agent hand-off `{source}` ({a.id if a else '?'}) -> `{target}` "
+                             f"({b.id if b else '?'}) with no person or check between them")
+
+
+def _audit_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    a, b = old.policies.audit, new.policies.audit
+    if a.enabled and not b.enabled:
+        yield GovernanceFlag("audit_reduced", "high", "policies.audit.enabled", "audit switched off")
+        return
+    removed = [f for f in a.fields if f not in b.fields]
+    if removed and b.enabled:
+        yield GovernanceFlag("audit_reduced", "medium", "policies.audit.fields",
+                             "audit records no longer carry " + ", ".join(f"`{f}`" for f in removed))
+
+
+_FLAG_RULES: tuple[Callable[[Workflow, Workflow], Iterator[GovernanceFlag]], ...] = (
+    _approval_flags, _tool_flags, _agent_flags, _oversight_flags, _loop_flags, _handoff_flags, _audit_flags,
+)
+
+
+def diff_workflows(old: Workflow, new: Workflow) -> WorkflowDiff:
+    """Field-level changes from ``old`` to ``new`` and the governance flags they raise (sorted)."""
+    flags = sorted({flag for rule in _FLAG_RULES for flag in rule(old, new)}, key=GovernanceFlag.sort_key)
+    return WorkflowDiff(
+        old_name=old.metadata.name,
+        old_version=old.metadata.version,
+        new_name=new.metadata.name,
+        new_version=new.metadata.version,
+        changes=tuple(_changes(old, new)),
+        flags=tuple(flags),
+    )

@@ -1,0 +1,196 @@
+"""``studio diff``: element and field changes, governance flags with severities, the review gate."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, TEMPLATES
+
+from studio import io
+from studio.cli import main
+from studio.export import diff_workflows
+from studio.model import Workflow
+
+BASE = FIXTURES / "valid" / "base.yaml"
+TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml")) or [BASE]
+
+
+load = functools.cache(io.load)  # read-only use: every file is parsed once per module
+
+
+def _data(path: Path = BASE) -> dict[str, Any]:
+    return copy.deepcopy(io.to_data(load(path)))
+
+
+def _node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
+    return next(n for n in data["nodes"] if n["id"] == node_id)
+
+
+def _actor(data: dict[str, Any], actor_id: str) -> dict[str, Any]:
+    return next(a for a in data["actors"] if a["id"] == actor_id)
+
+
+def without_approvals(data: dict[str, Any]) -> dict[str, Any]:
+    """The workflow with every approval removed and its predecessors wired to its successors."""
+    data = copy.deepcopy(data)
+    approvals = [n["id"] for n in data["nodes"] if n["kind"] == "approval"]
+    for approval in approvals:
+        into = [e for e in data["edges"] if e["to"] == approval]
+        out = [e for e in data["edges"] if e["from"] == approval]
+        data["edges"] = [e for e in data["edges"] if approval not in (e["from"], e["to"])]
+        for a in into:
+            for b in out:
+                data["edges"].append({**a, "to": b["to"]})
+        data["nodes"] = [n for n in data["nodes"] if n["id"] != approval]
+    return data
+
+
+def _flags(change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
+    new = _data()
+    change(new)
+    result = diff_workflows(load(BASE), Workflow.model_validate(new))
+    return {f.code: f.severity for f in result.flags}
+
+
+def test_identical_workflows_have_no_changes() -> None:
+    result = diff_workflows(load(BASE), io.load(BASE))
+    assert result.is_empty and not result.flags
+    assert result.summary().endswith("no changes")
+
+
+def test_field_level_changes_per_section() -> None:
+    new = _data()
+    _node(new, "check")["name"] = "Check the intake"
+    new["nodes"].append({"id": "extra", "kind": "end"})
+    new["edges"] = [e for e in new["edges"] if (e["from"], e["to"]) != ("pay", "done")]
+    new["edges"].append({"from": "pay", "to": "extra"})
+    new["tools"][1]["timeout"] = "30s"
+    new["metadata"]["version"] = "1.1.0"
+    result = diff_workflows(load(BASE), Workflow.model_validate(new))
+    by_key = {(c.section, c.kind, c.key): c for c in result.changes}
+    changed = by_key[("nodes", "changed", "check")]
+    assert [(f.path, f.old, f.new) for f in changed.fields] == [("name", None, "Check the intake")]
+    assert ("nodes", "added", "extra") in by_key
+    assert ("edges", "removed", "pay -> done") in by_key
+    assert ("edges", "added", "pay -> extra") in by_key
+    assert [(f.path, f.new) for f in by_key[("tools", "changed", "crm_write")].fields] == [("timeout", "30s")]
+    assert [(f.path, f.old, f.new) for f in by_key[("metadata", "changed", "metadata")].fields] == [
+        ("version", "1.0.0", "1.1.0")
+    ]
+    assert result.counts() == {"added": 2, "removed": 1, "changed": 3}
+
+
+def test_removing_the_approval_before_a_critical_tool_is_a_high_flag() -> None:
+    old = load(BASE)
+    result = diff_workflows(old, Workflow.model_validate(without_approvals(_data())))
+    flags = {f.code: f for f in result.flags}
+    assert flags["approval_removed"].severity == "high"
+    assert flags["approval_removed"].location == "nodes.pay"
+    assert "payments" in flags["approval_removed"].message
+    assert flags["approval_deleted"].severity == "medium"
+    assert result.flags[0].severity == "high"  # sorted by severity
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "severity"),
+    [
+        (lambda d: d["tools"][2].update(tier="restricted_write"), "tier_lowered", "high"),
+        (lambda d: d["tools"][0].update(tier="restricted_write"), "tier_raised", "medium"),
+        (lambda d: _actor(d, "checker_agent")["tools"].append("payments"), "tool_granted", "high"),
+        (lambda d: _node(d, "review").pop("sla"), "sla_removed", "medium"),
+        (lambda d: _node(d, "review").update(sla="8h"), "sla_lengthened", "low"),
+        (lambda d: _node(d, "confirm").pop("escalate_to"), "escalation_removed", "medium"),
+        (lambda d: d.setdefault("policies", {}).update(max_repeats=None), "loop_guard_disabled", "high"),
+        (lambda d: d.setdefault("policies", {}).update(max_repeats=5), "loop_guard_loosened", "medium"),
+        (lambda d: d.setdefault("policies", {}).update(max_turns=500), "max_turns_raised", "low"),
+        (lambda d: _actor(d, "checker_agent").update(version="2.2.0"), "agent_version_changed", "low"),
+        (lambda d: _actor(d, "intake_agent").update(autonomy="fully_autonomous"), "autonomy_raised", "medium"),
+        (lambda d: d.setdefault("policies", {}).update(audit={"enabled": False}), "audit_reduced", "high"),
+        (lambda d: d.setdefault("policies", {}).update(audit={"fields": ["case_id", "node"]}), "audit_reduced",
+         "medium"),
+    ],
+)
+def test_governance_flags(change: Callable[[dict[str, Any]], None], code: str, severity: str) -> None:
+    assert _flags(change).get(code) == severity
+
+
+def test_new_agent_to_agent_handoff_through_gateways() -> None:
+    # Without the approval, checker `check` hands straight to intake `pay` through the decision `route`.
+    flags = diff_workflows(load(BASE), Workflow.model_validate(without_approvals(_data()))).flags
+    handoffs = {f.location: f.severity for f in flags if f.code == "agent_handoff_added"}
+    assert handoffs == {"edges.check -> pay": "medium"}
+
+
+def test_loosening_an_edge_loop_guard() -> None:
+    old_data = _data()
+    old_data["edges"][1]["max_repeats"] = 2
+    new_data = copy.deepcopy(old_data)
+    new_data["edges"][1]["max_repeats"] = 4
+    result = diff_workflows(Workflow.model_validate(old_data), Workflow.model_validate(new_data))
+    assert [(f.code, f.location) for f in result.flags] == [("loop_guard_loosened", "edges.intake -> check")]
+
+
+def test_tightening_is_not_flagged() -> None:
+    def tighten(data: dict[str, Any]) -> None:
+        _node(data, "review")["sla"] = "2h"
+        data.setdefault("policies", {})["max_repeats"] = 2
+        data["tools"][0]["tier"] = "read_only"
+
+    assert _flags(tighten) == {}
+
+
+def test_output_formats() -> None:
+    result = diff_workflows(load(BASE), Workflow.model_validate(without_approvals(_data())))
+    document = json.loads(result.format("json"))
+    assert document["weakens_governance"] is True
+    assert {f["code"] for f in document["flags"]} >= {"approval_removed", "approval_deleted"}
+    markdown = result.format("markdown")
+    lines = markdown.splitlines()
+    assert lines[0].startswith(":warning: **Workflow diff**")
+    assert "| Severity | Flag | Where | What |" in lines
+    assert any(line.startswith("| high | `approval_removed` | `nodes.pay` |") for line in lines)
+    assert "### Changes" in lines and "- removed `review`" in lines
+    text = result.format("text")
+    assert "HIGH" in text and "approval_removed" in text
+    with pytest.raises(ValueError, match="unknown format"):
+        result.format("html")
+
+
+@pytest.mark.parametrize("template", TEMPLATE_FILES, ids=[p.parent.name for p in TEMPLATE_FILES])
+def test_cli_gate_on_a_template_with_its_approvals_removed(
+    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow = load(template)
+    copy_path = tmp_path / "workflow.yaml"
+    io.save(Workflow.model_validate(without_approvals(io.to_data(workflow))), copy_path)
+    assert main(["diff", str(template), str(copy_path), "--format", "markdown"]) == 1
+    out = capsys.readouterr().out
+    assert "approval_deleted" in out
+    critical = {t.id for t in workflow.tools if t.tier.value == "critical"}
+    if any(set(getattr(n, "tools", [])) & critical for n in workflow.nodes):
+        assert "| high | `approval_removed` |" in out
+
+
+def test_cli_accept_and_no_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy_path = tmp_path / "workflow.yaml"
+    io.save(Workflow.model_validate(without_approvals(_data())), copy_path)
+    assert main(["diff", str(BASE), str(copy_path), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["weakens_governance"] is True
+    assert main(["diff", str(BASE), str(copy_path), "--accept"]) == 0
+    assert "accepted" in capsys.readouterr().err
+    assert main(["diff", str(BASE), str(BASE)]) == 0
+    assert "no changes" in capsys.readouterr().out
+
+
+def test_cli_diff_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("metadata: [", encoding="utf-8")
+    assert main(["diff", str(BASE), str(broken)]) == 2
+    assert main(["diff", str(tmp_path / "missing.yaml"), str(BASE)]) == 2
+    assert "does not exist" in capsys.readouterr().err
