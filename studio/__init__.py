@@ -10,6 +10,7 @@ The public surface, by layer::
     render     to_dot, to_mermaid (SVG/PNG files: studio.render.render)
     errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid, GraphvizMissing
     export     to_controlplane, diff_workflows (BPMN, LangGraph, Mermaid: studio.export)
+    simulate   Walkthrough, Results (loaded on first use; compile, simulate, compare: studio.simulate)
 """
 
 from __future__ import annotations
@@ -25,12 +26,27 @@ from studio.validate import validate
 
 __version__ = "0.1.0"
 
+_LAZY = {"Results": "studio.simulate.results", "Walkthrough": "studio.simulate.walkthrough"}
+
+
+def __getattr__(name: str) -> object:
+    """Simulation names import LangGraph, so they load on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'studio' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "Finding",
     "GraphvizMissing",
     "LoadError",
+    "Results",
     "Severity",
     "StudioError",
+    "Walkthrough",
     "Workflow",
     "WorkflowInvalid",
     "analyze",

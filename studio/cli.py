@@ -244,6 +244,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from studio.simulate._cli import cmd_simulate as run  # noqa: PLC0415
+
+    return run(args)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -306,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="what changed between two workflows, and which changes weaken governance")
     export_cli.add_diff_arguments(p)
     p.set_defaults(func=cmd_diff)
+
+    from studio.simulate import _cli as simulate_cli  # noqa: PLC0415 - studio simulate (studio.simulate)
+
+    p = sub.add_parser("simulate", help="run cases in virtual time: cycle time, waits, cost, failures, gold gate")
+    simulate_cli.add_arguments(p)
+    p.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -17,6 +17,7 @@ Exception tree (each class is also a built-in, so ``except ValueError`` works)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -67,7 +68,7 @@ class Finding:
             self.column or 0,
             self.severity.rank,
             self.code,
-            self.location,
+            _natural(self.location),
             self.message,
         )
 
@@ -86,6 +87,11 @@ class Finding:
         out["severity"] = self.severity.value
         out.pop("data")
         return out
+
+
+def _natural(location: str) -> tuple[tuple[int, int | str], ...]:
+    """``nodes[7]`` before ``nodes[10]``: numbers in a location compare as numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", location) if part)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -1,0 +1,80 @@
+"""``studio simulate``: the command-line shell over :func:`studio.simulate.simulate`.
+
+Exit codes: 0 ok; 1 the workflow has error findings, or ``--gold`` passed fewer gold cases than
+``--min-pass``; 2 usage or unreadable input (raised as ``StudioError`` / ``LoadError`` to ``main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_arguments", "cmd_simulate"]
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a fraction such as 0.95 or 95%") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"`{text}` must be between 0 and 1 (or 0% and 100%)")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"`{text}` must be at least 1")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--data", metavar="CSV", help="case data (default: the workflow's sample data)")
+    p.add_argument("--cases", type=_positive, metavar="N", help="cases per replication (default: the data's rows)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default: simulation.seed)")
+    p.add_argument("--scenario", action="append", default=[], metavar="KEY=VALUE",
+                   help="what-if override, repeatable, e.g. actors.approvers.capacity=5")
+    p.add_argument("--replications", type=_positive, default=1, metavar="R")
+    p.add_argument("--workers", type=_positive, default=1, metavar="W", help="worker processes for replications")
+    p.add_argument("--gold", action="store_true", help="also run the gold cases and write gold.json")
+    p.add_argument("--min-pass", type=_fraction, default=1.0, metavar="P",
+                   help="with --gold: exit 1 when fewer than this share of gold cases pass (default 1.0)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="writes kpis.json, traces.jsonl, cases.jsonl, plots (and progress/ for --resume)")
+    p.add_argument("--resume", action="store_true", help="reuse replications already recorded in DIR/progress")
+    p.add_argument("--allow-llm", action="store_true",
+                   help="let agents with `llm: module:factory` import and call it (runs code named in the file)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
+    from studio.errors import WorkflowInvalid  # noqa: PLC0415
+    from studio.simulate import simulate  # noqa: PLC0415
+
+    workflow = io.load(args.file)
+    try:
+        results = simulate(
+            workflow, data=args.data, cases=args.cases, seed=args.seed, scenario=args.scenario,
+            replications=args.replications, workers=args.workers, progress=not args.no_progress,
+            out=args.out, resume=args.resume, allow_llm=args.allow_llm, gold=args.gold,
+        )
+    except WorkflowInvalid as exc:
+        for finding in exc.findings:
+            print(finding.format(), file=sys.stderr)
+        print(f"{args.file}: cannot simulate a workflow with error findings", file=sys.stderr)
+        return 1
+    print(results.summary())
+    print(f"wrote {args.out}/kpis.json, traces.jsonl, cases.jsonl and plots", file=sys.stderr)
+    if args.gold and results.gold is not None:
+        print(results.gold.summary())
+        if results.gold.pass_rate < args.min_pass:
+            print(f"gold gate failed: {results.gold.pass_rate:.1%} of gold cases pass, "
+                  f"--min-pass is {args.min_pass:.1%}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,353 @@
+"""Virtual time: working calendars, resources (human pools, rate-limited tools) and the clock.
+
+Time is virtual seconds since :data:`EPOCH` (Monday 2024-01-01 00:00 UTC). Nothing here sleeps in
+wall time.
+
+Resources are computed lazily and first-come-first-served: a request made at virtual time ``t``
+gets its start time straight from the resource's state (the earliest free server of a pool, the
+oldest call in a rate limit's window), so a case never has to wait on the clock for a service to
+*end*. What matters is that requests reach a resource in virtual-time order across all cases;
+:class:`Clock` guarantees that. Every case runs as a coroutine in one event loop; before it asks
+a resource for something at time ``t`` it awaits :meth:`CaseClock.until`, and the driver
+(:meth:`Clock.drive`) only moves virtual time forward, to the next waiting request or arrival,
+when every live case is blocked on the clock. Ties are broken by the order the requests were made,
+which is deterministic in a single-threaded event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections import deque
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from studio.model import Calendar
+
+__all__ = ["EPOCH", "Clock", "Pool", "RateLimiter", "WorkCalendar", "iso_to_seconds", "seconds_to_iso"]
+
+EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+"""Virtual time zero: Monday 2024-01-01 00:00 UTC."""
+
+_WEEK = 7 * 86400.0
+_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def seconds_to_iso(seconds: float) -> str:
+    """A virtual time as an ISO timestamp (UTC), for people."""
+    return (EPOCH + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def iso_to_seconds(text: str) -> float:
+    """Seconds since :data:`EPOCH` for an ISO timestamp (naive times are UTC)."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH).total_seconds()
+
+
+class WorkCalendar:
+    """Working hours of a human pool as absolute intervals of virtual time (DST-aware)."""
+
+    __slots__ = ("_close", "_days", "_open", "_weeks", "tz", "unknown_timezone")
+
+    def __init__(self, calendar: Calendar) -> None:
+        self._days = sorted(_DAYS[str(day)] for day in calendar.days)
+        start, end = calendar.hours.split("-")
+        self._open = _minutes(start)
+        self._close = _minutes(end)
+        self.unknown_timezone = False
+        try:
+            self.tz: Any = ZoneInfo(calendar.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.tz = timezone.utc
+            self.unknown_timezone = True
+        self._weeks: dict[int, list[tuple[float, float]]] = {}
+
+    def _week(self, week: int) -> list[tuple[float, float]]:
+        intervals = self._weeks.get(week)
+        if intervals is None:
+            intervals = []
+            monday = EPOCH.date() + timedelta(days=7 * week)
+            for day in self._days:
+                local = monday + timedelta(days=day)
+                opens = _local(local, self._open, self.tz)
+                closes = _local(local, self._close, self.tz)
+                intervals.append(((opens - EPOCH).total_seconds(), (closes - EPOCH).total_seconds()))
+            intervals.sort()
+            self._weeks[week] = intervals
+        return intervals
+
+    def _from(self, t: float) -> Any:
+        week = int(t // _WEEK) - 1
+        while True:
+            for interval in self._week(week):
+                if interval[1] > t:
+                    yield interval
+            week += 1
+
+    def next_open(self, t: float) -> float:
+        """``t`` if the pool works at ``t``, else the next time it starts working."""
+        for opens, _closes in self._from(t):
+            return opens if opens > t else t
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def add_work(self, t: float, seconds: float) -> float:
+        """When ``seconds`` of working time started at ``t`` are done (work pauses outside hours)."""
+        remaining = seconds
+        for opens, closes in self._from(t):
+            begin = opens if opens > t else t
+            available = closes - begin
+            if remaining <= available:
+                return begin + remaining
+            remaining -= available
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def open_seconds(self, t0: float, t1: float) -> float:
+        """Working seconds between ``t0`` and ``t1``."""
+        total = 0.0
+        for opens, closes in self._from(t0):
+            if opens >= t1:
+                break
+            total += max(0.0, min(closes, t1) - max(opens, t0))
+        return total
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _local(day: date, minutes: int, tz: Any) -> datetime:
+    if minutes >= 24 * 60:
+        day, minutes = day + timedelta(days=1), minutes - 24 * 60
+        # a day that ends at 24:00 ends at the next day's midnight
+    return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=tz)
+
+
+class Pool:
+    """A pool of ``capacity`` people serving requests first come, first served, in working hours.
+
+    With ``contended=False`` (a walkthrough, a gold case) nobody else competes: work starts at the
+    request time, or when the calendar next opens.
+    """
+
+    __slots__ = ("_free", "busy", "calendar", "capacity", "contended", "id", "requests")
+
+    def __init__(self, pool_id: str, capacity: int, calendar: WorkCalendar | None, contended: bool) -> None:
+        self.id = pool_id
+        self.capacity = capacity
+        self.calendar = calendar
+        self.contended = contended
+        self.busy = 0.0
+        self.requests = 0
+        self._free: list[float] = [float("-inf")] * capacity
+
+    def start(self, t: float) -> tuple[float, float]:
+        """(start, queue wait) for a request at ``t``; calendar waits are ``start - t - queue``."""
+        begin = t
+        if self.contended:
+            free = self._free[0]
+            if free > t:
+                begin = free
+        queued = begin - t
+        if self.calendar is not None:
+            begin = self.calendar.next_open(begin)
+        return begin, queued
+
+    def reserve(self, start: float, service: float) -> float:
+        """Book the earliest free person from ``start`` for ``service`` working seconds; the end."""
+        end = self.calendar.add_work(start, service) if self.calendar is not None else start + service
+        if self.contended:
+            heapq.heapreplace(self._free, end)
+        self.busy += service
+        self.requests += 1
+        return end
+
+
+class RateLimiter:
+    """At most ``calls`` call starts in any window of ``per`` seconds, first come, first served."""
+
+    __slots__ = ("_starts", "calls", "contended", "per")
+
+    def __init__(self, calls: int, per: float, contended: bool) -> None:
+        self.calls = calls
+        self.per = per
+        self.contended = contended
+        self._starts: deque[float] = deque()
+
+    def slot(self, t: float) -> float:
+        if not self.contended:
+            return t
+        starts = self._starts
+        begin = t
+        if len(starts) >= self.calls:
+            earliest = starts.popleft() + self.per
+            begin = max(begin, earliest)
+        starts.append(begin)
+        return begin
+
+
+class CaseClock:
+    """Per-case bookkeeping the driver needs to know whether a case is blocked on the clock.
+
+    LangGraph runs a case in supersteps; a case is blocked when every node of its current
+    superstep has either finished or is waiting on the clock (and at least one is waiting).
+    ``expect`` is the number of nodes in the current superstep, predicted by the runtime from the
+    edges the previous superstep triggered.
+    """
+
+    __slots__ = ("blocked", "clock", "done", "dying", "expect", "step", "waiting")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.step = -1
+        self.expect = 1
+        self.done = 0
+        self.waiting = 0
+        self.blocked = False
+        self.dying = False
+
+    def begin_step(self, step: int, expected: int) -> None:
+        self.step = step
+        self.expect = expected if expected > 0 else 1
+        self.done = 0
+
+    def node_done(self) -> None:
+        self.done += 1
+        self._check()
+
+    def die(self) -> None:
+        """The case is stopping (an exception is unwinding it): never count it as blocked again."""
+        self.dying = True
+        if self.blocked:
+            self.blocked = False
+            self.clock.blocked -= 1
+
+    def _check(self) -> None:
+        if (
+            not self.blocked
+            and not self.dying
+            and self.waiting
+            and self.waiting + self.done >= self.expect
+        ):
+            self.blocked = True
+            clock = self.clock
+            clock.blocked += 1
+            clock.maybe_idle()
+
+    async def until(self, t: float) -> None:
+        """Wait until virtual time ``t`` (returns at once when the clock is already there)."""
+        clock = self.clock
+        if t <= clock.now:
+            return
+        future: asyncio.Future[None] = clock.loop.create_future()
+        clock.seq += 1
+        heapq.heappush(clock.heap, (t, clock.seq, future, self))
+        self.waiting += 1
+        self._check()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.cancelled():  # never woken: undo the bookkeeping the driver would have done
+                self.waiting -= 1
+                if self.blocked:
+                    self.blocked = False
+                    clock.blocked -= 1
+            raise
+
+
+class Clock:
+    """The shared virtual clock and its driver (a discrete-event schedule across all cases)."""
+
+    __slots__ = ("_idle", "blocked", "heap", "live", "loop", "now", "seq")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.now = float("-inf")
+        self.heap: list[tuple[float, int, asyncio.Future[None], CaseClock]] = []
+        self.seq = 0
+        self.live = 0
+        self.blocked = 0
+        self._idle: asyncio.Future[None] | None = None
+
+    def maybe_idle(self) -> None:
+        idle = self._idle
+        if idle is not None and self.blocked >= self.live and not idle.done():
+            idle.set_result(None)
+
+    def case_finished(self, case: CaseClock) -> None:
+        if case.blocked:
+            case.blocked = False
+            self.blocked -= 1
+        self.live -= 1
+        self.maybe_idle()
+
+    async def drive(
+        self,
+        arrivals: list[tuple[float, int]],
+        start_case: Callable[[int, CaseClock], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Run every case: start each at its arrival, wake waiters in time order, until all finish.
+
+        ``arrivals`` is a list of ``(time, case index)`` sorted by time.
+        """
+        loop = self.loop
+        heap = self.heap
+        tasks: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        def _done(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled():
+                error = task.exception()
+                if error is not None:
+                    failures.append(error)
+                    idle = self._idle
+                    if idle is not None and not idle.done():
+                        idle.set_result(None)
+
+        position = 0
+        total = len(arrivals)
+        while True:
+            if failures:
+                break
+            if self.blocked < self.live:
+                self._idle = loop.create_future()
+                await self._idle
+                self._idle = None
+                continue
+            while heap and heap[0][2].done():  # cancelled waiters of cases that stopped
+                heapq.heappop(heap)
+            next_wait = heap[0][0] if heap else None
+            if position < total and (next_wait is None or arrivals[position][0] <= next_wait):
+                at, index = arrivals[position]
+                position += 1
+                self.now = max(self.now, at)
+                case = CaseClock(self)
+                self.live += 1
+                task = loop.create_task(start_case(index, case))
+                tasks.add(task)
+                task.add_done_callback(_done)
+                continue
+            if next_wait is None:
+                if self.live:
+                    raise RuntimeError(
+                        f"simulation stalled: {self.live} case(s) cannot make progress (internal error)"
+                    )
+                break
+            at, _seq, future, case = heapq.heappop(heap)
+            self.now = max(self.now, at)
+            case.waiting -= 1
+            if case.blocked:
+                case.blocked = False
+                self.blocked -= 1
+            future.set_result(None)
+        if failures:
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            raise failures[0]

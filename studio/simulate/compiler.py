@@ -1,0 +1,379 @@
+"""Compile a validated :class:`~studio.model.Workflow` to a LangGraph ``StateGraph``, once.
+
+One LangGraph node per workflow node. Plain edges for sequences; conditional edges with an
+explicit path map for decisions (the decision node evaluates the conditions and writes its choice
+to the ``route`` channel, the router reads it); several edges out of a fork for parallel splits and
+``add_edge([branch ends...], join)`` for joins, whose barrier waits for every branch. A decision that
+routes straight into a join goes through a tiny relay node so the join's barrier still counts it.
+
+Nodes are ``async`` and get their behaviour at run time from the runtime object in
+``config["configurable"]["studio_runtime"]`` (see :mod:`studio.simulate.runtime`): the same graph
+serves a walkthrough (human steps call ``interrupt()``) and Monte Carlo (simulated humans queue for
+resources in virtual time). A case that fails, or that a loop guard kills, raises
+:class:`~studio.simulate.runtime.CaseStop` out of the graph.
+
+State channels: ``case`` (the case's fields; merged), ``trace`` (step records; ``operator.add`` so
+parallel branches merge), ``transitions`` (``"from>to"`` -> count; merged), ``route`` (decision ->
+chosen target; merged) and ``outcome`` (set by the end node). ``invoke`` returns only ``outcome``; the runtime keeps
+the per-case record, and a walkthrough reads the whole state with ``get_state``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+
+from studio.errors import Finding, Severity, WorkflowInvalid, has_errors
+from studio.expr import Expression, parse
+from studio.model import Agent, Approval, Behaviour, Human, Subworkflow, Task, Workflow
+from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, layer
+
+__all__ = ["RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile"]
+
+RUNTIME_KEY = "studio_runtime"
+"""Key of the runtime object in ``config["configurable"]``."""
+
+
+def _merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    if not left:
+        return dict(right or {})
+    if not right:
+        return left
+    return {**left, **right}
+
+
+class CaseState(TypedDict, total=False):
+    """The LangGraph state of one case (see the module docstring for each channel)."""
+
+    case: Annotated[dict[str, Any], _merge]
+    trace: Annotated[list[tuple[Any, ...]], operator.add]
+    transitions: Annotated[dict[str, int], _merge]
+    route: Annotated[dict[str, str], _merge]
+    outcome: str
+
+
+class CaseOutput(TypedDict, total=False):
+    """What ``invoke`` returns: only the outcome. The full state stays readable with ``get_state``;
+    limiting the output spares LangGraph a snapshot of every channel after every step."""
+
+    outcome: str
+
+
+@dataclass(eq=False)
+class NodePlan:
+    """Everything the runtime needs about one node, as plain attributes."""
+
+    id: str
+    kind: str
+    order: int
+    label: str
+    actor: str | None = None
+    actor_kind: str | None = None
+    tools: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    behaviours: dict[str, Resolved] = field(default_factory=dict)
+    """Resolved behaviour per actor that may do this step (its actor, its escalation pool)."""
+    behaviour_layers: dict[str, tuple[Behaviour | None, ...]] = field(default_factory=dict)
+    sla: float | None = None
+    escalate_to: str | None = None
+    threshold: Expression | None = None
+    branches: tuple[tuple[Expression, str], ...] = ()
+    default: str | None = None
+    targets: tuple[str, ...] = ()
+    """LangGraph nodes this node triggers (non-decisions); decisions use ``graph_target``."""
+    graph_target: dict[str, str] = field(default_factory=dict)
+    preds: tuple[str, ...] = ()
+    """Joins: the LangGraph nodes the barrier waits for."""
+    limits: dict[str, int | None] = field(default_factory=dict)
+    outcome: str | None = None
+    reviews: tuple[str, ...] = ()
+    relay_from: str | None = None
+    relay_to: str | None = None
+
+
+@dataclass(eq=False)
+class ToolPlan:
+    id: str
+    behaviour: Resolved
+    rate_limit: tuple[int, float] | None
+    layers: tuple[Behaviour | None, ...] = ()
+
+
+@dataclass(eq=False)
+class Plan:
+    """The compiled view of a workflow the runtime reads (no pydantic in the hot path)."""
+
+    name: str
+    version: str
+    start: str
+    nodes: dict[str, NodePlan]
+    joins: frozenset[str]
+    pools: dict[str, tuple[int, Any]]
+    """Human pool id -> (capacity, Calendar or None)."""
+    tools: dict[str, ToolPlan]
+    actor_kinds: dict[str, str]
+    agent_versions: dict[str, str | None]
+    max_turns: int
+    retries: int
+    overrides: tuple[tuple[str, str, str], ...]
+    """(column, target id, behaviour field)."""
+    llm: dict[str, str]
+    """Agent id -> ``module:factory`` of its LangChain chat model."""
+
+    @cached_property
+    def node_order(self) -> dict[str, int]:
+        return {node_id: plan.order for node_id, plan in self.nodes.items()}
+
+
+def _relay_id(decision: str, join: str) -> str:
+    return f"__relay__{decision}__{join}"
+
+
+def _override_findings(workflow: Workflow) -> list[Finding]:
+    known = {n.id for n in workflow.nodes} | {a.id for a in workflow.actors} | {t.id for t in workflow.tools}
+    findings = []
+    for column, target in workflow.simulation.overrides.items():
+        head, _, name = target.partition(".")
+        if head not in known or name not in OVERRIDE_FIELDS:
+            findings.append(Finding(
+                "M001", Severity.ERROR, f"simulation.overrides.{column}",
+                f"override `{column}: {target}` must name a node, actor or tool and a behaviour field",
+                "write `<node, actor or tool id>.<field>`; fields: " + ", ".join(f"`{f}`" for f in OVERRIDE_FIELDS),
+            ))
+    return findings
+
+
+def build_plan(workflow: Workflow) -> Plan:
+    """The runtime plan of a (validated) workflow."""
+    policies = workflow.policies
+    actors = {a.id: a for a in workflow.actors}
+    nodes = {n.id: n for n in reversed(workflow.nodes)}  # first occurrence wins
+    kinds = {node_id: node.kind for node_id, node in nodes.items()}
+    joins = frozenset(node_id for node_id, kind in kinds.items() if kind == "join")
+    outgoing: dict[str, list[Any]] = {}
+    incoming: dict[str, list[Any]] = {}
+    for edge in workflow.edges:
+        if edge.source in nodes and edge.target in nodes:
+            outgoing.setdefault(edge.source, []).append(edge)
+            incoming.setdefault(edge.target, []).append(edge)
+
+    def resolved_for(node: Any, actor_id: str) -> tuple[Resolved, tuple[Behaviour | None, ...]]:
+        actor = actors.get(actor_id)
+        kind = actor.kind if actor is not None else "none"
+        layers = (actor.behaviour if actor is not None else None, getattr(node, "behaviour", None))
+        return layer(DEFAULT_DURATIONS[kind], policies.retries, *layers), layers
+
+    plans: dict[str, NodePlan] = {}
+    for order, node in enumerate(workflow.nodes):
+        if node.id in plans:
+            continue
+        plan = NodePlan(id=node.id, kind=node.kind, order=order, label=node.label)
+        actor_id = getattr(node, "actor", None)
+        if actor_id is not None and actor_id in actors:
+            plan.actor = actor_id
+            plan.actor_kind = actors[actor_id].kind
+            plan.behaviours[actor_id], plan.behaviour_layers[actor_id] = resolved_for(node, actor_id)
+        elif isinstance(node, (Task, Approval, Subworkflow)):
+            plan.behaviours[""], plan.behaviour_layers[""] = resolved_for(node, "")
+        if isinstance(node, Task):
+            plan.tools = tuple(node.tools)
+            plan.outputs = tuple(node.outputs)
+        if isinstance(node, (Task, Approval)):
+            is_approval = isinstance(node, Approval)
+            plan.sla = node.sla if node.sla is not None else (policies.approval_sla if is_approval else None)
+            escalate = node.escalate_to or policies.escalate_to
+            escalates = escalate is not None and escalate != plan.actor and plan.sla is not None
+            if escalates and plan.actor_kind == "human" and isinstance(actors.get(escalate or ""), Human):
+                assert escalate is not None
+                plan.escalate_to = escalate
+                plan.behaviours[escalate], plan.behaviour_layers[escalate] = resolved_for(node, escalate)
+        if isinstance(node, Approval):
+            plan.outputs = tuple(node.outputs)
+            plan.threshold = parse(node.threshold) if node.threshold is not None else None
+            plan.reviews = tuple(node.reviews)
+        if node.kind == "end":
+            plan.outcome = getattr(node, "outcome", None) or node.id
+        edges = outgoing.get(node.id, [])
+        if node.kind == "decision":
+            branches = []
+            for edge in edges:
+                if edge.default:
+                    if plan.default is None:
+                        plan.default = edge.target
+                elif edge.when is not None:
+                    branches.append((parse(edge.when), edge.target))
+            plan.branches = tuple(branches)
+            for edge in edges:
+                target = edge.target
+                plan.graph_target[target] = _relay_id(node.id, target) if target in joins else target
+        else:
+            seen: dict[str, None] = {}
+            for edge in edges:
+                seen.setdefault(edge.target, None)
+            plan.targets = tuple(seen)
+        for edge in incoming.get(node.id, []):
+            limit = edge.max_repeats if edge.max_repeats is not None else policies.max_repeats
+            plan.limits.setdefault(edge.source, limit)
+        plans[node.id] = plan
+
+    relays: dict[str, NodePlan] = {}
+    for plan in plans.values():
+        for target, graph_name in plan.graph_target.items():
+            if graph_name != target and graph_name not in relays:
+                relays[graph_name] = NodePlan(
+                    id=graph_name, kind="relay", order=plan.order, label=graph_name,
+                    targets=(target,), relay_from=plan.id, relay_to=target,
+                )
+    for join in joins:
+        preds: dict[str, None] = {}
+        for edge in incoming.get(join, []):
+            source = plans[edge.source]
+            preds.setdefault(source.graph_target.get(join, edge.source) if source.kind == "decision" else edge.source)
+        plans[join].preds = tuple(preds)
+    plans.update(relays)
+
+    tools = {}
+    for tool in workflow.tools:
+        if tool.id in tools:
+            continue
+        layers = (tool.behaviour, workflow.simulation.tools.get(tool.id))
+        rate = (tool.rate_limit.calls, tool.rate_limit.per) if tool.rate_limit is not None else None
+        tools[tool.id] = ToolPlan(tool.id, layer(DEFAULT_DURATIONS["tool"], 0, *layers), rate, layers)
+
+    pools = {a.id: (a.capacity, a.calendar) for a in workflow.actors if isinstance(a, Human)}
+    overrides = []
+    for column, target in workflow.simulation.overrides.items():
+        head, _, name = target.partition(".")
+        overrides.append((column, head, name))
+    start = next(n.id for n in workflow.nodes if n.kind == "start")
+    return Plan(
+        name=workflow.metadata.name,
+        version=workflow.metadata.version,
+        start=start,
+        nodes=plans,
+        joins=joins,
+        pools=pools,
+        tools=tools,
+        actor_kinds={a.id: a.kind for a in workflow.actors},
+        agent_versions={a.id: a.version for a in workflow.actors if isinstance(a, Agent)},
+        max_turns=policies.max_turns,
+        retries=policies.retries,
+        overrides=tuple(overrides),
+        llm={a.id: a.llm for a in workflow.actors if isinstance(a, Agent) and a.llm},
+    )
+
+
+def _node_function(plan: NodePlan) -> Any:
+    async def node(state: CaseState, config: RunnableConfig) -> dict[str, Any]:
+        runtime = config["configurable"][RUNTIME_KEY]
+        result: dict[str, Any] = await runtime.execute(plan, state, config["metadata"]["langgraph_step"])
+        return result
+
+    node.__name__ = f"node_{plan.id}"
+    node.__qualname__ = node.__name__
+    return node
+
+
+def _router(decision: str) -> Any:
+    async def route(state: CaseState) -> str:  # async: a sync router would run in a thread pool
+        return state["route"][decision]
+
+    route.__name__ = f"route_{decision}"
+    return route
+
+
+def build_graph(plan: Plan) -> Any:
+    """The LangGraph ``StateGraph`` of a plan, compiled without a checkpointer."""
+    builder: StateGraph[Any] = StateGraph(CaseState, output_schema=CaseOutput)
+    for node in plan.nodes.values():
+        builder.add_node(node.id, _node_function(node))
+    builder.add_edge(START, plan.start)
+    for node in plan.nodes.values():
+        if node.kind == "decision":
+            path_map = dict(node.graph_target)
+            if path_map:
+                builder.add_conditional_edges(node.id, _router(node.id), path_map)  # type: ignore[arg-type]
+        elif node.kind == "end":
+            builder.add_edge(node.id, END)
+        else:
+            for target in node.targets:
+                if target not in plan.joins:
+                    builder.add_edge(node.id, target)
+    for join in sorted(plan.joins):
+        preds = list(plan.nodes[join].preds)
+        if len(preds) == 1:
+            builder.add_edge(preds[0], join)
+        elif preds:
+            builder.add_edge(preds, join)
+    return builder.compile(name=plan.name)
+
+
+class CompiledWorkflow:
+    """A validated workflow compiled once to a LangGraph graph, ready to simulate or walk through.
+
+    ``graph`` has no checkpointer (Monte Carlo); :attr:`interactive` is the same graph with an
+    in-memory checkpointer attached, for walkthroughs that ``interrupt()`` at human steps.
+    """
+
+    def __init__(self, workflow: Workflow, plan: Plan, graph: Any, findings: Sequence[Finding],
+                 allow_llm: bool = False) -> None:
+        self.workflow = workflow
+        self.plan = plan
+        self.graph = graph
+        self.findings = list(findings)
+        self.allow_llm = allow_llm
+        self._interactive: Any = None
+        self._models: dict[str, Any] | None = None
+
+    @property
+    def interactive(self) -> Any:
+        """The compiled graph with an ``InMemorySaver`` checkpointer (created on first use)."""
+        if self._interactive is None:
+            self._interactive = self.graph.copy(update={"checkpointer": InMemorySaver()})
+        return self._interactive
+
+    def models(self) -> dict[str, Any]:
+        """LangChain chat models of agents with ``llm:`` (only with ``allow_llm=True``)."""
+        if self._models is None:
+            from studio.simulate.llm import load_model  # noqa: PLC0415
+
+            self._models = {}
+            if self.allow_llm:
+                for agent, spec in sorted(self.plan.llm.items()):
+                    self._models[agent] = load_model(spec)
+        return self._models
+
+    def draw_mermaid(self) -> str:
+        """Mermaid text of the LangGraph graph (what actually runs)."""
+        text: str = self.graph.get_graph().draw_mermaid()
+        return text
+
+    def __repr__(self) -> str:
+        return (f"CompiledWorkflow({self.plan.name!r} {self.plan.version}, "
+                f"{sum(1 for n in self.plan.nodes.values() if n.kind != 'relay')} nodes)")
+
+
+def compile(workflow: Workflow, data: Any = None, *, allow_llm: bool = False) -> CompiledWorkflow:
+    """Validate ``workflow`` (against ``data`` when given) and compile it to LangGraph.
+
+    Raises :class:`~studio.errors.WorkflowInvalid` carrying the findings when any is an error.
+    ``allow_llm=True`` lets agents with ``llm: "module:factory"`` import and call that factory;
+    the name comes from the workflow file, so only pass it for files you trust.
+    """
+    from studio.validate import validate  # noqa: PLC0415
+
+    findings = validate(workflow, data=data) + _override_findings(workflow)
+    if has_errors(findings):
+        name = workflow.metadata.name
+        errors = sum(f.is_error for f in findings)
+        raise WorkflowInvalid(findings, summary=f"cannot simulate `{name}`: {errors} error(s) found")
+    plan = build_plan(workflow)
+    graph = build_graph(plan)
+    return CompiledWorkflow(workflow, plan, graph, findings, allow_llm=allow_llm)

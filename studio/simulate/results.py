@@ -1,0 +1,608 @@
+"""Simulation results: KPIs (a plain, JSON-ready dict), pandas tables, plots and saved files.
+
+Everything is computed from the per-replication payloads (plain JSON data: the same whether the
+run was uninterrupted or resumed from ``progress/rep-*.json``), in a fixed order with fixed
+rounding, so the same inputs give byte-identical ``kpis.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from studio.simulate._stats import mean, quantile, sig, welch
+from studio.simulate.clock import WorkCalendar
+from studio.simulate.compiler import CompiledWorkflow
+from studio.simulate.runtime import STEP_FIELDS
+
+__all__ = ["Results", "compare"]
+
+_I = {name: index for index, name in enumerate(STEP_FIELDS)}
+N, ACTOR, START, END, WAIT, QUEUE, REASON, RESOURCE, SERVICE, DECISION = (
+    _I["node"], _I["actor"], _I["start"], _I["end"], _I["wait"], _I["queue"], _I["wait_reason"], _I["resource"],
+    _I["service"], _I["decision"],
+)
+TIN, TOUT, COST, ATTEMPTS, FAILURE, ESCALATED, FROM, HANDOFF, TOOLS, STEP, JOINED = (
+    _I["tokens_in"], _I["tokens_out"], _I["cost"], _I["attempts"], _I["failure"], _I["escalated_to"], _I["from"],
+    _I["handoff_from"], _I["tool_calls"], _I["step"], _I["joined"],
+)
+CATEGORIES = ("tool", "reasoning", "handoff", "data", "policy")
+
+
+def _sig_map(values: Mapping[str, float | None], digits: int = 6) -> dict[str, float | None]:
+    return {key: sig(values[key], digits) for key in sorted(values)}
+
+
+class _Rep:
+    """Sums and lists for one replication (the unit of the confidence intervals)."""
+
+    def __init__(self, results: Results, payload: Mapping[str, Any]) -> None:
+        plan = results.plan
+        cases = payload["cases"]
+        self.n = len(cases)
+        self.status: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+        self.categories: Counter[str] = Counter()
+        self.failed_nodes: Counter[str] = Counter()
+        self.failed_actors: Counter[str] = Counter()
+        self.kills: Counter[str] = Counter()
+        self.max_turns: Counter[str] = Counter()
+        self.loops: Counter[str] = Counter()
+        self.cycle: list[float] = []
+        self.cost = self.tokens_in = self.tokens_out = 0.0
+        self.handoffs = 0
+        self.network: Counter[tuple[str, str]] = Counter()
+        self.escalations: Counter[str] = Counter()
+        self.retries = 0
+        self.pool_waits: dict[str, list[float]] = defaultdict(list)
+        self.pool_busy: Counter[str] = Counter()
+        self.tool_waits: dict[str, list[float]] = defaultdict(list)
+        self.node_visits: Counter[str] = Counter()
+        self.node_wait: Counter[str] = Counter()
+        self.edges: Counter[tuple[str, str]] = Counter()
+        first = math.inf
+        last = -math.inf
+        for case in cases:
+            status = case["status"]
+            self.status[status] += 1
+            arrival, end = case["arrival"], case["end"]
+            first = min(first, arrival)
+            last = max(last, end)
+            if status == "completed":
+                self.cycle.append(end - arrival)
+                self.outcomes[case["outcome"]] += 1
+            else:
+                category = case.get("category") or "policy"
+                self.categories[category] += 1
+                if status == "killed":
+                    if case.get("reason") == "max_turns":
+                        self.max_turns[case.get("where") or ""] += 1
+                    else:
+                        self.kills[case.get("where") or ""] += 1
+                else:
+                    self.failed_nodes[case.get("node") or ""] += 1
+                    if case.get("actor"):
+                        self.failed_actors[case["actor"]] += 1
+            seen: Counter[str] = Counter()
+            for step in case["steps"]:
+                node = step[N]
+                self.cost += step[COST]
+                self.tokens_in += step[TIN]
+                self.tokens_out += step[TOUT]
+                if step[ATTEMPTS] > 1:
+                    self.retries += step[ATTEMPTS] - 1
+                if step[HANDOFF] is not None:
+                    self.handoffs += 1
+                    self.network[(step[HANDOFF], step[ACTOR])] += 1
+                if step[ESCALATED] is not None:
+                    self.escalations[node] += 1
+                resource = step[RESOURCE]
+                if resource is not None:
+                    self.pool_waits[resource].append(step[WAIT])
+                    self.pool_busy[resource] += step[SERVICE]
+                for tool, wait in step[TOOLS]:
+                    if tool in results.limited_tools:
+                        self.tool_waits[tool].append(wait)
+                self.node_visits[node] += 1
+                self.node_wait[node] += step[WAIT]
+                for source in step[JOINED] or ([step[FROM]] if step[FROM] is not None else []):
+                    self.edges[(source, node)] += 1
+                    seen[f"{source}>{node}"] += 1
+            for transition, count in seen.items():
+                if count > 1:
+                    self.loops[transition] += 1
+        self.first = first if self.n else 0.0
+        self.last = last if self.n else 0.0
+        self.span = max(self.last - self.first, 0.0)
+        self.open: dict[str, float] = {}
+        for pool, (capacity, calendar) in plan.pools.items():
+            seconds = self.span
+            if calendar is not None and self.span > 0:
+                seconds = WorkCalendar(calendar).open_seconds(self.first, self.last)
+            self.open[pool] = capacity * seconds
+
+    def flat(self, results: Results) -> dict[str, float | None]:
+        """Scalar KPIs of this replication, for :func:`compare`."""
+        completed = self.status["completed"]
+        hours = self.span / 3600.0
+        flat: dict[str, float | None] = {
+            "cycle_time_mean": mean(self.cycle),
+            "cycle_time_p50": quantile(self.cycle, 0.5),
+            "cycle_time_p95": quantile(self.cycle, 0.95),
+            "throughput_per_hour": completed / hours if hours > 0 else None,
+            "success_rate": completed / self.n if self.n else None,
+            "failure_rate": (self.n - completed) / self.n if self.n else None,
+            "cost_per_case": self.cost / self.n if self.n else None,
+            "tokens_per_case": (self.tokens_in + self.tokens_out) / self.n if self.n else None,
+            "handoffs_per_case": self.handoffs / self.n if self.n else None,
+            "escalations_per_case": sum(self.escalations.values()) / self.n if self.n else None,
+        }
+        for pool in sorted(results.plan.pools):
+            waits = self.pool_waits.get(pool, [])
+            flat[f"wait_mean[{pool}]"] = mean(waits)
+            flat[f"utilisation[{pool}]"] = self.pool_busy[pool] / self.open[pool] if self.open[pool] > 0 else None
+        for tool in sorted(results.limited_tools):
+            flat[f"wait_mean[{tool}]"] = mean(self.tool_waits.get(tool, []))
+        return flat
+
+
+class Results:
+    """What a simulation run produced. ``kpis`` for machines, tables and plots for people."""
+
+    def __init__(self, compiled: CompiledWorkflow, payloads: Sequence[Mapping[str, Any]],
+                 settings: Mapping[str, Any], gold: Any = None) -> None:
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.payloads = sorted(payloads, key=lambda p: p["replication"])
+        self.settings = dict(settings)
+        self.gold = gold
+        self.limited_tools = frozenset(t.id for t in self.plan.tools.values() if t.rate_limit is not None)
+
+    def __repr__(self) -> str:
+        k = self.kpis
+        cycle = k["cycle_time"]
+        return (f"<Results {k['workflow']['name']}: {k['cases']} cases x {k['replications']} rep(s), "
+                f"success {k['success_rate']}, cycle p50 {cycle['p50']}s p95 {cycle['p95']}s>")
+
+    # ------------------------------------------------------------------ KPIs
+
+    @cached_property
+    def _reps(self) -> list[_Rep]:
+        return [_Rep(self, payload) for payload in self.payloads]
+
+    @cached_property
+    def replication_kpis(self) -> list[dict[str, float | None]]:
+        """Scalar KPIs per replication (the samples :func:`compare` works on)."""
+        return [rep.flat(self) for rep in self._reps]
+
+    @cached_property
+    def kpis(self) -> dict[str, Any]:
+        """All KPIs as a plain dict: fixed key order, numbers rounded to 6 significant digits."""
+        reps = self._reps
+        plan = self.plan
+        total = sum(rep.n for rep in reps)
+        status: Counter[str] = sum((rep.status for rep in reps), Counter())
+        completed = status["completed"]
+        cycle = sorted(x for rep in reps for x in rep.cycle)
+        hours = sum(rep.span for rep in reps) / 3600.0
+        cost = math.fsum(rep.cost for rep in reps)
+        tokens_in = math.fsum(rep.tokens_in for rep in reps)
+        tokens_out = math.fsum(rep.tokens_out for rep in reps)
+
+        def counter(name: str) -> Counter[Any]:
+            out: Counter[Any] = Counter()
+            for rep in reps:
+                out.update(getattr(rep, name))
+            return out
+
+        categories = counter("categories")
+        escalations = counter("escalations")
+        kills = counter("kills")
+        max_turns = counter("max_turns")
+        network = counter("network")
+        resources: dict[str, Any] = {}
+        for pool in sorted(plan.pools):
+            waits = sorted(w for rep in reps for w in rep.pool_waits.get(pool, []))
+            busy = math.fsum(rep.pool_busy[pool] for rep in reps)
+            available = math.fsum(rep.open[pool] for rep in reps)
+            capacity, calendar = plan.pools[pool]
+            resources[pool] = {
+                "kind": "pool",
+                "capacity": capacity,
+                "calendar": f"{','.join(str(d) for d in calendar.days)} {calendar.hours} {calendar.timezone}"
+                if calendar is not None else None,
+                "requests": len(waits),
+                "wait_mean": sig(mean(waits)),
+                "wait_p95": sig(quantile(waits, 0.95, is_sorted=True)),
+                "waited_share": sig(sum(1 for w in waits if w > 0) / len(waits)) if waits else None,
+                "utilisation": sig(busy / available) if available > 0 else None,
+                "escalated_in": 0,
+            }
+        escalated_in: Counter[str] = Counter()
+        for payload in self.payloads:
+            for case in payload["cases"]:
+                for step in case["steps"]:
+                    if step[ESCALATED] is not None:
+                        escalated_in[step[ESCALATED]] += 1
+        for pool, figures in resources.items():
+            figures["escalated_in"] = escalated_in[pool]
+        for tool_id in sorted(self.limited_tools):
+            tool = plan.tools[tool_id]
+            assert tool.rate_limit is not None
+            calls, per = tool.rate_limit
+            waits = sorted(w for rep in reps for w in rep.tool_waits.get(tool_id, []))
+            resources[tool_id] = {
+                "kind": "rate_limited_tool",
+                "capacity": f"{calls}/{per:g}s",
+                "calendar": None,
+                "requests": len(waits),
+                "wait_mean": sig(mean(waits)),
+                "wait_p95": sig(quantile(waits, 0.95, is_sorted=True)),
+                "waited_share": sig(sum(1 for w in waits if w > 0) / len(waits)) if waits else None,
+                "utilisation": sig(len(waits) * per / (calls * sum(rep.span for rep in reps)))
+                if hours > 0 else None,
+                "escalated_in": 0,
+            }
+        kpis: dict[str, Any] = {
+            "workflow": {"name": plan.name, "version": plan.version},
+            "seed": self.settings.get("seed"),
+            "scenario": list(self.settings.get("scenario") or []),
+            "replications": len(reps),
+            "cases": total,
+            "status": {key: status[key] for key in ("completed", "failed", "killed", "stuck")},
+            "success_rate": sig(completed / total) if total else None,
+            "outcomes": {key: value for key, value in sorted(counter("outcomes").items())},
+            "cycle_time": {
+                "unit": "s",
+                "mean": sig(mean(cycle)),
+                "p50": sig(quantile(cycle, 0.5, is_sorted=True)),
+                "p95": sig(quantile(cycle, 0.95, is_sorted=True)),
+                "max": sig(cycle[-1]) if cycle else None,
+            },
+            "throughput": {
+                "per_hour": sig(completed / hours) if hours > 0 else None,
+                "per_day": sig(completed / hours * 24) if hours > 0 else None,
+            },
+            "cost": {"per_case": sig(cost / total) if total else None, "total": sig(cost)},
+            "tokens": {
+                "per_case": sig((tokens_in + tokens_out) / total) if total else None,
+                "in_total": int(tokens_in),
+                "out_total": int(tokens_out),
+            },
+            "failures": {
+                "total": total - completed,
+                "rate": sig((total - completed) / total) if total else None,
+                "by_category": {key: categories[key] for key in CATEGORIES},
+                "by_node": dict(sorted(counter("failed_nodes").items())),
+                "by_actor": dict(sorted(counter("failed_actors").items())),
+                "retries": sum(rep.retries for rep in reps),
+            },
+            "loop_guard": {
+                "kills": sum(kills.values()),
+                "where": dict(sorted(kills.items())),
+                "max_turns_kills": sum(max_turns.values()),
+                "max_turns_where": dict(sorted(max_turns.items())),
+            },
+            "loops": dict(sorted(counter("loops").items())),
+            "escalations": {
+                "total": sum(escalations.values()),
+                "per_case": sig(sum(escalations.values()) / total) if total else None,
+                "by_node": dict(sorted(escalations.items())),
+            },
+            "handoffs_per_case": sig(sum(rep.handoffs for rep in reps) / total) if total else None,
+            "interaction_network": [
+                {"from": source, "to": target, "count": count} for (source, target), count in sorted(network.items())
+            ],
+            "resources": resources,
+        }
+        if self.gold is not None:
+            kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
+                            "total": self.gold.total}
+        return kpis
+
+    def kpis_json(self) -> str:
+        return json.dumps(self.kpis, indent=2, ensure_ascii=False) + "\n"
+
+    # ------------------------------------------------------------------ diagram overlay
+
+    def node_figures(self) -> dict[str, dict[str, float | int | None]]:
+        """Per node: mean ``wait`` (seconds), ``utilisation`` of the pool doing it, ``visits``."""
+        visits: Counter[str] = Counter()
+        waits: Counter[str] = Counter()
+        for rep in self._reps:
+            visits.update(rep.node_visits)
+            waits.update(rep.node_wait)
+        resources = self.kpis["resources"]
+        out: dict[str, dict[str, float | int | None]] = {}
+        for node_id, node in sorted(self.plan.nodes.items(), key=lambda item: item[1].order):
+            if node.kind == "relay":
+                continue
+            utilisation = None
+            if node.actor in resources:
+                utilisation = resources[node.actor]["utilisation"]
+            else:
+                tool_utils = [resources[t]["utilisation"] for t in node.tools if t in resources]
+                tool_utils = [u for u in tool_utils if u is not None]
+                utilisation = max(tool_utils) if tool_utils else None
+            count = visits[node_id]
+            out[node_id] = {
+                "wait": sig(waits[node_id] / count) if count else None,
+                "utilisation": utilisation,
+                "visits": count,
+            }
+        return out
+
+    def edge_traffic(self) -> dict[tuple[str, str], int]:
+        """How often each transition ``(from, to)`` was taken, over all cases."""
+        traffic: Counter[tuple[str, str]] = Counter()
+        for rep in self._reps:
+            traffic.update(rep.edges)
+        return dict(sorted(traffic.items()))
+
+    # ------------------------------------------------------------------ rows and tables
+
+    def iter_steps(self) -> Iterator[dict[str, Any]]:
+        """Every step of every case as a dict (the lines of ``traces.jsonl``)."""
+        plan = self.plan
+        for payload in self.payloads:
+            replication = payload["replication"]
+            for case in payload["cases"]:
+                for step in case["steps"]:
+                    node = plan.nodes.get(step[N])
+                    actor = step[ACTOR]
+                    yield {
+                        "replication": replication,
+                        "case_id": case["case_id"],
+                        "node": step[N],
+                        "kind": node.kind if node is not None else None,
+                        "actor": actor,
+                        "agent_version": plan.agent_versions.get(actor) if actor else None,
+                        "tools": [call[0] for call in step[TOOLS]],
+                        "decision": step[DECISION],
+                        "note": step[_I["note"]],
+                        "start": round(step[START], 3),
+                        "end": round(step[END], 3),
+                        "wait": round(step[WAIT], 3),
+                        "queue": round(step[QUEUE], 3),
+                        "wait_reason": step[REASON],
+                        "resource": step[RESOURCE],
+                        "service": round(step[SERVICE], 3),
+                        "tokens_in": step[TIN],
+                        "tokens_out": step[TOUT],
+                        "cost": round(step[COST], 6),
+                        "attempts": step[ATTEMPTS],
+                        "failure": step[FAILURE],
+                        "escalated_to": step[ESCALATED],
+                        "from": step[FROM],
+                        "joined": step[JOINED],
+                        "handoff_from": step[HANDOFF],
+                    }
+
+    def iter_cases(self) -> Iterator[dict[str, Any]]:
+        for payload in self.payloads:
+            for case in payload["cases"]:
+                steps = case["steps"]
+                yield {
+                    "replication": payload["replication"],
+                    "case_id": case["case_id"],
+                    "index": case["index"],
+                    "arrival": round(case["arrival"], 3),
+                    "end": round(case["end"], 3),
+                    "cycle_time": round(case["end"] - case["arrival"], 3),
+                    "status": case["status"],
+                    "outcome": case["outcome"],
+                    "category": case["category"],
+                    "reason": case["reason"],
+                    "where": case["where"],
+                    "steps": len(steps),
+                    "cost": round(math.fsum(s[COST] for s in steps), 6),
+                    "tokens": sum(s[TIN] + s[TOUT] for s in steps),
+                    "handoffs": sum(1 for s in steps if s[HANDOFF] is not None),
+                    "escalations": sum(1 for s in steps if s[ESCALATED] is not None),
+                    "wait": round(math.fsum(s[WAIT] for s in steps), 3),
+                }
+
+    @property
+    def cases(self) -> Any:
+        """One row per case (pandas DataFrame)."""
+        import pandas as pd  # noqa: PLC0415
+
+        return pd.DataFrame(list(self.iter_cases()))
+
+    @property
+    def steps(self) -> Any:
+        """One row per step (pandas DataFrame)."""
+        import pandas as pd  # noqa: PLC0415
+
+        return pd.DataFrame(list(self.iter_steps()))
+
+    @property
+    def resources(self) -> Any:
+        """One row per resource: capacity, requests, waits, utilisation (pandas DataFrame)."""
+        import pandas as pd  # noqa: PLC0415
+
+        rows = [{"resource": key, **value} for key, value in self.kpis["resources"].items()]
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ plots
+
+    def plot_cycle_times(self) -> Any:
+        """Histogram of cycle times (hours) with p50 and p95 marked."""
+        from matplotlib.figure import Figure  # noqa: PLC0415
+
+        cycle = sorted(x / 3600.0 for rep in self._reps for x in rep.cycle)
+        figure = Figure(figsize=(7, 4))
+        axes = figure.subplots()
+        if cycle:
+            axes.hist(cycle, bins=min(50, max(5, len(cycle) // 20)), color="#4C72B0")
+            for q, style in ((0.5, "--"), (0.95, ":")):
+                value = quantile(cycle, q, is_sorted=True) or 0.0
+                axes.axvline(value, color="black", linestyle=style, label=f"p{int(q * 100)} {value:.2f} h")
+            axes.legend()
+        axes.set_xlabel("cycle time (hours, virtual)")
+        axes.set_ylabel("cases")
+        axes.set_title(f"{self.plan.name}: cycle times of completed cases")
+        figure.tight_layout()
+        return figure
+
+    def plot_utilisation(self) -> Any:
+        """Utilisation per resource (pools and rate-limited tools)."""
+        from matplotlib.figure import Figure  # noqa: PLC0415
+
+        resources = self.kpis["resources"]
+        names = [name for name, r in resources.items() if r["utilisation"] is not None]
+        values = [resources[name]["utilisation"] for name in names]
+        figure = Figure(figsize=(7, max(2.5, 0.4 * len(names) + 1)))
+        axes = figure.subplots()
+        axes.barh(names, values, color=["#C44E52" if v >= 0.85 else "#55A868" for v in values])
+        axes.set_xlim(0, max([1.0, *values]))
+        axes.axvline(0.85, color="grey", linestyle=":")
+        axes.set_xlabel("utilisation (busy / available working time)")
+        axes.set_title(f"{self.plan.name}: resource utilisation")
+        axes.invert_yaxis()
+        figure.tight_layout()
+        return figure
+
+    def plot_waits(self) -> Any:
+        """Mean wait per node, split by why (queue, calendar, rate limit, escalation)."""
+        from matplotlib.figure import Figure  # noqa: PLC0415
+
+        sums: dict[str, Counter[str]] = defaultdict(Counter)
+        visits: Counter[str] = Counter()
+        for payload in self.payloads:
+            for case in payload["cases"]:
+                for step in case["steps"]:
+                    visits[step[N]] += 1
+                    wait = step[WAIT]
+                    if wait <= 0:
+                        continue
+                    reason = step[REASON]
+                    if reason == "escalation":
+                        sums[step[N]]["escalation"] += wait
+                    elif reason == "rate_limit":
+                        sums[step[N]]["rate_limit"] += wait
+                    else:
+                        sums[step[N]]["queue"] += step[QUEUE]
+                        sums[step[N]]["calendar"] += wait - step[QUEUE]
+        nodes = [n for n in sorted(sums, key=lambda n: self.plan.nodes[n].order)]
+        reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA
+        colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD"}
+        figure = Figure(figsize=(7, max(2.5, 0.4 * len(nodes) + 1)))
+        axes = figure.subplots()
+        left = [0.0] * len(nodes)
+        for reason in reasons:
+            values = [sums[n][reason] / visits[n] / 3600.0 for n in nodes]
+            if any(values):
+                axes.barh(nodes, values, left=left, label=reason, color=colours[reason])
+                left = [a + b for a, b in zip(left, values, strict=True)]
+        if nodes:
+            axes.legend()
+        axes.set_xlabel("mean wait per visit (hours, virtual)")
+        axes.set_title(f"{self.plan.name}: where cases wait")
+        axes.invert_yaxis()
+        figure.tight_layout()
+        return figure
+
+    # ------------------------------------------------------------------ files
+
+    def summary(self) -> str:
+        """A few lines for a terminal."""
+        k = self.kpis
+
+        def hours(seconds: float | None) -> str:
+            return "n/a" if seconds is None else f"{seconds / 3600:.2f} h"
+
+        cycle = k["cycle_time"]
+        lines = [
+            f"{k['workflow']['name']} {k['workflow']['version']}: {k['cases']} case(s) in {k['replications']} "
+            f"replication(s), seed {k['seed']}",
+            f"  success {k['success_rate']}, cycle time p50 {hours(cycle['p50'])}, p95 {hours(cycle['p95'])}, "
+            f"mean {hours(cycle['mean'])}",
+            f"  throughput {k['throughput']['per_day']} case(s)/day; cost/case {k['cost']['per_case']}, "
+            f"tokens/case {k['tokens']['per_case']}",
+            f"  failures {k['failures']['total']} " + json.dumps(
+                {c: n for c, n in k["failures"]["by_category"].items() if n}),
+            f"  loop-guard kills {k['loop_guard']['kills']}, max-turns kills {k['loop_guard']['max_turns_kills']}, "
+            f"escalations {k['escalations']['total']}, hand-offs/case {k['handoffs_per_case']}",
+        ]
+        busiest = sorted(
+            ((name, r) for name, r in k["resources"].items() if r["utilisation"] is not None),
+            key=lambda item: -(item[1]["utilisation"] or 0),
+        )[:3]
+        if busiest:
+            lines.append("  busiest: " + ", ".join(
+                f"{name} {r['utilisation']:.0%} (mean wait {hours(r['wait_mean'])})" for name, r in busiest))
+        if "gold" in k:
+            lines.append(f"  gold cases: {k['gold']['passed']}/{k['gold']['total']} pass")
+        return "\n".join(lines)
+
+    def save(self, directory: str | Path, *, plots: bool = True) -> list[Path]:
+        """Write ``kpis.json``, ``traces.jsonl``, ``cases.jsonl``, ``gold.json`` and PNG plots."""
+        from studio.io import atomic_write  # noqa: PLC0415
+
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [atomic_write(folder / "kpis.json", self.kpis_json())]
+        written.append(_write_lines(folder / "traces.jsonl", self.iter_steps()))
+        written.append(_write_lines(folder / "cases.jsonl", self.iter_cases()))
+        if self.gold is not None:
+            written.append(atomic_write(folder / "gold.json",
+                                        json.dumps(self.gold.to_dict(), indent=2, ensure_ascii=False) + "\n"))
+        if plots:
+            try:
+                import matplotlib  # noqa: F401, PLC0415
+            except ImportError:  # pragma: no cover - optional extra
+                return written
+            for name, make in (("cycle_times.png", self.plot_cycle_times), ("utilisation.png", self.plot_utilisation),
+                               ("waits.png", self.plot_waits)):
+                figure = make()
+                figure.savefig(folder / name, dpi=100)
+                written.append(folder / name)
+        return written
+
+
+def _write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> Path:
+    import os  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False))
+                handle.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def compare(a: Results, b: Results) -> dict[str, dict[str, float | None]]:
+    """Per KPI, ``b - a`` with a 95% confidence interval across replications (Welch's t).
+
+    Each entry: ``a`` and ``b`` (means over replications), ``diff``, ``low``/``high`` (the interval;
+    None with fewer than two replications on a side) and ``significant`` (1.0 when the interval
+    excludes zero, else 0.0; None without an interval).
+    """
+    rows_a, rows_b = a.replication_kpis, b.replication_kpis
+    keys = sorted(set().union(*rows_a, *rows_b)) if rows_a or rows_b else []
+    out: dict[str, dict[str, float | None]] = {}
+    for key in keys:
+        xs = [row[key] for row in rows_a if row.get(key) is not None]
+        ys = [row[key] for row in rows_b if row.get(key) is not None]
+        result = welch(xs, ys)  # type: ignore[arg-type]
+        low, high = result["low"], result["high"]
+        significant = None if low is None or high is None else float(low > 0 or high < 0)
+        out[key] = {
+            "a": sig(result["a"]), "b": sig(result["b"]), "diff": sig(result["diff"]), "low": sig(low),
+            "high": sig(high), "significant": significant, "n_a": float(len(xs)), "n_b": float(len(ys)),
+        }
+    return out

@@ -1,0 +1,647 @@
+"""What a compiled node does when it runs: the per-case runtime given through the LangGraph config.
+
+:class:`CaseRun` is the object in ``config["configurable"]["studio_runtime"]``. Each LangGraph node
+calls :meth:`CaseRun.execute`, which
+
+1. works out where the case came from and when (its triggering predecessor's end; a join starts
+   when its latest branch ends),
+2. applies the guards (``policies.max_turns`` node steps; each transition at most ``max_repeats``
+   times; exceeding either kills the case at that place),
+3. does the step: agents and systems take sampled time, call tools (rate-limited tools are queued
+   resources), spend tokens and may fail by category with retries; human tasks and approvals queue
+   for their pool in working hours, escalate past their SLA, and are answered by a *decider*
+   (simulated humans, scripted gold answers, or ``interrupt()`` in a walkthrough); decisions
+   evaluate their conditions,
+4. records a step and returns the state update.
+
+A case that fails or is killed raises :class:`CaseStop` out of the graph.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from studio.expr import EvaluationError, ExpressionError
+from studio.simulate.behaviour import Resolved, Rng, override
+from studio.simulate.clock import CaseClock, Clock, Pool, RateLimiter, WorkCalendar, seconds_to_iso
+from studio.simulate.compiler import NodePlan, Plan
+
+__all__ = [
+    "STEP_FIELDS",
+    "CaseRun",
+    "CaseStop",
+    "Env",
+    "InteractiveHumans",
+    "ScriptedHumans",
+    "SimulatedHumans",
+    "parse_human_decisions",
+]
+
+STEP_FIELDS: tuple[str, ...] = (
+    "node", "actor", "start", "end", "wait", "queue", "wait_reason", "resource", "service", "decision", "note",
+    "tokens_in", "tokens_out", "cost", "attempts", "failure", "escalated_to", "from", "handoff_from",
+    "tool_calls", "step", "joined",
+)
+"""Field order of a step record (a tuple in the trace, a list in saved results).
+
+``wait`` is the time from the request to the start; ``queue`` is the part of it during which the
+pool was working but every person was busy (the rest is outside working hours, or for an
+escalation the time until the SLA ran out); for agents ``wait`` is the rate-limit wait for tools.
+"""
+
+(S_NODE, S_ACTOR, S_START, S_END, S_WAIT, S_QUEUE, S_REASON, S_RESOURCE, S_SERVICE, S_DECISION, S_NOTE, S_TIN, S_TOUT,
+ S_COST, S_ATTEMPTS, S_FAILURE, S_ESCALATED, S_FROM, S_HANDOFF, S_TOOLS, S_STEP, S_JOINED) = range(len(STEP_FIELDS))
+
+APPROVAL_DECISIONS = ("approve", "reject", "send_back")
+
+
+class CaseStop(Exception):
+    """Ends a case early: ``status`` is ``failed`` or ``killed``.
+
+    ``category`` is ``tool`` | ``reasoning`` | ``handoff`` | ``data`` | ``policy``; ``reason`` says
+    what happened (``loop_guard``, ``max_turns``, a failure message); ``where`` is the node or the
+    ``from>to`` transition.
+    """
+
+    def __init__(self, status: str, category: str, reason: str, *, where: str, node: str,
+                 actor: str | None, at: float) -> None:
+        super().__init__(f"{status} at {where}: {reason}")
+        self.status = status
+        self.category = category
+        self.reason = reason
+        self.where = where
+        self.node = node
+        self.actor = actor
+        self.at = at
+
+
+# --------------------------------------------------------------------------- deciders
+
+
+class SimulatedHumans:
+    """Humans answer from their behaviour model: approve / send back / reject by rate."""
+
+    interactive = False
+
+    def decide(self, run: CaseRun, plan: NodePlan, behaviour: Resolved, state: Mapping[str, Any],
+               at: float) -> tuple[str, str | None, dict[str, Any]]:
+        if plan.kind != "approval":
+            return "done", None, {}
+        u = run.rng.u()
+        if u < behaviour.approve_rate:
+            return "approve", None, {}
+        if u < behaviour.approve_rate + behaviour.send_back_rate:
+            return "send_back", "sent back (simulated)", {}
+        return "reject", None, {}
+
+
+def parse_human_decisions(text: Any) -> dict[str, deque[str]]:
+    """``"manager_approval=send_back;manager_approval=approve"`` -> answers per node, in order."""
+    script: dict[str, deque[str]] = {}
+    if text is None:
+        return script
+    for part in str(text).replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        node, _, answer = part.partition("=")
+        script.setdefault(node.strip(), deque()).append(_normalise(answer.strip() or "approve"))
+    return script
+
+
+class ScriptedHumans:
+    """Humans answer from a script (a gold case's ``human_decisions``); unlisted steps approve."""
+
+    interactive = False
+
+    def decide(self, run: CaseRun, plan: NodePlan, behaviour: Resolved, state: Mapping[str, Any],
+               at: float) -> tuple[str, str | None, dict[str, Any]]:
+        answers = run.script.get(plan.id)
+        if answers:
+            decision = answers.popleft()
+            note = "scripted"
+        else:
+            decision, note = "approve", "not in the script: approved"
+        if plan.kind != "approval" and decision == "approve":
+            decision = "done"
+        return decision, note, {}
+
+
+class InteractiveHumans:
+    """A person answers: ``interrupt()`` with what is to be decided; resumed with the answer."""
+
+    interactive = True
+
+    def decide(self, run: CaseRun, plan: NodePlan, behaviour: Resolved, state: Mapping[str, Any],
+               at: float) -> tuple[str, str | None, dict[str, Any]]:
+        from langgraph.types import interrupt  # noqa: PLC0415
+
+        answer = interrupt(run.question(plan, state, at))
+        if isinstance(answer, Mapping):
+            decision = _normalise(str(answer.get("decision", "approve")))
+            note = answer.get("note")
+            fields = dict(answer.get("fields") or {})
+        else:
+            decision, note, fields = _normalise(str(answer)), None, {}
+        if plan.kind != "approval":
+            decision = "done" if decision == "approve" else decision
+        return decision, (str(note) if note is not None else None), fields
+
+
+def _normalise(answer: str) -> str:
+    answer = answer.strip().lower().replace("-", "_").replace(" ", "_")
+    return {"steer": "send_back", "sendback": "send_back", "approved": "approve", "rejected": "reject",
+            "yes": "approve", "no": "reject", "ok": "approve"}.get(answer, answer)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+class Env:
+    """What all cases of one run share: the plan, resources, the clock, the decider, the models."""
+
+    def __init__(self, plan: Plan, *, clock: Clock | None, decider: Any, failures: bool = True,
+                 models: Mapping[str, Any] | None = None) -> None:
+        self.plan = plan
+        self.clock = clock
+        self.decider = decider
+        self.failures = failures
+        self.models = dict(models or {})
+        contended = clock is not None
+        self.calendars: dict[str, WorkCalendar] = {}
+        self.pools: dict[str, Pool] = {}
+        for pool_id, (capacity, calendar) in sorted(plan.pools.items()):
+            work = WorkCalendar(calendar) if calendar is not None else None
+            if work is not None:
+                self.calendars[pool_id] = work
+            self.pools[pool_id] = Pool(pool_id, capacity, work, contended)
+        self.limiters: dict[str, RateLimiter] = {
+            tool.id: RateLimiter(tool.rate_limit[0], tool.rate_limit[1], contended)
+            for tool in plan.tools.values() if tool.rate_limit is not None
+        }
+        self._quiet: dict[tuple[str, str], Resolved] = {}
+
+    def behaviour(self, plan: NodePlan, actor: str) -> Resolved:
+        base = plan.behaviours[actor]
+        if self.failures:
+            return base
+        key = (plan.id, actor)
+        quiet = self._quiet.get(key)
+        if quiet is None:
+            quiet = self._quiet[key] = _without_failures(base)
+        return quiet
+
+    def tool_behaviour(self, tool: str) -> Resolved:
+        base = self.plan.tools[tool].behaviour
+        if self.failures:
+            return base
+        key = ("\x00tool", tool)
+        quiet = self._quiet.get(key)
+        if quiet is None:
+            quiet = self._quiet[key] = _without_failures(base)
+        return quiet
+
+
+def _without_failures(base: Resolved) -> Resolved:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(base, fail_tool=0.0, fail_reasoning=0.0, fail_handoff=0.0)
+
+
+@dataclass
+class _Timing:
+    start: float
+    end: float
+    wait: float
+    queue: float
+    reason: str | None
+    resource: str | None
+    service: float
+    actor: str | None
+    escalated_to: str | None
+
+
+# --------------------------------------------------------------------------- one case
+
+
+class CaseRun:
+    """The runtime of one case (the "decider/runtime" object a compiled node asks at run time)."""
+
+    __slots__ = (
+        "actor_behaviour",
+        "arrival",
+        "arrivals",
+        "case_id",
+        "cc",
+        "end_node",
+        "env",
+        "index",
+        "last_actor",
+        "outcome",
+        "overrides",
+        "pending",
+        "plan",
+        "replication",
+        "rng",
+        "script",
+        "status",
+        "steps",
+        "stop",
+        "trig",
+    )
+
+    def __init__(self, env: Env, *, index: int, case_id: str, row: Mapping[str, Any], arrival: float, rng: Rng,
+                 replication: int = 0, cc: CaseClock | None = None, script: dict[str, deque[str]] | None = None
+                 ) -> None:
+        self.env = env
+        self.plan = env.plan
+        self.index = index
+        self.case_id = case_id
+        self.replication = replication
+        self.arrival = arrival
+        self.rng = rng
+        self.cc = cc
+        self.script = script or {}
+        self.steps: list[tuple[Any, ...]] = []
+        self.trig: dict[str, tuple[str, float]] = {}
+        self.arrivals: dict[str, dict[str, tuple[str, float]]] = {}
+        self.pending: set[str] = {self.plan.start}
+        self.last_actor: dict[str, str | None] = {}
+        self.status = "running"
+        self.outcome: str | None = None
+        self.end_node: str | None = None
+        self.stop: CaseStop | None = None
+        self.actor_behaviour: dict[tuple[str, str], Resolved] = {}
+        self.overrides: dict[str, dict[str, Any]] = {}
+        for column, target, name in self.plan.overrides:
+            value = row.get(column)
+            if value is not None and value != "":
+                self.overrides.setdefault(target, {})[name] = value
+
+    # ------------------------------------------------------------------ entry point
+
+    async def execute(self, plan: NodePlan, state: Mapping[str, Any], step: int) -> dict[str, Any]:
+        cc = self.cc
+        if cc is not None and step != cc.step:
+            expected = len(self.pending)
+            if plan.id not in self.pending:
+                expected += 1
+            cc.begin_step(step, expected)
+            self.pending = set()
+        try:
+            return await self._execute(plan, state, step)
+        except CaseStop as stop:
+            if cc is not None:
+                cc.die()
+            if self.stop is None:
+                self.stop = stop
+                self.status = stop.status
+            raise
+
+    async def _execute(self, plan: NodePlan, state: Mapping[str, Any], step: int) -> dict[str, Any]:
+        kind = plan.kind
+        if kind == "relay":
+            origin, at = self.trig.get(plan.id, (plan.relay_from or "", self.arrival))
+            self._complete(plan, origin, at, None)
+            return {}
+        source: str | None
+        start: float
+        if kind == "join":
+            arrived = self.arrivals.pop(plan.id, {})
+            sources = sorted(arrived.values(), key=lambda item: (item[1], item[0]))
+            start = sources[-1][1] if sources else self.arrival
+            source = sources[-1][0] if sources else None
+            froms = [item[0] for item in sources]
+        else:
+            trigger = self.trig.get(plan.id)
+            source, start = trigger if trigger is not None else (None, self.arrival)
+            froms = [source] if source is not None else []
+
+        trace = state.get("trace") or ()
+        if len(trace) + 1 > self.plan.max_turns:
+            raise CaseStop("killed", "policy", "max_turns", where=plan.id, node=plan.id, actor=plan.actor, at=start)
+        counts = state.get("transitions") or {}
+        transitions: dict[str, int] = {}
+        for origin in froms:
+            key = f"{origin}>{plan.id}"
+            count = counts.get(key, 0) + 1
+            limit = plan.limits.get(origin)
+            if limit is not None and count > limit:
+                raise CaseStop("killed", "policy", "loop_guard", where=key, node=plan.id, actor=plan.actor, at=start)
+            transitions[key] = count
+        update: dict[str, Any] = {"transitions": transitions} if transitions else {}
+        fields: dict[str, Any] = {}
+        route: str | None = None
+
+        if kind in ("task", "subworkflow"):
+            if plan.actor_kind == "human":
+                record = await self._human(plan, state=state, start=start, source=source, step=step, fields=fields)
+            else:
+                record = await self._work(plan, state=state, start=start, source=source, step=step, fields=fields)
+        elif kind == "approval":
+            record = await self._approval(plan, state=state, start=start, source=source, step=step, fields=fields)
+        elif kind == "decision":
+            route = self._decide(plan, state, start)
+            record = self._record(plan, None, start, start, decision=route, source=source, step=step)
+            update["route"] = {plan.id: route}
+        elif kind == "end":
+            record = self._record(plan, None, start, start, decision=plan.outcome, source=source, step=step)
+            self.status = "completed"
+            self.outcome = plan.outcome
+            self.end_node = plan.id
+            update["outcome"] = plan.outcome
+        else:  # start, parallel, join
+            record = self._record(plan, None, start, start, decision=None, source=source, step=step,
+                                  joined=froms if kind == "join" else None)
+        if fields:
+            update["case"] = fields
+        update["trace"] = [record]
+        self._complete(plan, plan.id, record[S_END], route)
+        return update
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _record(self, plan: NodePlan, actor: str | None, start: float, end: float, *, decision: str | None,
+                source: str | None, step: int, wait: float = 0.0, queue: float = 0.0, reason: str | None = None,
+                resource: str | None = None, service: float = 0.0, note: str | None = None,
+                tokens_in: int = 0, tokens_out: int = 0, cost: float = 0.0, attempts: int = 0,
+                failure: str | None = None, escalated_to: str | None = None,
+                tool_calls: list[list[Any]] | None = None, joined: list[str] | None = None) -> tuple[Any, ...]:
+        previous = self.last_actor.get(source) if source is not None else None
+        handoff = previous if actor is not None and previous is not None and previous != actor else None
+        self.last_actor[plan.id] = actor if actor is not None else previous
+        record = (plan.id, actor, start, end, wait, queue, reason, resource, service, decision, note, tokens_in,
+                  tokens_out, cost, attempts, failure, escalated_to, source, handoff, tool_calls or [], step, joined)
+        self.steps.append(record)
+        return record
+
+    def _complete(self, plan: NodePlan, source: str, end: float, route: str | None) -> None:
+        """Mirror what LangGraph will run next, and hand each successor its start time."""
+        if plan.kind == "decision":
+            targets: tuple[str, ...] = (plan.graph_target[route],) if route is not None else ()
+        else:
+            targets = plan.targets
+        joins = self.plan.joins
+        pending = self.pending
+        for target in targets:
+            if target in joins:
+                arrived = self.arrivals.setdefault(target, {})
+                arrived[plan.id] = (source, end)
+                if len(arrived) >= len(self.plan.nodes[target].preds):
+                    pending.add(target)
+            else:
+                self.trig[target] = (source, end)
+                pending.add(target)
+        if self.cc is not None:
+            self.cc.node_done()
+
+    def behaviour(self, plan: NodePlan, actor: str) -> Resolved:
+        """The step's behaviour for this case (per-case column overrides applied)."""
+        base = self.env.behaviour(plan, actor)
+        if not self.overrides:
+            return base
+        key = (plan.id, actor)
+        cached = self.actor_behaviour.get(key)
+        if cached is not None:
+            return cached
+        changes: dict[str, Any] = {}
+        changes.update(self.overrides.get(actor, {}))
+        changes.update(self.overrides.get(plan.id, {}))
+        resolved = base
+        if changes:
+            try:
+                resolved = override(base, changes)
+            except (ValueError, KeyError) as exc:
+                raise CaseStop("failed", "data", f"bad per-case override: {exc}",
+                    where=plan.id, node=plan.id, actor=actor, at=self.arrival) from None
+        self.actor_behaviour[key] = resolved
+        return resolved
+
+    def _tool_behaviour(self, tool: str) -> Resolved:
+        base = self.env.tool_behaviour(tool)
+        changes = self.overrides.get(tool)
+        if not changes:
+            return base
+        try:
+            return override(base, changes)
+        except (ValueError, KeyError) as exc:
+            raise CaseStop("failed", "data", f"bad per-case override: {exc}",
+                where=tool, node=tool, actor=None, at=self.arrival) from None
+
+    async def _until(self, t: float) -> None:
+        cc = self.cc
+        if cc is not None and t > cc.clock.now:
+            await cc.until(t)
+
+    # ------------------------------------------------------------------ node kinds
+
+    def _decide(self, plan: NodePlan, state: Mapping[str, Any], at: float) -> str:
+        case = state.get("case") or {}
+        for expression, target in plan.branches:
+            try:
+                if expression.evaluate_bool(case):
+                    return target
+            except ExpressionError as exc:
+                message = exc.message if isinstance(exc, EvaluationError) else str(exc)
+                raise CaseStop("failed", "data", f"condition `{expression.text}`: {message}",
+                    where=plan.id, node=plan.id, actor=None, at=at) from None
+        if plan.default is None:
+            raise CaseStop("failed", "policy", "no condition matched and there is no default edge",
+                where=plan.id, node=plan.id, actor=None, at=at)
+        return plan.default
+
+    async def _work(self, plan: NodePlan, *, state: Mapping[str, Any], start: float, source: str | None, step: int,
+                    fields: dict[str, Any]) -> tuple[Any, ...]:
+        """An agent, system or actor-less step: tools, own work, tokens, faults and retries."""
+        actor = plan.actor or ""
+        behaviour = self.behaviour(plan, actor)
+        env = self.env
+        rng = self.rng
+        now = start
+        attempts = tokens_in = tokens_out = 0
+        cost = 0.0
+        calls: list[list[Any]] = []
+        model = env.models.get(actor) if actor else None
+        failure: str | None = None
+        tool_wait = 0.0
+        while True:
+            attempts += 1
+            failure = None
+            for tool in plan.tools:
+                limiter = env.limiters.get(tool)
+                wait = 0.0
+                if limiter is not None:
+                    await self._until(now)
+                    begin = limiter.slot(now)
+                    wait = begin - now
+                    now = begin
+                tool_behaviour = self._tool_behaviour(tool)
+                now += tool_behaviour.duration(rng)
+                cost += tool_behaviour.cost_per_call
+                tool_wait += wait
+                calls.append([tool, round(wait, 6)])
+                if tool_behaviour.fail_total > 0.0 and rng.u() < tool_behaviour.fail_total:
+                    failure = "tool"
+                    break
+            if failure is None:
+                now += behaviour.duration(rng)
+                spent_in, spent_out = behaviour.tokens_in, behaviour.tokens_out
+                if model is not None:
+                    from studio.simulate.llm import ask  # noqa: PLC0415
+
+                    try:
+                        answer = await ask(model, actor, plan, state.get("case") or {})
+                    except Exception:  # the model's provider failed (network, quota): a tool failure
+                        failure = "tool"
+                    else:
+                        if answer.error is not None:
+                            failure = "reasoning"
+                        else:
+                            fields.update(answer.fields)
+                        spent_in = answer.tokens_in if answer.tokens_in is not None else spent_in
+                        spent_out = answer.tokens_out if answer.tokens_out is not None else spent_out
+                tokens_in += spent_in
+                tokens_out += spent_out
+                cost += behaviour.cost_per_call + (spent_in + spent_out) / 1000.0 * behaviour.cost_per_1k_tokens
+                if failure is None and behaviour.fail_total > 0.0:
+                    u = rng.u()
+                    if u < behaviour.fail_tool:
+                        failure = "tool"
+                    elif u < behaviour.fail_tool + behaviour.fail_reasoning:
+                        failure = "reasoning"
+                    elif u < behaviour.fail_total:
+                        failure = "handoff"
+            if failure is None or attempts > behaviour.retries:
+                break
+        if failure is None:
+            self._outputs(plan, state, fields)
+        record = self._record(
+            plan, plan.actor, start, now, decision=None, source=source, step=step, wait=tool_wait, queue=tool_wait,
+            reason="rate_limit" if tool_wait > 0 else None, tokens_in=tokens_in, tokens_out=tokens_out,
+            cost=cost, attempts=attempts, failure=failure, tool_calls=calls,
+        )
+        if failure is not None:
+            raise CaseStop("failed", failure, f"{failure} failure after {attempts} attempt(s)",
+                where=plan.id, node=plan.id, actor=plan.actor, at=now)
+        return record
+
+    def _outputs(self, plan: NodePlan, state: Mapping[str, Any], fields: dict[str, Any]) -> None:
+        if not plan.outputs:
+            return
+        case = state.get("case") or {}
+        for name in plan.outputs:
+            if name not in case and name not in fields:
+                fields[name] = None
+
+    async def _serve(self, plan: NodePlan, t: float) -> _Timing:
+        """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work."""
+        env = self.env
+        actor = plan.actor or ""
+        pool = env.pools.get(actor)
+        if pool is None:  # pragma: no cover - humans always have a pool
+            seconds = self.behaviour(plan, actor).duration(self.rng)
+            return _Timing(t, t + seconds, 0.0, 0.0, None, None, seconds, plan.actor, None)
+        await self._until(t)
+        begin, _queued = pool.start(t)
+        asked = t
+        escalated: str | None = None
+        if plan.escalate_to is not None and plan.sla is not None and begin - t > plan.sla:
+            escalated = plan.escalate_to
+            asked = t + plan.sla
+            pool = env.pools[escalated]
+            actor = escalated
+            await self._until(asked)
+            begin, _queued = pool.start(asked)
+        service = self.behaviour(plan, actor).duration(self.rng)
+        end = pool.reserve(begin, service)
+        wait = begin - t
+        queue = begin - asked
+        if pool.calendar is not None and queue > 0:
+            queue = pool.calendar.open_seconds(asked, begin)
+        reason: str | None = None
+        if escalated is not None:
+            reason = "escalation"
+        elif wait > 0:
+            reason = "queue" if queue >= wait - queue else "calendar"
+        return _Timing(begin, end, wait, queue, reason, pool.id, service, actor, escalated)
+
+    async def _human(self, plan: NodePlan, *, state: Mapping[str, Any], start: float, source: str | None,
+                     step: int, fields: dict[str, Any]) -> tuple[Any, ...]:
+        decider = self.env.decider
+        actor = plan.actor or ""
+        if decider.interactive:
+            decision, note, answer_fields = decider.decide(self, plan, self.behaviour(plan, actor), state, start)
+            timing = await self._serve(plan, start)
+        else:
+            timing = await self._serve(plan, start)
+            decision, note, answer_fields = decider.decide(
+                self, plan, self.behaviour(plan, timing.actor or actor), state, start)
+        fields.update(answer_fields)
+        if plan.kind == "approval":
+            fields[f"{plan.id}_decision"] = decision
+            fields[f"{plan.id}_note"] = note
+        behaviour = self.behaviour(plan, timing.actor or actor)
+        record = self._record(
+            plan, timing.actor, timing.start, timing.end, decision=decision, source=source, step=step,
+            wait=timing.wait, queue=timing.queue, reason=timing.reason, resource=timing.resource,
+            service=timing.service, note=note, cost=behaviour.cost_per_call, attempts=1,
+            escalated_to=timing.escalated_to,
+        )
+        self._outputs(plan, state, fields)
+        return record
+
+    async def _approval(self, plan: NodePlan, *, state: Mapping[str, Any], start: float, source: str | None,
+                        step: int, fields: dict[str, Any]) -> tuple[Any, ...]:
+        if plan.threshold is not None:
+            case = state.get("case") or {}
+            try:
+                needed = plan.threshold.evaluate_bool(case)
+            except ExpressionError as exc:
+                message = exc.message if isinstance(exc, EvaluationError) else str(exc)
+                raise CaseStop("failed", "policy", f"threshold `{plan.threshold.text}`: {message}",
+                    where=plan.id, node=plan.id, actor=plan.actor, at=start) from None
+            if not needed:
+                note = f"auto-approved: `{plan.threshold.text}` is false"
+                fields[f"{plan.id}_decision"] = "approve"
+                fields[f"{plan.id}_note"] = note
+                self._outputs(plan, state, fields)
+                return self._record(plan, None, start, start, decision="approve", source=source, step=step,
+                                    note=note)
+        return await self._human(plan, state=state, start=start, source=source, step=step, fields=fields)
+
+    # ------------------------------------------------------------------ walkthrough support
+
+    def question(self, plan: NodePlan, state: Mapping[str, Any], at: float) -> dict[str, Any]:
+        """The interrupt payload: who is asked what, and why, with the case and the path so far."""
+        case = dict(state.get("case") or {})
+        path = [record[S_NODE] for record in self.steps]
+        if plan.kind == "approval":
+            why = "every case is approved here"
+            if plan.threshold is not None:
+                why = f"`{plan.threshold.text}` is true for this case"
+            reviews = list(plan.reviews) or [p for p in path if self.plan.nodes[p].kind in ("task", "subworkflow")][-1:]
+            question = f"Approve `{plan.label}`?"
+            options = ["approve", "reject", "steer"]
+        else:
+            why = "a person does this step"
+            reviews = []
+            question = f"Do `{plan.label}` and say when it is done."
+            options = ["approve", "reject", "steer"]
+        return {
+            "node": plan.id,
+            "kind": plan.kind,
+            "name": plan.label,
+            "actor": plan.actor,
+            "question": question,
+            "why": why,
+            "reviews": reviews,
+            "outputs": list(plan.outputs),
+            "case": json.loads(json.dumps(case, default=str)),
+            "path": path,
+            "time": at,
+            "time_iso": seconds_to_iso(at),
+            "options": options,
+        }

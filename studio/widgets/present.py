@@ -1,0 +1,266 @@
+"""Simulation results and walkthrough state for people: HTML tables, figures and a network diagram.
+
+Plain Python (no ipywidgets): the studio widget shows what these return, and the notebooks and
+tests call them directly. Results are read through the simulator's public surface (``kpis``,
+``plot_*``, ``node_figures``, ``edge_traffic``; ``compare`` rows; the walkthrough's ``pending``,
+``state``, ``history``, ``done`` and ``outcome``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "comparison_rows",
+    "comparison_table",
+    "figures",
+    "hours",
+    "kpi_rows",
+    "kpi_table",
+    "network_svg",
+    "overlay",
+    "resource_rows",
+    "table",
+    "walkthrough",
+]
+
+# KPIs a room reads first, in this order: (label, path into ``kpis``, how to show it)
+_HEADLINE: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Cases simulated", ("cases",), "int"),
+    ("Completed successfully", ("success_rate",), "pct"),
+    ("Cycle time, median", ("cycle_time", "p50"), "hours"),
+    ("Cycle time, 95th percentile", ("cycle_time", "p95"), "hours"),
+    ("Cycle time, mean", ("cycle_time", "mean"), "hours"),
+    ("Throughput per day", ("throughput", "per_day"), "num"),
+    ("Cost per case", ("cost", "per_case"), "money"),
+    ("Tokens per case", ("tokens", "per_case"), "int"),
+    ("Hand-offs per case", ("handoffs_per_case",), "num"),
+    ("Failed cases", ("failures", "total"), "int"),
+    ("Escalations", ("escalations", "total"), "int"),
+    ("Killed by the loop guard", ("loop_guard", "kills"), "int"),
+    ("Gold cases passing", ("gold", "pass_rate"), "pct"),
+)
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def hours(seconds: float | None) -> str:
+    """Seconds as hours (``"3.25 h"``), or minutes under an hour (``"12.5 min"``)."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    if abs(seconds) < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def _show(value: Any, how: str) -> str:
+    if value is None:
+        return "–"
+    if how == "pct":
+        return f"{float(value):.1%}"
+    if how == "hours":
+        return hours(float(value))
+    if how == "money":
+        return f"{float(value):.4f}"
+    if how == "int":
+        return f"{round(float(value)):,}"
+    return f"{float(value):.3g}"
+
+
+def _get(data: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
+    """An HTML table (every cell escaped) in the studio's style."""
+    head = "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="wds-table">{head}{body}</table>'
+
+
+def kpi_rows(results: Any) -> list[tuple[str, str]]:
+    """The headline KPIs as ``(label, shown value)`` rows."""
+    kpis: Mapping[str, Any] = results.kpis
+    rows = []
+    for label, path, how in _HEADLINE:
+        if path[0] == "gold" and "gold" not in kpis:
+            continue
+        rows.append((label, _show(_get(kpis, path), how)))
+    return rows
+
+
+def resource_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
+    """Per resource: name, capacity, utilisation, mean wait, 95th percentile wait."""
+    out = []
+    for name, r in (results.kpis.get("resources") or {}).items():
+        utilisation = r.get("utilisation")
+        out.append(
+            (
+                name,
+                str(r.get("capacity")),
+                "–" if utilisation is None else f"{utilisation:.0%}",
+                hours(r.get("wait_mean")),
+                hours(r.get("wait_p95")),
+            )
+        )
+    return out
+
+
+def kpi_table(results: Any) -> str:
+    """The KPI table and the resource table, as HTML."""
+    kpis = results.kpis
+    scenario = ", ".join(str(s) for s in kpis.get("scenario") or []) or "as mapped"
+    title = (
+        f"<h4>{_esc(kpis['workflow']['name'])} {_esc(kpis['workflow']['version'])}: "
+        f"{_esc(kpis['cases'])} cases, seed {_esc(kpis.get('seed'))}, scenario: {_esc(scenario)}</h4>"
+    )
+    outcomes = ", ".join(f"{k} {v}" for k, v in (kpis.get("outcomes") or {}).items())
+    return (
+        title
+        + '<div style="display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start">'
+        + "<div>"
+        + table(kpi_rows(results), ["KPI", "value"])
+        + f"<p>Outcomes: {_esc(outcomes)}</p></div>"
+        + "<div>"
+        + table(resource_rows(results), ["resource", "capacity", "utilisation", "mean wait", "p95 wait"])
+        + "</div></div>"
+    )
+
+
+def network_svg(results: Any, workflow: Any) -> str:
+    """The interaction network (who hands work to whom) with the simulated hand-off counts, as SVG."""
+    import graphviz  # noqa: PLC0415
+
+    from studio import graph as g  # noqa: PLC0415
+
+    counts = {(row["from"], row["to"]): float(row["count"]) for row in results.kpis.get("interaction_network", [])}
+    network = g.interaction_network(workflow, observed=counts)
+    top = max((float(d.get("weight") or 0) for _, _, d in network.edges(data=True)), default=0.0)
+    dot = graphviz.Digraph("interactions", engine="dot")
+    dot.attr(rankdir="LR", fontname="Helvetica", bgcolor="white", pad="0.2", nodesep="0.5", ranksep="0.9")
+    fills = {"agent": "#EEF4FB", "human": "#FDF5EA", "system": "#F3F3F3"}
+    shapes = {"agent": "box", "human": "ellipse", "system": "component"}
+    for actor, data in network.nodes(data=True):
+        kind = str(data.get("kind", "system"))
+        dot.node(
+            actor,
+            f"{actor}\n({kind})",
+            shape=shapes.get(kind, "box"),
+            style="filled,rounded",
+            fillcolor=fills.get(kind, "#FFFFFF"),
+            fontname="Helvetica",
+            fontsize="13",
+        )
+    for source, target, data in network.edges(data=True):
+        weight = float(data.get("weight") or 0)
+        width = 1.0 + 5.0 * (weight / top if top > 0 else 0.0)
+        shown = f"{weight:,.0f}" if data.get("observed") is not None else f"{data.get('handoffs', 0)} link(s)"
+        dot.edge(
+            source,
+            target,
+            label=f" {shown} ",
+            penwidth=f"{width:.2f}",
+            fontname="Helvetica",
+            fontsize="12",
+            color="#546E7A",
+        )
+    svg = str(dot.pipe(format="svg").decode("utf-8"))
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def figures(results: Any) -> Iterator[tuple[str, Any]]:
+    """The simulator's plots, titled for tabs: cycle times, utilisation, waits."""
+    for title, name in (
+        ("Cycle times", "plot_cycle_times"),
+        ("Utilisation", "plot_utilisation"),
+        ("Waits", "plot_waits"),
+    ):
+        method = getattr(results, name, None)
+        if method is not None:
+            yield title, method()
+
+
+def overlay(results: Any) -> Any:
+    """The diagram overlay: mean wait per step as heat, transitions taken as arrow width."""
+    from studio.render import Overlay  # noqa: PLC0415
+
+    figures_ = results.node_figures()
+    waits = {node: float(f["wait"]) for node, f in figures_.items() if f.get("wait")}
+    text = {node: hours(value) for node, value in waits.items()}
+    traffic = {tuple(edge): float(count) for edge, count in results.edge_traffic().items()}
+    return Overlay(nodes=waits, edges=traffic, label="wait", text=text)
+
+
+def comparison_rows(comparison: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str, str, str, str]]:
+    """A vs B per KPI: a, b, b - a, the 95% interval, and whether it is a real difference."""
+    rows = []
+    for key, row in comparison.items():
+        low, high = row.get("low"), row.get("high")
+        interval = "–" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
+        significant = row.get("significant")
+        verdict = "–" if significant is None else ("yes" if significant else "no")
+        rows.append((key, _num(row.get("a")), _num(row.get("b")), _num(row.get("diff")), interval, verdict))
+    return rows
+
+
+def _num(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.4g}"
+
+
+def comparison_table(comparison: Mapping[str, Mapping[str, Any]]) -> str:
+    return table(comparison_rows(comparison), ["KPI", "A", "B", "B − A", "95% interval", "different?"])
+
+
+def walkthrough(walk: Any) -> tuple[str, str]:
+    """``(what is waiting for an answer, the case so far)`` of a walkthrough, as HTML."""
+    pending = getattr(walk, "pending", None)
+    if getattr(walk, "done", False):
+        outcome = getattr(walk, "outcome", None)
+        reason = getattr(walk, "stop_reason", None)
+        head = f'<div class="wds-ok" style="font-size:18px">Case finished: <b>{_esc(outcome)}</b>'
+        head += f" ({_esc(reason)})</div>" if reason else "</div>"
+    elif isinstance(pending, Mapping):
+        who = f" — <b>{_esc(pending['actor'])}</b> decides" if pending.get("actor") else ""
+        head = (
+            f'<div style="font-size:18px">Waiting at <b>{_esc(pending.get("node"))}</b>{who}: '
+            f"{_esc(pending.get('question', ''))}</div>"
+        )
+        if pending.get("why"):
+            head += f"<div>Why this step: {_esc(pending['why'])}</div>"
+        if pending.get("time_iso"):
+            head += f"<div>Virtual time: {_esc(pending['time_iso'])}</div>"
+    else:
+        head = "<div>Pick a case and press Start.</div>"
+    history = list(getattr(walk, "history", None) or [])
+    steps = " → ".join(_esc(_step_name(step)) for step in history)
+    state = getattr(walk, "state", None) or {}
+    case = state.get("case") if isinstance(state, Mapping) else None
+    if not isinstance(case, Mapping) and isinstance(pending, Mapping):
+        case = pending.get("case")
+    rows = [(key, _short(value)) for key, value in (case or {}).items()]
+    body = f'<p style="font-size:15px"><b>Path so far:</b> {steps or "–"}</p>' + table(rows, ["case field", "value"])
+    return head, body
+
+
+def _step_name(step: Any) -> str:
+    if isinstance(step, Mapping):
+        name = str(step.get("node"))
+        decision = step.get("decision")
+        return f"{name} ({decision})" if decision else name
+    return str(step)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
