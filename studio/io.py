@@ -438,6 +438,11 @@ def dumps(workflow: Workflow, fmt: str = "yaml") -> str:
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format `{fmt}`; use `yaml` or `json`")
+    return dump_yaml(data)
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain data as block-style YAML in the studio's house style (keys in the order given)."""
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]

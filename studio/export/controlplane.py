@@ -20,7 +20,6 @@ keys, no timestamps, no absolute paths; the same inputs give the same bytes.
 from __future__ import annotations
 
 import hashlib
-import io as _io
 import json
 import math
 import os
@@ -31,7 +30,6 @@ from typing import Annotated, Any, Literal
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
-from ruamel.yaml import YAML
 
 from studio import graph as g
 from studio import io
@@ -368,13 +366,7 @@ def dumps_definition(definition: ControlPlaneDefinition, fmt: str = "json") -> s
         return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format `{fmt}`; use `json` or `yaml`")
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.width = 100
-    stream = _io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
+    return io.dump_yaml(data)
 
 
 def controlplane_schema() -> dict[str, Any]:
