@@ -206,6 +206,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
         findings = validate(workflow, data=_data_for(workflow, None))
     opts: dict[str, Any] = {"lanes": args.lanes, "findings": findings}
+    if fmt != "mmd":
+        opts["direction"] = args.direction
     path = render.render(workflow, args.output, fmt=fmt, **opts)
     print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
@@ -289,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["svg", "png", "dot", "mmd"], help="override the format the suffix gives")
     p.add_argument("--lanes", choices=["actor", "kind", "none"], default="actor",
                    help="a swimlane per actor (default), per kind of actor, or none")
+    p.add_argument("--direction", choices=["LR", "TB"], default="LR",
+                   help="left to right (default) or top to bottom")
     p.add_argument("--findings", action="store_true",
                    help="validate (against the sample data when there is some) and outline the findings")
     p.set_defaults(func=cmd_render)

@@ -230,14 +230,20 @@ def _fmt_count(value: float) -> str:
 
 
 def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None,
-           overlay: Overlay | None = None, *, legend: bool = True, dpi: int | None = None) -> str:
+           overlay: Overlay | None = None, *, legend: bool = True, dpi: int | None = None,
+           direction: str = "LR") -> str:
     """The workflow as Graphviz DOT text (byte-stable: the same input gives the same bytes).
+
+    ``direction``: ``"LR"`` (left to right, for wide screens) or ``"TB"`` (top to bottom, for a
+    notebook's width or a long chain of steps).
 
     ``lanes``: ``"actor"`` (a lane per actor), ``"kind"`` (agents, people, systems) or ``"none"``.
     ``findings`` are outlined (errors red, warnings amber; the messages are in the tooltip).
     ``overlay`` adds simulation heat to nodes and traffic to edges. ``dpi`` is set for PNG output.
     """
     _check_lanes(lanes)
+    if direction not in ("LR", "TB"):
+        raise ValueError(f"direction `{direction}` is not one of `LR` (left to right) or `TB` (top to bottom)")
     graph = g.to_networkx(workflow)
     loop_edges = set(g.back_edges(graph, workflow))
     tiers = {t.id: t.tier.value for t in workflow.tools}
@@ -249,7 +255,7 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
 
     dot = graphviz.Digraph(name=workflow.metadata.name, engine="dot")
     graph_attrs: dict[str, str] = {
-        "rankdir": "LR",
+        "rankdir": direction,
         "fontname": FONT,
         "fontsize": "12",
         "forcelabels": "true",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -180,19 +179,6 @@ def copy_template(name: str, directory: str | os.PathLike[str], filename: str = 
     target = folder / filename
     io.save(template.load(), target)
     return target
-
-
-_RANKDIR = re.compile(r'rankdir="?LR"?')
-
-
-def _svg_of(dot: str) -> str:
-    import graphviz  # noqa: PLC0415
-
-    try:
-        data: bytes = graphviz.Source(dot).pipe(format="svg")
-    except graphviz.ExecutableNotFound:
-        raise GraphvizMissing() from None
-    return data.decode("utf-8")
 
 
 def _is_template(path: Path) -> bool:
@@ -428,10 +414,8 @@ class StudioController:
             "overlay": overlay,
             "legend": self.key or overlay is not None,
         }
-        if self.direction == "LR":
-            svg = render.to_svg(self._workflow, **opts)
-        else:  # the same diagram laid out top to bottom: fits a notebook's width, readable on a projector
-            svg = _svg_of(_RANKDIR.sub("rankdir=TB", render.to_dot(self._workflow, **opts), count=1))
+        # Top to bottom (the default here) fits a notebook's width and reads well on a projector.
+        svg = render.to_svg(self._workflow, direction=self.direction, **opts)
         start = svg.find("<svg")
         svg = svg[start:] if start >= 0 else svg
         if overlay is None:
