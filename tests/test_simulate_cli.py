@@ -31,10 +31,11 @@ def test_simulate_writes_outputs_and_prints_a_summary(approval: Path, tmp_path: 
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code = main(["simulate", str(approval), "--cases", "10", "--seed", "3", "--replications", "2", "--out", str(out),
-                 "--scenario", "actors.managers.capacity=2"])
+                 "--scenario", "actors.managers.capacity=2", "policies.max_repeats=4"])
     assert code == 0
     kpis = json.loads((out / "kpis.json").read_text())
-    assert kpis["cases"] == 20 and kpis["seed"] == 3 and kpis["scenario"] == ["actors.managers.capacity=2"]
+    assert kpis["cases"] == 20 and kpis["seed"] == 3
+    assert kpis["scenario"] == ["actors.managers.capacity=2", "policies.max_repeats=4"]
     assert kpis["resources"]["managers"]["capacity"] == 2
     assert {p.name for p in out.iterdir()} >= {"kpis.json", "traces.jsonl", "cases.jsonl", "waits.png", "progress"}
     captured = capsys.readouterr()

@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="CSV", help="case data (default: the workflow's sample data)")
     p.add_argument("--cases", type=_positive, metavar="N", help="cases per replication (default: the data's rows)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default: simulation.seed)")
-    p.add_argument("--scenario", action="append", default=[], metavar="KEY=VALUE",
-                   help="what-if override, repeatable, e.g. actors.approvers.capacity=5")
+    p.add_argument("--scenario", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="what-if overrides (one or more, repeatable), e.g. actors.approvers.capacity=5")
     p.add_argument("--replications", type=_positive, default=1, metavar="R")
     p.add_argument("--workers", type=_positive, default=1, metavar="W", help="worker processes for replications")
     p.add_argument("--gold", action="store_true", help="also run the gold cases and write gold.json")
