@@ -763,6 +763,38 @@ def _fields_exist(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+@rule("D004", Severity.WARNING, "fields conditions read have values in simulation")
+def _fields_have_values(ctx: Context) -> Iterator[Finding]:
+    """A field only an agent's or a person's `outputs` promise has no value when simulated from data.
+
+    Approvals' `<id>_decision`/`<id>_note` are answered in simulation and agents backed by a real
+    model (`llm:`) produce their outputs, so only other producers need a column of ground truth.
+    """
+    if ctx.data is None:
+        return
+    columns = set(ctx.data.columns)
+    for location, at, text, expression in _condition_sites(ctx):
+        if at not in ctx.graph:
+            continue
+        upstream = nx.ancestors(ctx.graph, at) | {at}
+        for name in sorted(expression.root_fields() - columns):
+            producers = sorted(n for n in upstream if name in g.node_outputs(ctx.graph.nodes[n]["node"]))
+            unfilled = [
+                n for n in producers
+                if not (isinstance(ctx.graph.nodes[n]["node"], Approval) and name.startswith(f"{n}_"))
+                and not (isinstance(ctx.actor_of(n), Agent) and getattr(ctx.actor_of(n), "llm", None))
+            ]
+            if producers and len(unfilled) == len(producers):
+                yield ctx.finding(
+                    "D004",
+                    location,
+                    f"condition `{text}` reads `{name}`, an output of `{unfilled[0]}`, but the sample data has no "
+                    f"`{name}` column, so simulated cases have no value for it",
+                    f"add a `{name}` column with the values `{unfilled[0]}` would produce (ground truth), "
+                    "or back its agent with a model (`llm:`)",
+                )
+
+
 @rule("D002", Severity.ERROR, "per-case overrides name columns that exist")
 def _override_columns(ctx: Context) -> Iterator[Finding]:
     if ctx.data is None:

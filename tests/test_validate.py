@@ -86,8 +86,10 @@ def test_critical_tool_needs_an_approval_on_every_path(base_path: Path) -> None:
 def test_data_check_accepts_rows_and_fields_produced_upstream(base_path: Path) -> None:
     workflow = studio.load(base_path)
     # `score` is produced by `intake`; `amount` must come from the data.
-    assert studio.validate(workflow, data=[{"case_id": 1, "amount": 10}]) == []
-    findings = studio.validate(workflow, data=[{"case_id": 1, "total": 10}])
+    assert studio.validate(workflow, data=[{"case_id": 1, "amount": 10, "score": 0.4}]) == []
+    # without a `score` column the simulated agent has no value to route on: a warning
+    assert [f.code for f in studio.validate(workflow, data=[{"case_id": 1, "amount": 10}])] == ["D004"]
+    findings = studio.validate(workflow, data=[{"case_id": 1, "total": 10, "score": 0.4}])
     assert [(f.code, f.location) for f in findings] == [("D001", "edges[3].when")]
     assert "did you mean" not in findings[0].hint or "total" not in findings[0].hint
 
