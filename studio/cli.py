@@ -225,33 +225,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --------------------------------------------------------------------------- export, import, diff
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from studio.export._cli import cmd_export as run  # noqa: PLC0415
-
-    return run(args)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from studio.export._cli import cmd_import as run  # noqa: PLC0415
-
-    return run(args)
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    from studio.export._cli import cmd_diff as run  # noqa: PLC0415
-
-    return run(args)
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from studio.simulate._cli import cmd_simulate as run  # noqa: PLC0415
-
-    return run(args)
-
-
 # --------------------------------------------------------------------------- parser
 
 
@@ -303,25 +276,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--routes", type=int, default=200, metavar="N", help="at most N routes (default 200)")
     p.set_defaults(func=cmd_analyze)
 
-    from studio.export import _cli as export_cli  # noqa: PLC0415 - export, import and diff (studio.export)
+    # export, import, diff and simulate live with their layers; their modules import lightly.
+    from studio.export import _cli as export_cli  # noqa: PLC0415
+    from studio.simulate import _cli as simulate_cli  # noqa: PLC0415
 
     p = sub.add_parser("export", help="write the control-plane definition, BPMN, a LangGraph module or Mermaid")
     export_cli.add_export_arguments(p)
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=export_cli.cmd_export)
 
     p = sub.add_parser("import", help="import a BPMN 2.0 process as a workflow")
     export_cli.add_import_arguments(p)
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=export_cli.cmd_import)
 
     p = sub.add_parser("diff", help="what changed between two workflows, and which changes weaken governance")
     export_cli.add_diff_arguments(p)
-    p.set_defaults(func=cmd_diff)
-
-    from studio.simulate import _cli as simulate_cli  # noqa: PLC0415 - studio simulate (studio.simulate)
+    p.set_defaults(func=export_cli.cmd_diff)
 
     p = sub.add_parser("simulate", help="run cases in virtual time: cycle time, waits, cost, failures, gold gate")
     simulate_cli.add_arguments(p)
-    p.set_defaults(func=cmd_simulate)
+    p.set_defaults(func=simulate_cli.cmd_simulate)
     return parser
 
 

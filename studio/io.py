@@ -232,7 +232,7 @@ def _data_loc(data: Any, loc: Sequence[str | int]) -> Loc:
             node = None
         elif isinstance(node, dict) and out[-1:] != [part]:
             # A missing field, or a tag of a discriminated union (skipped when it is a tag).
-            if part in _tags():
+            if part in _TAGS:
                 continue
             out.append(part)
             node = None
@@ -241,35 +241,24 @@ def _data_loc(data: Any, loc: Sequence[str | int]) -> Loc:
     return tuple(out)
 
 
-def _tags() -> frozenset[str]:
-    from studio.model import NODE_KINDS  # noqa: PLC0415
+def _union_tags() -> frozenset[str]:
+    """Every discriminator value in the model (`task`, `agent`, `triangular`, `poisson`, ...)."""
+    seen: set[type[BaseModel]] = set()
+    stack: list[type[BaseModel]] = [Workflow]
+    while stack:
+        model = stack.pop()
+        if model not in seen:
+            seen.add(model)
+            stack.extend(m for info in model.model_fields.values() for m in _model_args(info.annotation))
+    return frozenset(tag for model in seen if (tag := _tag_of(model)) is not None)
 
-    return frozenset(
-        (
-            *NODE_KINDS,
-            "agent",
-            "human",
-            "system",
-            "fixed",
-            "uniform",
-            "triangular",
-            "normal",
-            "lognormal",
-            "exponential",
-            "poisson",
-            "column",
-            "function-after",
-            "function-before",
-            "function-plain",
-            "function-wrap",
-            "nullable",
-            "union",
-            "tagged-union",
-            "str",
-            "int",
-            "float",
-        )
-    )
+
+# Steps pydantic may name in an error location that are not keys of the data.
+_PYDANTIC_STEPS = frozenset(
+    ("function-after", "function-before", "function-plain", "function-wrap", "nullable", "union",
+     "tagged-union", "str", "int", "float")
+)
+_TAGS = _union_tags() | _PYDANTIC_STEPS
 
 
 def _describe(error: Mapping[str, Any], where: str) -> tuple[str, str]:

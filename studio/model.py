@@ -706,10 +706,8 @@ class Workflow(Strict):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Draw the workflow in a notebook (SVG when Graphviz is available, else Mermaid text)."""
-        try:
-            from studio import render  # noqa: PLC0415  (the model must not import renderers eagerly)
-        except ImportError:  # pragma: no cover - render arrives with the diagrams
-            return {"text/plain": repr(self)}
+        from studio import render  # noqa: PLC0415 - the model never imports the renderer eagerly
+
         bundle: dict[str, Any] = render.mimebundle(self)
         return bundle
 

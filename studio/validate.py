@@ -64,6 +64,8 @@ class Context:
     source: Source | None = field(init=False)
     out_edges: dict[str, list[tuple[int, Any]]] = field(init=False)
     _actor_of: dict[str, Agent | Human | System | None] = field(init=False)
+    _upstream: dict[str, set[str]] = field(init=False, default_factory=dict)
+    _cycles: list[list[str]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         wf = self.workflow
@@ -80,6 +82,23 @@ class Context:
         self.out_edges = {}
         for index, edge in enumerate(wf.edges):
             self.out_edges.setdefault(edge.source, []).append((index, edge))
+
+    def cycles(self) -> list[list[str]]:
+        """The graph's simple cycles (enumerated once, shared by the loop rules)."""
+        if self._cycles is None:
+            self._cycles = g.cycles(self.graph)
+        return self._cycles
+
+    def upstream(self, node_id: str) -> set[str]:
+        """The node and every node before it (computed once per node)."""
+        if node_id not in self._upstream:
+            found = nx.ancestors(self.graph, node_id) | {node_id} if node_id in self.graph else set()
+            self._upstream[node_id] = found
+        return self._upstream[node_id]
+
+    def produced_before(self, node_id: str) -> set[str]:
+        """Case fields the node or a step before it produces (``outputs``, approvals' decisions)."""
+        return {name for n in self.upstream(node_id) for name in g.node_outputs(self.graph.nodes[n]["node"])}
 
     def actor_of(self, node_id: str) -> Agent | Human | System | None:
         """The actor responsible for a node (as ``Workflow.actor_of``, in constant time)."""
@@ -608,7 +627,7 @@ def _loop_guard(ctx: Context) -> Iterator[Finding]:
     if ctx.workflow.policies.max_repeats is not None:
         return
     guarded = {e.key for e in ctx.workflow.edges if e.max_repeats is not None}
-    for cycle in g.cycles(ctx.graph):
+    for cycle in ctx.cycles():
         if not any(pair in guarded for pair in g.cycle_edges(cycle)):
             loop = " -> ".join([*cycle, cycle[0]])
             yield ctx.finding(
@@ -621,7 +640,7 @@ def _loop_guard(ctx: Context) -> Iterator[Finding]:
 
 @rule("G006", Severity.WARNING, "no agent-only loops")
 def _agent_loops(ctx: Context) -> Iterator[Finding]:
-    for cycle in g.cycles(ctx.graph):
+    for cycle in ctx.cycles():
         kinds = [ctx.graph.nodes[n]["actor_kind"] for n in cycle if ctx.graph.nodes[n]["actor_kind"] is not None]
         if kinds and all(kind == "agent" for kind in kinds):
             loop = " -> ".join([*cycle, cycle[0]])
@@ -750,7 +769,7 @@ def _fields_exist(ctx: Context) -> Iterator[Finding]:
         return
     columns = set(ctx.data.columns)
     for location, at, text, expression in _condition_sites(ctx):
-        produced = g.produced_upstream(ctx.graph, ctx.workflow, at)
+        produced = ctx.produced_before(at)
         for name in sorted(expression.root_fields()):
             if name not in columns and name not in produced:
                 yield ctx.finding(
@@ -774,9 +793,7 @@ def _fields_have_values(ctx: Context) -> Iterator[Finding]:
         return
     columns = set(ctx.data.columns)
     for location, at, text, expression in _condition_sites(ctx):
-        if at not in ctx.graph:
-            continue
-        upstream = nx.ancestors(ctx.graph, at) | {at}
+        upstream = ctx.upstream(at)
         for name in sorted(expression.root_fields() - columns):
             producers = sorted(n for n in upstream if name in g.node_outputs(ctx.graph.nodes[n]["node"]))
             unfilled = [
