@@ -165,10 +165,6 @@ def paths(graph: nx.DiGraph, workflow: Workflow, limit: int = 1000) -> Iterator[
                 return
 
 
-def agent_ids(workflow: Workflow) -> set[str]:
-    return {a.id for a in workflow.actors if isinstance(a, Agent)}
-
-
 def node_tiers(workflow: Workflow) -> dict[str, Tier]:
     """The highest permission tier each node's tools carry (nodes with no known tools left out)."""
     tiers = {t.id: t.tier for t in workflow.tools}
@@ -215,16 +211,6 @@ def reviewed_nodes(graph: nx.DiGraph, workflow: Workflow, approval: Approval) ->
                     seen.add(pred)
                     stack.append(pred)
     return sorted(found)
-
-
-def produced_upstream(graph: nx.DiGraph, workflow: Workflow, node_id: str) -> set[str]:
-    """Case fields some node before ``node_id`` produces (``outputs``, approvals' decisions)."""
-    fields: set[str] = set()
-    if node_id not in graph:
-        return fields
-    for ancestor in nx.ancestors(graph, node_id) | {node_id}:
-        fields |= node_outputs(graph.nodes[ancestor]["node"])
-    return fields
 
 
 def node_outputs(node: Any) -> set[str]:
@@ -347,7 +333,6 @@ class _Index:
         if self._forward is None:
             self._forward = _Forward(self)
         return self._forward
-
 
 
 class _Forward:

@@ -19,6 +19,7 @@ _T975 = {
     20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
     29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980,
 }
+_T975_KEYS = sorted(_T975)
 _Z975 = NormalDist().inv_cdf(0.975)
 
 
@@ -30,11 +31,10 @@ def t975(df: float) -> float:
         return _T975[1]
     if df > 120:
         return _Z975
-    keys = sorted(_T975)
     if df in _T975:
         return _T975[int(df)]
-    lower = max(k for k in keys if k < df)
-    upper = min(k for k in keys if k > df)
+    lower = max(k for k in _T975_KEYS if k < df)
+    upper = min(k for k in _T975_KEYS if k > df)
     weight = (1 / lower - 1 / df) / (1 / lower - 1 / upper)
     return _T975[lower] + weight * (_T975[upper] - _T975[lower])
 

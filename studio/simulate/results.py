@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from studio.io import atomic_write
 from studio.simulate._stats import mean, quantile, sig, welch
 from studio.simulate.clock import WorkCalendar
 from studio.simulate.compiler import CompiledWorkflow
@@ -256,7 +257,7 @@ class Results:
             "cases": total,
             "status": {key: status[key] for key in ("completed", "failed", "killed", "stuck")},
             "success_rate": sig(completed / total) if total else None,
-            "outcomes": {key: value for key, value in sorted(counter("outcomes").items())},
+            "outcomes": dict(sorted(counter("outcomes").items())),
             "cycle_time": {
                 "unit": "s",
                 "mean": sig(mean(cycle)),
@@ -489,7 +490,7 @@ class Results:
                     else:
                         sums[step[N]]["queue"] += step[QUEUE]
                         sums[step[N]]["calendar"] += wait - step[QUEUE]
-        nodes = [n for n in sorted(sums, key=lambda n: self.plan.nodes[n].order)]
+        nodes = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA
         colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD"}
         figure = Figure(figsize=(7, max(2.5, 0.4 * len(nodes) + 1)))
@@ -543,8 +544,6 @@ class Results:
 
     def save(self, directory: str | Path, *, plots: bool = True) -> list[Path]:
         """Write ``kpis.json``, ``traces.jsonl``, ``cases.jsonl``, ``gold.json`` and PNG plots."""
-        from studio.io import atomic_write  # noqa: PLC0415
-
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         written = [atomic_write(folder / "kpis.json", self.kpis_json())]

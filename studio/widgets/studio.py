@@ -27,7 +27,7 @@ from typing import Any
 import ipywidgets as w
 
 from studio.errors import Finding, LoadError, StudioError
-from studio.model import NODE_KINDS, Agent, Approval, End, Human, Subworkflow, System, Workflow
+from studio.model import NODE_KINDS, Agent, Approval, End, Human, Subworkflow, System, Workflow, format_duration
 from studio.widgets.controller import (
     DISTRIBUTIONS,
     EditRefused,
@@ -604,8 +604,6 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         for multi, attr in ((self.node_tools, "tools"), (self.node_reads, "reads"), (self.node_writes, "writes")):
             multi.value = tuple(x for x in getattr(node, attr, []) if x in multi.options)
         sla = getattr(node, "sla", None)
-        from studio.model import format_duration  # noqa: PLC0415
-
         self.node_sla.value = format_duration(sla) if sla is not None else ""
         self.node_threshold.value = node.threshold or "" if isinstance(node, Approval) else ""
         self.node_outcome.value = (node.outcome or "") if isinstance(node, End) else ""
@@ -987,8 +985,6 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         new = tool_id == NEW
         self.tool_update.disabled = new
         self.tool_delete.disabled = new
-        from studio.model import format_duration  # noqa: PLC0415
-
         if new:
             for widget in (
                 self.tool_id,
@@ -1066,8 +1062,6 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         new = source_id == NEW
         self.data_update.disabled = new
         self.data_delete.disabled = new
-        from studio.model import format_duration  # noqa: PLC0415
-
         if new:
             for widget in (self.data_id, self.data_system, self.data_description, self.data_freshness):
                 widget.value = ""
