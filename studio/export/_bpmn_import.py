@@ -444,6 +444,19 @@ class _Importer:
                       "add conditions on its outgoing edges and mark one `default: true`")
         self.add(node)
 
+    def inline_shell(self, element: Any, key: str, lane: str | None) -> tuple[_N, _N]:
+        """Entry and exit pass nodes standing for an inlined container (sub-process or called process)."""
+        entry = self.add(_N(key=f"{key}#in", kind="pass", element=element, lane=lane))
+        exit_ = self.add(_N(key=key, kind="pass", element=element, lane=lane))
+        self.in_key[key] = entry.key
+        self.out_key[key] = exit_.key
+        self.fate[element.get("id")] = "inlined"
+        return entry, exit_
+
+    def wire_inlined(self, entry: _N, exit_: _N, entries: list[str], exits: list[str]) -> None:
+        self.edges.extend(_E(entry.key, e) for e in entries)
+        self.edges.extend(_E(e, exit_.key) for e in exits)
+
     def subprocess(self, element: Any, key: str, lane_of: dict[str, str], lane: str | None,
                    stack: tuple[str, ...]) -> None:
         if element.get("triggeredByEvent") == "true":
@@ -458,16 +471,11 @@ class _Importer:
             self.note("B004", Severity.INFO, element, f"{self.label(element)} has no steps in the file; it is "
                       "imported as a task", "split it into steps, or make it a `subworkflow` node")
             return
-        entry = self.add(_N(key=f"{key}#in", kind="pass", element=element, lane=lane))
-        exit_ = self.add(_N(key=key, kind="pass", element=element, lane=lane))
-        self.in_key[key] = entry.key
-        self.out_key[key] = exit_.key
-        self.fate[element.get("id")] = "inlined"
+        entry, exit_ = self.inline_shell(element, key, lane)
         self.note("B004", Severity.INFO, element, f"{self.label(element)} is inlined: its steps become steps of "
                   "the workflow", "move them to their own workflow and use a `subworkflow` node if you prefer")
         entries, exits = self.container(element, f"{key}/", lane_of, lane, top=False, stack=stack)
-        self.edges.extend(_E(entry.key, e) for e in entries)
-        self.edges.extend(_E(e, exit_.key) for e in exits)
+        self.wire_inlined(entry, exit_, entries, exits)
 
     def call(self, element: Any, key: str, lane_of: dict[str, str], lane: str | None,
              stack: tuple[str, ...]) -> None:
@@ -480,11 +488,7 @@ class _Importer:
             self.add(node)
             return
         if target is not None and target.tag == bpmn("process") and called not in stack:
-            entry = self.add(_N(key=f"{key}#in", kind="pass", element=element, lane=lane))
-            exit_ = self.add(_N(key=key, kind="pass", element=element, lane=lane))
-            self.in_key[key] = entry.key
-            self.out_key[key] = exit_.key
-            self.fate[element.get("id")] = "inlined"
+            entry, exit_ = self.inline_shell(element, key, lane)
             self.note("B004", Severity.INFO, element, f"{self.label(element)} calls process `{called}` of the same "
                       "file; its steps are inlined", "keep the called process as its own workflow if it is shared")
             _, lanes = self.lanes_of(target)
@@ -492,8 +496,7 @@ class _Importer:
                 self.fate.setdefault(lane_el.get("id"), "not imported (an inlined process uses its caller's lane)")
             self.fate.setdefault(called, f"inlined into `{element.get('id')}`")
             entries, exits = self.container(target, f"{key}/", {}, lane, top=False, stack=(*stack, called))
-            self.edges.extend(_E(entry.key, e) for e in entries)
-            self.edges.extend(_E(e, exit_.key) for e in exits)
+            self.wire_inlined(entry, exit_, entries, exits)
             return
         if target is not None and _local(target) in _GLOBAL_TASKS:
             node.kind = "task"

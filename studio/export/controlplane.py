@@ -825,8 +825,8 @@ def check_exportable(workflow: Workflow, *, strict: bool = False, data: Any = No
     findings = validate(workflow, data=data)
     if has_errors(findings):
         raise WorkflowInvalid(findings, summary=f"`{workflow.metadata.name}` has error findings; not exported")
-    if strict and any(f.severity is Severity.WARNING for f in findings):
-        warnings = [f for f in findings if f.severity is Severity.WARNING]
+    warnings = [f for f in findings if f.severity is Severity.WARNING]
+    if strict and warnings:
         raise WorkflowInvalid(warnings, summary=f"`{workflow.metadata.name}` has warnings and --strict is set; "
                                                 "not exported")
     return findings

@@ -272,9 +272,7 @@ def _changes(old: Workflow, new: Workflow) -> list[Change]:
     changes: list[Change] = []
     for section in _SECTIONS:
         if section in ("metadata", "policies", "simulation"):
-            a = {section: _dump(getattr(old, section))}
-            b = {section: _dump(getattr(new, section))}
-            fields = _field_changes(a[section], b[section])
+            fields = _field_changes(_dump(getattr(old, section)), _dump(getattr(new, section)))
             if fields:
                 changes.append(Change(section, "changed", section, fields))
             continue
@@ -289,8 +287,13 @@ def _changes(old: Workflow, new: Workflow) -> list[Change]:
 
 def _critical_nodes(workflow: Workflow) -> dict[str, list[str]]:
     tiers = {t.id: t.tier for t in workflow.tools}
-    return {n.id: [t for t in n.tools if tiers.get(t) is Tier.CRITICAL]
-            for n in workflow.nodes if isinstance(n, Task) and any(tiers.get(t) is Tier.CRITICAL for t in n.tools)}
+    out: dict[str, list[str]] = {}
+    for node in workflow.nodes:
+        if isinstance(node, Task):
+            tools = [t for t in node.tools if tiers.get(t) is Tier.CRITICAL]
+            if tools:
+                out[node.id] = tools
+    return out
 
 
 def _approval_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
