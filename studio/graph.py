@@ -113,6 +113,22 @@ def reachable_avoiding(graph: nx.DiGraph, source: str, blocked: Callable[[str], 
     return seen
 
 
+def path_avoiding(graph: nx.DiGraph, source: str, target: str, blocked: Callable[[str], bool]) -> list[str] | None:
+    """A shortest path ``source`` -> ``target`` whose inner nodes are not ``blocked`` (None: none).
+
+    A witness for :func:`reachable_avoiding`; ties are broken by node and edge order, so the same
+    workflow gives the same path.
+    """
+    if source not in graph or target not in graph:
+        return None
+    view = nx.subgraph_view(graph, filter_node=lambda n: n in (source, target) or not blocked(n))
+    try:
+        path: list[str] = nx.shortest_path(view, source, target)
+    except nx.NetworkXNoPath:
+        return None
+    return path
+
+
 def ungated_from_start(graph: nx.DiGraph, workflow: Workflow, gate: Callable[[str], bool]) -> set[str]:
     """Nodes some path from the start reaches without passing a gate node first."""
     reached: set[str] = set()

@@ -111,7 +111,8 @@ def test_spec_says_what_the_control_plane_enforces() -> None:
     assert review["escalation_chain"] == ["directors"]
     assert review["gates"] == ["pay"]
     assert oversight["critical_actions"] == [
-        {"node": "pay", "tools": ["payments"], "approvals": ["review"], "gated_on_every_path": True}
+        {"node": "pay", "tools": ["payments"], "approvals": ["review"], "gated_on_every_path": True,
+         "ungated_paths": []}
     ]
     assert spec["guardrails"]["max_repeats"] == 3
     assert spec["guardrails"]["loop_detection"]["enabled"] is True

@@ -34,11 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from studio import graph as g
 from studio import io
 from studio.errors import Finding, LoadError, Severity, WorkflowInvalid, has_errors
-from studio.model import Agent, Approval, Human, Subworkflow, System, Task, Tier, Workflow
+from studio.export import _oversight as ov
+from studio.model import Agent, Approval, Autonomy, Human, Subworkflow, System, Task, Tier, Workflow
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_MIN_GOLD_PASS",
     "KIND",
+    "PLACEHOLDER_PATTERN",
     "SCHEMA_ID",
     "ControlPlaneDefinition",
     "build_definition",
@@ -47,6 +50,7 @@ __all__ = [
     "controlplane_schema",
     "dumps_definition",
     "export_controlplane",
+    "placeholder",
     "schema_text",
     "to_controlplane",
 ]
@@ -63,6 +67,18 @@ AutonomyName = Literal["fully_autonomous", "human_in_the_loop", "human_on_the_lo
 Seconds = Annotated[float, Field(ge=0, description="A duration in seconds.")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Ids = Annotated[list[str], Field(description="Ids, in workflow order.")]
+PLACEHOLDER_PATTERN = r"^\$\{[A-Z][A-Z0-9_]*\}$"
+Placeholder = Annotated[
+    str,
+    Field(
+        pattern=PLACEHOLDER_PATTERN,
+        description="A deployment binding the pipeline substitutes: `${NAME}`, NAME in upper case "
+        "letters, digits and `_` (docs/controlplane.md: placeholders).",
+    ),
+]
+FieldType = Literal["string", "number", "integer", "boolean", "null", "array", "object", "unknown"]
+DEFAULT_MIN_GOLD_PASS = 1.0
+ENUM_MAX_VALUES = 10
 
 
 class _Model(BaseModel):
@@ -122,6 +138,34 @@ class RouteSpec(_Model):
 # --------------------------------------------------------------------------- spec: actors and tools
 
 
+class CriticalReachSpec(_Model):
+    node: str = Field(description="The agent's step.")
+    critical_node: str = Field(description="The critical step it leads to (may be the agent's own step).")
+    tools: Ids = Field(description="Critical tools that step calls.")
+    path: list[str] = Field(
+        description="Witness: node ids from the agent's step to the critical step with no person in between "
+        "(for the agent's own critical step: from the start)."
+    )
+    skippable_approvals: Ids = Field(
+        default_factory=list, description="Approvals with a threshold on the path (they auto-approve below it)."
+    )
+    when: str | None = Field(
+        default=None, description="Cases that pass no person on this path (null: every case that takes it)."
+    )
+
+
+class OutputFieldSpec(_Model):
+    node: str = Field(description="Node producing the field.")
+    name: str = Field(description="Case field.")
+    type: FieldType = Field(description="JSON type seen in the sample data (`unknown`: no sample values).")
+    enum: list[str | int | float | bool] | None = Field(
+        default=None, description="The allowed values, when few (observed in the sample data, or an approval's "
+        "decisions)."
+    )
+    nullable: bool = Field(default=False, description="Some sample cases have no value.")
+    source: Literal["sample_data", "approval", "none"] = Field(description="Where the type comes from.")
+
+
 class AgentSpec(_Model):
     id: str
     name: str | None = None
@@ -131,8 +175,19 @@ class AgentSpec(_Model):
     model: str | None = Field(default=None, description="Model label.")
     prompt_template: str | None = Field(default=None, description="Prompt template reference.")
     allowed_tools: Ids = Field(default_factory=list, description="Tools the gateway lets this agent call.")
-    autonomy: AutonomyName = Field(description="Autonomy level (the agent's own, else the policy default).")
+    autonomy: AutonomyName = Field(description="Declared autonomy level (the agent's own, else the policy default).")
+    effective_autonomy: AutonomyName = Field(
+        description="What the graph allows: `human_on_the_loop` when a declared `human_in_the_loop` agent "
+        "reaches a critical step with no person in between (see `reaches_critical_without_person`), else "
+        "the declared level."
+    )
+    reaches_critical_without_person: list[CriticalReachSpec] = Field(
+        default_factory=list, description="Critical steps this agent's steps lead to with no person in between."
+    )
     nodes: Ids = Field(default_factory=list, description="Nodes this agent performs.")
+    outputs: list[OutputFieldSpec] = Field(
+        default_factory=list, description="Case fields the agent's nodes produce, with their types."
+    )
 
 
 class SystemSpec(_Model):
@@ -162,6 +217,7 @@ class ToolSpec(_Model):
     requires_approval: bool = Field(description="Critical tier: runs only after an approval on every path.")
     allowed_for: Ids = Field(default_factory=list, description="Agents and systems allowed to call the tool.")
     used_by_nodes: Ids = Field(default_factory=list)
+    endpoint: Placeholder = Field(description="Where the gateway reaches the tool: `${TOOL_<ID>_URL}`.")
 
 
 class CalendarSpec(_Model):
@@ -178,9 +234,21 @@ class HumanRoleSpec(_Model):
     pool_size: int = Field(ge=1, description="How many people share the work.")
     calendar: CalendarSpec | None = None
     nodes: Ids = Field(default_factory=list)
+    identity_group: Placeholder = Field(
+        description="Identity-provider group whose members do this role's work: `${HUMAN_<ID>_GROUP}`."
+    )
 
 
 # --------------------------------------------------------------------------- spec: oversight
+
+
+class GateConditionSpec(_Model):
+    source: str = Field(alias="from", description="The step before (walking back through gateways).")
+    via: Ids = Field(default_factory=list, description="Gateways between that step and the approval.")
+    when: str | None = Field(
+        description="Condition (safe condition language) under which a case takes this route; earlier routes of "
+        "a decision win and a default route holds when the others do not. Null: always."
+    )
 
 
 class ApprovalSpec(_Model):
@@ -189,9 +257,19 @@ class ApprovalSpec(_Model):
     approver: str | None = Field(description="Human role that decides.")
     reviews: Ids = Field(default_factory=list, description="Nodes whose work is approved.")
     threshold: str | None = Field(default=None, description="Condition under which approval is needed.")
+    gated_above: str | None = Field(
+        default=None, description="A person decides only when this holds (the threshold); below it the approval "
+        "auto-approves. Null: a person always decides."
+    )
+    gate_conditions: list[GateConditionSpec] = Field(
+        default_factory=list, description="The routes into the approval and the conditions on them."
+    )
     sla_seconds: Seconds | None = Field(description="SLA (the node's, else the policy's approval SLA).")
     escalation_chain: Ids = Field(default_factory=list, description="Roles escalated to, in order, past the SLA.")
     decision_field: str = Field(description="Case field recording approve / reject / send_back.")
+    decision_values: list[Literal["approve", "reject", "send_back"]] = Field(
+        description="The values of `decision_field`."
+    )
     gates: Ids = Field(default_factory=list, description="Critical nodes downstream that this approval precedes.")
 
 
@@ -203,11 +281,23 @@ class HumanTaskSpec(_Model):
     escalation_chain: Ids = Field(default_factory=list)
 
 
+class UngatedPathSpec(_Model):
+    path: list[str] = Field(description="Node ids from the start to the critical node.")
+    skippable_approvals: Ids = Field(
+        default_factory=list, description="Approvals with a threshold on the path (they auto-approve below it)."
+    )
+    when: str | None = Field(description="Cases that take this path unapproved (null: every case that takes it).")
+
+
 class CriticalActionSpec(_Model):
     node: str
     tools: Ids
     approvals: Ids = Field(description="Approvals that can precede the node.")
     gated_on_every_path: bool = Field(description="True when every path from the start passes an approval first.")
+    ungated_paths: list[UngatedPathSpec] = Field(
+        default_factory=list, description="Ways from the start to the node past no approval that always runs "
+        "(one witness per incoming route); empty: a person approves every case first."
+    )
 
 
 class OversightSpec(_Model):
@@ -255,6 +345,7 @@ class AuditSpec(_Model):
     format: Literal["jsonl"] = Field(description="One JSON record a line.")
     record_fields: list[str] = Field(description="Fields of every audit record.")
     retention_seconds: Seconds | None = None
+    sink: Placeholder = Field(description="Where audit records go: `${AUDIT_SINK_URL}`.")
 
 
 class Spec(_Model):
@@ -314,10 +405,20 @@ class InputDigest(_Model):
     sha256: Sha256
 
 
+class GoldGateEvidence(_Model):
+    min_pass_rate: float = Field(
+        ge=0, le=1, description="Minimum share of gold cases that must pass (`studio simulate --gold --min-pass`)."
+    )
+    source: Literal["default", "given"] = Field(description="`default` (1.0) or given to the export.")
+    gold_pass_rate: float | None = Field(description="The evidence's gold pass rate (null: no gold results).")
+    passed: bool | None = Field(description="gold_pass_rate >= min_pass_rate (null: no gold results).")
+
+
 class Evidence(_Model):
     generator: GeneratorInfo
     validation: ValidationEvidence
     simulation: SimulationEvidence | None = None
+    gold_gate: GoldGateEvidence = Field(description="The gold-case gate the evidence was checked against.")
     inputs: list[InputDigest]
 
 
@@ -456,27 +557,136 @@ def _route_specs(workflow: Workflow) -> list[RouteSpec]:
     return routes
 
 
-def _agent_specs(workflow: Workflow, performed: Mapping[str, list[str]]) -> list[AgentSpec]:
+def _agent_specs(workflow: Workflow, graph: nx.DiGraph, performed: Mapping[str, list[str]],
+                 outputs: Mapping[str, list[OutputFieldSpec]]) -> list[AgentSpec]:
     default = workflow.policies.autonomy
-    return [
-        AgentSpec(
-            id=actor.id,
-            name=actor.name,
-            owner=actor.owner,
-            capability=actor.capability,
-            version=actor.version,
-            model=actor.model,
-            prompt_template=actor.prompt,
-            allowed_tools=list(actor.tools),
-            autonomy=(actor.autonomy or default).value,
-            nodes=performed.get(actor.id, []),
+    specs = []
+    for actor in workflow.actors:
+        if not isinstance(actor, Agent):
+            continue
+        nodes = performed.get(actor.id, [])
+        declared = actor.autonomy or default
+        reaches = [
+            CriticalReachSpec(node=r.node, critical_node=r.critical, tools=list(r.tools), path=list(r.path),
+                              skippable_approvals=list(r.skippable), when=r.when)
+            for r in ov.agent_reaches(workflow, graph, nodes)
+        ]
+        effective = Autonomy.HUMAN_ON_THE_LOOP if reaches and declared is Autonomy.HUMAN_IN_THE_LOOP else declared
+        specs.append(
+            AgentSpec(
+                id=actor.id,
+                name=actor.name,
+                owner=actor.owner,
+                capability=actor.capability,
+                version=actor.version,
+                model=actor.model,
+                prompt_template=actor.prompt,
+                allowed_tools=list(actor.tools),
+                autonomy=declared.value,
+                effective_autonomy=effective.value,
+                reaches_critical_without_person=reaches,
+                nodes=nodes,
+                outputs=[field for node in nodes for field in outputs.get(node, [])],
+            )
         )
-        for actor in workflow.actors
-        if isinstance(actor, Agent)
-    ]
+    return specs
+
+
+# --------------------------------------------------------------------------- output types and placeholders
+
+
+def _sample_rows(workflow: Workflow) -> list[dict[str, Any]] | None:
+    """The rows of the workflow's own sample data, when the file is there and readable."""
+    path = io.sample_path(workflow)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return list(io.load_cases(path).rows)
+    except LoadError:
+        return None
+
+
+def _json_type(value: Any) -> FieldType:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "unknown"
+
+
+def _field_type(node: str, name: str, rows: Sequence[Mapping[str, Any]] | None) -> OutputFieldSpec:
+    """A field's type from the sample data: the JSON type of its values (integers and numbers mixed
+    are `number`), with the values as an enum when there are few and they repeat."""
+    present = [row[name] for row in rows if name in row] if rows else []
+    if not present:
+        return OutputFieldSpec(node=node, name=name, type="unknown", source="none")
+    values = [v for v in present if v is not None]
+    types = {_json_type(v) for v in values}
+    if types == {"integer", "number"}:
+        types = {"number"}
+    kind: FieldType = types.pop() if len(types) == 1 else ("null" if not types else "unknown")
+    enum: list[str | int | float | bool] | None = None
+    if kind in ("string", "integer"):
+        distinct = sorted(set(values), key=lambda v: (str(type(v)), v))
+        if len(distinct) <= ENUM_MAX_VALUES and len(values) >= 2 * len(distinct):
+            enum = distinct
+    return OutputFieldSpec(node=node, name=name, type=kind, enum=enum,
+                           nullable=len(values) < len(rows or []), source="sample_data")
+
+
+def _output_fields(workflow: Workflow) -> dict[str, list[OutputFieldSpec]]:
+    """Typed output fields of every node (approvals: the decision enum and the note)."""
+    rows = _sample_rows(workflow)
+    out: dict[str, list[OutputFieldSpec]] = {}
+    for node in workflow.nodes:
+        fields: list[OutputFieldSpec] = []
+        if isinstance(node, Approval):
+            fields.append(OutputFieldSpec(node=node.id, name=f"{node.id}_decision", type="string",
+                                          enum=list(ov.APPROVAL_DECISIONS), source="approval"))
+            fields.append(OutputFieldSpec(node=node.id, name=f"{node.id}_note", type="string", nullable=True,
+                                          source="approval"))
+            special = {f"{node.id}_decision", f"{node.id}_note"}
+            fields += [_field_type(node.id, name, rows) for name in node.outputs if name not in special]
+        elif isinstance(node, Task):
+            fields += [_field_type(node.id, name, rows) for name in node.outputs]
+        out.setdefault(node.id, fields)
+    return out
+
+
+_NOT_NAME = re.compile(r"[^A-Z0-9]")
+
+
+def placeholder(prefix: str, ident: str, suffix: str = "") -> str:
+    """``${PREFIX_ID_SUFFIX}``: the id upper-cased, every other character than A-Z and 0-9 made ``_``."""
+    name = "_".join(part for part in (prefix, _NOT_NAME.sub("_", ident.upper()), suffix) if part)
+    return "${" + name + "}"
+
+
+def _placeholders(prefix: str, ids: Iterable[str], suffix: str) -> dict[str, str]:
+    """A unique placeholder per id (ids that map to the same name get `_2`, `_3`... in workflow order)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for ident in ids:
+        if ident in out:
+            continue
+        name, n = placeholder(prefix, ident, suffix), 2
+        while name in used:
+            name, n = placeholder(prefix, f"{ident}_{n}", suffix), n + 1
+        used.add(name)
+        out[ident] = name
+    return out
 
 
 def _tool_specs(workflow: Workflow) -> list[ToolSpec]:
+    endpoints = _placeholders("TOOL", (t.id for t in workflow.tools), "URL")
     out = []
     for tool in workflow.tools:
         allowed = [a.id for a in workflow.actors if isinstance(a, (Agent, System)) and tool.id in a.tools]
@@ -495,6 +705,7 @@ def _tool_specs(workflow: Workflow) -> list[ToolSpec]:
                 requires_approval=tool.tier is Tier.CRITICAL,
                 allowed_for=allowed,
                 used_by_nodes=used,
+                endpoint=endpoints[tool.id],
             )
         )
     return out
@@ -515,7 +726,11 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
         approvals = [n.id for n in workflow.nodes if isinstance(n, Approval) and n.id in upstream]
         critical.append(
             CriticalActionSpec(
-                node=node.id, tools=tools, approvals=approvals, gated_on_every_path=node.id not in ungated
+                node=node.id, tools=tools, approvals=approvals, gated_on_every_path=node.id not in ungated,
+                ungated_paths=[
+                    UngatedPathSpec(path=list(u.path), skippable_approvals=list(u.skippable), when=u.when)
+                    for u in ov.ungated_paths(workflow, graph, node.id)
+                ],
             )
         )
     approval_specs: list[ApprovalSpec] = []
@@ -530,9 +745,15 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
                 approver=node.actor,
                 reviews=g.reviewed_nodes(graph, workflow, node),
                 threshold=node.threshold,
+                gated_above=node.threshold,
+                gate_conditions=[
+                    GateConditionSpec(source=c.source, via=list(c.via), when=c.when)
+                    for c in ov.gate_conditions(workflow, graph, node.id)
+                ],
                 sla_seconds=node.sla if node.sla is not None else policies.approval_sla,
                 escalation_chain=_escalation_chain(node.escalate_to, policies.escalate_to),
                 decision_field=f"{node.id}_decision",
+                decision_values=list(ov.APPROVAL_DECISIONS),
                 gates=[c.node for c in critical if c.node in downstream],
             )
         )
@@ -602,11 +823,12 @@ def build_spec(workflow: Workflow) -> Spec:
     performed = _nodes_by_actor(workflow)
     starts = g.start_ids(workflow)
     audit = workflow.policies.audit
+    groups = _placeholders("HUMAN", (a.id for a in workflow.actors if isinstance(a, Human)), "GROUP")
     return Spec(
         start=starts[0] if starts else None,
         nodes=[_node_spec(workflow, node, tiers) for node in workflow.nodes],
         routes=_route_specs(workflow),
-        agents=_agent_specs(workflow, performed),
+        agents=_agent_specs(workflow, graph, performed, _output_fields(workflow)),
         systems=[
             SystemSpec(id=a.id, name=a.name, owner=a.owner, allowed_tools=list(a.tools), nodes=performed.get(a.id, []))
             for a in workflow.actors
@@ -615,6 +837,7 @@ def build_spec(workflow: Workflow) -> Spec:
         tools=_tool_specs(workflow),
         human_roles=[
             HumanRoleSpec(
+                identity_group=groups[a.id],
                 id=a.id,
                 name=a.name,
                 owner=a.owner,
@@ -635,7 +858,7 @@ def build_spec(workflow: Workflow) -> Spec:
         data_bindings=_data_bindings(workflow),
         audit=AuditSpec(
             enabled=audit.enabled, format=AUDIT_FORMAT, record_fields=list(audit.fields),
-            retention_seconds=audit.retention,
+            retention_seconds=audit.retention, sink=placeholder("AUDIT", "SINK", "URL"),
         ),
     )
 
@@ -700,6 +923,12 @@ def _gold_pass_rate(kpis: Mapping[str, Any], gold: Any) -> float | None:
         if isinstance(rate, (int, float)) and not isinstance(rate, bool):
             return float(rate)
     return None
+
+
+def _gold_gate(simulation: SimulationEvidence | None, minimum: float, *, given: bool) -> GoldGateEvidence:
+    rate = simulation.gold_pass_rate if simulation is not None else None
+    return GoldGateEvidence(min_pass_rate=minimum, source="given" if given else "default", gold_pass_rate=rate,
+                            passed=None if rate is None else rate >= minimum)
 
 
 def _saved_file(workflow: Workflow) -> Path | None:
@@ -778,10 +1007,18 @@ def build_definition(
     *,
     strict: bool = False,
     evidence_dir: str | os.PathLike[str] | None = None,
+    min_gold_pass: float | None = None,
 ) -> ControlPlaneDefinition:
-    """Assemble the definition from a workflow and its (already computed) findings; no checks."""
+    """Assemble the definition from a workflow and its (already computed) findings; no checks.
+
+    ``min_gold_pass`` is the gold gate the evidence was checked against (``studio simulate --gold
+    --min-pass``); None records the simulator's default, 1.0.
+    """
     from studio import __version__  # noqa: PLC0415
 
+    gate_min = DEFAULT_MIN_GOLD_PASS if min_gold_pass is None else float(min_gold_pass)
+    if not 0.0 <= gate_min <= 1.0:
+        raise ValueError(f"min_gold_pass must be between 0 and 1, got {min_gold_pass}")
     spec = build_spec(workflow)
     meta = workflow.metadata
     inputs = _input_digests(workflow)
@@ -806,6 +1043,7 @@ def build_definition(
             generator=GeneratorInfo(name="workflow-design-studio", version=__version__),
             validation=_validation_evidence(findings, strict, _relative(workflow)),
             simulation=simulation,
+            gold_gate=_gold_gate(simulation, gate_min, given=min_gold_pass is not None),
             inputs=inputs,
         ),
     )
@@ -838,15 +1076,18 @@ def to_controlplane(
     evidence_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
     data: Any = None,
+    min_gold_pass: float | None = None,
 ) -> ControlPlaneDefinition:
     """Validate, then build the control-plane definition.
 
     Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings (or any
     warning with ``strict``), and :class:`~studio.errors.LoadError` when ``evidence_dir`` has no
-    readable ``kpis.json``.
+    readable ``kpis.json``. ``min_gold_pass``: the gold gate recorded in ``evidence.gold_gate``
+    (default 1.0, as ``studio simulate --min-pass``).
     """
     findings = check_exportable(workflow, strict=strict, data=data)
-    return build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir)
+    return build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir,
+                            min_gold_pass=min_gold_pass)
 
 
 def export_controlplane(
@@ -855,9 +1096,10 @@ def export_controlplane(
     *,
     evidence_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    min_gold_pass: float | None = None,
 ) -> Path:
     """Write the definition atomically: YAML for ``.yaml``/``.yml``, JSON otherwise."""
-    definition = to_controlplane(workflow, evidence_dir=evidence_dir, strict=strict)
+    definition = to_controlplane(workflow, evidence_dir=evidence_dir, strict=strict, min_gold_pass=min_gold_pass)
     fmt = "yaml" if Path(path).suffix.lower() in (".yaml", ".yml") else "json"
     return io.atomic_write(path, dumps_definition(definition, fmt))
 
