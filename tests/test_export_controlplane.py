@@ -6,6 +6,7 @@ import copy
 import functools
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from conftest import FIXTURES, ROOT, TEMPLATES
 from ruamel.yaml import YAML
 
 from studio import io
+from studio.cli import main
 from studio.errors import LoadError, WorkflowInvalid
 from studio.export import controlplane_schema, dumps_definition, export_controlplane, to_controlplane
-from studio.export.controlplane import canonical_json, schema_text
+from studio.export.controlplane import build_definition, canonical_json, schema_text
+from studio.expr import check
 from studio.model import Workflow
 
 SCHEMA_PATH = ROOT / "schemas" / "controlplane.schema.json"
@@ -253,3 +256,221 @@ def test_a_workflow_edited_after_loading_is_hashed_as_it_is_now() -> None:
     digest = next(i for i in document["evidence"]["inputs"] if i["role"] == "workflow")
     assert digest == {"role": "workflow", "name": "base.yaml",
                       "sha256": hashlib.sha256(io.dumps(workflow).encode("utf-8")).hexdigest()}
+
+
+# --------------------------------------------------------------------------- what a deployer needs
+
+PROCUREMENT = TEMPLATES / "procurement" / "workflow.yaml"
+
+
+def _base_data() -> dict[str, Any]:
+    return copy.deepcopy(io.to_data(load(FIXTURES / "valid" / "base.yaml")))
+
+
+def _node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
+    return next(n for n in data["nodes"] if n["id"] == node_id)
+
+
+def _by(items: list[dict[str, Any]], key: str = "id") -> dict[str, dict[str, Any]]:
+    return {item[key]: item for item in items}
+
+
+def _document(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(dumps_definition(to_controlplane(Workflow.model_validate(data))))
+    return out
+
+
+def test_procurement_autonomy_is_what_the_graph_allows() -> None:
+    agents = _by(_export(PROCUREMENT)["spec"]["agents"])
+    # The payment agent calls the critical `release_payment` itself, but only after the manager's
+    # (and, above 10,000, the CFO's) approval on every path: it stays human-in-the-loop.
+    payment = agents["payment_agent"]
+    assert (payment["autonomy"], payment["effective_autonomy"]) == ("human_in_the_loop", "human_in_the_loop")
+    assert payment["reaches_critical_without_person"] == []
+    assert agents["intake_agent"]["effective_autonomy"] == "human_in_the_loop"  # a person follows each step
+    assert agents["vendor_risk_agent"]["effective_autonomy"] == "fully_autonomous"  # as declared
+    # The match agent's result leads to the payment with no person between: the graph says so.
+    match = agents["invoice_match_agent"]
+    assert match["effective_autonomy"] == "human_on_the_loop"
+    reach = _by(match["reaches_critical_without_person"], "node")
+    assert reach["three_way_match"]["path"] == ["three_way_match", "match_gate", "post_invoice", "release_payment"]
+    assert reach["three_way_match"]["tools"] == ["release_payment"]
+    assert reach["three_way_match"]["when"] is None
+
+
+def test_an_agent_reaching_a_critical_tool_with_no_person_between_is_not_in_the_loop(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    data = _base_data()
+    # review -> prepare (checker agent, declared human-in-the-loop) -> pay (critical `payments`)
+    data["nodes"].append({"id": "prepare", "kind": "task", "actor": "checker_agent", "tools": ["crm_read"]})
+    data["edges"] = [e for e in data["edges"] if (e["from"], e["to"]) != ("review", "pay")]
+    data["edges"] += [{"from": "review", "to": "prepare"}, {"from": "prepare", "to": "pay"}]
+    next(a for a in data["actors"] if a["id"] == "checker_agent")["autonomy"] = "human_in_the_loop"
+    document = _document(data)
+    assert not list(validator.iter_errors(document))
+    agents = _by(document["spec"]["agents"])
+    checker = agents["checker_agent"]
+    assert checker["autonomy"] == "human_in_the_loop"
+    assert checker["effective_autonomy"] == "human_on_the_loop"
+    assert checker["reaches_critical_without_person"] == [
+        {"node": "prepare", "critical_node": "pay", "tools": ["payments"], "path": ["prepare", "pay"],
+         "skippable_approvals": [], "when": None}
+    ]
+    # The agent doing `pay` is behind the approval on every path.
+    assert agents["intake_agent"]["effective_autonomy"] == "human_in_the_loop"
+    # Unchanged workflow: nobody reaches `pay` unseen.
+    assert all(a["effective_autonomy"] == a["autonomy"] for a in _export(FIXTURES / "valid" / "base.yaml")
+               ["spec"]["agents"])
+
+
+def test_an_approval_gated_by_a_threshold_says_so_and_leaves_an_ungated_path() -> None:
+    data = _base_data()
+    _node(data, "review")["threshold"] = "amount >= 1000"
+    document = _document(data)
+    oversight = document["spec"]["oversight"]
+    review = _by(oversight["approvals"], "node")["review"]
+    assert review["gated_above"] == "amount >= 1000"
+    assert review["decision_values"] == ["approve", "reject", "send_back"]
+    assert review["gate_conditions"] == [
+        {"from": "check", "via": ["route"], "when": "amount > 1000 and score >= 0.5"}
+    ]
+    [pay] = oversight["critical_actions"]
+    assert pay["gated_on_every_path"] is True  # structurally an approval is there...
+    assert pay["ungated_paths"] == [  # ...but it auto-approves below its threshold
+        {"path": ["start", "intake", "check", "route", "review", "pay"], "skippable_approvals": ["review"],
+         "when": "not (amount >= 1000)"}
+    ]
+    assert check(pay["ungated_paths"][0]["when"]) is None
+    intake = _by(document["spec"]["agents"])["intake_agent"]
+    assert intake["effective_autonomy"] == "human_on_the_loop"
+    assert intake["reaches_critical_without_person"][0]["skippable_approvals"] == ["review"]
+
+
+def test_procurement_approvals_name_the_conditions_that_lead_to_them() -> None:
+    approvals = _by(_export(PROCUREMENT)["spec"]["oversight"]["approvals"], "node")
+    cfo = approvals["cfo_approval"]
+    assert cfo["gated_above"] is None  # a person always decides once a case is there
+    assert cfo["gate_conditions"] == [{
+        "from": "manager_approval", "via": ["manager_outcome"],
+        "when": 'manager_approval_decision == "approve" and (amount > 10000 or budget_status == "over")',
+    }]
+    # The manager's approval is the default route of the vendor gate: taken when the vendor is not blocked.
+    manager = approvals["manager_approval"]
+    assert {c["when"] for c in manager["gate_conditions"]} == {'not (vendor_status == "blocked")'}
+    assert {c["from"] for c in manager["gate_conditions"]} == {"check_vendor", "check_budget"}
+    for approval in approvals.values():
+        for condition in approval["gate_conditions"]:
+            assert check(condition["when"]) is None, condition
+
+
+def test_an_ungated_critical_action_is_listed_with_its_witness_path() -> None:
+    data = _base_data()
+    # A second way to `pay` that skips the approval (the validator refuses this; build_definition
+    # does no checks, so the definition shows what the control plane would face).
+    data["edges"].append({"from": "update", "to": "pay"})
+    definition = build_definition(Workflow.model_validate(data), [])
+    document = json.loads(dumps_definition(definition))
+    [pay] = document["spec"]["oversight"]["critical_actions"]
+    assert pay["gated_on_every_path"] is False
+    assert pay["ungated_paths"] == [{
+        "path": ["start", "intake", "check", "route", "fork", "enrich", "join", "update", "pay"],
+        "skippable_approvals": [], "when": None,
+    }]
+    assert _by(document["spec"]["agents"])["intake_agent"]["effective_autonomy"] == "human_on_the_loop"
+
+
+def test_agent_outputs_are_typed_from_the_sample_data(tmp_path: Path) -> None:
+    data = _base_data()
+    _node(data, "intake")["outputs"] = ["score", "priority", "urgent", "segment", "comment", "nothing", "absent"]
+    data["simulation"] = {"sample_data": "cases.jsonl"}
+    rows = [
+        {"amount": 100 * i, "score": i / 10, "priority": i % 3, "urgent": i % 2 == 0,
+         "segment": ["retail", "corporate"][i % 2], "comment": f"free text {i}", "nothing": None}
+        for i in range(10)
+    ]
+    rows[3].pop("comment")
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path = tmp_path / "workflow.yaml"
+    io.save(Workflow.model_validate(data), path)
+    document = _export(path)
+    outputs = {o["name"]: o for o in _by(document["spec"]["agents"])["intake_agent"]["outputs"]}
+    assert all(o["node"] == "intake" for o in outputs.values())
+    assert {name: (o["type"], o["enum"]) for name, o in outputs.items()} == {
+        "score": ("number", None),
+        "priority": ("integer", [0, 1, 2]),
+        "urgent": ("boolean", None),
+        "segment": ("string", ["corporate", "retail"]),
+        "comment": ("string", None),  # ten different texts: not an enum
+        "nothing": ("null", None),
+        "absent": ("unknown", None),
+    }
+    assert outputs["comment"]["nullable"] is True and outputs["score"]["nullable"] is False
+    assert outputs["absent"]["source"] == "none" and outputs["score"]["source"] == "sample_data"
+    # Procurement: from its sample.csv; fields the sample lacks are unknown.
+    procurement = _by(_export(PROCUREMENT)["spec"]["agents"])
+    vendor = {o["name"]: o for o in procurement["vendor_risk_agent"]["outputs"]}
+    assert vendor["vendor_status"]["type"] == "string"
+    assert vendor["vendor_status"]["enum"] == ["approved", "blocked", "new"]
+    intake = {o["name"]: o for o in procurement["intake_agent"]["outputs"]}
+    assert intake["po_number"]["type"] == "unknown"
+
+
+def test_deployment_placeholders_follow_the_schema_pattern(validator: jsonschema.Draft202012Validator) -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    patterns = {defs["ToolSpec"]["properties"]["endpoint"]["pattern"],
+                defs["HumanRoleSpec"]["properties"]["identity_group"]["pattern"],
+                defs["AuditSpec"]["properties"]["sink"]["pattern"]}
+    [pattern] = patterns
+    for path in WORKFLOWS:
+        spec = _export(path)["spec"]
+        names = [t["endpoint"] for t in spec["tools"]] + [h["identity_group"] for h in spec["human_roles"]]
+        names.append(spec["audit"]["sink"])
+        assert all(re.fullmatch(pattern, name) for name in names), names
+        assert len(set(names)) == len(names)  # one binding per element
+    spec = _export(PROCUREMENT)["spec"]
+    assert _by(spec["tools"])["erp_read"]["endpoint"] == "${TOOL_ERP_READ_URL}"
+    assert _by(spec["human_roles"])["cfo_office"]["identity_group"] == "${HUMAN_CFO_OFFICE_GROUP}"
+    assert spec["audit"]["sink"] == "${AUDIT_SINK_URL}"
+    # Ids that differ only by `-` and `_` still get their own names.
+    data = _base_data()
+    data["tools"] += [{"id": "erp-read", "tier": "read_only"}, {"id": "erp_read", "tier": "read_only"}]
+    tools = _by(_document(data)["spec"]["tools"])
+    assert (tools["erp-read"]["endpoint"], tools["erp_read"]["endpoint"]) == ("${TOOL_ERP_READ_URL}",
+                                                                              "${TOOL_ERP_READ_2_URL}")
+    broken = _export(PROCUREMENT)
+    broken["spec"]["tools"][0]["endpoint"] = "https://erp.example.com"
+    assert list(validator.iter_errors(broken))
+    broken["spec"]["tools"][0]["endpoint"] = "${tool_erp}"
+    assert list(validator.iter_errors(broken))
+
+
+def test_the_gold_gate_used_is_recorded(tmp_path: Path, validator: jsonschema.Draft202012Validator) -> None:
+    base = FIXTURES / "valid" / "base.yaml"
+    assert _export(base)["evidence"]["gold_gate"] == {
+        "min_pass_rate": 1.0, "source": "default", "gold_pass_rate": None, "passed": None
+    }
+    (tmp_path / "kpis.json").write_text(json.dumps({"cases": 10}), encoding="utf-8")
+    (tmp_path / "gold.json").write_text(json.dumps({"pass_rate": 0.95, "passed": 19, "total": 20}), encoding="utf-8")
+    default = _export(base, evidence_dir=tmp_path)
+    assert default["evidence"]["gold_gate"] == {
+        "min_pass_rate": 1.0, "source": "default", "gold_pass_rate": 0.95, "passed": False
+    }
+    given = _export(base, evidence_dir=tmp_path, min_gold_pass=0.9)
+    assert not list(validator.iter_errors(given))
+    assert given["evidence"]["gold_gate"] == {
+        "min_pass_rate": 0.9, "source": "given", "gold_pass_rate": 0.95, "passed": True
+    }
+    assert given["metadata"]["content_hash"] == default["metadata"]["content_hash"]  # evidence is not hashed
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        to_controlplane(load(base), min_gold_pass=95)
+
+
+def test_cli_export_carries_the_deployment_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(PROCUREMENT), "--to", "controlplane"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    agents = _by(document["spec"]["agents"])
+    assert agents["invoice_match_agent"]["effective_autonomy"] == "human_on_the_loop"
+    assert document["evidence"]["gold_gate"]["min_pass_rate"] == 1.0
+    assert document["spec"]["audit"]["sink"] == "${AUDIT_SINK_URL}"
