@@ -682,26 +682,62 @@ def _looks_like_secret(text: str) -> str | None:
     return None
 
 
+def _credential_value(token: str) -> bool:
+    """A long, mixed, high-entropy string where a secret *name* belongs (``credential:``)."""
+    mixed = any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)
+    return len(token) >= 20 and mixed and _entropy(token) > 3.5
+
+
+def _credential_path(path: str) -> bool:
+    return path == "credential" or path.endswith(".credential")
+
+
+def secret_kind(path: str, text: str) -> str | None:
+    """What secret ``text`` at ``path`` (``tools[0].credential``) looks like, or None."""
+    what = _looks_like_secret(text)
+    if what is None and _credential_path(path) and _credential_value(text.strip()):
+        what = "a secret value (credentials are given by secret name)"
+    return what
+
+
+def find_secrets(data: Any) -> Iterator[tuple[str, str, str]]:
+    """``(path, text, what)`` for every string in ``data`` (a workflow as plain data) that looks like a secret."""
+    for path, text in g.iter_strings(data):
+        what = secret_kind(path, text)
+        if what is not None:
+            yield path, text, what
+
+
+# What to hide of each secret: the pattern's match and the rest of its word (a JWT's signature), a
+# private key up to its END line (or the end of the text).
+_MASKED: tuple[re.Pattern[str], ...] = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
+    *(re.compile(pattern.pattern + r"\S*") for what, pattern in _SECRET_PATTERNS if what != "a private key"),
+)
+
+
+def mask_secrets(text: str, path: str = "") -> str:
+    """``text`` with every secret cut to its first 4 characters and ``…``, so it can be shown.
+
+    ``path`` (as in :func:`secret_kind`) lets a high-entropy value under ``credential`` be masked whole.
+    """
+    if _credential_path(path) and _looks_like_secret(text) is None and _credential_value(text.strip()):
+        return text.strip()[:4] + "…"
+    for pattern in _MASKED:
+        text = pattern.sub(lambda m: m.group(0)[:4] + "…", text)
+    return text
+
+
 @rule("G007", Severity.ERROR, "no secrets in the workflow")
 def _secrets(ctx: Context) -> Iterator[Finding]:
-    data = to_data(ctx.workflow)
-    for path, text in g.iter_strings(data):
-        what = _looks_like_secret(text)
-        if what is None and path.endswith(".credential"):
-            token = text.strip()
-            mixed = (
-                any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)
-            )
-            if len(token) >= 20 and mixed and _entropy(token) > 3.5:
-                what = "a secret value (credentials are given by secret name)"
-        if what is not None:
-            yield ctx.finding(
-                "G007",
-                path,
-                f"`{path}` looks like it contains {what}",
-                "never put secrets in a workflow; name the secret (e.g. `credential: ERP_TOKEN`) "
-                "and let the gateway resolve it",
-            )
+    for path, _, what in find_secrets(to_data(ctx.workflow)):
+        yield ctx.finding(
+            "G007",
+            path,
+            f"`{path}` looks like it contains {what}",
+            "never put secrets in a workflow; name the secret (e.g. `credential: ERP_TOKEN`) "
+            "and let the gateway resolve it",
+        )
 
 
 _PINNED = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.\-]+)?$")

@@ -194,3 +194,160 @@ def test_cli_diff_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.Captur
     assert main(["diff", str(BASE), str(broken)]) == 2
     assert main(["diff", str(tmp_path / "missing.yaml"), str(BASE)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- gates, escalations, secrets
+
+PROCUREMENT = TEMPLATES / "procurement" / "workflow.yaml"
+CFO_ROUTE = "edges.manager_outcome -> cfo_approval"
+
+
+def _procurement_diff(change: Callable[[dict[str, Any]], None]) -> Any:
+    new = _data(PROCUREMENT)
+    change(new)
+    return diff_workflows(load(PROCUREMENT), Workflow.model_validate(new))
+
+
+def _raise_cfo_limit(data: dict[str, Any]) -> None:
+    edge = next(e for e in data["edges"] if (e["from"], e["to"]) == ("manager_outcome", "cfo_approval"))
+    assert "amount > 10000" in edge["when"]
+    edge["when"] = edge["when"].replace("amount > 10000", "amount > 50000")
+
+
+def test_a_changed_condition_on_the_route_into_an_approval_is_flagged(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    result = _procurement_diff(_raise_cfo_limit)
+    [flag] = [f for f in result.flags if f.code == "gate_changed"]
+    assert (flag.severity, flag.location) == ("high", CFO_ROUTE)  # the CFO gates the payment release
+    assert "amount > 10000" in flag.message and "amount > 50000" in flag.message
+    assert "release_payment" in flag.message
+    # Through the CLI, on a copy of the YAML file, in every format; exit 1 unless accepted.
+    text = PROCUREMENT.read_text(encoding="utf-8")
+    copy_path = tmp_path / "workflow.yaml"
+    copy_path.write_text(text.replace("(amount > 10000 or", "(amount > 50000 or"), encoding="utf-8")
+    for fmt in ("text", "json", "markdown"):
+        assert main(["diff", str(PROCUREMENT), str(copy_path), "--format", fmt]) == 1
+        out = capsys.readouterr().out
+        assert "gate_changed" in out and "amount > 50000" in out, fmt
+    assert main(["diff", str(PROCUREMENT), str(copy_path), "--accept"]) == 0
+
+
+def test_a_changed_threshold_is_flagged_with_its_old_and_new_text() -> None:
+    old_data = _data()
+    _node(old_data, "review")["threshold"] = "amount >= 1000"
+    new_data = copy.deepcopy(old_data)
+    _node(new_data, "review")["threshold"] = "amount >= 5000"
+    result = diff_workflows(Workflow.model_validate(old_data), Workflow.model_validate(new_data))
+    assert [(f.code, f.severity, f.location) for f in result.flags] == [
+        ("gate_changed", "high", "nodes.review.threshold")
+    ]
+    assert "`amount >= 1000` -> `amount >= 5000`" in result.flags[0].message
+    # A threshold added to an approval that had none: a person no longer sees every case.
+    assert _flags(lambda d: _node(d, "review").update(threshold="amount > 1")) == {"gate_changed": "high"}
+    # Dropping the threshold (a person always decides) is tightening.
+    assert diff_workflows(Workflow.model_validate(old_data), load(BASE)).flags == ()
+
+
+def test_gate_changes_away_from_critical_tools_are_medium_or_not_flagged() -> None:
+    data = _data()
+    data["nodes"].append({"id": "second_look", "kind": "approval", "actor": "directors"})
+    data["nodes"].append({"id": "done_too", "kind": "end"})
+    data["edges"] += [{"from": "update", "to": "second_look", "when": "amount > 10"},
+                      {"from": "second_look", "to": "done_too"}]
+    old = Workflow.model_validate(data)
+    into_approval = copy.deepcopy(data)
+    into_approval["edges"][-2]["when"] = "amount > 20"
+    flags = diff_workflows(old, Workflow.model_validate(into_approval)).flags
+    assert [(f.code, f.severity, f.location) for f in flags] == [
+        ("gate_changed", "medium", "edges.update -> second_look")
+    ]
+    elsewhere = copy.deepcopy(data)  # the route to the parallel review: no approval, no critical tool after it
+    next(e for e in elsewhere["edges"] if (e["from"], e["to"]) == ("route", "fork")).update(when="amount < 5")
+    assert not [f for f in diff_workflows(old, Workflow.model_validate(elsewhere)).flags if f.code == "gate_changed"]
+
+
+def test_a_changed_escalation_target_is_flagged() -> None:
+    def to_leads(data: dict[str, Any]) -> None:
+        _node(data, "cfo_approval")["escalate_to"] = "procurement_leads"
+
+    [flag] = [f for f in _procurement_diff(to_leads).flags if f.code == "escalation_changed"]
+    assert (flag.severity, flag.location) == ("medium", "nodes.cfo_approval")
+    assert "`deputy_cfo` -> `procurement_leads`" in flag.message
+    assert "fallback" not in flag.message
+
+
+def test_an_escalation_falling_back_to_the_policy_default_is_flagged() -> None:
+    result = _procurement_diff(lambda d: _node(d, "cfo_approval").pop("escalate_to"))
+    [flag] = [f for f in result.flags if f.code == "escalation_changed"]
+    assert flag.location == "nodes.cfo_approval"
+    assert "`deputy_cfo` -> `procurement_leads`" in flag.message and "fallback to the policy default" in flag.message
+    assert "escalation_removed" not in {f.code for f in result.flags}  # it still escalates
+
+    def new_default(data: dict[str, Any]) -> None:
+        _node(data, "cfo_approval").pop("escalate_to")
+        data["policies"]["escalate_to"] = "deputy_cfo"
+
+    # The node now falls back to a default that happens to be its old target: nothing moved for it,
+    # but the default itself changed for everyone relying on it.
+    flags = {f.location: f for f in _procurement_diff(new_default).flags if f.code == "escalation_changed"}
+    assert set(flags) == {"policies.escalate_to"}
+    assert "`procurement_leads` -> `deputy_cfo`" in flags["policies.escalate_to"].message
+
+
+def _flags_result(change: Callable[[dict[str, Any]], None]) -> Any:
+    new = _data()
+    change(new)
+    return diff_workflows(load(BASE), Workflow.model_validate(new))
+
+
+SECRET = "sk-live4f9Qz8Xw2Lm7Np3Rt6Vb1Kd5"
+
+
+def test_a_secret_added_is_flagged_and_never_shown_in_full(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def leak(data: dict[str, Any]) -> None:
+        data["tools"][0]["credential"] = SECRET
+        _node(data, "intake")["description"] = f"call the CRM with api_key={SECRET} if it fails"
+
+    new = _data()
+    leak(new)
+    result = diff_workflows(load(BASE), Workflow.model_validate(new))
+    secrets = {f.location: f for f in result.flags if f.code == "secret_added"}
+    assert set(secrets) == {"tools.crm_read.credential", "nodes.intake.description"}
+    assert all(f.severity == "high" for f in secrets.values())
+    assert "`sk-l…`" in secrets["tools.crm_read.credential"].message
+    changed = {(c.key, fc.path): fc.new for c in result.changes for fc in c.fields}
+    assert changed[("crm_read", "credential")] == "sk-l…"
+    assert changed[("intake", "description")] == "call the CRM with api_key=sk-l… if it fails"
+    for fmt in ("text", "json", "markdown"):
+        out = result.format(fmt)
+        assert "secret_added" in out and SECRET not in out and SECRET[4:] not in out, fmt
+    path = tmp_path / "workflow.yaml"
+    io.save(Workflow.model_validate(new), path)
+    for fmt in ("text", "json", "markdown"):
+        assert main(["diff", str(BASE), str(path), "--format", fmt]) == 1
+        captured = capsys.readouterr()
+        assert "secret_added" in captured.out
+        assert SECRET not in captured.out + captured.err
+    # Removing it again is no new secret, and the old value is masked in the change list too.
+    back = diff_workflows(Workflow.model_validate(new), load(BASE))
+    assert "secret_added" not in {f.code for f in back.flags}
+    assert SECRET not in back.format("json")
+
+
+@pytest.mark.parametrize(
+    ("secret", "kept"),
+    [
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9\n-----END RSA PRIVATE KEY-----",
+         "MIIEowIBAAKCAQEA7bq9"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+         "dozjgNryP4J3jVmNHl0w5N"),
+        ("https://admin:s3cr3tPassw0rd@erp.example.com/api", "s3cr3tPassw0rd"),
+    ],
+)
+def test_masking_hides_the_whole_secret(secret: str, kept: str) -> None:
+    result = _flags_result(lambda d: _node(d, "intake").update(description=secret))
+    assert "secret_added" in {f.code for f in result.flags}
+    for fmt in ("text", "json", "markdown"):
+        assert kept not in result.format(fmt)

@@ -23,21 +23,35 @@ max_turns_raised       low       ``max_turns`` raised
 agent_version_changed  low       an agent's pinned version changed (or was unpinned)
 agent_handoff_added    medium    two agents' nodes are now connected (through gateways only)
 audit_reduced          high/med  audit switched off, or audit record fields removed
+gate_changed           high/med  an approval's threshold, or the condition on a route into an
+                                 approval or towards a critical tool, changed (high: on a path
+                                 to a critical tool)
+escalation_changed     medium    the effective escalation target of an approval or human task
+                                 changed (its own, or the policy default it falls back to)
+secret_added           high      a string that looks like a secret appears (shown masked)
 =====================  ========  ===========================================================
 
 Every flag marks a change that loosens what the control plane enforces, so a review gate can
 fail on any of them (``studio diff`` exits 1) unless a reviewer accepts them (``--accept``).
+Secrets are never shown in full: every value in the change list and in flag messages has each
+secret cut to its first 4 characters and ``…`` (the validator's ``G007`` detection).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import networkx as nx
+
 from studio import graph as g
-from studio.model import Agent, Approval, Autonomy, Human, System, Task, Tier, Workflow
+from studio.export import _oversight as ov
+from studio.io import to_data
+from studio.model import Agent, Approval, Autonomy, Edge, Human, System, Task, Tier, Workflow
+from studio.validate import find_secrets, mask_secrets
 
 __all__ = ["Change", "FieldChange", "GovernanceFlag", "WorkflowDiff", "diff_workflows"]
 
@@ -221,13 +235,24 @@ class _Absent:
 _ABSENT: Any = _Absent()
 
 
+def _redact(value: Any, path: str) -> Any:
+    """``value`` with every secret in its strings masked (first 4 characters and ``…``)."""
+    if isinstance(value, str):
+        return mask_secrets(value, path)
+    if isinstance(value, dict):
+        return {key: _redact(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, path) for item in value]
+    return value
+
+
 def _compare(old: Any, new: Any, path: str) -> Iterator[FieldChange]:
     """Field changes between two values: mappings recurse, anything else is compared whole."""
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
             yield from _compare(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else str(key))
     elif old != new:
-        yield FieldChange(path, old, new)
+        yield FieldChange(path, _redact(old, path), _redact(new, path))
 
 
 def _field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
@@ -477,8 +502,118 @@ def _audit_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
                              "audit records no longer carry " + ", ".join(f"`{f}`" for f in removed))
 
 
+def _quoted(text: str | None, path: str = "") -> str:
+    return "(none)" if text is None else f"`{mask_secrets(text, path)}`"
+
+
+def _route_text(edge: Edge) -> str | None:
+    if edge.when is not None:
+        return edge.when + (" (default)" if edge.default else "")
+    return "default" if edge.default else None
+
+
+def _gate_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    graph = g.to_networkx(new)
+    critical = ov.critical_nodes(new)
+
+    def critical_after(node_id: str) -> list[str]:
+        if node_id not in graph:
+            return []
+        reach = {node_id} | nx.descendants(graph, node_id)
+        return [c for c in critical if c in reach]
+
+    def on_path(nodes: list[str]) -> str:
+        return "; it is on a path to critical " + ", ".join(f"`{n}`" for n in nodes) if nodes else ""
+
+    approvals = {n.id: n for n in new.nodes if isinstance(n, Approval)}
+    before = {n.id: n for n in old.nodes if isinstance(n, Approval)}
+    for node_id, node in approvals.items():
+        previous = before.get(node_id)
+        if previous is None or previous.threshold == node.threshold or node.threshold is None:
+            continue  # new approvals, no change, or a threshold dropped (a person now always decides)
+        after = critical_after(node_id)
+        yield GovernanceFlag("gate_changed", "high" if after else "medium", f"nodes.{node_id}.threshold",
+                             f"approval `{node_id}` threshold changed {_quoted(previous.threshold)} -> "
+                             f"{_quoted(node.threshold)}; below it the approval auto-approves{on_path(after)}")
+    old_edges = {e.key: e for e in old.edges}
+    for edge in new.edges:
+        previous_edge = old_edges.get(edge.key)
+        if previous_edge is None or _route_text(previous_edge) == _route_text(edge):
+            continue
+        after = critical_after(edge.target)
+        if not after and edge.target not in approvals:
+            continue
+        into = f" into approval `{edge.target}`" if edge.target in approvals else ""
+        key = _edge_key(edge)
+        yield GovernanceFlag("gate_changed", "high" if after else "medium", f"edges.{key}",
+                             f"condition on route `{key}`{into} changed {_quoted(_route_text(previous_edge))} -> "
+                             f"{_quoted(_route_text(edge))}{on_path(after)}")
+
+
+def _escalation_targets(workflow: Workflow) -> dict[str, tuple[str | None, bool]]:
+    """Effective escalation target of every approval and human task, and whether it is the policy default."""
+    default = workflow.policies.escalate_to
+    out: dict[str, tuple[str | None, bool]] = {}
+    for node in workflow.nodes:
+        if isinstance(node, Approval) or (isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)):
+            own = node.escalate_to
+            out.setdefault(node.id, (own or default, own is None and default is not None))
+    return out
+
+
+def _escalation_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    before = _escalation_targets(old)
+    for node_id, (target, fallback) in _escalation_targets(new).items():
+        old_target, old_fallback = before.get(node_id, (None, False))
+        if old_target is None or target is None or old_target == target:
+            continue  # none before (tightening), none now (`escalation_removed`) or unchanged
+        if fallback:
+            how = ("; now a fallback to the policy default (`escalate_to` removed from the node)"
+                   if not old_fallback else "; a fallback to the policy default, which changed")
+        else:
+            how = "; set on the node" + (" (was the policy default)" if old_fallback else "")
+        yield GovernanceFlag("escalation_changed", "medium", f"nodes.{node_id}",
+                             f"`{node_id}` escalation `{old_target}` -> `{target}`{how}")
+    a, b = old.policies.escalate_to, new.policies.escalate_to
+    if a is not None and a != b:
+        yield GovernanceFlag("escalation_changed", "medium", "policies.escalate_to",
+                             f"default escalation `{a}` -> {_quoted(b)}")
+
+
+_INDEXED = re.compile(r"^(\w+)\[(\d+)\](.*)$")
+
+
+def _id_path(data: Mapping[str, Any], path: str) -> str:
+    """``tools[3].credential`` -> ``tools.release_payment.credential`` (edges: ``edges.a -> b``)."""
+    match = _INDEXED.match(path)
+    if match is None:
+        return path
+    section, index, rest = match.group(1), int(match.group(2)), match.group(3)
+    items = data.get(section)
+    item = items[index] if isinstance(items, list) and index < len(items) else None
+    if isinstance(item, dict) and "id" in item:
+        return f"{section}.{item['id']}{rest}"
+    if isinstance(item, dict) and "from" in item and "to" in item:
+        return f"{section}.{item['from']} -> {item['to']}{rest}"
+    return path
+
+
+def _secret_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    known = {text for _, text, _ in find_secrets(to_data(old))}
+    data = to_data(new)
+    for path, text, what in find_secrets(data):
+        if text in known:
+            continue
+        shown = mask_secrets(text, path)
+        shown = shown if len(shown) <= 60 else shown[:59] + "…"
+        yield GovernanceFlag("secret_added", "high", _id_path(data, path),
+                             f"`{_id_path(data, path)}` now holds what looks like {what} (`{shown}`); remove it, "
+                             "rotate the secret, and name it instead (e.g. `credential: ERP_TOKEN`)")
+
+
 _FLAG_RULES: tuple[Callable[[Workflow, Workflow], Iterator[GovernanceFlag]], ...] = (
     _approval_flags, _tool_flags, _agent_flags, _oversight_flags, _loop_flags, _handoff_flags, _audit_flags,
+    _gate_flags, _escalation_flags, _secret_flags,
 )
 
 
