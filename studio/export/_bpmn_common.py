@@ -12,6 +12,9 @@ XSI_NS: Final = "http://www.w3.org/2001/XMLSchema-instance"
 STUDIO_NS: Final = "https://workflow-design-studio.dev/bpmn"
 EXPORTER: Final = "Workflow Design Studio"
 CONDITION_LANGUAGE: Final = "https://workflow-design-studio.dev/conditions"
+"""The studio's own condition text (older exports; the text now travels in ``studio:route when``)."""
+PYTHON_LANGUAGE: Final = "python"
+"""Expressions SpiffWorkflow's ``PythonScriptEngine`` evaluates over the task data."""
 
 NSMAP: Final[dict[str | None, str]] = {
     "bpmn": BPMN_NS,

@@ -216,15 +216,66 @@ def _studio_ext(element: Any, tag: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in info.attrib.items()} if info is not None else {}
 
 
+def _fold_studio_helpers(root: Any) -> dict[str, str]:
+    """Fold back what a studio export adds for execution (``studio:helper``); the fate of each folded id.
+
+    Merging and threshold gateways hand their incoming flows to the node they stand in front of,
+    a split hands its outgoing flows to the step before it, and timers, escalation tasks and
+    auto-approvals go with their flows. The tree is changed in place (``read_bpmn`` parsed it).
+    """
+    fate: dict[str, str] = {}
+    helpers: dict[str, tuple[str, str]] = {}
+    for info in root.iter(f"{{{STUDIO_NS}}}helper"):
+        element = info.getparent().getparent() if info.getparent() is not None else None
+        if element is None or element.get("id") is None or info.get("of") is None:
+            continue
+        helpers[element.get("id")] = (info.get("of"), info.get("role") or "")
+    if not helpers:
+        return fate
+    for flow in list(root.iter(bpmn("sequenceFlow"))):
+        source, target = flow.get("sourceRef"), flow.get("targetRef")
+        drop = False
+        if target in helpers:
+            of, role = helpers[target]
+            if role in ("merge", "threshold") and source not in helpers:
+                flow.set("targetRef", of)
+            else:
+                drop = True
+        if source in helpers:
+            of, role = helpers[source]
+            if role == "split" and target not in helpers:
+                flow.set("sourceRef", of)
+            else:
+                drop = True
+        if drop:
+            fate[flow.get("id") or ""] = "folded (studio execution helper)"
+            flow.getparent().remove(flow)
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        ref = (element.text or "").strip() if element.tag in (bpmn("flowNodeRef"), bpmn("incoming"),
+                                                              bpmn("outgoing")) else None
+        if element.get("id") in helpers or element.get("bpmnElement") in helpers or ref in helpers \
+                or (ref is not None and ref in fate):
+            if element.get("id") in helpers:
+                of, role = helpers[element.get("id")]
+                fate[element.get("id")] = f"folded into `{of}` (studio {role} helper)"
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
+    return fate
+
+
 class _Importer:
     def __init__(self, root: Any, file: str | None, process: str | None, name: str | None) -> None:
+        self.census = bpmn_census(root)
+        self.studio = root.get("exporter") == EXPORTER
+        self.fate: dict[str, str] = _fold_studio_helpers(root) if self.studio else {}
         self.root = root
         self.file = file
         self.wanted = process
         self.name = name
-        self.studio = root.get("exporter") == EXPORTER
         self.findings: list[Finding] = []
-        self.fate: dict[str, str] = {}
         self.nodes: dict[str, _N] = {}
         self.edges: list[_E] = []
         self.in_key: dict[str, str] = {}
@@ -560,7 +611,10 @@ class _Importer:
         except ValueError:
             edge.probability = None
         condition = flow.find(bpmn("conditionExpression"))
-        if condition is not None:
+        if self.studio and route.get("when") and check(route["when"]) is None:
+            edge.when = route["when"]  # the studio's text; the conditionExpression is its Python for the engine
+            edge.conditional = True
+        elif condition is not None:
             self.condition(flow, condition, edge)
         self.edges.append(edge)
 
@@ -1000,7 +1054,7 @@ class _Importer:
         self.others(process, inlined | {process.get("id")})
         self.fate[process.get("id")] = f"workflow `{workflow.metadata.name}`"
         findings = sorted(set(self.findings), key=lambda f: (f.line or 0, f.code, f.location, f.message))
-        return BpmnImport(workflow, findings, bpmn_census(self.root), self.fate, process.get("id"))
+        return BpmnImport(workflow, findings, self.census, self.fate, process.get("id"))
 
 
 def read_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = None,

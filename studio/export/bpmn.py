@@ -34,17 +34,19 @@ from typing import Any
 import networkx as nx
 from lxml import etree
 
+from studio.errors import Finding, WorkflowInvalid, sort_findings
 from studio.export._bpmn_common import (
     BPMNDI_NS,
-    CONDITION_LANGUAGE,
     DC_NS,
     DI_NS,
     EXPORTER,
     NSMAP,
+    PYTHON_LANGUAGE,
     STUDIO_NS,
     XSI_NS,
     bpmn,
 )
+from studio.export._bpmn_exec import plan
 from studio.export._bpmn_import import BpmnImport, bpmn_census, import_bpmn, read_bpmn
 from studio.model import (
     Agent,
@@ -57,7 +59,7 @@ from studio.model import (
     format_duration,
 )
 
-__all__ = ["BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn", "to_bpmn"]
+__all__ = ["BpmnImport", "bpmn_census", "bpmn_findings", "import_bpmn", "read_bpmn", "to_bpmn"]
 
 UNASSIGNED_LANE = "unassigned"
 
@@ -73,6 +75,7 @@ SIZES: Mapping[str, tuple[int, int]] = {
     "start": (36, 36), "end": (36, 36),
     "decision": (50, 50), "parallel": (50, 50), "join": (50, 50),
     "task": (100, 80), "approval": (100, 80), "subworkflow": (100, 80),
+    "gateway": (50, 50), "step": (100, 80), "timer": (36, 36),
 }
 
 
@@ -96,7 +99,7 @@ class _Lane:
     actor: Agent | Human | System | None
 
 
-def _lanes(workflow: Workflow, nodes: list[Any], edges: list[Edge]) -> tuple[list[_Lane], dict[str, str]]:
+def _lanes(workflow: Workflow, nodes: list[Any], links: list[tuple[str, str]]) -> tuple[list[_Lane], dict[str, str]]:
     """Lanes in actor order, and the lane of every node (gateways and events join a neighbour's)."""
     actors = {a.id: a for a in reversed(workflow.actors)}
     lane_of: dict[str, str] = {}
@@ -108,9 +111,9 @@ def _lanes(workflow: Workflow, nodes: list[Any], edges: list[Edge]) -> tuple[lis
             lane_of[node.id] = UNASSIGNED_LANE
     preds: dict[str, list[str]] = {n.id: [] for n in nodes}
     succs: dict[str, list[str]] = {n.id: [] for n in nodes}
-    for edge in edges:
-        succs[edge.source].append(edge.target)
-        preds[edge.target].append(edge.source)
+    for source, target in links:
+        succs[source].append(target)
+        preds[target].append(source)
     changed = True
     while changed:
         changed = False
@@ -155,12 +158,11 @@ class _Box:
         return self.y + self.h // 2
 
 
-def _layers(nodes: list[Any], edges: list[Edge]) -> tuple[dict[str, int], set[tuple[str, str]], list[str]]:
+def _layers(nodes: list[Any], links: list[tuple[str, str]]) -> tuple[dict[str, int], set[tuple[str, str]], list[str]]:
     """Column of every node (longest path from the roots once loops are cut), the cut edges, DFS order."""
     graph: nx.DiGraph = nx.DiGraph()
     graph.add_nodes_from(n.id for n in nodes)
-    for edge in edges:
-        graph.add_edge(edge.source, edge.target)
+    graph.add_edges_from(links)
     roots = [n.id for n in nodes if n.kind == "start"] + [n.id for n in nodes if graph.in_degree(n.id) == 0]
     roots += [n.id for n in nodes]  # anything left (unreachable cycles)
     back: set[tuple[str, str]] = set()
@@ -202,8 +204,8 @@ class _Layout:
     back: set[tuple[str, str]]
 
 
-def _layout(nodes: list[Any], edges: list[Edge], lanes: list[_Lane], lane_of: Mapping[str, str]) -> _Layout:
-    layer, back, order = _layers(nodes, edges)
+def _layout(nodes: list[Any], links: list[tuple[str, str]], lanes: list[_Lane], lane_of: Mapping[str, str]) -> _Layout:
+    layer, back, order = _layers(nodes, links)
     lane_keys = [lane.key for lane in lanes] or [""]
     slots: dict[tuple[str, int], list[str]] = {}
     for node_id in order:
@@ -231,9 +233,9 @@ def _layout(nodes: list[Any], edges: list[Edge], lanes: list[_Lane], lane_of: Ma
     return _Layout(boxes, lane_boxes if lanes else {}, pool, back)
 
 
-def _waypoints(layout: _Layout, edge: Edge, index: int) -> list[tuple[int, int]]:
-    s, t = layout.boxes[edge.source], layout.boxes[edge.target]
-    if (edge.source, edge.target) in layout.back or t.x <= s.x:
+def _waypoints(layout: _Layout, source: str, target: str, index: int) -> list[tuple[int, int]]:
+    s, t = layout.boxes[source], layout.boxes[target]
+    if (source, target) in layout.back or t.x <= s.x:
         below = max(s.y + s.h, t.y + t.h) + 12 + 6 * (index % 4)
         return [(s.cx, s.y + s.h), (s.cx, below), (t.cx, below), (t.cx, t.y + t.h)]
     start, end = (s.x + s.w, s.cy), (t.x, t.cy)
@@ -314,6 +316,8 @@ def _node_extensions(workflow: Workflow, node: Any, parent: etree._Element) -> N
         ref=node.ref if isinstance(node, Subworkflow) else None,
         outcome=node.outcome if isinstance(node, End) else None,
     )
+    if node.kind == "approval":
+        _decision_info(node.id, ext)
     if isinstance(actor, Agent):
         agent = etree.SubElement(ext, _q(STUDIO_NS, "agent"))
         _set(agent, key=actor.id, capability=actor.capability, version=actor.version, model=actor.model,
@@ -340,24 +344,51 @@ def _actor_info(actor: Agent | Human | System, ext: etree._Element) -> None:
         _set(info, tools=list(actor.tools))
 
 
-def to_bpmn(workflow: Workflow) -> bytes:
-    """The workflow as a BPMN 2.0 XML document (UTF-8 bytes) with a diagram.
-
-    This is a plain translation: it does not validate (``studio export`` does that first), so an
-    imported map that still has findings can be handed back to a modelling tool.
-    """
-    from studio import __version__  # noqa: PLC0415
-
-    name = workflow.metadata.name
+def _unique_nodes(workflow: Workflow) -> tuple[list[Any], list[Edge]]:
     nodes: list[Any] = []
     for node in workflow.nodes:  # the first of repeated ids wins (the validator reports repeats)
         if all(node.id != other.id for other in nodes):
             nodes.append(node)
     known = {n.id for n in nodes}
-    edges = [e for e in workflow.edges if e.source in known and e.target in known]
-    flow_ids = _flow_ids(edges)
-    lanes, lane_of = _lanes(workflow, nodes, edges)
-    layout = _layout(nodes, edges, lanes, lane_of)
+    return nodes, [e for e in workflow.edges if e.source in known and e.target in known]
+
+
+def bpmn_findings(workflow: Workflow) -> list[Finding]:
+    """What an export to BPMN cannot keep: errors refuse it (``B101``), the others are losses it reports."""
+    nodes, edges = _unique_nodes(workflow)
+    return sort_findings(plan(workflow, nodes, edges, _flow_ids(edges)).findings)
+
+
+def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> bytes:
+    """The workflow as a BPMN 2.0 XML document (UTF-8 bytes) with a diagram, executable on SpiffWorkflow.
+
+    It does not validate (``studio export`` does that first), so an imported map that still has
+    findings can be handed back to a modelling tool. It refuses (:class:`~studio.errors.WorkflowInvalid`
+    with ``B101`` findings) a condition it cannot write as Python the engine evaluates the studio's
+    way; what it writes but the engine does not enforce (loop guards, ...) is appended to
+    ``findings`` when a list is given (see :func:`bpmn_findings`).
+    """
+    from studio import __version__  # noqa: PLC0415
+
+    name = workflow.metadata.name
+    nodes, edges = _unique_nodes(workflow)
+    exec_plan = plan(workflow, nodes, edges, _flow_ids(edges))
+    if exec_plan.refusals:
+        raise WorkflowInvalid(exec_plan.refusals, summary=f"`{name}` cannot be exported to BPMN: "
+                              f"{len(exec_plan.refusals)} condition(s) cannot be written for the engine")
+    if findings is not None:
+        findings.extend(sort_findings(exec_plan.losses))
+    helpers = exec_plan.helpers
+    flows = exec_plan.flows
+    elements: list[Any] = [*nodes, *helpers]
+    owner = {t.id: t.of for t in exec_plan.timers}
+    links = [(owner.get(f.source, f.source), f.target) for f in flows]
+    lanes, lane_of = _lanes(workflow, elements, links)
+    layout = _layout(elements, links, lanes, lane_of)
+    for timer in exec_plan.timers:
+        box = layout.boxes[timer.of]
+        w, h = SIZES["timer"]
+        layout.boxes[timer.id] = _Box(box.x + box.w - w - 8, box.y + box.h - h // 2, w, h)
 
     root = etree.Element(bpmn("definitions"), nsmap=NSMAP)
     _set(root, id=f"Definitions.{name}", targetNamespace=f"https://workflow-design-studio.dev/workflows/{name}",
@@ -394,18 +425,27 @@ def to_bpmn(workflow: Workflow) -> bytes:
         for lane in lanes:
             element = etree.SubElement(lane_set, bpmn("lane"), id=f"Lane.{lane.key}", name=lane.name)
             _lane_extensions(lane, element)
-            for node in nodes:
-                if lane_of.get(node.id) == lane.key:
-                    etree.SubElement(element, bpmn("flowNodeRef")).text = node.id
+            for item in elements:
+                if lane_of.get(item.id) == lane.key:
+                    etree.SubElement(element, bpmn("flowNodeRef")).text = item.id
+                    if any(t.of == item.id for t in exec_plan.timers):
+                        etree.SubElement(element, bpmn("flowNodeRef")).text = f"{item.id}.sla"
 
-    incoming: dict[str, list[str]] = {n.id: [] for n in nodes}
-    outgoing: dict[str, list[str]] = {n.id: [] for n in nodes}
+    incoming: dict[str, list[str]] = {}
+    outgoing: dict[str, list[str]] = {}
     default_flow: dict[str, str] = {}
-    for edge, flow_id in zip(edges, flow_ids, strict=True):
-        outgoing[edge.source].append(flow_id)
-        incoming[edge.target].append(flow_id)
-        if edge.default:
-            default_flow.setdefault(edge.source, flow_id)
+    for flow in flows:
+        outgoing.setdefault(flow.source, []).append(flow.id)
+        incoming.setdefault(flow.target, []).append(flow.id)
+        if flow.default:
+            default_flow.setdefault(flow.source, flow.id)
+
+    def links_of(element: etree._Element, element_id: str) -> None:
+        for flow_id in incoming.get(element_id, []):
+            etree.SubElement(element, bpmn("incoming")).text = flow_id
+        for flow_id in outgoing.get(element_id, []):
+            etree.SubElement(element, bpmn("outgoing")).text = flow_id
+
     for node in nodes:
         tag = _tag(workflow, node)
         element = etree.SubElement(process, bpmn(tag), id=node.id, name=node.label)
@@ -418,25 +458,48 @@ def to_bpmn(workflow: Workflow) -> bytes:
         if node.description:
             etree.SubElement(element, bpmn("documentation")).text = node.description
         _node_extensions(workflow, node, element)
-        for flow_id in incoming[node.id]:
-            etree.SubElement(element, bpmn("incoming")).text = flow_id
-        for flow_id in outgoing[node.id]:
-            etree.SubElement(element, bpmn("outgoing")).text = flow_id
-    for edge, flow_id in zip(edges, flow_ids, strict=True):
-        flow = etree.SubElement(process, bpmn("sequenceFlow"), id=flow_id, sourceRef=edge.source,
-                                targetRef=edge.target)
-        if edge.label:
-            flow.set("name", edge.label)
-        extras = {"default": edge.default, "maxRepeats": edge.max_repeats, "probability": edge.probability}
-        if any(v not in (None, False) for v in extras.values()):
-            route = etree.SubElement(etree.SubElement(flow, bpmn("extensionElements")), _q(STUDIO_NS, "route"))
-            _set(route, default=edge.default,
-                 maxRepeats=str(edge.max_repeats) if edge.max_repeats is not None else None,
-                 probability=repr(edge.probability) if edge.probability is not None else None)
-        if edge.when is not None:
-            condition = etree.SubElement(flow, bpmn("conditionExpression"), language=CONDITION_LANGUAGE)
+        links_of(element, node.id)
+    for helper in helpers:
+        element = etree.SubElement(process, bpmn(helper.tag), id=helper.id)
+        _set(element, name=helper.name, gatewayDirection=helper.direction, default=default_flow.get(helper.id),
+             scriptFormat="python" if helper.script is not None else None)
+        helper_ext = etree.SubElement(element, bpmn("extensionElements"))
+        _set(etree.SubElement(helper_ext, _q(STUDIO_NS, "helper")), of=helper.of, role=helper.role)
+        if helper.decision is not None:
+            _decision_info(helper.of, helper_ext)
+        links_of(element, helper.id)
+        if helper.script is not None:
+            etree.SubElement(element, bpmn("script")).text = helper.script
+    for timer in exec_plan.timers:
+        element = etree.SubElement(process, bpmn("boundaryEvent"), id=timer.id, name=f"SLA {timer.duration}",
+                                   attachedToRef=timer.of, cancelActivity="true")
+        timer_ext = etree.SubElement(element, bpmn("extensionElements"))
+        _set(etree.SubElement(timer_ext, _q(STUDIO_NS, "helper")), of=timer.of, role="sla")
+        links_of(element, timer.id)
+        definition = etree.SubElement(element, bpmn("timerEventDefinition"), id=f"{timer.id}.timer")
+        duration = etree.SubElement(definition, bpmn("timeDuration"), language=PYTHON_LANGUAGE)
+        duration.set(_q(XSI_NS, "type"), "bpmn:tFormalExpression")
+        duration.text = repr(timer.duration)
+    for flow in flows:
+        element = etree.SubElement(process, bpmn("sequenceFlow"), id=flow.id, sourceRef=flow.source,
+                                   targetRef=flow.target)
+        edge = flow.edge
+        if edge is not None:
+            if edge.label:
+                element.set("name", edge.label)
+            extras = {"default": edge.default, "maxRepeats": edge.max_repeats, "probability": edge.probability,
+                      "when": edge.when}
+            if any(v not in (None, False) for v in extras.values()):
+                route = etree.SubElement(etree.SubElement(element, bpmn("extensionElements")),
+                                         _q(STUDIO_NS, "route"))
+                _set(route, default=edge.default,
+                     maxRepeats=str(edge.max_repeats) if edge.max_repeats is not None else None,
+                     probability=repr(edge.probability) if edge.probability is not None else None,
+                     when=edge.when)
+        if flow.python is not None:
+            condition = etree.SubElement(element, bpmn("conditionExpression"), language=PYTHON_LANGUAGE)
             condition.set(_q(XSI_NS, "type"), "bpmn:tFormalExpression")
-            condition.text = edge.when
+            condition.text = flow.python
 
     diagram = etree.SubElement(root, _q(BPMNDI_NS, "BPMNDiagram"), id=f"Diagram.{name}")
     plane = etree.SubElement(diagram, _q(BPMNDI_NS, "BPMNPlane"), id=f"Plane.{name}",
@@ -444,15 +507,24 @@ def to_bpmn(workflow: Workflow) -> bytes:
     _shape(plane, f"Participant.{name}", layout.pool, isHorizontal="true")
     for lane in lanes:
         _shape(plane, f"Lane.{lane.key}", layout.lanes[lane.key], isHorizontal="true")
-    for node in nodes:
-        extra = {"isMarkerVisible": "true"} if node.kind == "decision" else {}
-        _shape(plane, node.id, layout.boxes[node.id], **extra)
-    for index, (edge, flow_id) in enumerate(zip(edges, flow_ids, strict=True)):
-        shape = etree.SubElement(plane, _q(BPMNDI_NS, "BPMNEdge"), id=f"{flow_id}.di", bpmnElement=flow_id)
-        for x, y in _waypoints(layout, edge, index):
+    for item in elements:
+        extra = {"isMarkerVisible": "true"} if item.kind == "decision" or getattr(item, "role", "") in (
+            "merge", "threshold") else {}
+        _shape(plane, item.id, layout.boxes[item.id], **extra)
+    for timer in exec_plan.timers:
+        _shape(plane, timer.id, layout.boxes[timer.id])
+    for index, flow in enumerate(flows):
+        shape = etree.SubElement(plane, _q(BPMNDI_NS, "BPMNEdge"), id=f"{flow.id}.di", bpmnElement=flow.id)
+        for x, y in _waypoints(layout, flow.source, flow.target, index):
             etree.SubElement(shape, _q(DI_NS, "waypoint"), x=str(x), y=str(y))
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data
+
+
+def _decision_info(approval_id: str, ext: etree._Element) -> None:
+    """The task data an approval's user task must set when it completes."""
+    _set(etree.SubElement(ext, _q(STUDIO_NS, "decision")), field=f"{approval_id}_decision",
+         note=f"{approval_id}_note", values=["approve", "reject", "send_back"])
 
 
 def _shape(plane: etree._Element, element_id: str, box: _Box, **attrs: str) -> None:

@@ -1,0 +1,296 @@
+"""What a BPMN engine needs beyond the drawing: helper elements, Python conditions and the losses.
+
+The studio's graph and BPMN's token rules differ in a few places. :func:`plan` works out, for a
+workflow, the sequence flows (one per studio edge, ids unchanged) and the helper elements the
+export adds so that SpiffWorkflow runs each case along the path the studio's simulator takes:
+
+==================  ================================================================================
+helper (id)         why
+==================  ================================================================================
+``X.merge``         exclusive gateway in front of a ``parallel`` node X with several incoming flows (a
+                    parallel gateway would wait for a token on every one of them)
+``J.merge.S``       exclusive gateway in front of a ``join`` J for the several flows that come from
+                    one branch end S (a decision, or a step and its escalation): the studio's join
+                    waits once per branch
+``X.split``         parallel gateway after a step X with several outgoing edges (the studio runs them
+                    all; SpiffWorkflow refuses several flows out of a task)
+``X.threshold``     exclusive gateway in front of approval X with a ``threshold``: true -> the user
+                    task, otherwise ``X.auto``
+``X.auto``          script task that auto-approves (``X_decision = "approve"``, ``X_note``)
+``X.sla``           interrupting timer boundary event (ISO-8601 duration) on a person's step with an
+                    SLA and an escalation role
+``X.escalated``     user task for the escalation role, in its lane, continuing where X continues
+==================  ================================================================================
+
+Every helper carries ``<studio:helper of="X" role="..."/>`` so ``studio import`` folds it back.
+Conditions on decision edges (and thresholds) become Python (:mod:`studio.export._bpmn_python`);
+what cannot be kept becomes a :class:`~studio.errors.Finding`: ``B101`` (error: the export is
+refused), ``B102``-``B104`` (warning/info: written, with the loss reported).
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from studio.errors import Finding, Severity
+from studio.export._bpmn_python import PythonCondition, condition_to_python
+from studio.expr import ExpressionError
+from studio.model import Approval, Edge, Human, Task, Workflow
+
+__all__ = ["ExecPlan", "Flow", "Helper", "Timer", "iso_duration", "plan"]
+
+GATEWAY_KINDS = frozenset({"decision", "parallel", "join"})
+
+
+@dataclass
+class Helper:
+    """An element the export adds for execution (not a studio node)."""
+
+    id: str
+    tag: str  # exclusiveGateway | parallelGateway | scriptTask | userTask
+    of: str
+    role: str  # merge | split | threshold | auto | escalated
+    kind: str  # layout kind: "gateway" or "step"
+    actor: str | None = None
+    name: str | None = None
+    script: str | None = None
+    direction: str | None = None
+    decision: str | None = None  # the task data field an escalated approval sets
+
+
+@dataclass
+class Flow:
+    id: str
+    source: str
+    target: str
+    edge: Edge | None = None
+    python: str | None = None  # the condition as Python (decision edges, threshold)
+    default: bool = False
+
+
+@dataclass
+class Timer:
+    id: str
+    of: str
+    duration: str  # ISO-8601
+    seconds: float
+
+
+@dataclass
+class ExecPlan:
+    flows: list[Flow] = field(default_factory=list)
+    helpers: list[Helper] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def refusals(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    @property
+    def losses(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_error]
+
+    def owner(self, element_id: str) -> str:
+        for helper in self.helpers:
+            if helper.id == element_id:
+                return helper.of
+        for timer in self.timers:
+            if timer.id == element_id:
+                return timer.of
+        return element_id
+
+
+def iso_duration(seconds: float) -> str:
+    """``P1DT2H30M``: an ISO-8601 duration (whole seconds)."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    text = "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+    return text if text != "P" else "PT0S"
+
+
+def _assign(values: dict[str, str]) -> str:
+    """A Python script setting task data fields (``globals()[...]`` for ids that are not identifiers)."""
+    lines = []
+    for name, value in values.items():
+        target = name if name.isidentifier() and not keyword.iskeyword(name) else f"globals()[{name!r}]"
+        lines.append(f"{target} = {value!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _escalation(workflow: Workflow, node: Any) -> tuple[float, str] | None:
+    """(SLA seconds, escalation actor) when the studio escalates this step (as the simulator decides)."""
+    if not isinstance(node, (Task, Approval)):
+        return None
+    policies = workflow.policies
+    sla = node.sla if node.sla is not None else (policies.approval_sla if isinstance(node, Approval) else None)
+    escalate = node.escalate_to or policies.escalate_to
+    actor = workflow.actor_of(node.id)
+    target = next((a for a in workflow.actors if a.id == escalate), None)
+    if sla is None or escalate is None or actor is None or escalate == actor.id:
+        return None
+    if not isinstance(actor, Human) or not isinstance(target, Human):
+        return None
+    return sla, escalate
+
+
+def _translate(text: str, where: str, what: str, out: list[Finding]) -> PythonCondition | None:
+    try:
+        return condition_to_python(text)
+    except (ExpressionError, ValueError) as exc:
+        detail = exc.message if isinstance(exc, ExpressionError) else str(exc)
+        out.append(Finding("B101", Severity.ERROR, where, f"{what} `{text}` cannot be written as Python for the "
+                           f"BPMN engine: {detail}", "fix the condition (see docs/conditions.md)"))
+        return None
+
+
+def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list[str]) -> ExecPlan:
+    """Flows, helpers, timers and findings for ``nodes``/``edges`` (already de-duplicated)."""
+    out = ExecPlan()
+    by_id = {n.id: n for n in nodes}
+    flows = [Flow(flow_id, edge.source, edge.target, edge, default=edge.default)
+             for edge, flow_id in zip(edges, flow_ids, strict=True)]
+    translated: list[tuple[PythonCondition, str, str, str]] = []  # condition, location, what, text
+    for index, (edge, flow) in enumerate(zip(edges, flows, strict=True)):
+        if edge.when is not None and by_id[edge.source].kind == "decision":
+            where = f"edges[{index}]"
+            what = f"the condition of edge `{edge.source}` -> `{edge.target}`"
+            condition = _translate(edge.when, where, what, out.findings)
+            if condition is not None:
+                flow.python = condition.text
+                translated.append((condition, where, what, edge.when))
+    taken = {f.id for f in flows}
+
+    def new_flow(source: str, target: str, **kwargs: Any) -> Flow:
+        base = f"Flow.{source}.{target}"
+        flow_id, n = base, 2
+        while flow_id in taken:
+            flow_id, n = f"{base}.{n}", n + 1
+        taken.add(flow_id)
+        flow = Flow(flow_id, source, target, **kwargs)
+        flows.append(flow)
+        return flow
+
+    # a step with several outgoing edges forks them all
+    continuation: dict[str, str] = {}
+    for node in nodes:
+        if node.kind in GATEWAY_KINDS or node.kind == "end":
+            continue
+        leaving = [f for f in flows if f.source == node.id]
+        if len(leaving) == 1:
+            continuation[node.id] = leaving[0].target
+        elif len(leaving) > 1:
+            split = Helper(f"{node.id}.split", "parallelGateway", node.id, "split", "gateway", direction="Diverging")
+            out.helpers.append(split)
+            for flow in leaving:
+                flow.source = split.id
+                flow.default = False
+            new_flow(node.id, split.id)
+            continuation[node.id] = split.id
+
+    # thresholds and escalations
+    for index, node in enumerate(nodes):
+        after = continuation.get(node.id)
+        if isinstance(node, Approval) and node.threshold is not None:
+            where = f"nodes[{index}].threshold"
+            condition = _translate(node.threshold, where, f"the threshold of approval `{node.id}`", out.findings)
+            gate = Helper(f"{node.id}.threshold", "exclusiveGateway", node.id, "threshold", "gateway",
+                          name=f"{node.label}: approval needed?", direction="Diverging")
+            note = f"auto-approved: `{node.threshold}` is false"
+            auto = Helper(f"{node.id}.auto", "scriptTask", node.id, "auto", "step", actor=node.actor,
+                          name=f"{node.label}: auto-approved",
+                          script=_assign({f"{node.id}_decision": "approve", f"{node.id}_note": note}))
+            out.helpers += [gate, auto]
+            for flow in flows:
+                if flow.target == node.id:
+                    flow.target = gate.id
+            new_flow(gate.id, node.id, python=condition.text if condition is not None else None)
+            new_flow(gate.id, auto.id, default=True)
+            if after is not None:
+                new_flow(auto.id, after)
+            if condition is not None:
+                translated.append((condition, where, f"the threshold of approval `{node.id}`", node.threshold))
+        escalation = _escalation(workflow, node)
+        if escalation is not None and after is not None:
+            seconds, role = escalation
+            timer = Timer(f"{node.id}.sla", node.id, iso_duration(seconds), seconds)
+            escalated = Helper(f"{node.id}.escalated", "userTask", node.id, "escalated", "step", actor=role,
+                               name=f"{node.label} (escalated)",
+                               decision=f"{node.id}_decision" if isinstance(node, Approval) else None)
+            out.timers.append(timer)
+            out.helpers.append(escalated)
+            new_flow(timer.id, escalated.id)
+            new_flow(escalated.id, after)
+            out.findings.append(Finding(
+                "B103", Severity.INFO, node.id,
+                f"the SLA of `{node.id}` is an interrupting timer ({timer.duration}) that hands the step to "
+                f"`{role}` when it is not done in time; the studio escalates when it has not started in time",
+                "expect escalations a little more often on the engine than in the simulation"))
+
+    # merges: a parallel gateway waits for every incoming flow, a join once per branch
+    owner = {h.id: h.of for h in out.helpers} | {t.id: t.of for t in out.timers}
+    for node in nodes:
+        if node.kind not in ("parallel", "join"):
+            continue
+        arriving = [f for f in flows if f.target == node.id]
+        groups: dict[str, list[Flow]] = {}
+        if node.kind == "parallel":
+            groups = {"": arriving} if len(arriving) > 1 else {}
+        else:
+            for flow in arriving:
+                groups.setdefault(owner.get(flow.source, flow.source), []).append(flow)
+        for branch, group in groups.items():
+            if len(group) < 2:
+                continue
+            merge_id = f"{node.id}.merge" if not branch else f"{node.id}.merge.{branch}"
+            out.helpers.append(Helper(merge_id, "exclusiveGateway", node.id, "merge", "gateway",
+                                      direction="Converging"))
+            for flow in group:
+                flow.target = merge_id
+            new_flow(merge_id, node.id)
+
+    # a field named like a builtin the conditions call would hide it in the engine
+    called = set().union(*(c.builtins for c, *_ in translated)) if translated else set()
+    for condition, where, what, text in translated:
+        for name in sorted(condition.fields & called):
+            out.findings.append(Finding(
+                "B101", Severity.ERROR, where, f"{what} `{text}` reads the field `{name}`, which would hide Python's "
+                f"`{name}` that the exported conditions call", f"rename the field `{name}`"))
+
+    # loop guards have no place in plain BPMN
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(by_id)
+    graph.add_edges_from((e.source, e.target) for e in edges)
+    looping = not nx.is_directed_acyclic_graph(graph)
+    policies = workflow.policies
+    if looping and policies.max_repeats is not None:
+        out.findings.append(Finding(
+            "B102", Severity.WARNING, "policies.max_repeats", f"the loop guard (a transition at most "
+            f"{policies.max_repeats} times) is kept in the studio extension but BPMN engines do not enforce it",
+            "enforce it in the control plane, or model a counter and a decision in the loop"))
+    for index, edge in enumerate(edges):
+        if edge.max_repeats is not None:
+            out.findings.append(Finding(
+                "B102", Severity.WARNING, f"edges[{index}]", f"the loop guard of edge `{edge.source}` -> "
+                f"`{edge.target}` (at most {edge.max_repeats} times) is not enforced by BPMN engines",
+                "enforce it in the control plane, or model a counter and a decision in the loop"))
+    if looping or nx.dag_longest_path_length(graph) + 1 > policies.max_turns:
+        out.findings.append(Finding(
+            "B102", Severity.WARNING, "policies.max_turns", f"the limit of {policies.max_turns} steps per case is "
+            "kept in the studio extension but BPMN engines do not enforce it",
+            "enforce it in the control plane"))
+    for node in nodes:
+        if node.kind == "subworkflow":
+            out.findings.append(Finding(
+                "B104", Severity.WARNING, node.id, f"subworkflow `{node.id}` is a call activity; it runs only when "
+                f"the engine also has the process `{getattr(node, 'ref', None) or node.id}`",
+                "export the referenced workflow too and deploy both"))
+    out.flows = flows
+    return out
