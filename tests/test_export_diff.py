@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from conftest import FIXTURES, TEMPLATES
 
 from studio import io
 from studio.cli import main
+from studio.export import diff as diff_module
 from studio.export import diff_workflows
 from studio.model import Workflow
 
@@ -351,3 +353,12 @@ def test_masking_hides_the_whole_secret(secret: str, kept: str) -> None:
     assert "secret_added" in {f.code for f in result.flags}
     for fmt in ("text", "json", "markdown"):
         assert kept not in result.format(fmt)
+
+
+def test_every_flag_kind_is_documented() -> None:
+    docs = (FIXTURES.parents[1] / "docs" / "controlplane.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Review: `studio diff"):]
+    codes = set(re.findall(r"^([a-z_]+)\s{2,}(?:high|medium|low)", diff_module.__doc__ or "", re.MULTILINE))
+    assert {"gate_changed", "escalation_changed", "secret_added", "approval_removed"} <= codes
+    for code in codes:
+        assert f"`{code}`" in section, f"{code} is missing from the diff section of docs/controlplane.md"
