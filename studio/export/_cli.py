@@ -12,6 +12,7 @@ from pathlib import Path
 
 from studio import io
 from studio.errors import Severity, WorkflowInvalid
+from studio.model import Workflow
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -47,6 +48,14 @@ def add_diff_arguments(p: argparse.ArgumentParser) -> None:
                    help="a reviewer accepts the governance flags: exit 0 even when governance weakens")
 
 
+def _refused(file: str, exc: WorkflowInvalid) -> int:
+    for finding in exc.findings:
+        print(finding.format())
+    refused = "warnings (--strict)" if not any(f.is_error for f in exc.findings) else "error findings"
+    print(f"{file}: not exported: {refused}; fix them and export again", file=sys.stderr)
+    return EXIT_FINDINGS
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from studio.export import export_as  # noqa: PLC0415
 
@@ -54,20 +63,45 @@ def cmd_export(args: argparse.Namespace) -> int:
         print("studio: error: --evidence attaches simulation results to `--to controlplane` only", file=sys.stderr)
         return EXIT_USAGE
     workflow = io.load(args.file)
+    if args.to == "langgraph" and args.output and (args.output.endswith(("/", "\\")) or Path(args.output).is_dir()):
+        return _export_langgraph_folder(workflow, args)
     fmt = "yaml" if args.output and Path(args.output).suffix.lower() in (".yaml", ".yml") else "json"
     try:
         data = export_as(workflow, args.to, fmt=fmt, evidence_dir=args.evidence, strict=args.strict)
     except WorkflowInvalid as exc:
-        for finding in exc.findings:
-            print(finding.format())
-        refused = "warnings (--strict)" if not any(f.is_error for f in exc.findings) else "error findings"
-        print(f"{args.file}: not exported: {refused}; fix them and export again", file=sys.stderr)
-        return EXIT_FINDINGS
+        return _refused(args.file, exc)
+    if args.to == "serverless":  # what the export keeps only as metadata (W003-W006), on stderr
+        from studio.export.serverless import serverless_findings  # noqa: PLC0415
+
+        for finding in serverless_findings(workflow):
+            print(finding.format(), file=sys.stderr)
     if args.output:
         io.atomic_write(args.output, data.decode("utf-8"))
         print(f"wrote {args.output} ({args.to})", file=sys.stderr)
     else:
         sys.stdout.write(data.decode("utf-8"))
+    return EXIT_OK
+
+
+def _export_langgraph_folder(workflow: Workflow, args: argparse.Namespace) -> int:
+    """``--to langgraph -o DIR/``: the application with ``langgraph.json``, requirements and a README."""
+    from studio.export.controlplane import check_exportable  # noqa: PLC0415
+    from studio.export.langgraph_module import langgraph_app_files  # noqa: PLC0415
+
+    try:
+        check_exportable(workflow, strict=args.strict)
+    except WorkflowInvalid as exc:
+        return _refused(args.file, exc)
+    folder = Path(args.output)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"studio: error: cannot create the folder `{folder}`: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    files = langgraph_app_files(workflow)
+    for name, text in files.items():
+        io.atomic_write(folder / name, text)
+    print(f"wrote {folder}/ ({', '.join(files)}); serve it with `langgraph dev` in that folder", file=sys.stderr)
     return EXIT_OK
 
 

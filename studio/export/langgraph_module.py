@@ -15,14 +15,18 @@ from the workflow only ever appear inside ``repr``-quoted strings.
 from __future__ import annotations
 
 import ast
+import json
 import math
+import pprint
 import re
+from pathlib import Path
 from typing import Any
 
 from studio.expr import FUNCTIONS, parse
-from studio.model import Decision, End, Workflow
+from studio.model import Agent, Human, Workflow
+from studio.simulate.compiler import build_plan
 
-__all__ = ["condition_to_python", "to_langgraph_module"]
+__all__ = ["condition_to_python", "langgraph_app_files", "to_langgraph_module"]
 
 _LENIENT = frozenset({"coalesce", "is_empty"})
 _CONSTANTS = {"true": "True", "false": "False", "null": "None"}
@@ -125,193 +129,10 @@ def condition_to_python(text: str) -> str:
     return _Translator().expr(tree.body)
 
 
-# --------------------------------------------------------------------------- the module text
+# --------------------------------------------------------------------------- the application
 
-_RUNTIME = '''
-class LoopGuardError(RuntimeError):
-    """A decision would take the same way more often than the loop guard allows."""
-
-
-class ConditionError(ValueError):
-    """A condition could not be evaluated on the case (a missing field, a type mismatch)."""
-
-
-_MISSING = object()
-
-
-def _field(case: Mapping[str, Any], path: tuple[str, ...], lenient: bool) -> Any:
-    """`a.b.c`: the flat key "a.b.c" if present, else nested lookups (as the studio reads fields)."""
-    current: Any = case
-    depth = 0
-    while depth < len(path):
-        if not isinstance(current, Mapping):
-            if lenient:
-                return None
-            raise ConditionError(f"cannot read `{'.'.join(path)}`: not a record")
-        rest = ".".join(path[depth:])
-        value = current.get(rest, _MISSING)
-        if value is not _MISSING:
-            return value
-        value = current.get(path[depth], _MISSING)
-        if value is _MISSING:
-            if lenient:
-                return None
-            raise ConditionError(f"unknown field `{'.'.join(path)}`")
-        current = value
-        depth += 1
-    return current
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConditionError(f"expected a number, got {value!r}")
-    return value
-
-
-def _neg(value: Any) -> Any:
-    return -_number(value)
-
-
-def _pos(value: Any) -> Any:
-    return +_number(value)
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if isinstance(a, str):
-        raise ConditionError("string formatting with `%` is not allowed")
-    return a % b
-
-
-def _pow(a: Any, b: Any) -> Any:
-    if abs(_number(b)) > 100:
-        raise ConditionError("the exponent is too large")
-    return _number(a) ** b
-
-
-def _fn_len(value: Any) -> int:
-    if isinstance(value, (str, list, tuple, dict, set, frozenset)):
-        return len(value)
-    raise ConditionError(f"len() expects a string or a list, got {value!r}")
-
-
-def _fn_abs(value: Any) -> Any:
-    return abs(_number(value))
-
-
-def _items(args: tuple[Any, ...], name: str) -> Any:
-    items: Any = args[0] if len(args) == 1 else args
-    if len(args) == 1 and not isinstance(items, (list, tuple, set, frozenset)):
-        raise ConditionError(f"with one argument, {name}() expects a list")
-    if not items:
-        raise ConditionError(f"{name}() of an empty list")
-    return items
-
-
-def _fn_min(*args: Any) -> Any:
-    return min(_items(args, "min"))
-
-
-def _fn_max(*args: Any) -> Any:
-    return max(_items(args, "max"))
-
-
-def _fn_round(value: Any, ndigits: Any = None) -> Any:
-    return round(_number(value)) if ndigits is None else round(_number(value), ndigits)
-
-
-def _fn_lower(value: Any) -> Any:
-    return None if value is None else str(value).lower() if isinstance(value, str) else _bad("lower", value)
-
-
-def _fn_upper(value: Any) -> Any:
-    return None if value is None else str(value).upper() if isinstance(value, str) else _bad("upper", value)
-
-
-def _bad(name: str, value: Any) -> Any:
-    raise ConditionError(f"{name}() expects a string, got {value!r}")
-
-
-def _fn_contains(haystack: Any, needle: Any) -> bool:
-    if haystack is None:
-        return False
-    if isinstance(haystack, str) and not isinstance(needle, str):
-        raise ConditionError("a string can only contain strings")
-    return needle in haystack
-
-
-def _affixes(value: Any, affix: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConditionError(f"expected a string, got {value!r}")
-    return tuple(affix) if isinstance(affix, (list, tuple)) else (affix,)
-
-
-def _fn_startswith(value: Any, prefix: Any) -> bool:
-    options = _affixes(value, prefix)
-    return options is not None and value.startswith(options)
-
-
-def _fn_endswith(value: Any, suffix: Any) -> bool:
-    options = _affixes(value, suffix)
-    return options is not None and value.endswith(options)
-
-
-def _fn_is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, tuple, dict, set, frozenset)) and len(value) == 0)
-
-
-def _fn_coalesce(*args: Any) -> Any:
-    return next((value for value in args if value is not None), None)
-
-
-def _visit(name: str, outcome: str | None = None) -> Callable[[State], dict[str, Any]]:
-    def node(state: State) -> dict[str, Any]:
-        update: dict[str, Any] = {"visited": [name]}
-        if outcome is not None:
-            update["outcomes"] = [outcome]
-        return update
-
-    return node
-
-
-def _decide(
-    name: str, ways: list[tuple[Callable[[Mapping[str, Any]], Any] | None, str, int | None]]
-) -> Callable[[State], dict[str, Any]]:
-    """A decision node: the first way whose condition holds, else the default (condition None)."""
-
-    def node(state: State) -> dict[str, Any]:
-        case = state.get("case", {})
-        chosen: tuple[str, int | None] | None = None
-        for condition, target, limit in ways:
-            if condition is not None and condition(case):
-                chosen = (target, limit)
-                break
-        if chosen is None:
-            defaults = [(target, limit) for condition, target, limit in ways if condition is None]
-            if not defaults:
-                raise ConditionError(f"decision `{name}`: no condition holds and there is no default")
-            chosen = defaults[0]
-        target, limit = chosen
-        transition = f"{name}->{target}"
-        if limit is not None and state.get("transitions", []).count(transition) >= limit:
-            raise LoopGuardError(f"`{name}` -> `{target}` taken more than {limit} time(s); the case is stopped")
-        return {"visited": [name], "transitions": [transition]}
-
-    return node
-
-
-def _route(name: str) -> Callable[[State], str]:
-    prefix = name + "->"
-
-    def route(state: State) -> str:
-        for transition in reversed(state.get("transitions", [])):
-            if transition.startswith(prefix):
-                return transition[len(prefix):]
-        raise RuntimeError(f"decision `{name}` has not decided")
-
-    return route
-'''
+_TEMPLATE = Path(__file__).with_name("_langgraph_app.py")
+_RESERVED = frozenset({"__start__", "__end__"})
 
 
 def _python_name(text: str, taken: set[str]) -> str:
@@ -323,133 +144,171 @@ def _python_name(text: str, taken: set[str]) -> str:
     return name
 
 
-def to_langgraph_module(workflow: Workflow) -> str:
-    """Python source of a module that builds, compiles and runs the workflow's graph with LangGraph.
+def _literal(name: str, annotation: str, value: dict[str, Any]) -> str:
+    """``NAME: annotation = {...}`` with one entry per line, keys in the given order, values sorted."""
+    if not value:
+        return f"{name}: {annotation} = {{}}"
+    lines = [f"{name}: {annotation} = {{"]
+    for key, item in value.items():
+        text = pprint.pformat(item, width=112 - 6 - len(repr(key)), sort_dicts=True, compact=True)
+        text = text.replace("\n", "\n" + " " * (6 + len(repr(key))))
+        lines.append(f"    {key!r}: {text},")
+    lines.append("}")
+    return "\n".join(lines)
 
-    The module defines ``build_graph()`` (a ``StateGraph``), ``compile_graph()`` and
-    ``run(case) -> {"visited": [...], "outcomes": [...], ...}``. It does not validate; ``studio
-    export`` refuses workflows with error findings before calling it.
-    """
-    for node in workflow.nodes:
-        if node.id in ("__start__", "__end__"):
-            raise ValueError(f"node id `{node.id}` is reserved by LangGraph; rename it")
-    meta = workflow.metadata
-    policy = workflow.policies.max_repeats
-    kinds = {n.id: n.kind for n in workflow.nodes}
-    nodes: list[Any] = []
-    for node in workflow.nodes:  # the first of repeated ids wins (the validator reports repeats)
-        if all(node.id != other.id for other in nodes):
-            nodes.append(node)
-    edges = [e for e in workflow.edges if e.source in kinds and e.target in kinds]
-    decisions = {n.id for n in nodes if isinstance(n, Decision)}
 
+def _app_tables(workflow: Workflow) -> tuple[str, str]:
+    """The spec block (constants) and the conditions block of the application module."""
+    plan = build_plan(workflow)
+    policies = workflow.policies
     conditions: list[str] = []
+    texts: dict[str, str] = {}
     names: set[str] = set()
-    condition_name: dict[int, str] = {}
-    for index, edge in enumerate(edges):
-        if edge.source in decisions and edge.when is not None and not edge.default:
-            name = _python_name(f"{edge.source}__{edge.target}", names)
-            condition_name[index] = name
-            conditions.append(f"def {name}(case: Mapping[str, Any]) -> Any:\n"
-                              f"    return {condition_to_python(edge.when)}\n")
+    keys: dict[str, str] = {}
 
-    lines = [
-        f'"""LangGraph graph of workflow {meta.name!r} version {meta.version!r}, generated by Workflow Design Studio.',
-        "",
-        "Standalone: needs only `langgraph`. Every node records its visit in `visited`; decisions evaluate",
-        "the workflow's conditions on `case` (first match in edge order, else the default) and stop the",
-        "case with LoopGuardError past the loop guard; forks fan out and joins wait for every branch.",
-        "`run(case)` returns the final state. Regenerate with `studio export ... --to langgraph`; do not edit.",
-        '"""',
-        "",
-        "import operator",
-        "from collections.abc import Callable, Mapping",
-        "from typing import Annotated, Any, TypedDict",
-        "",
-        "from langgraph.graph import END, START, StateGraph",
-        "",
-        f"WORKFLOW = {meta.name!r}",
-        f"VERSION = {meta.version!r}",
-        f"MAX_TURNS = {workflow.policies.max_turns!r}",
-        f"MAX_REPEATS = {policy!r}",
-        f"NODES = {tuple(n.id for n in nodes)!r}",
-        "",
-        "",
-        "class State(TypedDict, total=False):",
-        "    case: dict[str, Any]",
-        "    visited: Annotated[list[str], operator.add]",
-        "    outcomes: Annotated[list[str], operator.add]",
-        "    transitions: Annotated[list[str], operator.add]",
-        "",
-        _RUNTIME.strip("\n"),
-        "",
-        "",
-        "# ---- conditions (translated from the studio's safe condition language)",
-        "",
-    ]
+    def condition(key: str, text: str) -> str:
+        name = _python_name(key, names)
+        conditions.append(f"def {name}(case: Mapping[str, Any]) -> Any:\n"
+                          f"    return {condition_to_python(text)}\n")
+        texts[key] = text
+        keys[key] = name
+        return key
+
+    nodes: dict[str, dict[str, Any]] = {}
+    for node_id, node in sorted(plan.nodes.items(), key=lambda item: (item[1].order, item[1].kind == "relay")):
+        if node_id in _RESERVED:
+            raise ValueError(f"node id `{node_id}` is reserved by LangGraph; rename it")
+        behaviour = node.behaviours.get(node.actor or "")
+        spec: dict[str, Any] = {
+            "id": node_id, "kind": node.kind, "name": node.label, "order": node.order,
+            "actor": node.actor, "actor_kind": node.actor_kind, "tools": list(node.tools),
+            "outputs": list(node.outputs), "reviews": list(node.reviews),
+            "retries": behaviour.retries if behaviour is not None else policies.retries,
+            "sla_seconds": node.sla, "escalate_to": node.escalate_to,
+            "threshold": None, "branches": [], "default": node.default, "graph_target": dict(node.graph_target),
+            "targets": list(node.targets), "preds": list(node.preds), "sources": {},
+            "limits": dict(node.limits), "outcome": node.outcome,
+        }
+        if node.threshold is not None:
+            spec["threshold"] = condition(f"threshold:{node_id}", node.threshold.text)
+        for index, (expression, target) in enumerate(node.branches):
+            spec["branches"].append([condition(f"{node_id}#{index}>{target}", expression.text), target])
+        for pred in node.preds:
+            relay = plan.nodes[pred]
+            spec["sources"][pred] = relay.relay_from if relay.kind == "relay" and relay.relay_from else pred
+        nodes[node_id] = {k: v for k, v in spec.items() if k in ("id", "kind", "order") or v not in (None, [], {})}
+
+    tools = {
+        tool.id: {
+            "name": tool.name or tool.id, "tier": str(tool.tier.value), "credential": tool.credential,
+            "timeout_seconds": tool.timeout,
+            "rate_limit": [tool.rate_limit.calls, tool.rate_limit.per] if tool.rate_limit is not None else None,
+        }
+        for tool in sorted({t.id: t for t in reversed(workflow.tools)}.values(), key=lambda t: t.id)
+    }
+    actors: dict[str, dict[str, Any]] = {}
+    for actor in sorted({a.id: a for a in reversed(workflow.actors)}.values(), key=lambda a: a.id):
+        entry: dict[str, Any] = {"kind": actor.kind, "name": actor.name or actor.id,
+                                 "tools": list(getattr(actor, "tools", []))}
+        if isinstance(actor, Agent):
+            entry.update(version=actor.version, capability=actor.capability, model=actor.model,
+                         autonomy=str((actor.autonomy or policies.autonomy).value))
+        if isinstance(actor, Human):
+            entry.update(role=actor.role, capacity=actor.capacity)
+        actors[actor.id] = entry
+
+    meta = workflow.metadata
+    spec_block = "\n".join([
+        f"WORKFLOW: str = {meta.name!r}",
+        f"VERSION: str = {meta.version!r}",
+        f"START_NODE: str = {plan.start!r}",
+        f"MAX_TURNS: int = {plan.max_turns!r}",
+        _literal("NODES", "dict[str, dict[str, Any]]", nodes),
+        _literal("TOOLS", "dict[str, dict[str, Any]]", tools),
+        _literal("ACTORS", "dict[str, dict[str, Any]]", actors),
+    ])
+    condition_lines = ["# translated from the studio's safe condition language (docs/conditions.md)", ""]
     for text in conditions:
-        lines += ["", text]
-    lines += ["", "def build_graph() -> StateGraph:", "    builder = StateGraph(State)"]
+        condition_lines += [text, ""]
+    condition_lines.append("CONDITIONS: dict[str, Callable[[Mapping[str, Any]], Any]] = {")
+    condition_lines += [f"    {key!r}: {name}," for key, name in keys.items()]
+    condition_lines.append("}")
+    condition_lines.append(_literal("CONDITION_TEXT", "dict[str, str]", texts))
+    return spec_block, "\n".join(condition_lines)
 
-    joins_waiting: dict[str, list[str]] = {}
-    for node in nodes:
-        if node.kind != "join":
-            continue
-        preds = [e.source for e in edges if e.target == node.id]
-        if preds and all(p not in decisions for p in preds) and len(set(preds)) == len(preds):
-            joins_waiting[node.id] = preds
-    for node in nodes:
-        if node.id in decisions:
-            ways = []
-            for index, edge in enumerate(edges):
-                if edge.source != node.id:
-                    continue
-                limit = edge.max_repeats if edge.max_repeats is not None else policy
-                condition = "None" if edge.default or edge.when is None else condition_name[index]
-                if not edge.default and edge.when is None:
-                    continue  # an edge with neither condition nor default is never taken (S007)
-                ways.append(f"({condition}, {edge.target!r}, {limit!r})")
-            lines.append(f"    builder.add_node({node.id!r}, _decide({node.id!r}, [{', '.join(ways)}]))")
-        elif isinstance(node, End):
-            lines.append(f"    builder.add_node({node.id!r}, _visit({node.id!r}, {(node.outcome or node.id)!r}))")
-        else:
-            defer = ", defer=True" if node.kind == "join" and node.id not in joins_waiting else ""
-            lines.append(f"    builder.add_node({node.id!r}, _visit({node.id!r}){defer})")
-    starts = [n.id for n in nodes if n.kind == "start"]
-    if starts:
-        lines.append(f"    builder.add_edge(START, {starts[0]!r})")
-    for node in nodes:
-        out = [e for e in edges if e.source == node.id]
-        if node.id in decisions:
-            targets = list(dict.fromkeys(e.target for e in out))
-            lines.append(f"    builder.add_conditional_edges({node.id!r}, _route({node.id!r}), {targets!r})")
-            continue
-        for target in dict.fromkeys(e.target for e in out):
-            if target not in joins_waiting:
-                lines.append(f"    builder.add_edge({node.id!r}, {target!r})")
-        if node.kind == "end":
-            lines.append(f"    builder.add_edge({node.id!r}, END)")
-    for join, preds in joins_waiting.items():
-        lines.append(f"    builder.add_edge({preds!r}, {join!r})  # waits for every branch")
-    lines += [
-        "    return builder",
-        "",
-        "",
-        "def compile_graph() -> Any:",
-        "    return build_graph().compile()",
-        "",
-        "",
-        "def run(case: Mapping[str, Any], *, recursion_limit: int | None = None) -> dict[str, Any]:",
-        '    """Run one case through the graph; the result has `visited`, `outcomes` and `transitions`."""',
-        "    limit = recursion_limit if recursion_limit is not None else MAX_TURNS + 2",
-        '    state = {"case": dict(case), "visited": [], "outcomes": [], "transitions": []}',
-        '    return dict(compile_graph().invoke(state, {"recursion_limit": limit}))',
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    import json",
-        "    import sys",
-        "",
-        "    print(json.dumps(run(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}), indent=2, default=str))",
-    ]
-    return "\n".join(lines) + "\n"
+
+def to_langgraph_module(workflow: Workflow) -> str:
+    """Python source of the workflow's LangGraph application (see ``docs/controlplane.md``).
+
+    The module is the runtime in ``_langgraph_app.py`` with the workflow's tables (nodes as the
+    simulator compiles them, tools, actors) and its conditions translated to Python. It does not
+    validate; :func:`studio.export.export_as` refuses workflows with error findings first.
+    """
+    template = _TEMPLATE.read_text(encoding="utf-8")
+    spec_block, condition_block = _app_tables(workflow)
+    meta = workflow.metadata
+    title = f"workflow {meta.name!r} version {meta.version!r}"
+    template = template.replace("workflow {name!r} version {version!r}", title, 1)
+    template = _replace_block(template, "spec", spec_block)
+    return _replace_block(template, "conditions", condition_block)
+
+
+def _replace_block(text: str, name: str, body: str) -> str:
+    begin, end = f"# <{name}>\n", f"# </{name}>\n"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    return head + body.rstrip("\n") + "\n" + tail
+
+
+def langgraph_app_files(workflow: Workflow) -> dict[str, str]:
+    """The files of a deployable LangGraph application folder: ``app.py``, ``langgraph.json``,
+    ``requirements.txt`` and a ``README.md`` (``langgraph dev`` in that folder serves the graph)."""
+    meta = workflow.metadata
+    config = {"dependencies": ["."], "graphs": {meta.name: "./app.py:graph"}, "python_version": "3.11"}
+    readme = _APP_README.format(name=meta.name, version=meta.version)
+    return {
+        "app.py": to_langgraph_module(workflow),
+        "langgraph.json": json.dumps(config, indent=2, sort_keys=True) + "\n",
+        "requirements.txt": "langgraph>=1.0\nlanggraph-checkpoint-sqlite>=2.0\n",
+        "README.md": readme,
+    }
+
+
+_APP_README = """# {name} {version}: LangGraph application
+
+Generated by Workflow Design Studio (`studio export workflow.yaml --to langgraph -o DIR/`); do not edit
+`app.py` by hand: change the workflow and export again.
+
+## Serve it
+
+```bash
+pip install -r requirements.txt "langgraph-cli[inmem]"
+langgraph dev            # serves the graph `{name}` from app.py:graph (langgraph.json)
+```
+
+Start a run with the input `{{"case": {{...the case's fields...}}}}`. The run stops at every approval
+and human task with an interrupt whose payload names the `node`, the approver `role`, the SLA
+(`sla_seconds`) and its escalation target, and the case; resume it with
+`{{"decision": "approve" | "reject" | "send_back", "by": "who", "note": "why"}}` (human tasks answer
+`"done"`). The final state has `path` and `outcome`.
+
+## Embed it
+
+```python
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+import sqlite3, app
+
+saver = SqliteSaver(sqlite3.connect("cases.db", check_same_thread=False))
+graph = app.build_graph(saver, gateway=app.ToolGateway({{"erp_read": my_erp_client}}), audit="audit.jsonl")
+config = {{"configurable": {{"thread_id": "case-42"}}}}
+state = graph.invoke({{"case": {{"case_id": "case-42", "amount": 1200}}}}, config)
+state["__interrupt__"][0].value          # who must decide what
+state = graph.invoke(Command(resume={{"decision": "approve", "by": "alice"}}), config)
+```
+
+The tool gateway lets an agent call only its allowed tools, a critical tool only after a person
+approved the case, and each tool within its rate limit. Every step, tool call and decision is
+appended to the audit log (`AUDIT_LOG_PATH`, default `audit.jsonl`). Loop guards stop a case that
+repeats a transition too often or runs too many steps (`status: killed`, `stopped` says where).
+"""

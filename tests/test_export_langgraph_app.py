@@ -1,0 +1,381 @@
+"""The exported LangGraph application runs every gold case as the simulator does, with people,
+a tool gateway, loop guards, an audit log and durable checkpoints (docs/semantics.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import TEMPLATES
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from test_export_langgraph import load_module
+
+from studio import io
+from studio.cli import main
+from studio.export import export_as
+from studio.export.langgraph_module import langgraph_app_files, to_langgraph_module
+from studio.simulate import run_gold
+from studio.simulate.runtime import parse_human_decisions
+
+TEMPLATE_DIRS = sorted(p.parent for p in TEMPLATES.glob("*/workflow.yaml"))
+GOLD_COLUMNS = ("human_decisions", "expected_path", "expected_outcome")
+
+PAYOUT = """
+apiVersion: studio/v1
+metadata: {name: payout, version: 1.2.0}
+actors:
+  - {id: payer, kind: agent, capability: payout, version: 2.0.1, tools: [ledger_read, pay_out]}
+  - {id: managers, kind: human, role: Payment manager}
+  - {id: heads, kind: human, role: Head of finance}
+tools:
+  - {id: ledger_read, tier: read_only, rate_limit: {calls: 2, per: 1m}}
+  - {id: pay_out, tier: critical, credential: BANK_TOKEN_REF}
+  - {id: ledger_write, tier: restricted_write}
+nodes:
+  - {id: start, kind: start}
+  - {id: check, kind: decision}
+  - {id: approve_payout, kind: approval, actor: managers, sla: 4h, escalate_to: heads}
+  - {id: gate, kind: decision}
+  - {id: pay, kind: task, actor: payer, tools: [ledger_read, pay_out], outputs: [payment_id]}
+  - {id: book_small, kind: task, actor: payer, tools: [ledger_read]}
+  - {id: paid, kind: end, outcome: paid}
+  - {id: refused, kind: end, outcome: refused}
+edges:
+  - {from: start, to: check}
+  - {from: check, to: approve_payout, when: amount > 100}
+  - {from: check, to: book_small, default: true}
+  - {from: book_small, to: paid}
+  - {from: approve_payout, to: gate}
+  - {from: gate, to: pay, when: approve_payout_decision == "approve"}
+  - {from: gate, to: approve_payout, when: approve_payout_decision == "send_back"}
+  - {from: gate, to: refused, default: true}
+  - {from: pay, to: paid}
+policies: {max_repeats: 2}
+"""
+UNGATED = PAYOUT.replace("{from: check, to: book_small, default: true}", "{from: check, to: pay, default: true}")
+
+
+def load_app(source: str, tmp_path: Path, name: str = "app") -> ModuleType:
+    return load_module(source, tmp_path / f"{name}.py")
+
+
+def drive(app: Any, case: Mapping[str, Any], script: Mapping[str, deque[str]], thread: str = "t"
+          ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run a case to its end, answering each interrupt from the script (unlisted: approve / done)."""
+    config = {"configurable": {"thread_id": thread}}
+    asked: list[dict[str, Any]] = []
+    result = app.invoke({"case": dict(case)}, config)
+    while result.get("__interrupt__"):
+        payload = result["__interrupt__"][0].value
+        asked.append(payload)
+        answers = script.get(payload["node"])
+        decision = answers.popleft() if answers else ("approve" if payload["kind"] == "approval" else "done")
+        result = app.invoke(Command(resume={"decision": decision, "by": "gold"}), config)
+    return result, asked
+
+
+def simulated(workflow: Any, case: Mapping[str, Any], decisions: str = "") -> tuple[list[str], str | None]:
+    """The studio simulator's path and outcome for one case (the gold gate's deterministic run)."""
+    row = {**case, "human_decisions": decisions, "expected_path": "", "expected_outcome": None}
+    (result,) = run_gold(workflow, [row]).cases
+    return result.actual_path, result.actual_outcome
+
+
+@pytest.mark.parametrize("folder", TEMPLATE_DIRS, ids=[p.name for p in TEMPLATE_DIRS])
+def test_every_gold_case_takes_the_gold_path_in_the_exported_app(folder: Path, tmp_path: Path) -> None:
+    workflow = io.load(folder / "workflow.yaml")
+    module = load_app(export_as(workflow, "langgraph").decode("utf-8"), tmp_path)
+    gold = io.load_cases(folder / "gold.csv")
+    passed = 0
+    for index, row in enumerate(gold.rows):
+        records: list[dict[str, Any]] = []
+        app = module.build_graph(InMemorySaver(), audit=records.append)
+        case = {k: v for k, v in row.items() if k not in GOLD_COLUMNS}
+        script = parse_human_decisions(row.get("human_decisions"))
+        result, _ = drive(app, case, script, thread=f"case-{index}")
+        assert not any(script.values()), f"{row['case_id']}: scripted answers left: {script}"
+        assert result["path"] == str(row["expected_path"]).split(">"), row["case_id"]
+        assert result["outcome"] == row["expected_outcome"], row["case_id"]
+        assert result["status"] == "completed"
+        steps = [r["node"] for r in records if r["event"] == "step"]
+        assert sorted(steps) == sorted(result["path"])  # one audit record per step
+        passed += 1
+    assert passed == len(gold.rows) == 30
+
+
+def test_an_approval_interrupts_with_node_role_sla_and_case(tmp_path: Path) -> None:
+    workflow = io.loads(PAYOUT)
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
+    config = {"configurable": {"thread_id": "p1"}}
+    state = app.invoke({"case": {"case_id": "P-1", "amount": 500}}, config)
+    (pending,) = state["__interrupt__"]
+    payload = pending.value
+    assert payload["node"] == "approve_payout" and payload["kind"] == "approval"
+    assert payload["role"] == "Payment manager" and payload["actor"] == "managers"
+    assert payload["sla_seconds"] == 4 * 3600
+    assert payload["escalate_to"] == "heads" and payload["escalation_role"] == "Head of finance"
+    assert payload["case"] == {"case_id": "P-1", "amount": 500} and payload["case_id"] == "P-1"
+    assert payload["options"] == ["approve", "reject", "send_back"]
+    assert payload["path"] == ["start", "check"]
+    final = app.invoke(Command(resume={"decision": "approve", "by": "alice", "note": "ok"}), config)
+    assert final["path"] == ["start", "check", "approve_payout", "gate", "pay", "paid"]
+    assert final["outcome"] == "paid"
+    assert final["case"]["approve_payout_decision"] == "approve" and final["case"]["approve_payout_note"] == "ok"
+    assert final["case"]["payment_id"] is None  # an output the agent did not give
+
+
+def test_a_wrong_answer_is_refused_and_asked_again(tmp_path: Path) -> None:
+    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
+    config = {"configurable": {"thread_id": "p2"}}
+    app.invoke({"case": {"amount": 500}}, config)
+    again = app.invoke(Command(resume={"decision": "maybe"}), config)
+    payload = again["__interrupt__"][0].value
+    assert payload["node"] == "approve_payout"
+    assert "`maybe` is not an answer" in payload["error"] and "approve, reject, send_back" in payload["error"]
+    again = app.invoke(Command(resume={"decision": "reject", "fields": {"amount": 1}}), config)
+    assert "does not set amount" in again["__interrupt__"][0].value["error"]
+    final = app.invoke(Command(resume={"decision": "Rejected"}), config)  # a spelling people use
+    assert final["outcome"] == "refused" and final["case"]["approve_payout_decision"] == "reject"
+
+
+def test_the_gateway_holds_back_a_critical_tool_until_a_person_approved(tmp_path: Path) -> None:
+    workflow = io.loads(UNGATED)  # the validator refuses this (G001); the gateway holds at run time too
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    gateway = module.ToolGateway()
+    records: list[dict[str, Any]] = []
+    app = module.build_graph(InMemorySaver(), gateway=gateway, audit=records.append)
+    small, _ = drive(app, {"case_id": "S", "amount": 50}, {}, thread="small")  # no approval on this path
+    assert small["status"] == "failed" and small["outcome"] == "failed:policy"
+    assert small["stopped"]["node"] == "pay" and "critical" in small["stopped"]["reason"]
+    assert small["path"] == ["start", "check", "pay"]
+    denied = [c for c in gateway.calls if not c["allowed"]]
+    assert [(c["tool"], c["tier"]) for c in denied] == [("pay_out", "critical")]
+    assert any(r["event"] == "tool_call" and r["tool"] == "pay_out" and r["allowed"] is False for r in records)
+    big, _ = drive(app, {"case_id": "B", "amount": 500}, {}, thread="big")
+    assert big["outcome"] == "paid"
+    assert [c["tool"] for c in gateway.calls if c["allowed"]] == ["ledger_read", "ledger_read", "pay_out"]
+
+
+def test_an_agent_may_call_only_its_allowed_tools(tmp_path: Path) -> None:
+    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    calls: list[str] = []
+
+    def rogue(call: Any) -> dict[str, Any]:
+        calls.append(call.node)
+        call.call_tool("ledger_write", {"entry": 1})
+        return {}
+
+    app = module.build_graph(InMemorySaver(), agents={"payer": rogue}, audit=module.AuditLog(None))
+    result, _ = drive(app, {"amount": 500}, {})
+    assert result["outcome"] == "failed:policy"
+    assert "`payer` may not call `ledger_write`" in result["stopped"]["reason"]
+    assert calls == ["pay"]  # a refusal is not retried
+
+
+def test_an_agent_implementation_and_tool_handlers_are_used(tmp_path: Path) -> None:
+    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    seen: list[Any] = []
+    gateway = module.ToolGateway({"pay_out": lambda args: seen.append(args) or "TX-9"})
+
+    def payer(call: Any) -> dict[str, Any]:
+        return {"payment_id": call.call_tool("pay_out", {"amount": call.case["amount"]}), "ignored": 1}
+
+    app = module.build_graph(InMemorySaver(), gateway=gateway, agents={"payer": payer}, audit=module.AuditLog(None))
+    result, _ = drive(app, {"amount": 700}, {})
+    assert result["case"]["payment_id"] == "TX-9" and "ignored" not in result["case"]
+    assert seen == [{"amount": 700}]
+
+
+def test_a_failing_agent_is_retried_then_fails_the_case(tmp_path: Path) -> None:
+    workflow = io.loads(PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 2, retries: 2}"))
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    attempts: list[int] = []
+
+    def flaky(call: Any) -> dict[str, Any]:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError("model timed out")
+        return {}
+
+    app = module.build_graph(InMemorySaver(), agents={"payer": flaky}, audit=module.AuditLog(None))
+    result, _ = drive(app, {"amount": 500}, {}, thread="again")
+    assert result["outcome"] == "paid" and len(attempts) == 3
+    attempts.clear()
+    app = module.build_graph(InMemorySaver(), agents={"payer": lambda call: 1 / 0}, audit=module.AuditLog(None))
+    result, _ = drive(app, {"amount": 500}, {})
+    assert result["outcome"] == "failed:reasoning" and "after 3 attempt(s)" in result["stopped"]["reason"]
+
+
+def test_rate_limits_hold_per_tool(tmp_path: Path) -> None:
+    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    gateway = module.ToolGateway(clock=lambda: now[0], sleep=sleep)
+    for _ in range(2):
+        gateway.call("ledger_read", actor="payer", node="pay")
+    assert slept == []
+    now[0] = 10.0
+    gateway.call("ledger_read", actor="payer", node="pay")  # third call within a minute waits
+    assert slept == [50.0]
+    gateway.call("pay_out", actor="payer", node="pay", approved=["approve_payout"])  # no limit
+    assert slept == [50.0]
+    with pytest.raises(module.ToolDenied, match="unknown tool"):
+        gateway.call("nope", actor="payer", node="pay")
+
+
+@pytest.mark.parametrize(("decisions", "outcome"), [
+    ("approve_payout=send_back;approve_payout=approve", "paid"),
+    ("approve_payout=send_back;approve_payout=send_back", "killed:loop_guard"),  # max_repeats: 2
+    ("approve_payout=reject", "refused"),
+])
+def test_loop_guards_stop_the_case_where_the_simulator_does(decisions: str, outcome: str, tmp_path: Path) -> None:
+    workflow = io.loads(PAYOUT)
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
+    case = {"case_id": "L", "amount": 500}
+    result, _ = drive(app, case, parse_human_decisions(decisions))
+    path, expected = simulated(workflow, case, decisions)
+    assert (result["path"], result["outcome"]) == (path, expected)
+    assert result["outcome"] == outcome
+    if outcome.startswith("killed"):
+        # the third time `approve_payout` hands to `gate` is refused: the approval ran three times, the gate twice
+        assert result["stopped"]["where"] == "approve_payout>gate" and result["status"] == "killed"
+        assert result["path"].count("approve_payout") == 3 and result["path"].count("gate") == 2
+
+
+def test_max_turns_stops_the_case_where_the_simulator_does(tmp_path: Path) -> None:
+    workflow = io.loads(PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 5, max_turns: 7}"))
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
+    decisions = "approve_payout=send_back;approve_payout=send_back;approve_payout=approve"
+    case = {"amount": 500}
+    result, _ = drive(app, case, parse_human_decisions(decisions))
+    assert (result["path"], result["outcome"]) == simulated(workflow, case, decisions)
+    assert result["outcome"] == "killed:max_turns" and len(result["path"]) == 7
+
+
+def test_a_condition_that_cannot_be_evaluated_fails_the_case_as_in_the_simulator(tmp_path: Path) -> None:
+    workflow = io.loads(PAYOUT)
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
+    for case in ({"amount": "lots"}, {"other": 1}):
+        result, _ = drive(app, case, {}, thread=str(case))
+        assert (result["path"], result["outcome"]) == simulated(workflow, case)
+        assert result["outcome"] == "failed:data" and "amount" in result["stopped"]["reason"]
+
+
+def test_the_audit_log_records_steps_tools_and_decisions(tmp_path: Path) -> None:
+    workflow = io.loads(PAYOUT)
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    log = tmp_path / "audit.jsonl"
+    stamps = iter(f"t{n}" for n in range(1000))
+    app = module.build_graph(InMemorySaver(), audit=str(log), clock=lambda: next(stamps))
+    drive(app, {"case_id": "A-1", "amount": 500}, {"approve_payout": deque(["approve"])}, thread="audit-1")
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert {r["case_id"] for r in records} == {"A-1"} and {r["thread_id"] for r in records} == {"audit-1"}
+    assert {(r["workflow"], r["workflow_version"]) for r in records} == {("payout", "1.2.0")}
+    steps = [r for r in records if r["event"] == "step"]
+    assert [r["node"] for r in steps] == ["start", "check", "approve_payout", "gate", "pay", "paid"]
+    decision = next(r for r in records if r["event"] == "human_decision")
+    assert (decision["node"], decision["decision"], decision["by"], decision["actor"]) == (
+        "approve_payout", "approve", "gold", "managers")
+    tools = [r for r in records if r["event"] == "tool_call"]
+    assert [(r["tool"], r["tier"], r["allowed"], r["agent_version"]) for r in tools] == [
+        ("ledger_read", "read_only", True, "2.0.1"), ("pay_out", "critical", True, "2.0.1")]
+    pay = next(r for r in steps if r["node"] == "pay")
+    assert pay["actor"] == "payer" and pay["agent_version"] == "2.0.1" and pay["started_at"].startswith("t")
+    assert records[-1]["event"] == "case_end" and records[-1]["outcome"] == "paid"
+
+
+DURABLE_START = """
+import json, os, signal, sqlite3, sys
+sys.path.insert(0, sys.argv[1])
+import app
+from langgraph.checkpoint.sqlite import SqliteSaver
+saver = SqliteSaver(sqlite3.connect(sys.argv[2], check_same_thread=False))
+graph = app.build_graph(saver, audit=sys.argv[3])
+state = graph.invoke({"case": json.loads(sys.argv[4])}, {"configurable": {"thread_id": "case-7"}})
+print(state["__interrupt__"][0].value["node"], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+DURABLE_RESUME = """
+import json, sqlite3, sys
+sys.path.insert(0, sys.argv[1])
+import app
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+saver = SqliteSaver(sqlite3.connect(sys.argv[2], check_same_thread=False))
+graph = app.build_graph(saver, audit=sys.argv[3])
+config = {"configurable": {"thread_id": "case-7"}}
+state = graph.invoke(Command(resume={"decision": "approve", "by": "next-day"}), config)
+while state.get("__interrupt__"):
+    state = graph.invoke(Command(resume={"decision": "approve", "by": "next-day"}), config)
+print(json.dumps({"path": state["path"], "outcome": state["outcome"]}))
+"""
+
+
+def test_a_case_waiting_at_an_approval_survives_a_killed_process(tmp_path: Path) -> None:
+    folder = TEMPLATES / "procurement"
+    workflow = io.load(folder / "workflow.yaml")
+    for name, text in langgraph_app_files(workflow).items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    row = next(r for r in io.load_cases(folder / "gold.csv").rows if r["human_decisions"] == "manager_approval=approve")
+    case = {k: v for k, v in row.items() if k not in GOLD_COLUMNS}
+    db, audit = tmp_path / "cases.db", tmp_path / "audit.jsonl"
+    args = [str(tmp_path), str(db), str(audit), json.dumps(case)]
+    first = subprocess.run([sys.executable, "-c", DURABLE_START, *args], check=False, capture_output=True, text=True,
+                           timeout=120)
+    assert first.returncode == -9, first.stderr  # killed while the case waits
+    assert first.stdout.strip() == "manager_approval"
+    second = subprocess.run([sys.executable, "-c", DURABLE_RESUME, *args], check=False, capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode == 0, second.stderr
+    final = json.loads(second.stdout)
+    assert final == {"path": str(row["expected_path"]).split(">"), "outcome": row["expected_outcome"]}
+    events = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    steps = [e["node"] for e in events if e["event"] == "step"]
+    assert sorted(steps) == sorted(final["path"])  # nothing lost, nothing written twice
+    decided = [(e["node"], e["by"]) for e in events if e["event"] == "human_decision"]
+    assert decided == [("manager_approval", "next-day"), ("receive_goods", "next-day")]
+
+
+def test_cli_writes_a_langgraph_dev_folder(tmp_path: Path) -> None:
+    out = tmp_path / "procurement_app"
+    assert main(["export", str(TEMPLATES / "procurement" / "workflow.yaml"), "--to", "langgraph", "-o", f"{out}/"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "app.py", "langgraph.json", "requirements.txt"]
+    config = json.loads((out / "langgraph.json").read_text(encoding="utf-8"))
+    assert config["graphs"] == {"procurement": "./app.py:graph"} and config["dependencies"] == ["."]
+    assert "langgraph dev" in (out / "README.md").read_text(encoding="utf-8")
+    module = load_app((out / "app.py").read_text(encoding="utf-8"), tmp_path, "served")
+    assert "manager_approval" in module.graph.get_graph().nodes
+    single = tmp_path / "single.py"
+    assert main(["export", str(TEMPLATES / "procurement" / "workflow.yaml"), "--to", "langgraph", "-o", str(single)]
+                ) == 0
+    assert single.read_text(encoding="utf-8") == (out / "app.py").read_text(encoding="utf-8")
+
+
+def test_the_module_runs_a_case_from_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "payout_app.py"
+    path.write_text(to_langgraph_module(io.loads(PAYOUT)), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(path), '{"amount": 500}', "--answer", "approve_payout=reject"],
+                          check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "refused" and result["path"][-1] == "refused"
+    assert not (tmp_path / "audit.jsonl").exists()
