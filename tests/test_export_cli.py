@@ -16,7 +16,7 @@ from studio.export import TARGETS, export_as
 BASE = FIXTURES / "valid" / "base.yaml"
 TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml")) or [BASE]
 WORKFLOWS = [*TEMPLATE_FILES, BASE]
-SUFFIX = {"controlplane": "json", "bpmn": "bpmn", "langgraph": "py", "mermaid": "mmd"}
+SUFFIX = {"controlplane": "json", "bpmn": "bpmn", "langgraph": "py", "mermaid": "mmd", "serverless": "yaml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[p.parent.name if p.name == "workflow.yaml" else p.stem

@@ -7,6 +7,8 @@ The public surface::
     review         diff_workflows -> WorkflowDiff (changes and GovernanceFlag s)   (studio.export.diff)
     BPMN 2.0       to_bpmn, import_bpmn, read_bpmn -> BpmnImport, bpmn_census      (studio.export.bpmn)
     LangGraph      to_langgraph_module                            (studio.export.langgraph_module)
+    Serverless     to_serverless, export_serverless -> ServerlessExport (document, text, findings),
+                   serverless_schema, validate_serverless                 (studio.export.serverless)
     Mermaid        to_mermaid                                              (studio.export.mermaid)
     one call       export_as(workflow, target) -> bytes: validates, then renders one target
 
@@ -30,6 +32,13 @@ from studio.export.controlplane import (
 from studio.export.diff import GovernanceFlag, WorkflowDiff, diff_workflows
 from studio.export.langgraph_module import to_langgraph_module
 from studio.export.mermaid import to_mermaid
+from studio.export.serverless import (
+    ServerlessExport,
+    export_serverless,
+    serverless_schema,
+    to_serverless,
+    validate_serverless,
+)
 from studio.model import Workflow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +49,7 @@ __all__ = [
     "BpmnImport",
     "ControlPlaneDefinition",
     "GovernanceFlag",
+    "ServerlessExport",
     "WorkflowDiff",
     "bpmn_census",
     "controlplane_schema",
@@ -47,15 +57,19 @@ __all__ = [
     "dumps_definition",
     "export_as",
     "export_controlplane",
+    "export_serverless",
     "import_bpmn",
     "read_bpmn",
+    "serverless_schema",
     "to_bpmn",
     "to_controlplane",
     "to_langgraph_module",
     "to_mermaid",
+    "to_serverless",
+    "validate_serverless",
 ]
 
-TARGETS: tuple[str, ...] = ("controlplane", "bpmn", "langgraph", "mermaid")
+TARGETS: tuple[str, ...] = ("controlplane", "bpmn", "langgraph", "mermaid", "serverless")
 _BPMN_NAMES = frozenset({"BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn", "to_bpmn"})
 
 
@@ -81,7 +95,10 @@ def export_as(
 
     Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings (or
     warnings with ``strict``): nothing unvalidated leaves the studio. ``fmt`` (``json`` or
-    ``yaml``) and ``evidence_dir`` apply to the control-plane definition.
+    ``yaml``) and ``evidence_dir`` apply to the control-plane definition. ``serverless`` is a
+    Serverless Workflow 1.0 YAML document; it also refuses what it cannot express (``W001``,
+    ``W002``) and, with ``strict``, what it would keep only as metadata (``W003``, ``W004``);
+    :func:`export_serverless` returns those findings.
     """
     if target not in TARGETS:
         raise ValueError(f"unknown export target `{target}`; choose one of: {', '.join(TARGETS)}")
@@ -97,4 +114,6 @@ def export_as(
         return to_bpmn(workflow)
     if target == "langgraph":
         return to_langgraph_module(workflow).encode("utf-8")
+    if target == "serverless":
+        return export_serverless(workflow, strict=strict, validated=True).text.encode("utf-8")
     return to_mermaid(workflow).encode("utf-8")

@@ -1,0 +1,784 @@
+"""A Serverless Workflow 1.0 (CNCF) document: the workflow for any Serverless Workflow runtime.
+
+``to_serverless(workflow)`` validates the workflow (refusing error findings) and returns YAML text
+that validates against the official DSL schema (vendored as
+``schemas/serverlessworkflow-1.0.schema.yaml``; :func:`serverless_schema`)::
+
+    document   dsl 1.0.3, namespace, name (DNS label), version, title, summary, metadata (the
+               studio's guardrails, owner, tags, audit: what the DSL has no field for)
+    use        functions (one per agent or system: an HTTP call to the task router), retries
+               (one policy per retry count), secrets (tool credential NAMES)
+    do         one task per node, in graph order, each with an explicit `then`:
+               task (agent/system)  call <actor>          (try/catch with the retry policy)
+               task (human)         do: emit <ns>.task.requested, listen <ns>.task.completed
+               approval             do: emit <ns>.approval.requested, listen <ns>.approval.decided
+                                    (timeout = SLA; on timeout escalate: emit, listen for the
+                                    escalation role), decision written to `<id>_decision`
+               decision             switch (cases in edge order, `when` in jq, default last)
+               parallel             fork (one `do` branch per outgoing edge, up to the join)
+               subworkflow          run: workflow
+               end                  set `outcome`, then: end
+
+Case data flows as the task input/output object: every task merges what it produces into it,
+so conditions read case fields (``${ .amount > 10000 }``). Conditions are translated from their
+parsed form (:mod:`studio.export._jq`), never pasted.
+
+What the export cannot keep is never silent: a structure or condition it cannot express refuses
+the export (:class:`~studio.errors.WorkflowInvalid` with ``W001``/``W002`` findings); what it keeps
+only as metadata is reported as a finding (``W003``-``W006``, see ``docs/codes.md``). Output is
+deterministic: the same workflow gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from studio import graph as g
+from studio import io
+from studio.errors import Finding, Severity, WorkflowInvalid
+from studio.export._jq import UntranslatableCondition, condition_to_jq
+from studio.expr import ExpressionError
+from studio.model import (
+    Agent,
+    Approval,
+    Decision,
+    End,
+    Human,
+    Join,
+    Parallel,
+    Start,
+    Subworkflow,
+    System,
+    Task,
+    Tool,
+    Workflow,
+)
+
+__all__ = [
+    "DSL_VERSION",
+    "SCHEMA_FILE",
+    "ServerlessExport",
+    "export_serverless",
+    "serverless_findings",
+    "serverless_schema",
+    "to_serverless",
+    "validate_serverless",
+]
+
+DSL_VERSION = "1.0.3"
+SCHEMA_FILE = "serverlessworkflow-1.0.schema.yaml"
+DEFAULT_NAMESPACE = "studio"
+TIMEOUT_ERROR = "https://serverlessworkflow.io/spec/1.0.0/errors/timeout"
+STEP_FAILED_ERROR = "https://workflow-design-studio.dev/errors/step-failed"
+ROUTER = "http://task-router"
+
+_Task = dict[str, Any]
+_ListKey = tuple[str, ...]
+_TOP: _ListKey = ()
+
+
+@dataclass(frozen=True)
+class ServerlessExport:
+    """The exported document, its YAML text, and what the export could keep only as metadata."""
+
+    document: dict[str, Any]
+    text: str
+    findings: tuple[Finding, ...]
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def dns_label(name: str) -> str:
+    """``Purchase_to_Pay v2`` -> ``purchase-to-pay-v2``: lower case, digits and dashes, 63 at most."""
+    label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return label or "workflow"
+
+
+def iso_duration(seconds: float) -> str:
+    """Seconds as an ISO 8601 duration: ``PT15M``, ``P1D``, ``P2DT4H``, ``PT0.5S``."""
+    millis = round(seconds * 1000)
+    days, millis = divmod(millis, 86_400_000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    out = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if secs or millis:
+        clock += f"{secs}.{millis:03d}".rstrip("0").rstrip(".") + "S"
+    if clock:
+        out += "T" + clock
+    return out if out != "P" else "PT0S"
+
+
+def _unwrap(jq: str) -> str:
+    """``(a == b)`` -> ``a == b`` when the outer parentheses enclose the whole expression."""
+    while jq.startswith("(") and jq.endswith(")"):
+        depth, in_string, escaped = 0, False, False
+        for index, char in enumerate(jq):
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+                continue
+            if char == '"':
+                in_string = True
+            elif char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
+                if depth == 0 and index != len(jq) - 1:
+                    return jq
+        jq = jq[1:-1]
+    return jq
+
+
+def _expression(jq: str) -> str:
+    return "${ " + _unwrap(jq) + " }"
+
+
+def _key(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata without empty values, keys sorted (their order means nothing)."""
+    return {k: _sorted(mapping[k]) for k in sorted(mapping) if mapping[k] not in (None, [], {}, "")}
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+def _schemas_dir() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_schemas", here.parent / "schemas"):
+        if (candidate / SCHEMA_FILE).is_file():
+            return candidate
+    raise FileNotFoundError(f"the studio's `{SCHEMA_FILE}` is missing; reinstall the package")
+
+
+@cache
+def _schema_text() -> str:
+    return (_schemas_dir() / SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def serverless_schema() -> dict[str, Any]:
+    """The official Serverless Workflow 1.0 JSON Schema (Draft 2020-12), from the vendored copy."""
+    schema: dict[str, Any] = YAML(typ="safe", pure=True).load(_schema_text())
+    return schema
+
+
+def validate_serverless(document: Mapping[str, Any]) -> list[str]:
+    """Schema errors of a Serverless Workflow document (``path: message``), empty when it is valid."""
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - jsonschema is needed only to check
+
+    validator = Draft202012Validator(serverless_schema())
+    return sorted(
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(document)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    )
+
+
+# --------------------------------------------------------------------------- the builder
+
+
+class _Builder:
+    def __init__(self, workflow: Workflow, namespace: str) -> None:
+        self.workflow = workflow
+        self.namespace = dns_label(namespace)
+        self.name = dns_label(workflow.metadata.name)
+        self.source = f"studio://{self.namespace}/{self.name}"
+        self.graph = g.to_networkx(workflow)
+        self.nodes = {n.id: n for n in reversed(workflow.nodes)}  # the first of a repeated id wins
+        self.edges: dict[str, list[tuple[int, Any]]] = {}
+        for index, edge in enumerate(workflow.edges):
+            self.edges.setdefault(edge.source, []).append((index, edge))
+        self.node_index = {n.id: i for i, n in reversed(list(enumerate(workflow.nodes)))}
+        self.findings: list[Finding] = []
+        self.owner: dict[str, _ListKey] = {}
+        self.lists: dict[_ListKey, list[str]] = {}
+        self.stops: dict[_ListKey, str | None] = {}
+        self.joins: dict[str, str] = {}
+        self.ipdom: dict[str, str] | None = None
+        self.retry_counts: set[int] = set()
+        self.functions: set[str] = set()
+
+    # ---- findings
+
+    def finding(self, code: str, severity: Severity, location: str, message: str, hint: str) -> None:
+        source = self.workflow.source
+        position = source.resolve(location) if hasattr(source, "resolve") else None
+        self.findings.append(Finding(
+            code, severity, location, message, hint, getattr(source, "file", None),
+            position[0] if position else None, position[1] if position else None,
+        ))
+
+    def node_loc(self, node_id: str) -> str:
+        return f"nodes[{self.node_index.get(node_id, 0)}]"
+
+    def shape(self, node_id: str, message: str) -> None:
+        self.finding("W002", Severity.ERROR, self.node_loc(node_id), message,
+                     "give each parallel branch its own steps from the fork to its join, and route "
+                     "loops and exits outside the fork; or export to the control plane or BPMN")
+
+    # ---- structure: which task list each node belongs to
+
+    def successors(self, node_id: str) -> list[str]:
+        return list(dict.fromkeys(edge.target for _, edge in self.edges.get(node_id, [])))
+
+    def join_of(self, fork: str) -> str | None:
+        if fork not in self.joins:
+            if self.ipdom is None:
+                self.ipdom = g.post_dominators(self.graph, self.workflow)
+            meet = self.ipdom.get(fork)
+            if meet is None or not isinstance(self.nodes.get(meet), Join):
+                self.shape(fork, f"the branches of parallel fork `{fork}` do not close at a join")
+                return None
+            self.joins[fork] = meet
+        return self.joins[fork]
+
+    def after(self, node_id: str, stop: str | None) -> list[str]:
+        """The nodes that follow ``node_id`` in its own task list (a fork continues after its join)."""
+        node = self.nodes.get(node_id)
+        if isinstance(node, End) or node is None:
+            return []
+        if isinstance(node, Parallel):
+            join = self.join_of(node_id)
+            nexts = self.successors(join) if join is not None else []
+        else:
+            nexts = self.successors(node_id)
+        return [n for n in nexts if n != stop and not isinstance(self.nodes.get(n), Join)]
+
+    def collect(self, entry: str, stop: str | None, key: _ListKey) -> None:
+        """Put the nodes reachable from ``entry`` (up to ``stop``) in list ``key``, graph order."""
+        order: list[str] = []
+        seen = {entry}
+        stack: list[tuple[str, list[str]]] = [(entry, list(reversed(self.after(entry, stop))))]
+        while stack:
+            node_id, pending = stack[-1]
+            if pending:
+                nxt = pending.pop()
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, list(reversed(self.after(nxt, stop)))))
+                continue
+            stack.pop()
+            order.append(node_id)
+        order.reverse()  # reverse postorder: every node after the nodes that lead to it (loops aside)
+        mine = []
+        for node_id in order:
+            if node_id in self.owner:
+                where = "the main flow" if self.owner[node_id] == _TOP else f"branch `{self.owner[node_id][-1]}`"
+                self.shape(node_id, f"`{node_id}` is reached both from {where} and from "
+                                    f"{'the main flow' if key == _TOP else f'branch `{key[-1]}`'} of a parallel "
+                                    "fork; a Serverless Workflow fork branch cannot share steps or jump out")
+                continue
+            self.owner[node_id] = key
+            mine.append(node_id)
+        self.lists[key] = mine
+        self.stops[key] = stop
+        for node_id in mine:
+            if isinstance(self.nodes.get(node_id), Parallel):
+                join = self.join_of(node_id)
+                if join is None:
+                    continue
+                if len(self.successors(join)) != 1:
+                    self.shape(join, f"join `{join}` has {len(self.successors(join))} outgoing edges; "
+                                     "a fork continues with exactly one step")
+                for branch in self.successors(node_id):
+                    if branch != join:
+                        self.collect(branch, join, (*key, node_id, branch))
+
+    def then(self, key: _ListKey, source: str, target: str) -> str:
+        if target == self.stops[key]:
+            return "exit"
+        if self.owner.get(target) == key:
+            return target
+        if isinstance(self.nodes.get(target), Join):
+            fork = next((f for f, j in self.joins.items() if j == target), None)
+            self.shape(source, f"`{source}` routes to join `{target}` from outside the branches of "
+                               f"fork `{fork}`" if fork else f"`{source}` routes to join `{target}`, "
+                               "which closes no parallel fork")
+        elif target in self.owner:
+            self.shape(source, f"`{source}` routes to `{target}` across the boundary of a parallel fork branch")
+        return target
+
+    def only_next(self, key: _ListKey, node_id: str) -> str:
+        nexts = self.successors(node_id)
+        if len(nexts) != 1:
+            self.shape(node_id, f"`{node_id}` has {len(nexts)} outgoing edges but is no decision or fork; "
+                                "put a `decision` or `parallel` node after it")
+            return "end" if not nexts else self.then(key, node_id, nexts[0])
+        return self.then(key, node_id, nexts[0])
+
+    # ---- conditions
+
+    def condition(self, text: str, location: str) -> str | None:
+        try:
+            return condition_to_jq(text)
+        except UntranslatableCondition as exc:
+            self.finding("W001", Severity.ERROR, location, str(exc),
+                         "rewrite the condition with comparisons, `in`, `and`/`or`/`not` and the functions jq "
+                         "can mirror (see docs/codes.md#w001)")
+        except ExpressionError as exc:  # the validator refuses these first; kept for direct callers
+            self.finding("W001", Severity.ERROR, location, str(exc), "fix the condition")
+        return None
+
+    # ---- tasks by node kind
+
+    def task(self, key: _ListKey, node_id: str) -> _Task:
+        node = self.nodes[node_id]
+        if isinstance(node, End):
+            outcome = node.outcome or node.id
+            return {"set": _expression(". + {\"outcome\": " + _key(outcome) + "}"), "then": "end",
+                    "metadata": _compact({"studio_kind": "end", "name": node.name, "outcome": outcome})}
+        if isinstance(node, Decision):
+            return self.switch(key, node)
+        if isinstance(node, Parallel):
+            return self.fork(key, node)
+        if isinstance(node, Approval):
+            return self.approval(key, node)
+        if isinstance(node, Subworkflow):
+            return self.subworkflow(key, node)
+        if isinstance(node, Task):
+            actor = self.workflow.actor_of(node.id)
+            if isinstance(actor, Human):
+                return self.human_task(key, node, actor)
+            return self.call(key, node, actor)
+        if isinstance(node, Start):  # a start reached again is not possible (S012); nothing to run
+            return {"set": _expression("."), "then": self.only_next(key, node.id)}
+        self.shape(node_id, f"`{node_id}` ({node.kind}) has no Serverless Workflow form here")
+        return {"set": _expression(".")}
+
+    def switch(self, key: _ListKey, node: Decision) -> _Task:
+        cases: list[dict[str, Any]] = []
+        default: dict[str, Any] | None = None
+        names: set[str] = set()
+        for index, edge in self.edges.get(node.id, []):
+            then = self.then(key, node.id, edge.target)
+            if edge.default:
+                default = {"default": {"then": then}}
+                continue
+            if edge.when is None:
+                continue  # S007 refuses this before export
+            name = base = f"to_{edge.target}"
+            suffix = 2
+            while name in names:
+                name, suffix = f"{base}_{suffix}", suffix + 1
+            names.add(name)
+            when = self.condition(edge.when, f"edges[{index}].when")
+            cases.append({name: {"when": _expression(when or "false"), "then": then}})
+        if default is not None:
+            cases.append(default)
+        limits = {
+            f"{node.id}>{edge.target}": edge.max_repeats
+            for _, edge in self.edges.get(node.id, []) if edge.max_repeats is not None
+        }
+        labels = {f"{node.id}>{edge.target}": edge.label for _, edge in self.edges.get(node.id, []) if edge.label}
+        return {"switch": cases or [{"default": {"then": "end"}}],
+                "metadata": _compact({"studio_kind": "decision", "name": node.name, "labels": labels,
+                                      "max_repeats": limits})}
+
+    def fork(self, key: _ListKey, node: Parallel) -> _Task:
+        join = self.joins.get(node.id)
+        branches: list[dict[str, Any]] = []
+        for target in self.successors(node.id):
+            branch_key = (*key, node.id, target)
+            if target == join or branch_key not in self.lists:
+                branches.append({f"branch_{target}": {"set": _expression(".")}})
+                continue
+            branches.append({f"branch_{target}": {"do": self.task_list(branch_key)}})
+        out: _Task = {
+            "fork": {"compete": False, "branches": branches},
+            "output": {"as": _expression("reduce .[] as $branch ($input; . + $branch)")},
+        }
+        if join is not None:
+            out["then"] = self.only_next(key, join)
+        out["metadata"] = _compact({"studio_kind": "parallel", "name": node.name, "join": join})
+        return out
+
+    def output_merge(self, fields: Iterable[str]) -> dict[str, str]:
+        picked = ", ".join(f"{_key(f)}: .[{_key(f)}]" for f in fields)
+        return {"as": _expression(f"$input + {{{picked}}}" if picked else "$input")}
+
+    def retries(self, node: Task | Subworkflow) -> int:
+        actor = self.workflow.actor_of(node.id)
+        for behaviour in (node.behaviour, actor.behaviour if actor is not None else None):
+            if behaviour is not None and behaviour.retries is not None:
+                return behaviour.retries
+        return self.workflow.policies.retries
+
+    def with_retries(self, inner_name: str, inner: _Task, retries: int, node_id: str) -> _Task:
+        if retries <= 0:
+            return inner
+        self.retry_counts.add(retries)
+        detail = _expression('($error.detail // $error.title // $error.type) | tostring')
+        return {
+            "try": [{inner_name: inner}],
+            "catch": {
+                "retry": f"retry-{retries}",
+                "do": [{"fail": {"raise": {"error": {
+                    "type": STEP_FAILED_ERROR,
+                    "status": 500,
+                    "title": f"step `{node_id}` failed after {retries} retr{'y' if retries == 1 else 'ies'}",
+                    "detail": detail,
+                }}}}],
+            },
+        }
+
+    def tool_metadata(self, tool_ids: Iterable[str]) -> list[dict[str, Any]]:
+        tools: dict[str, Tool] = {t.id: t for t in reversed(self.workflow.tools)}
+        out = []
+        for tool_id in tool_ids:
+            tool = tools.get(tool_id)
+            if tool is None:
+                out.append({"id": tool_id})
+                continue
+            limit = tool.rate_limit
+            out.append(_compact({
+                "id": tool.id,
+                "name": tool.name,
+                "tier": tool.tier.value,
+                "rate_limit": {"calls": limit.calls, "per": iso_duration(limit.per)} if limit else None,
+                "timeout": iso_duration(tool.timeout) if tool.timeout is not None else None,
+                "credential_secret": tool.credential,
+                "writes": list(tool.writes),
+            }))
+        return out
+
+    def call(self, key: _ListKey, node: Task, actor: Agent | System | Human | None) -> _Task:
+        actor_id = actor.id if actor is not None else node.actor or "unknown"
+        self.functions.add(actor_id)
+        inner: _Task = {
+            "call": actor_id,
+            "with": {"node": node.id, "tools": list(node.tools), "case": _expression(".")},
+            "output": self.output_merge(node.outputs),
+        }
+        retries = self.retries(node)
+        out = self.with_retries("invoke", inner, retries, node.id)
+        out["then"] = self.only_next(key, node.id)
+        agent = actor if isinstance(actor, Agent) else None
+        out["metadata"] = _compact({
+            "studio_kind": "task",
+            "name": node.name,
+            "actor": actor_id,
+            "actor_kind": actor.kind if actor is not None else None,
+            "agent": _compact({
+                "capability": agent.capability, "version": agent.version, "model": agent.model,
+                "prompt": agent.prompt,
+                "autonomy": (agent.autonomy or self.workflow.policies.autonomy).value,
+            }) if agent is not None else None,
+            "tools": self.tool_metadata(node.tools),
+            "reads": list(node.reads),
+            "writes": list(node.writes),
+            "outputs": list(node.outputs),
+            "validates": node.validates or None,
+            "retries": retries,
+        })
+        return out
+
+    def subworkflow(self, key: _ListKey, node: Subworkflow) -> _Task:
+        name, version = self.referenced(node)
+        out: _Task = {
+            "run": {"workflow": {"namespace": self.namespace, "name": name, "version": version,
+                                 "input": {"case": _expression(".")}}},
+            "output": {"as": _expression("$input + (if type == \"object\" then . else {} end)")},
+            "then": self.only_next(key, node.id),
+            "metadata": _compact({"studio_kind": "subworkflow", "name": node.name, "ref": node.ref,
+                                  "actor": node.actor}),
+        }
+        return out
+
+    def referenced(self, node: Subworkflow) -> tuple[str, str]:
+        from studio.templates import load_template, template_names  # noqa: PLC0415 - templates sit above
+
+        ref = node.ref or node.id
+        path = getattr(self.workflow.source, "path", None)
+        base = path.parent if isinstance(path, Path) else Path.cwd()
+        try:
+            if (base / ref).is_file():
+                meta = io.load(base / ref).metadata
+                return dns_label(meta.name), meta.version
+            if ref in template_names():
+                meta = load_template(ref).metadata
+                return dns_label(meta.name), meta.version
+        except (OSError, ValueError):
+            pass
+        self.finding("W004", Severity.WARNING, f"{self.node_loc(node.id)}.ref",
+                     f"subworkflow `{node.id}` refers to `{ref}`, which could not be read, so the run is not "
+                     "pinned to a version (`latest`)",
+                     "keep the referenced workflow next to this file, or export it and pin its version by hand")
+        return dns_label(Path(ref).stem), "latest"
+
+    # ---- people: approvals and human tasks
+
+    def event_filter(self, event: str, subject: str, node_id: str, role: str | None) -> dict[str, Any]:
+        attributes: dict[str, Any] = {"type": f"{self.namespace}.{event}", subject: node_id}
+        if role is not None:
+            attributes["role"] = role
+        return {"with": attributes,
+                "correlate": {"case": {"from": _expression(".caseid"), "expect": _expression("$workflow.id")}}}
+
+    def emit(self, event: str, subject: str, node_id: str, role: str | None, extra: Mapping[str, Any]) -> _Task:
+        attributes: dict[str, Any] = {
+            "source": self.source,
+            "type": f"{self.namespace}.{event}",
+            subject: node_id,
+            "caseid": _expression("$workflow.id"),
+        }
+        if role is not None:
+            attributes["role"] = role
+        attributes["data"] = {"case": _expression("."), **extra}
+        return {"emit": {"event": {"with": attributes}}, "output": {"as": _expression("$input")}}
+
+    def wait_for_people(self, subject: str, node_id: str, role: str | None, *, sla: float | None,
+                        escalate_to: str | None, extra: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Announce the work, wait for its answer; past the SLA, announce it to the escalation role."""
+        done = "approval.decided" if subject == "approval" else "task.completed"
+        steps: list[dict[str, Any]] = [
+            {"request": self.emit(f"{subject}.requested", subject, node_id, role, extra)},
+        ]
+        answer: _Task = {"listen": {"to": {"one": self.event_filter(done, subject, node_id, role)}}}
+        if sla is None or escalate_to is None:
+            steps.append({"answer": answer})
+            return steps
+        answer["timeout"] = {"after": iso_duration(sla)}
+        escalated = {**extra, "escalated_from": role}
+        steps.append({"answer": {
+            "try": [{"wait": answer}],
+            "catch": {
+                "errors": {"with": {"type": TIMEOUT_ERROR, "status": 408}},
+                "do": [
+                    {"escalate": self.emit(f"{subject}.escalated", subject, node_id, escalate_to, escalated)},
+                    {"escalated_answer": {"listen": {"to": {"one": self.event_filter(done, subject, node_id,
+                                                                                     escalate_to)}}}},
+                ],
+            },
+        }})
+        return steps
+
+    def approval(self, key: _ListKey, node: Approval) -> _Task:
+        policies = self.workflow.policies
+        sla = node.sla if node.sla is not None else policies.approval_sla
+        escalate_to = node.escalate_to or policies.escalate_to
+        steps: list[dict[str, Any]] = []
+        if node.threshold is not None:
+            test = self.condition(node.threshold, f"{self.node_loc(node.id)}.threshold")
+            if test is not None:
+                steps.append({"auto_approve": {
+                    "if": _expression(f"{test} | not"),
+                    "set": {"decision": "approve", "note": "auto-approved"},
+                    "then": "exit",
+                }})
+        extra = {"decisions": ["approve", "reject", "send_back"]}
+        steps += self.wait_for_people("approval", node.id, node.actor, sla=sla, escalate_to=escalate_to, extra=extra)
+        event = '(if type == "array" then .[0] else . end) as $answer | '
+        decision, note = _key(f"{node.id}_decision"), _key(f"{node.id}_note")
+        return {
+            "do": steps,
+            "output": {"as": _expression(f"{event}$input + {{{decision}: $answer.decision, {note}: $answer.note}}")},
+            "then": self.only_next(key, node.id),
+            "metadata": _compact({
+                "studio_kind": "approval",
+                "name": node.name,
+                "approver": node.actor,
+                "reviews": g.reviewed_nodes(self.graph, self.workflow, node),
+                "threshold": node.threshold,
+                "sla": iso_duration(sla) if sla is not None else None,
+                "escalate_to": escalate_to,
+                "decision_field": f"{node.id}_decision",
+            }),
+        }
+
+    def human_task(self, key: _ListKey, node: Task, actor: Human) -> _Task:
+        escalate_to = node.escalate_to or self.workflow.policies.escalate_to
+        extra = {"outputs": list(node.outputs)}
+        steps = self.wait_for_people("task", node.id, actor.id, sla=node.sla, escalate_to=escalate_to, extra=extra)
+        event = '(if type == "array" then .[0] else . end) as $answer | '
+        picked = ", ".join(f"{_key(f)}: $answer[{_key(f)}]" for f in node.outputs)
+        calendar = actor.calendar
+        return {
+            "do": steps,
+            "output": {"as": _expression(f"{event}$input + {{{picked}}}" if picked else "$input")},
+            "then": self.only_next(key, node.id),
+            "metadata": _compact({
+                "studio_kind": "task",
+                "name": node.name,
+                "actor": actor.id,
+                "actor_kind": "human",
+                "role": actor.role,
+                "pool_size": actor.capacity,
+                "calendar": {"days": [d.value for d in calendar.days], "hours": calendar.hours,
+                             "timezone": calendar.timezone} if calendar is not None else None,
+                "sla": iso_duration(node.sla) if node.sla is not None else None,
+                "escalate_to": escalate_to,
+                "reads": list(node.reads),
+                "writes": list(node.writes),
+                "outputs": list(node.outputs),
+                "validates": node.validates or None,
+            }),
+        }
+
+    # ---- the document
+
+    def task_list(self, key: _ListKey) -> list[dict[str, Any]]:
+        return [{node_id: self.task(key, node_id)} for node_id in self.lists.get(key, [])]
+
+    def build(self) -> dict[str, Any]:
+        workflow = self.workflow
+        starts = g.start_ids(workflow)
+        entry = self.successors(starts[0]) if starts else []
+        if len(entry) != 1:
+            self.shape(starts[0] if starts else "", "the start node must lead to exactly one first step")
+        if entry:
+            self.collect(entry[0], None, _TOP)
+        tasks = self.task_list(_TOP)
+        self.report_losses()
+        meta = workflow.metadata
+        policies = workflow.policies
+        document: dict[str, Any] = {
+            "dsl": DSL_VERSION,
+            "namespace": self.namespace,
+            "name": self.name,
+            "version": meta.version,
+            "title": meta.name,
+        }
+        if meta.description:
+            document["summary"] = meta.description
+        limits = [{"from": e.source, "to": e.target, "max_repeats": e.max_repeats}
+                  for e in workflow.edges if e.max_repeats is not None]
+        document["metadata"] = _compact({
+            "studio": _compact({
+                "source_name": meta.name,
+                "owner": meta.owner,
+                "tags": list(meta.tags),
+                "guardrails": _compact({
+                    "max_turns": policies.max_turns,
+                    "max_repeats": policies.max_repeats,
+                    "transition_limits": limits,
+                    "retries": policies.retries,
+                    "autonomy": policies.autonomy.value,
+                }),
+                "audit": _compact({
+                    "enabled": policies.audit.enabled,
+                    "fields": list(policies.audit.fields),
+                    "retention": iso_duration(policies.audit.retention) if policies.audit.retention else None,
+                }),
+                "events": {
+                    "source": self.source,
+                    "correlation": "CloudEvents extension attribute `caseid` = the workflow instance id",
+                    "approval_decided_data": "{decision: approve | reject | send_back, note}",
+                    "task_completed_data": "the task's outputs, by name",
+                },
+            }),
+        })
+        use: dict[str, Any] = {}
+        if self.functions:
+            actors = {a.id: a for a in reversed(workflow.actors)}
+            use["functions"] = {
+                actor_id: {"call": "http", "with": {
+                    "method": "post",
+                    "endpoint": {"uri": f"{ROUTER}/{'agents' if isinstance(actors.get(actor_id), Agent) else 'systems'}"
+                                        f"/{actor_id}/invoke"},
+                    "body": _expression("."),
+                }}
+                for actor_id in sorted(self.functions)
+            }
+        if self.retry_counts:
+            use["retries"] = {f"retry-{n}": {"limit": {"attempt": {"count": n}}} for n in sorted(self.retry_counts)}
+        secrets = sorted({t.credential for t in workflow.tools if t.credential})
+        if secrets:
+            use["secrets"] = secrets
+        out: dict[str, Any] = {"document": document}
+        if use:
+            out["use"] = use
+        out["do"] = tasks
+        return out
+
+    def report_losses(self) -> None:
+        policies = self.workflow.policies
+        guarded = [e for e in self.workflow.edges if e.max_repeats is not None]
+        self.finding(
+            "W003", Severity.WARNING, "policies",
+            f"loop guards have no Serverless Workflow form: `max_turns` ({policies.max_turns}) and `max_repeats` "
+            f"({policies.max_repeats if policies.max_repeats is not None else 'off'}"
+            f"{f', {len(guarded)} edge limit(s)' if guarded else ''}) are kept in `document.metadata` but a "
+            "runtime does not enforce them",
+            "enforce them in the runtime (a workflow timeout, or a task-router check on `document.metadata`), "
+            "or run the workflow on the control plane",
+        )
+        if self.workflow.tools:
+            self.finding(
+                "W005", Severity.INFO, "tools",
+                "tool tiers, rate limits, timeouts and credential names travel as task `metadata` and in the "
+                "call to the task router; the Serverless Workflow runtime itself does not enforce them",
+                "route every call through the tool gateway, which enforces them",
+            )
+        if policies.audit.enabled:
+            self.finding(
+                "W006", Severity.INFO, "policies.audit",
+                "the audit settings (JSONL record fields, retention) are kept in `document.metadata`; a "
+                "Serverless Workflow runtime writes its own execution log instead",
+                "collect the runtime's lifecycle events, or run the workflow on the control plane",
+            )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _dump(document: Mapping[str, Any]) -> str:
+    plain = json.loads(json.dumps(document))  # no shared objects, so no YAML anchors and aliases
+    return io.dump_yaml(plain)
+
+
+def export_serverless(
+    workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE, strict: bool = False, validated: bool = False
+) -> ServerlessExport:
+    """Validate (unless ``validated``), then build the document and the findings on what it lost.
+
+    Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings, when a
+    condition or the graph's shape cannot be expressed (``W001``, ``W002``), and, with ``strict``,
+    when anything would be kept only as metadata with a warning (``W003``, ``W004``).
+    """
+    if not validated:
+        from studio.export.controlplane import check_exportable  # noqa: PLC0415
+
+        check_exportable(workflow, strict=strict)
+    builder = _Builder(workflow, namespace)
+    document = builder.build()
+    findings = tuple(sorted(set(builder.findings), key=Finding.sort_key))
+    blocking = [f for f in findings if f.is_error or (strict and f.severity is Severity.WARNING)]
+    if blocking:
+        what = "cannot be expressed in" if any(f.is_error for f in blocking) else "loses guarantees (--strict) in"
+        raise WorkflowInvalid(blocking, summary=f"`{workflow.metadata.name}` {what} Serverless Workflow; "
+                                                "not exported")
+    return ServerlessExport(document=document, text=_dump(document), findings=findings)
+
+
+def to_serverless(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE, strict: bool = False) -> str:
+    """The workflow as a Serverless Workflow 1.0 YAML document (see :func:`export_serverless`)."""
+    return export_serverless(workflow, namespace=namespace, strict=strict).text
+
+
+def serverless_findings(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE) -> tuple[Finding, ...]:
+    """What the export keeps only as metadata (or loses), for a workflow that exports."""
+    return export_serverless(workflow, namespace=namespace, validated=True).findings
