@@ -75,6 +75,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         for finding in serverless_findings(workflow):
             print(finding.format(), file=sys.stderr)
+    if args.to == "bpmn":  # what the BPMN engine will not enforce (B102-B104), on stderr
+        from studio.export.bpmn import bpmn_findings  # noqa: PLC0415
+
+        for finding in bpmn_findings(workflow):
+            print(finding.format(), file=sys.stderr)
     if args.output:
         io.atomic_write(args.output, data.decode("utf-8"))
         print(f"wrote {args.output} ({args.to})", file=sys.stderr)
