@@ -20,9 +20,10 @@ from studio import io
 from studio.cli import main
 from studio.errors import LoadError, WorkflowInvalid
 from studio.export import controlplane_schema, dumps_definition, export_controlplane, to_controlplane
+from studio.export._oversight import APPROVAL_DECISIONS, route_condition
 from studio.export.controlplane import build_definition, canonical_json, schema_text
-from studio.expr import check
-from studio.model import Workflow
+from studio.expr import EvaluationError, check, parse
+from studio.model import Edge, Workflow
 
 SCHEMA_PATH = ROOT / "schemas" / "controlplane.schema.json"
 TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml")) or [FIXTURES / "valid" / "base.yaml"]
@@ -474,3 +475,48 @@ def test_cli_export_carries_the_deployment_fields(capsys: pytest.CaptureFixture[
     assert agents["invoice_match_agent"]["effective_autonomy"] == "human_on_the_loop"
     assert document["evidence"]["gold_gate"]["min_pass_rate"] == 1.0
     assert document["spec"]["audit"]["sink"] == "${AUDIT_SINK_URL}"
+
+
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=_ids(TEMPLATE_FILES))
+def test_route_conditions_pick_exactly_the_route_a_decision_takes(path: Path) -> None:
+    """The `when` texts (earlier routes win, defaults spelled out) hold for exactly the route taken."""
+    workflow = load(path)
+    sample = io.sample_path(workflow)
+    assert sample is not None
+    rows = io.load_cases(sample).rows[:60]
+    decisions = [f"{n.id}_decision" for n in workflow.nodes if n.kind == "approval"]
+    cases = [{**row, **dict.fromkeys(decisions, answer)} for row in rows for answer in APPROVAL_DECISIONS]
+    by_source: dict[str, list[Any]] = {}
+    for edge in workflow.edges:
+        by_source.setdefault(edge.source, []).append(edge)
+    checked = 0
+    for edges in by_source.values():
+        if not any(e.when is not None for e in edges):
+            continue
+        texts = [route_condition(e, edges) for e in edges]
+        for case in cases:
+            try:
+                taken = next((e for e in edges if e.when is not None and not e.default
+                              and parse(e.when).evaluate_bool(case)), None)
+                taken = taken or next((e for e in edges if e.default), None)
+                holds = [e for e, text in zip(edges, texts, strict=True)
+                         if text is not None and parse(text).evaluate_bool(case)]
+            except EvaluationError:
+                continue  # a field this sample does not carry
+            assert holds == ([taken] if taken is not None else []), (case, texts)
+            checked += 1
+    assert checked
+
+
+def test_overlapping_route_conditions_respect_edge_order() -> None:
+    edges = [Edge.model_validate(e) for e in (
+        {"from": "d", "to": "big", "when": "amount > 1000"},
+        {"from": "d", "to": "some", "when": "amount > 10 or urgent"},
+        {"from": "d", "to": "rest", "default": True},
+    )]
+    texts = [route_condition(e, edges) for e in edges]
+    assert texts == ["amount > 1000", "not (amount > 1000) and (amount > 10 or urgent)",
+                     "not (amount > 1000 or (amount > 10 or urgent))"]
+    for amount, urgent, taken in ((5000, True, 0), (50, False, 1), (5, True, 1), (5, False, 2)):
+        case = {"amount": amount, "urgent": urgent}
+        assert [i for i, t in enumerate(texts) if parse(t).evaluate_bool(case)] == [taken], case

@@ -46,7 +46,7 @@ __all__ = [
 APPROVAL_DECISIONS = ("approve", "reject", "send_back")
 _GATEWAYS = frozenset({"decision", "parallel", "join"})
 _MAX_GATE_ROUTES = 50
-_COMPOUND = re.compile(r"\s(and|or|if|else)\s|^\s*not\s")
+_COMPOUND = re.compile(r"\s(and|or|if|else)\s")
 
 
 def critical_nodes(workflow: Workflow) -> dict[str, list[str]]:
