@@ -312,3 +312,28 @@ def test_helpers_fold_back_on_import() -> None:
 def test_iso_durations() -> None:
     assert [iso_duration(s) for s in (0, 59, 3600, 4 * 3600, 86400 * 5, 86400 + 5400)] == [
         "PT0S", "PT59S", "PT1H", "PT4H", "P5D", "P1DT1H30M"]
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_cli_prints_the_losses_on_stderr_and_refuses_untranslatable_conditions(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    out = tmp_path / "threshold.bpmn"
+    assert main(["export", str(EXEC / "threshold.yaml"), "--to", "bpmn", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "B102 warning" in err and "B103 info" in err and "approve_spend" in err
+    assert out.read_bytes() == to_bpmn(load(EXEC / "threshold.yaml"))
+
+    data = io.to_data(load(EXEC / "conditions.yaml"))
+    data["edges"][2]["when"] = "len > 3"
+    data["simulation"].pop("gold_data")
+    source = tmp_path / "hidden.yaml"
+    io.save(Workflow.model_validate(data), source)
+    assert main(["export", str(source), "--to", "bpmn", "-o", str(tmp_path / "hidden.bpmn")]) == 1
+    captured = capsys.readouterr()
+    assert "B101 error" in captured.out and "`len > 3`" in captured.out
+    assert "not exported" in captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "hidden.bpmn").exists()
