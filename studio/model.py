@@ -555,7 +555,8 @@ class Edge(Strict):
         default=None, description="Branch probability for static estimates when no data is given."
     )
     max_repeats: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="Loop guard for this transition (overrides the policy)."
+        default=None,
+        description="Loop guard: the most times a case may take this transition (overrides the policy).",
     )
 
     @property
@@ -586,7 +587,9 @@ class Audit(Strict):
 class Policies(Strict):
     max_turns: Annotated[int, Field(ge=1)] = 100
     max_repeats: Annotated[int, Field(ge=1)] | None = Field(
-        default=3, description="Max repeats of one transition per case; null disables the guard."
+        default=3,
+        description="Loop guard: the most times a case may take any one transition; once more kills the case "
+        "(docs/semantics.md). null disables the guard.",
     )
     approval_sla: Duration | None = None
     escalate_to: Identifier | None = None
