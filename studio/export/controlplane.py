@@ -6,10 +6,14 @@ warnings when ``strict``) and builds a :class:`ControlPlaneDefinition`::
     apiVersion: controlplane.studio/v1
     kind: AgentWorkflow
     metadata:  name, version, owner, content_hash (sha256 of the canonical JSON of `spec`)
-    spec:      nodes, routes (conditions as text in the safe language), agents, systems, tools,
-               human_roles, oversight, guardrails, data_bindings, audit
+    spec:      nodes, routes (conditions as text in the safe language), agents (declared and
+               effective autonomy, typed outputs), systems, tools, human_roles, oversight
+               (approvals with their gates, critical actions with ungated paths), guardrails,
+               data_bindings, audit; deployment bindings as `${NAME}` placeholders
     evidence:  generator, validation report, simulation KPIs (when a results folder is given),
-               sha256 of every input file
+               the gold gate, sha256 of every input file
+
+Where people sit between agents and critical tools is worked out in :mod:`._oversight`.
 
 The JSON Schema of the document is generated from these models (:func:`controlplane_schema`) and
 committed as ``schemas/controlplane.schema.json``, so a pipeline checks a definition without
