@@ -379,3 +379,13 @@ def test_the_module_runs_a_case_from_the_command_line(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert result["outcome"] == "refused" and result["path"][-1] == "refused"
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_a_workflow_with_errors_is_not_exported_as_an_app(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "ungated.yaml"
+    source.write_text(UNGATED, encoding="utf-8")
+    out = tmp_path / "app"
+    assert main(["export", str(source), "--to", "langgraph", "-o", f"{out}/"]) == 1
+    captured = capsys.readouterr()
+    assert "G001" in captured.out and "not exported" in captured.err
+    assert not out.exists()
