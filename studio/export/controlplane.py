@@ -163,11 +163,12 @@ class OutputFieldSpec(_Model):
     name: str = Field(description="Case field.")
     type: FieldType = Field(description="JSON type seen in the sample data (`unknown`: no sample values).")
     enum: list[str | int | float | bool] | None = Field(
-        default=None, description="The allowed values, when few (observed in the sample data, or an approval's "
-        "decisions)."
+        default=None, description="The values observed in the sample data, when few."
     )
     nullable: bool = Field(default=False, description="Some sample cases have no value.")
-    source: Literal["sample_data", "approval", "none"] = Field(description="Where the type comes from.")
+    source: Literal["sample_data", "none"] = Field(
+        description="`sample_data`: typed from the workflow's sample data; `none`: the data lacks the field."
+    )
 
 
 class AgentSpec(_Model):
@@ -647,21 +648,12 @@ def _field_type(node: str, name: str, rows: Sequence[Mapping[str, Any]] | None) 
 
 
 def _output_fields(workflow: Workflow) -> dict[str, list[OutputFieldSpec]]:
-    """Typed output fields of every node (approvals: the decision enum and the note)."""
+    """Typed output fields of every task (approvals, done by people, give `decision_values`)."""
     rows = _sample_rows(workflow)
     out: dict[str, list[OutputFieldSpec]] = {}
     for node in workflow.nodes:
-        fields: list[OutputFieldSpec] = []
-        if isinstance(node, Approval):
-            fields.append(OutputFieldSpec(node=node.id, name=f"{node.id}_decision", type="string",
-                                          enum=list(ov.APPROVAL_DECISIONS), source="approval"))
-            fields.append(OutputFieldSpec(node=node.id, name=f"{node.id}_note", type="string", nullable=True,
-                                          source="approval"))
-            special = {f"{node.id}_decision", f"{node.id}_note"}
-            fields += [_field_type(node.id, name, rows) for name in node.outputs if name not in special]
-        elif isinstance(node, Task):
-            fields += [_field_type(node.id, name, rows) for name in node.outputs]
-        out.setdefault(node.id, fields)
+        if isinstance(node, Task):
+            out.setdefault(node.id, [_field_type(node.id, name, rows) for name in node.outputs])
     return out
 
 
