@@ -70,6 +70,7 @@ class Flow:
     edge: Edge | None = None
     python: str | None = None  # the condition as Python (decision edges, threshold)
     default: bool = False
+    name: str | None = None
 
 
 @dataclass
@@ -211,8 +212,9 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             for flow in flows:
                 if flow.target == node.id:
                     flow.target = gate.id
-            new_flow(gate.id, node.id, python=condition.text if condition is not None else None)
-            new_flow(gate.id, auto.id, default=True)
+            new_flow(gate.id, node.id, python=condition.text if condition is not None else None,
+                     name="approval needed")
+            new_flow(gate.id, auto.id, default=True, name="auto-approve")
             if after is not None:
                 new_flow(auto.id, after)
             if condition is not None:
@@ -226,7 +228,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
                                decision=f"{node.id}_decision" if isinstance(node, Approval) else None)
             out.timers.append(timer)
             out.helpers.append(escalated)
-            new_flow(timer.id, escalated.id)
+            new_flow(timer.id, escalated.id, name=f"escalate to {role}")
             new_flow(escalated.id, after)
             out.findings.append(Finding(
                 "B103", Severity.INFO, node.id,

@@ -8,11 +8,18 @@ studio          BPMN
 ==============  ====================================================================
 start / end     ``startEvent`` / ``endEvent``
 task            ``userTask`` (human actor), ``serviceTask`` (agent or system), ``task``
-approval        ``userTask``
-decision        ``exclusiveGateway`` with ``default`` and ``conditionExpression`` s
+approval        ``userTask`` whose completion sets ``<id>_decision`` (``studio:decision``)
+decision        ``exclusiveGateway`` with ``default`` and Python ``conditionExpression`` s
 parallel, join  ``parallelGateway`` (``Diverging`` / ``Converging``)
 subworkflow     ``callActivity`` with ``calledElement``
 ==============  ====================================================================
+
+The document also runs on SpiffWorkflow as the simulator runs the workflow: conditions are Python
+over the task data (:mod:`studio.export._bpmn_python`), and where BPMN's token rules differ the
+export adds helper elements tagged ``studio:helper`` (merging gateways, threshold gateways with an
+auto-approving script task, SLA timer boundary events with an escalation task; see
+:mod:`studio.export._bpmn_exec`), which ``studio import`` folds back. :func:`bpmn_findings` lists
+what the engine will not enforce (loop guards...) and what refuses the export.
 
 Studio details BPMN has no place for (the node kind, actor, agent version, tools and their tiers,
 SLAs, escalations) travel in ``extensionElements`` in the ``studio:`` namespace
@@ -484,6 +491,8 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
         element = etree.SubElement(process, bpmn("sequenceFlow"), id=flow.id, sourceRef=flow.source,
                                    targetRef=flow.target)
         edge = flow.edge
+        if flow.name is not None:
+            element.set("name", flow.name)
         if edge is not None:
             if edge.label:
                 element.set("name", edge.label)
