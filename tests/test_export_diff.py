@@ -268,6 +268,25 @@ def test_gate_changes_away_from_critical_tools_are_medium_or_not_flagged() -> No
     assert not [f for f in diff_workflows(old, Workflow.model_validate(elsewhere)).flags if f.code == "gate_changed"]
 
 
+def test_a_route_added_or_removed_before_an_approval_is_a_gate_change() -> None:
+    def shortcut(data: dict[str, Any]) -> None:  # small requests straight to the purchase order
+        edges = data["edges"]
+        at = next(i for i, e in enumerate(edges) if (e["from"], e["to"]) == ("precheck_gate", "manager_approval"))
+        edges.insert(at, {"from": "precheck_gate", "to": "create_po", "when": "amount < 500"})
+
+    flags = {(f.code, f.location): f for f in _procurement_diff(shortcut).flags}
+    added = flags[("gate_changed", "edges.precheck_gate -> create_po")]
+    assert added.severity == "high"
+    assert "added, taken when `amount < 500`" in added.message and "release_payment" in added.message
+
+    def drop_cfo(data: dict[str, Any]) -> None:
+        data["edges"] = [e for e in data["edges"] if (e["from"], e["to"]) != ("manager_outcome", "cfo_approval")]
+
+    flags = {(f.code, f.location): f for f in _procurement_diff(drop_cfo).flags}
+    removed = flags[("gate_changed", CFO_ROUTE)]
+    assert removed.severity == "high" and "removed" in removed.message and "amount > 10000" in removed.message
+
+
 def test_a_changed_escalation_target_is_flagged() -> None:
     def to_leads(data: dict[str, Any]) -> None:
         _node(data, "cfo_approval")["escalate_to"] = "procurement_leads"

@@ -23,9 +23,9 @@ max_turns_raised       low       ``max_turns`` raised
 agent_version_changed  low       an agent's pinned version changed (or was unpinned)
 agent_handoff_added    medium    two agents' nodes are now connected (through gateways only)
 audit_reduced          high/med  audit switched off, or audit record fields removed
-gate_changed           high/med  an approval's threshold, or the condition on a route into an
-                                 approval or towards a critical tool, changed (high: on a path
-                                 to a critical tool)
+gate_changed           high/med  an approval's threshold changed or was added, or a route into an
+                                 approval or towards a critical tool changed its condition or
+                                 was added or removed (high: on a path to a critical tool)
 escalation_changed     medium    the effective escalation target of an approval or human task
                                  changed (its own, or the policy default it falls back to)
 secret_added           high      a string that looks like a secret appears (shown masked)
@@ -512,42 +512,62 @@ def _route_text(edge: Edge) -> str | None:
     return "default" if edge.default else None
 
 
-def _gate_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
-    graph = g.to_networkx(new)
-    critical = ov.critical_nodes(new)
+class _Gates:
+    """Approvals and what each node leads to, for one version."""
 
-    def critical_after(node_id: str) -> list[str]:
-        if node_id not in graph:
+    def __init__(self, workflow: Workflow) -> None:
+        self.graph = g.to_networkx(workflow)
+        self.critical = ov.critical_nodes(workflow)
+        self.approvals = {n.id: n for n in workflow.nodes if isinstance(n, Approval)}
+        self.edges = {e.key: e for e in workflow.edges}
+        self.sources = {e.source for e in workflow.edges}
+
+    def critical_after(self, node_id: str) -> list[str]:
+        if node_id not in self.graph:
             return []
-        reach = {node_id} | nx.descendants(graph, node_id)
-        return [c for c in critical if c in reach]
+        reach = {node_id} | nx.descendants(self.graph, node_id)
+        return [c for c in self.critical if c in reach]
 
-    def on_path(nodes: list[str]) -> str:
-        return "; it is on a path to critical " + ", ".join(f"`{n}`" for n in nodes) if nodes else ""
+    def route_flag(self, edge: Edge, what: str) -> GovernanceFlag | None:
+        """``gate_changed`` for a route into an approval or on a path to a critical tool, else None."""
+        after = self.critical_after(edge.target)
+        if not after and edge.target not in self.approvals:
+            return None
+        key = _edge_key(edge)
+        into = f" into approval `{edge.target}`" if edge.target in self.approvals else ""
+        tail = "; it is on a path to critical " + ", ".join(f"`{n}`" for n in after) if after else ""
+        return GovernanceFlag("gate_changed", "high" if after else "medium", f"edges.{key}",
+                              f"route `{key}`{into} {what}{tail}")
 
-    approvals = {n.id: n for n in new.nodes if isinstance(n, Approval)}
-    before = {n.id: n for n in old.nodes if isinstance(n, Approval)}
-    for node_id, node in approvals.items():
-        previous = before.get(node_id)
+
+def _gate_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
+    a, b = _Gates(old), _Gates(new)
+    for node_id, node in b.approvals.items():
+        previous = a.approvals.get(node_id)
         if previous is None or previous.threshold == node.threshold or node.threshold is None:
             continue  # new approvals, no change, or a threshold dropped (a person now always decides)
-        after = critical_after(node_id)
+        after = b.critical_after(node_id)
+        tail = "; it is on a path to critical " + ", ".join(f"`{n}`" for n in after) if after else ""
         yield GovernanceFlag("gate_changed", "high" if after else "medium", f"nodes.{node_id}.threshold",
                              f"approval `{node_id}` threshold changed {_quoted(previous.threshold)} -> "
-                             f"{_quoted(node.threshold)}; below it the approval auto-approves{on_path(after)}")
-    old_edges = {e.key: e for e in old.edges}
+                             f"{_quoted(node.threshold)}; below it the approval auto-approves{tail}")
+    # Routes of a node in both versions: a condition changed, or a conditional route added or removed.
     for edge in new.edges:
-        previous_edge = old_edges.get(edge.key)
-        if previous_edge is None or _route_text(previous_edge) == _route_text(edge):
-            continue
-        after = critical_after(edge.target)
-        if not after and edge.target not in approvals:
-            continue
-        into = f" into approval `{edge.target}`" if edge.target in approvals else ""
-        key = _edge_key(edge)
-        yield GovernanceFlag("gate_changed", "high" if after else "medium", f"edges.{key}",
-                             f"condition on route `{key}`{into} changed {_quoted(_route_text(previous_edge))} -> "
-                             f"{_quoted(_route_text(edge))}{on_path(after)}")
+        previous_edge = a.edges.get(edge.key)
+        text = _route_text(edge)
+        flag = None
+        if previous_edge is not None and _route_text(previous_edge) != text:
+            flag = b.route_flag(edge, f"condition changed {_quoted(_route_text(previous_edge))} -> {_quoted(text)}")
+        elif previous_edge is None and text is not None and edge.source in a.sources:
+            flag = b.route_flag(edge, f"added, taken when {_quoted(text)}")
+        if flag is not None:
+            yield flag
+    for edge in old.edges:
+        text = _route_text(edge)
+        if edge.key not in b.edges and text is not None and edge.source in b.sources:
+            flag = a.route_flag(edge, f"(taken when {_quoted(text)}) removed")
+            if flag is not None:
+                yield flag
 
 
 def _escalation_targets(workflow: Workflow) -> dict[str, tuple[str | None, bool]]:
