@@ -203,7 +203,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             where = f"nodes[{index}].threshold"
             condition = _translate(node.threshold, where, f"the threshold of approval `{node.id}`", out.findings)
             gate = Helper(f"{node.id}.threshold", "exclusiveGateway", node.id, "threshold", "gateway",
-                          name=f"{node.label}: approval needed?", direction="Diverging")
+                          actor=node.actor, name=f"{node.label}: approval needed?", direction="Diverging")
             note = f"auto-approved: `{node.threshold}` is false"
             auto = Helper(f"{node.id}.auto", "scriptTask", node.id, "auto", "step", actor=node.actor,
                           name=f"{node.label}: auto-approved",

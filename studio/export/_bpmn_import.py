@@ -698,6 +698,8 @@ class _Importer:
         for node in list(self.nodes.values()):
             if node.kind not in ("task", "approval", "subworkflow", "start"):
                 continue
+            if self.studio and node.ext.get("kind"):  # the studio's own step: its edges mean what they meant
+                continue
             outs = self.out_edges(node.key)
             if len(outs) < 2 and not any(e.conditional or e.when is not None for e in outs):
                 continue
