@@ -190,6 +190,9 @@ CONDITIONS = [
     "coalesce(a.x.y, 5)", "null == note", "true and not false", "'x' if amount > 5 else 'y'", "0 < amount <= 100",
     "id == 3", "name % 2", "neg ** 0.5", "amount ** 200", "amount // 3 - 1 * 2", "-amount < +3",
     "(1, 2) == (1, 2)", "lower(upper(name))", "contains(name, 'o')", "min(name)", "coalesce(missing, 1)",
+    "amount < 1e400", "min([amount, 3])", "startswith(code, ('A', 'Q'))", "upper(name) if is_empty(note) else 1",
+    "abs(amount) ** -1", "amount != null or not tags", "is_empty(missing.deeper)", "contains(a, 'b')",
+    "coalesce(a.b, 'none') == 5", "missing > 1", "a.b.c.d == 1",
 ]
 CASES: list[dict[str, Any]] = [
     {"amount": 50, "vendor": {"country": "DE"}, "name": "Bob", "tags": ["vip", "x"], "code": "AZ", "note": None,
