@@ -37,6 +37,7 @@ __all__ = [
     "UngatedPath",
     "agent_reaches",
     "critical_nodes",
+    "edges_by_source",
     "gate_conditions",
     "is_person",
     "route_condition",
@@ -238,19 +239,25 @@ class GateCondition:
     when: str | None
 
 
-def _edges_by_source(workflow: Workflow) -> Mapping[str, list[Edge]]:
+def edges_by_source(workflow: Workflow) -> dict[str, list[Edge]]:
+    """Each node's outgoing edges in file order (the siblings :func:`route_condition` needs)."""
     out: dict[str, list[Edge]] = {}
     for edge in workflow.edges:
         out.setdefault(edge.source, []).append(edge)
     return out
 
 
-def gate_conditions(workflow: Workflow, graph: nx.DiGraph, approval: str) -> list[GateCondition]:
+def gate_conditions(workflow: Workflow, graph: nx.DiGraph, approval: str,
+                    outgoing: Mapping[str, list[Edge]] | None = None) -> list[GateCondition]:
     """The routes into ``approval``: walked back through gateways to the step before, with the
-    conjunction of the route conditions on the way (at most 50, in edge order)."""
+    conjunction of the route conditions on the way (at most 50, in edge order).
+
+    ``outgoing``: :func:`edges_by_source` of the workflow, when the caller has it already.
+    """
     if approval not in graph:
         return []
-    outgoing = _edges_by_source(workflow)
+    if outgoing is None:
+        outgoing = edges_by_source(workflow)
     found: list[GateCondition] = []
     # Each stack entry: (node, gateways after it towards the approval, conditions collected).
     stack: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [(approval, (), ())]

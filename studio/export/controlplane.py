@@ -730,6 +730,7 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
             )
         )
     approval_specs: list[ApprovalSpec] = []
+    outgoing = ov.edges_by_source(workflow)
     for node in workflow.nodes:
         if not isinstance(node, Approval):
             continue
@@ -744,7 +745,7 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
                 gated_above=node.threshold,
                 gate_conditions=[
                     GateConditionSpec(source=c.source, via=list(c.via), when=c.when)
-                    for c in ov.gate_conditions(workflow, graph, node.id)
+                    for c in ov.gate_conditions(workflow, graph, node.id, outgoing)
                 ],
                 sla_seconds=node.sla if node.sla is not None else policies.approval_sla,
                 escalation_chain=_escalation_chain(node.escalate_to, policies.escalate_to),
