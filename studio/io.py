@@ -1,8 +1,10 @@
 """Load and save workflows (YAML or JSON) and case data (CSV or JSONL).
 
-Every load error names the file, line and column: YAML is read with ruamel's round-trip loader,
-which keeps the position of every key and item, and pydantic's error locations are mapped back
-to those positions. Nothing in a file is ever executed. Saves are atomic: the text goes to a
+Every load error names the file, line and column: YAML is parsed by libyaml's C parser into
+plain data that records the position of every key and item (:mod:`studio._yamlread`), and
+pydantic's error locations are mapped back to those positions. Nothing in a file is ever
+executed, and every read is bounded (:mod:`studio.limits`): a file is read up to its size limit
+and no further, nesting and alias expansion are checked before the work is done. Saves are atomic: the text goes to a
 temporary file in the same folder, which then replaces the old file, so a failed save never
 destroys what the user had.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import difflib
 import io
 import json
@@ -20,13 +23,12 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from studio import _yamlread, limits
 from studio.errors import Finding, LoadError, Severity
 from studio.model import Workflow
 
@@ -59,6 +61,21 @@ class Source:
         return self.position(parse_location(path))
 
 
+def placed(workflow: Workflow, findings: Iterable[Finding]) -> list[Finding]:
+    """The findings with the file, line and column of their location in the workflow's source."""
+    source = workflow.source if isinstance(workflow.source, Source) else None
+    if source is None:
+        return list(findings)
+    out = []
+    for finding in findings:
+        position = source.resolve(finding.location) if finding.line is None else None
+        if position is not None:
+            out.append(dataclasses.replace(finding, file=source.file, line=position[0], column=position[1]))
+        else:
+            out.append(finding if finding.file is not None else dataclasses.replace(finding, file=source.file))
+    return out
+
+
 def format_location(loc: Loc) -> str:
     """``("nodes", 3, "actor")`` -> ``nodes[3].actor``."""
     text = ""
@@ -86,73 +103,13 @@ def parse_location(path: str) -> Loc:
 # --------------------------------------------------------------------------- reading YAML
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    return yaml
-
-
-def _plain(node: Any, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
-    """Turn ruamel's commented containers into plain data, recording positions on the way."""
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            child = (*loc, str(key))
-            try:
-                line, col = node.lc.key(key)
-                positions[child] = (line + 1, col + 1)
-            except (KeyError, TypeError, AttributeError):
-                pass
-            out[str(key)] = _plain(value, child, positions)
-        return out
-    if isinstance(node, CommentedSeq):
-        items: list[Any] = []
-        for index, value in enumerate(node):
-            child = (*loc, index)
-            try:
-                line, col = node.lc.item(index)
-                positions[child] = (line + 1, col + 1)
-            except (KeyError, TypeError, AttributeError, IndexError):
-                pass
-            items.append(_plain(value, child, positions))
-        return items
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
-
-
 def parse_text(text: str, file: str | None = None) -> tuple[Any, dict[Loc, tuple[int, int]]]:
-    """Parse YAML (or JSON, which is YAML) into plain data plus a position map."""
-    try:
-        raw = _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        column = mark.column + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "the YAML cannot be parsed"
-        hint = "check the indentation and quoting on that line"
-        if "duplicate key" in str(exc):
-            problem = "a key appears twice in the same mapping"
-            hint = "remove or rename one of them"
-        elif "\t" in problem or "tab" in problem:
-            hint = "indent with spaces, not tabs"
-        raise LoadError(
-            [Finding("L002", Severity.ERROR, "", f"YAML syntax error: {problem}", hint, file, line, column)],
-            summary=f"{file or 'input'}: cannot parse",
-        ) from None
-    except YAMLError as exc:
-        raise LoadError(
-            [Finding("L002", Severity.ERROR, "", f"YAML syntax error: {exc}", "check the file's syntax", file)],
-            summary=f"{file or 'input'}: cannot parse",
-        ) from None
-    positions: dict[Loc, tuple[int, int]] = {(): (1, 1)}
-    return _plain(raw, (), positions), positions
+    """Parse YAML (or JSON, which is YAML) into plain data plus a position map.
+
+    libyaml's C parser does the parsing; :mod:`studio._yamlread` builds the data within the
+    limits in force (:mod:`studio.limits`): depth, values (aliases expanded) and number length.
+    """
+    return _yamlread.read(text, file, limits.current())
 
 
 # --------------------------------------------------------------------------- pydantic errors
@@ -359,44 +316,60 @@ def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
     return workflow
 
 
-def load(path: str | os.PathLike[str]) -> Workflow:
-    """Load a workflow file (``.yaml``, ``.yml`` or ``.json``)."""
+def read_limited(path: str | os.PathLike[str], limit: str = "workflow_bytes", what: str = "file") -> str:
+    """The UTF-8 text of ``path``, read in chunks and never past the size ``limit`` names.
+
+    ``limit`` is a name in :class:`studio.limits.Limits` (``workflow_bytes``, ``data_bytes``,
+    ``bpmn_bytes``). A file larger than that (``/dev/zero``, a 200 MB upload) is refused with an
+    ``L005`` error after reading at most the limit, so memory and time stay bounded. Missing,
+    folder, unreadable and non-UTF-8 files are ``L001`` errors.
+    """
     path = Path(path)
+    maximum: int = getattr(limits.current(), limit)
+    name = str(path)
+
+    def refuse(code: str, message: str, hint: str, summary: str) -> NoReturn:
+        raise LoadError([Finding(code, Severity.ERROR, "", message, hint, name)], summary=f"{name}: {summary}")
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            with contextlib.suppress(OSError):
+                size = os.fstat(handle.fileno()).st_size
+                if size > maximum:
+                    refuse("L005", f"{what} `{path}` is {limits.describe(limit, size)}, over the limit of "
+                           f"{limits.describe(limit, maximum)}", limits.how_to_raise(limit), "too large")
+            chunks: list[bytes] = []
+            total = 0
+            while total <= maximum:
+                chunk = handle.read(min(1 << 20, maximum + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+            if total > maximum:
+                refuse("L005", f"{what} `{path}` is longer than the limit of {limits.describe(limit, maximum)} "
+                       "(reading stopped there)", limits.how_to_raise(limit), "too large")
     except FileNotFoundError:
-        raise LoadError(
-            [Finding("L001", Severity.ERROR, "", f"file `{path}` does not exist", "check the path", str(path))],
-            summary=f"{path}: not found",
-        ) from None
+        refuse("L001", f"{what} `{path}` does not exist", "check the path", "not found")
     except IsADirectoryError:
-        raise LoadError(
-            [
-                Finding(
-                    "L001",
-                    Severity.ERROR,
-                    "",
-                    f"`{path}` is a folder, not a workflow file",
-                    "point at its workflow.yaml",
-                    str(path),
-                )
-            ],
-            summary=f"{path}: is a folder",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(
-            [
-                Finding(
-                    "L001",
-                    Severity.ERROR,
-                    "",
-                    f"cannot read `{path}`: {exc}",
-                    "check the file's permissions and encoding (UTF-8)",
-                    str(path),
-                )
-            ],
-            summary=f"{path}: unreadable",
-        ) from None
+        refuse("L001", f"`{path}` is a folder, not a {what}", "point at the file inside it", "is a folder")
+    except OSError as exc:
+        refuse("L001", f"cannot read `{path}`: {exc.strerror or exc}", "check the file's permissions",
+               "unreadable")
+    data = b"".join(chunks)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        refuse("L001", f"`{path}` is not UTF-8 text (byte {exc.start + 1}, line {line})",
+               "save the file as UTF-8", "not UTF-8")
+    return text.removeprefix("\ufeff")
+
+
+def load(path: str | os.PathLike[str]) -> Workflow:
+    """Load a workflow file (``.yaml``, ``.yml`` or ``.json``), within the limits in force."""
+    path = Path(path)
+    text = read_limited(path, "workflow_bytes", "workflow file")
     return loads(text, path)
 
 

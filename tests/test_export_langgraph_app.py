@@ -21,7 +21,7 @@ from test_export_langgraph import load_module
 from studio import io
 from studio.cli import main
 from studio.export import export_as
-from studio.export.langgraph_module import langgraph_app_files, to_langgraph_module
+from studio.export.langgraph_module import langgraph_app_files, langgraph_findings, to_langgraph_module
 from studio.simulate import run_gold
 from studio.simulate.runtime import parse_human_decisions
 
@@ -389,3 +389,17 @@ def test_a_workflow_with_errors_is_not_exported_as_an_app(tmp_path: Path, capsys
     captured = capsys.readouterr()
     assert "G001" in captured.out and "not exported" in captured.err
     assert not out.exists()
+
+
+def test_what_the_app_does_differently_is_reported_with_its_place(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = TEMPLATES / "procurement" / "workflow.yaml"
+    assert main(["export", str(path), "--to", "langgraph", "-o", str(tmp_path / "app.py")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if " R10" in line]
+    assert len(lines) == 4 and all(line.startswith(f"{path}:") and " R101 info " in line for line in lines)
+    assert any("`cfo_approval` and escalation to `deputy_cfo`" in line for line in lines)
+    extra = PAYOUT.replace("version: 2.0.1,", "version: 2.0.1, llm: 'my_models:payer',").replace(
+        "  - {id: book_small, kind: task, actor: payer, tools: [ledger_read]}",
+        "  - {id: book_small, kind: subworkflow, ref: small_payments, actor: payer}")
+    codes = [(f.code, f.location) for f in langgraph_findings(io.loads(extra))]
+    assert codes == [("R103", "nodes[5]"), ("R101", "nodes[2]"), ("R102", "actors[0].llm")]  # warnings first

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from studio import io
-from studio.errors import Severity, WorkflowInvalid
+from studio.errors import Finding, Severity, WorkflowInvalid
 from studio.model import Workflow
 
 EXIT_OK = 0
@@ -56,6 +57,26 @@ def _refused(file: str, exc: WorkflowInvalid) -> int:
     return EXIT_FINDINGS
 
 
+def _print_losses(workflow: Workflow, target: str) -> None:
+    """What the target does not keep or enforce, on stderr with file:line:col: BPMN (B102-B104),
+    Serverless Workflow (W003-W006), the LangGraph application (R101-R103)."""
+    found: Sequence[Finding] = ()
+    if target == "bpmn":
+        from studio.export.bpmn import bpmn_findings  # noqa: PLC0415
+
+        found = bpmn_findings(workflow)
+    elif target == "serverless":
+        from studio.export.serverless import serverless_findings  # noqa: PLC0415
+
+        found = serverless_findings(workflow)
+    elif target == "langgraph":
+        from studio.export.langgraph_module import langgraph_findings  # noqa: PLC0415
+
+        found = langgraph_findings(workflow)
+    for finding in io.placed(workflow, found):
+        print(finding.format(), file=sys.stderr)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from studio.export import export_as  # noqa: PLC0415
 
@@ -70,16 +91,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         data = export_as(workflow, args.to, fmt=fmt, evidence_dir=args.evidence, strict=args.strict)
     except WorkflowInvalid as exc:
         return _refused(args.file, exc)
-    if args.to == "serverless":  # what the export keeps only as metadata (W003-W006), on stderr
-        from studio.export.serverless import serverless_findings  # noqa: PLC0415
-
-        for finding in serverless_findings(workflow):
-            print(finding.format(), file=sys.stderr)
-    if args.to == "bpmn":  # what the BPMN engine will not enforce (B102-B104), on stderr
-        from studio.export.bpmn import bpmn_findings  # noqa: PLC0415
-
-        for finding in bpmn_findings(workflow):
-            print(finding.format(), file=sys.stderr)
+    _print_losses(workflow, args.to)
     if args.output:
         io.atomic_write(args.output, data.decode("utf-8"))
         print(f"wrote {args.output} ({args.to})", file=sys.stderr)
@@ -103,6 +115,7 @@ def _export_langgraph_folder(workflow: Workflow, args: argparse.Namespace) -> in
     except OSError as exc:
         print(f"studio: error: cannot create the folder `{folder}`: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    _print_losses(workflow, "langgraph")
     files = langgraph_app_files(workflow)
     for name, text in files.items():
         io.atomic_write(folder / name, text)

@@ -22,11 +22,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from studio.errors import Finding, Severity, sort_findings
 from studio.expr import FUNCTIONS, parse
-from studio.model import Agent, Human, Workflow
+from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
 
-__all__ = ["condition_to_python", "langgraph_app_files", "to_langgraph_module"]
+__all__ = ["condition_to_python", "langgraph_app_files", "langgraph_findings", "to_langgraph_module"]
 
 _LENIENT = frozenset({"coalesce", "is_empty"})
 _CONSTANTS = {"true": "True", "false": "False", "null": "None"}
@@ -258,6 +259,36 @@ def _replace_block(text: str, name: str, body: str) -> str:
     head, _, rest = text.partition(begin)
     _, _, tail = rest.partition(end)
     return head + body.rstrip("\n") + "\n" + tail
+
+
+def langgraph_findings(workflow: Workflow) -> list[Finding]:
+    """What the LangGraph application does not do as the simulator does (``R101``-``R103``)."""
+    plan = build_plan(workflow)
+    findings: list[Finding] = []
+    for index, node in enumerate(workflow.nodes):
+        step = plan.nodes.get(node.id)
+        if step is None or step.order != index:
+            continue
+        if step.sla is not None and step.actor_kind == "human":
+            target = f" and escalation to `{step.escalate_to}`" if step.escalate_to else ""
+            findings.append(Finding(
+                "R101", Severity.INFO, f"nodes[{index}]",
+                f"the SLA of `{node.id}`{target} is handed to whoever answers its interrupt "
+                "(`sla_seconds`, `escalate_to` in the payload); the graph does not time it",
+                "let the service that answers interrupts escalate overdue steps"))
+        if isinstance(node, Subworkflow):
+            findings.append(Finding(
+                "R103", Severity.WARNING, f"nodes[{index}]",
+                f"subworkflow `{node.id}` runs as one step of its actor, not as the workflow `{node.ref}`",
+                "export the referenced workflow too and call it from the actor's agent implementation"))
+    for index, actor in enumerate(workflow.actors):
+        if isinstance(actor, Agent) and actor.llm:
+            findings.append(Finding(
+                "R102", Severity.INFO, f"actors[{index}].llm",
+                f"agent `{actor.id}` is backed by `{actor.llm}` in simulation; the application calls "
+                f"`agents[{actor.id!r}]` when given, else only its tools",
+                f"pass `build_graph(agents={{{actor.id!r}: ...}})` with the deployed agent"))
+    return sort_findings(findings)
 
 
 def langgraph_app_files(workflow: Workflow) -> dict[str, str]:
