@@ -314,6 +314,18 @@ def test_an_escalation_falling_back_to_the_policy_default_is_flagged() -> None:
     assert set(flags) == {"policies.escalate_to"}
     assert "`procurement_leads` -> `deputy_cfo`" in flags["policies.escalate_to"].message
 
+    # A node that already relied on the default moves with it.
+    old_data = _data(PROCUREMENT)
+    _node(old_data, "cfo_approval").pop("escalate_to")
+    new_data = copy.deepcopy(old_data)
+    new_data["policies"]["escalate_to"] = "deputy_cfo"
+    result = diff_workflows(Workflow.model_validate(old_data), Workflow.model_validate(new_data))
+    flags = {f.location: f for f in result.flags if f.code == "escalation_changed"}
+    assert set(flags) == {"policies.escalate_to", "nodes.cfo_approval"}
+    assert flags["nodes.cfo_approval"].severity == "medium"
+    assert "`procurement_leads` -> `deputy_cfo`; a fallback to the policy default, which changed" in (
+        flags["nodes.cfo_approval"].message)
+
 
 def _flags_result(change: Callable[[dict[str, Any]], None]) -> Any:
     new = _data()
