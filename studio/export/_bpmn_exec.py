@@ -96,15 +96,6 @@ class ExecPlan:
     def losses(self) -> list[Finding]:
         return [f for f in self.findings if not f.is_error]
 
-    def owner(self, element_id: str) -> str:
-        for helper in self.helpers:
-            if helper.id == element_id:
-                return helper.of
-        for timer in self.timers:
-            if timer.id == element_id:
-                return timer.of
-        return element_id
-
 
 def iso_duration(seconds: float) -> str:
     """``P1DT2H30M``: an ISO-8601 duration (whole seconds)."""

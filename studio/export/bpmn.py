@@ -435,8 +435,9 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
             for item in elements:
                 if lane_of.get(item.id) == lane.key:
                     etree.SubElement(element, bpmn("flowNodeRef")).text = item.id
-                    if any(t.of == item.id for t in exec_plan.timers):
-                        etree.SubElement(element, bpmn("flowNodeRef")).text = f"{item.id}.sla"
+                    for timer in exec_plan.timers:  # a boundary event sits in its activity's lane
+                        if timer.of == item.id:
+                            etree.SubElement(element, bpmn("flowNodeRef")).text = timer.id
 
     incoming: dict[str, list[str]] = {}
     outgoing: dict[str, list[str]] = {}
