@@ -21,7 +21,11 @@ called by another):
 * sub-processes and call activities of processes in the same file are inlined (``B004``); other
   call activities -> ``subworkflow`` with ``ref``;
 * intermediate events -> tasks (``B005``; link events are joined instead);
-* conditional or multiple flows leaving an activity get an explicit decision or fork (``B009``).
+* conditional or multiple flows leaving an activity get an explicit decision or fork (``B009``);
+* a studio export's execution helpers (``studio:helper``: merging and threshold gateways, splits,
+  auto-approval script tasks, SLA timers and escalation tasks) are folded back into the node they
+  serve, and its conditions are read from ``studio:route when`` (the ``conditionExpression`` is
+  their Python for the engine), so the workflow comes back unchanged.
 
 Finding codes (severity warning or info; location is the BPMN element id):
 
