@@ -41,6 +41,7 @@ class Source:
 
     path: Path | None = None
     positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    text: str | None = field(default=None, repr=False)  # the file's text, for checks of its comments
 
     @property
     def file(self) -> str | None:
@@ -312,7 +313,7 @@ def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
     except ValidationError as exc:
         findings = _validation_findings(exc, data, positions, name)
         raise LoadError(findings, summary=f"{name or 'input'}: {len(findings)} problem(s) in the workflow") from None
-    workflow._source = Source(Path(file) if file is not None else None, positions)
+    workflow._source = Source(Path(file) if file is not None else None, positions, text)
     return workflow
 
 

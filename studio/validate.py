@@ -19,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 
+from studio import _secrets as secret_scan
 from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
 from studio.expr import Expression, ExpressionError, parse
@@ -652,34 +653,14 @@ def _agent_loops(ctx: Context) -> Iterator[Finding]:
             )
 
 
-_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an API key", re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")),
-    ("an AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.")),
-    (
-        "a password or token",
-        re.compile(
-            r"(?i)\b(password|passwd|pwd|secret|api[_\-]?key|access[_\-]?token|auth[_\-]?token|token)\b\s*[:=]\s*['\"]?[^\s'\"]{6,}"
-        ),
-    ),
-    ("credentials in a URL", re.compile(r"[a-z][a-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@")),
-)
-
-
 def _entropy(text: str) -> float:
     counts = Counter(text)
     return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
 
 
 def _looks_like_secret(text: str) -> str | None:
-    for what, pattern in _SECRET_PATTERNS:
-        if pattern.search(text):
-            return what
-    return None
+    hits = secret_scan.scan(text)
+    return hits[0][2] if hits else None
 
 
 def _credential_value(token: str) -> bool:
@@ -693,7 +674,10 @@ def _credential_path(path: str) -> bool:
 
 
 def secret_kind(path: str, text: str) -> str | None:
-    """What secret ``text`` at ``path`` (``tools[0].credential``) looks like, or None."""
+    """What secret ``text`` at ``path`` (``tools[0].credential``) looks like, or None.
+
+    Detection is :mod:`studio._secrets`: detect-secrets' plugins plus the studio's own rules.
+    """
     what = _looks_like_secret(text)
     if what is None and _credential_path(path) and _credential_value(text.strip()):
         what = "a secret value (credentials are given by secret name)"
@@ -702,18 +686,14 @@ def secret_kind(path: str, text: str) -> str | None:
 
 def find_secrets(data: Any) -> Iterator[tuple[str, str, str]]:
     """``(path, text, what)`` for every string in ``data`` (a workflow as plain data) that looks like a secret."""
-    for path, text in g.iter_strings(data):
-        what = secret_kind(path, text)
+    strings = list(g.iter_strings(data))
+    found = secret_scan.scan_many(text for _, text in strings)
+    for path, text in strings:
+        what = found.get(text)
+        if what is None and _credential_path(path) and _credential_value(text.strip()):
+            what = "a secret value (credentials are given by secret name)"
         if what is not None:
             yield path, text, what
-
-
-# What to hide of each secret: the pattern's match and the rest of its word (a JWT's signature), a
-# private key up to its END line (or the end of the text).
-_MASKED: tuple[re.Pattern[str], ...] = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
-    *(re.compile(pattern.pattern + r"\S*") for what, pattern in _SECRET_PATTERNS if what != "a private key"),
-)
 
 
 def mask_secrets(text: str, path: str = "") -> str:
@@ -723,9 +703,18 @@ def mask_secrets(text: str, path: str = "") -> str:
     """
     if _credential_path(path) and _looks_like_secret(text) is None and _credential_value(text.strip()):
         return text.strip()[:4] + "…"
-    for pattern in _MASKED:
-        text = pattern.sub(lambda m: m.group(0)[:4] + "…", text)
-    return text
+    return secret_scan.mask(text)
+
+
+def comment_secrets(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(line, column, what)`` for every secret in a YAML comment of ``text`` (1-based)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        hash_at = line.find("#")
+        if hash_at < 0:
+            continue
+        for start, _, what in secret_scan.scan(line[hash_at:]):
+            yield number, hash_at + start + 1, what
+            break
 
 
 @rule("G007", Severity.ERROR, "no secrets in the workflow")
@@ -738,6 +727,15 @@ def _secrets(ctx: Context) -> Iterator[Finding]:
             "never put secrets in a workflow; name the secret (e.g. `credential: ERP_TOKEN`) "
             "and let the gateway resolve it",
         )
+    text = ctx.source.text if ctx.source is not None else None
+    if text is not None and "#" in text:
+        for line, column, what in comment_secrets(text):
+            yield Finding(
+                "G007", Severity.ERROR, f"line {line} (a comment)",
+                f"a comment on line {line} looks like it contains {what}",
+                "delete the secret from the comment and rotate it; comments are shared with the file",
+                ctx.source.file if ctx.source is not None else None, line, column,
+            )
 
 
 _PINNED = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.\-]+)?$")
