@@ -49,6 +49,18 @@ def test_export_attaches_evidence(tmp_path: Path) -> None:
     assert main(["export", str(BASE), "--to", "bpmn", "--evidence", str(tmp_path)]) == 2
 
 
+def test_export_records_the_gold_gate_given(tmp_path: Path) -> None:
+    (tmp_path / "kpis.json").write_text('{"cases": 10}', encoding="utf-8")
+    (tmp_path / "gold.json").write_text('{"pass_rate": 0.95, "passed": 19, "total": 20}', encoding="utf-8")
+    out = tmp_path / "definition.json"
+    args = ["export", str(BASE), "--to", "controlplane", "-o", str(out), "--evidence", str(tmp_path)]
+    assert main([*args, "--min-pass", "0.9"]) == 0
+    gate = json.loads(out.read_text())["evidence"]["gold_gate"]
+    assert gate == {"min_pass_rate": 0.9, "source": "given", "gold_pass_rate": 0.95, "passed": True}
+    assert main([*args, "--min-pass", "95"]) == 2
+    assert main(["export", str(BASE), "--to", "bpmn", "--min-pass", "0.9"]) == 2
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_export_refuses_error_findings(target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"

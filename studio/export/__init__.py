@@ -90,23 +90,26 @@ def export_as(
     fmt: str = "json",
     evidence_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    min_gold_pass: float | None = None,
 ) -> bytes:
     """Validate ``workflow`` and render it for ``target`` (one of :data:`TARGETS`).
 
     Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings (or
     warnings with ``strict``): nothing unvalidated leaves the studio. ``fmt`` (``json`` or
-    ``yaml``) and ``evidence_dir`` apply to the control-plane definition. ``serverless`` is a
+    ``yaml``), ``evidence_dir`` and ``min_gold_pass`` (the gold gate the evidence was checked
+    against, default 1.0) apply to the control-plane definition. ``serverless`` is a
     Serverless Workflow 1.0 YAML document; it also refuses what it cannot express (``W001``,
     ``W002``) and, with ``strict``, what it would keep only as metadata (``W003``, ``W004``);
     :func:`export_serverless` returns those findings.
     """
     if target not in TARGETS:
         raise ValueError(f"unknown export target `{target}`; choose one of: {', '.join(TARGETS)}")
-    if evidence_dir is not None and target != "controlplane":
+    if (evidence_dir is not None or min_gold_pass is not None) and target != "controlplane":
         raise ValueError("evidence (simulation results) is attached to the control-plane definition only")
     findings = check_exportable(workflow, strict=strict)
     if target == "controlplane":
-        definition = build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir)
+        definition = build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir,
+                                      min_gold_pass=min_gold_pass)
         return dumps_definition(definition, fmt).encode("utf-8")
     if target == "bpmn":
         from studio.export.bpmn import to_bpmn  # noqa: PLC0415

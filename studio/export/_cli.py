@@ -30,6 +30,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
                         "default: standard output")
     p.add_argument("--evidence", metavar="DIR",
                    help="simulation results folder (kpis.json, gold.json) to attach (control plane only)")
+    p.add_argument("--min-pass", type=float, metavar="P",
+                   help="the gold gate the evidence was checked against (`studio simulate --gold --min-pass`; "
+                        "default 1.0), recorded in the definition (control plane only)")
     p.add_argument("--strict", action="store_true", help="refuse warnings too, not only errors")
 
 
@@ -80,15 +83,19 @@ def _print_losses(workflow: Workflow, target: str) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from studio.export import export_as  # noqa: PLC0415
 
-    if args.evidence is not None and args.to != "controlplane":
-        print("studio: error: --evidence attaches simulation results to `--to controlplane` only", file=sys.stderr)
+    if (args.evidence is not None or args.min_pass is not None) and args.to != "controlplane":
+        print("studio: error: --evidence and --min-pass apply to `--to controlplane` only", file=sys.stderr)
+        return EXIT_USAGE
+    if args.min_pass is not None and not 0.0 <= args.min_pass <= 1.0:
+        print(f"studio: error: --min-pass must be between 0 and 1, got {args.min_pass}", file=sys.stderr)
         return EXIT_USAGE
     workflow = io.load(args.file)
     if args.to == "langgraph" and args.output and (args.output.endswith(("/", "\\")) or Path(args.output).is_dir()):
         return _export_langgraph_folder(workflow, args)
     fmt = "yaml" if args.output and Path(args.output).suffix.lower() in (".yaml", ".yml") else "json"
     try:
-        data = export_as(workflow, args.to, fmt=fmt, evidence_dir=args.evidence, strict=args.strict)
+        data = export_as(workflow, args.to, fmt=fmt, evidence_dir=args.evidence, strict=args.strict,
+                         min_gold_pass=args.min_pass)
     except WorkflowInvalid as exc:
         return _refused(args.file, exc)
     _print_losses(workflow, args.to)
