@@ -406,19 +406,38 @@ class _Builder:
             if target == join or branch_key not in self.lists:
                 branches.append({f"branch_{target}": {"set": _expression(".")}})
                 continue
-            branches.append({f"branch_{target}": {"do": self.task_list(branch_key)}})
+            tasks = self.task_list(branch_key)
+            only = next(iter(tasks[0].values())) if len(tasks) == 1 else {}
+            if only.get("then") == "exit":  # a one-step branch is that step (less nesting to check)
+                del only["then"]
+                branches.append(tasks[0])
+            else:
+                branches.append({f"branch_{target}": {"do": tasks}})
         out: _Task = {
             "fork": {"compete": False, "branches": branches},
-            "output": {"as": _expression("reduce .[] as $branch ($input; . + $branch)")},
+            # each branch returns the whole case; take from each only the fields it changed
+            "output": {"as": _expression(
+                "reduce .[] as $branch ($input; . + ($branch | with_entries(select(.key as $k "
+                "| ($input | has($k) | not) or .value != $input[$k]))))"
+            )},
         }
         if join is not None:
             out["then"] = self.only_next(key, join)
         out["metadata"] = _compact({"studio_kind": "parallel", "name": node.name, "join": join})
         return out
 
-    def output_merge(self, fields: Iterable[str]) -> dict[str, str]:
-        picked = ", ".join(f"{_key(f)}: .[{_key(f)}]" for f in fields)
-        return {"as": _expression(f"$input + {{{picked}}}" if picked else "$input")}
+    @staticmethod
+    def merge(fields: Iterable[str], answer: str = ".") -> str:
+        """jq: the case (``$input``) with the step's ``outputs`` taken from ``answer``.
+
+        An output the answer does not carry keeps the case's value, or becomes null (docs/semantics.md).
+        """
+        names = ", ".join(_key(f) for f in fields)
+        if not names:
+            return "$input"
+        return (f"{answer} as $out | reduce ({names}) as $field ($input; "
+                'if ($out | type) == "object" and ($out | has($field)) then .[$field] = $out[$field] '
+                "else .[$field] = .[$field] end)")
 
     def retries(self, node: Task | Subworkflow) -> int:
         actor = self.workflow.actor_of(node.id)
@@ -471,7 +490,7 @@ class _Builder:
         inner: _Task = {
             "call": actor_id,
             "with": {"node": node.id, "tools": list(node.tools), "case": _expression(".")},
-            "output": self.output_merge(node.outputs),
+            "output": {"as": _expression(self.merge(node.outputs))},
         }
         retries = self.retries(node)
         out = self.with_retries("invoke", inner, retries, node.id)
@@ -551,20 +570,21 @@ class _Builder:
         return {"emit": {"event": {"with": attributes}}, "output": {"as": _expression("$input")}}
 
     def wait_for_people(self, subject: str, node_id: str, role: str | None, *, sla: float | None,
-                        escalate_to: str | None, extra: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Announce the work, wait for its answer; past the SLA, announce it to the escalation role."""
+                        escalate_to: str | None, extra: Mapping[str, Any], first: list[dict[str, Any]]) -> _Task:
+        """Announce the work and wait for its answer; past the SLA, announce it to the escalation role.
+
+        ``{do: [...]}``, or with an SLA and an escalation ``{try: [...], catch: timeout -> escalate}``:
+        the node's own task holds the steps, so the document nests as little as it can.
+        """
         done = "approval.decided" if subject == "approval" else "task.completed"
-        steps: list[dict[str, Any]] = [
-            {"request": self.emit(f"{subject}.requested", subject, node_id, role, extra)},
-        ]
+        steps = [*first, {"request": self.emit(f"{subject}.requested", subject, node_id, role, extra)}]
         answer: _Task = {"listen": {"to": {"one": self.event_filter(done, subject, node_id, role)}}}
         if sla is None or escalate_to is None:
-            steps.append({"answer": answer})
-            return steps
+            return {"do": [*steps, {"answer": answer}]}
         answer["timeout"] = {"after": iso_duration(sla)}
         escalated = {**extra, "escalated_from": role}
-        steps.append({"answer": {
-            "try": [{"wait": answer}],
+        return {
+            "try": [*steps, {"answer": answer}],
             "catch": {
                 "errors": {"with": {"type": TIMEOUT_ERROR, "status": 408}},
                 "do": [
@@ -573,8 +593,7 @@ class _Builder:
                                                                                      escalate_to)}}}},
                 ],
             },
-        }})
-        return steps
+        }
 
     def approval(self, key: _ListKey, node: Approval) -> _Task:
         policies = self.workflow.policies
@@ -590,11 +609,12 @@ class _Builder:
                     "then": "exit",
                 }})
         extra = {"decisions": ["approve", "reject", "send_back"]}
-        steps += self.wait_for_people("approval", node.id, node.actor, sla=sla, escalate_to=escalate_to, extra=extra)
+        waiting = self.wait_for_people("approval", node.id, node.actor, sla=sla, escalate_to=escalate_to,
+                                       extra=extra, first=steps)
         event = '(if type == "array" then .[0] else . end) as $answer | '
         decision, note = _key(f"{node.id}_decision"), _key(f"{node.id}_note")
         return {
-            "do": steps,
+            **waiting,
             "output": {"as": _expression(f"{event}$input + {{{decision}: $answer.decision, {note}: $answer.note}}")},
             "then": self.only_next(key, node.id),
             "metadata": _compact({
@@ -612,13 +632,13 @@ class _Builder:
     def human_task(self, key: _ListKey, node: Task, actor: Human) -> _Task:
         escalate_to = node.escalate_to or self.workflow.policies.escalate_to
         extra = {"outputs": list(node.outputs)}
-        steps = self.wait_for_people("task", node.id, actor.id, sla=node.sla, escalate_to=escalate_to, extra=extra)
-        event = '(if type == "array" then .[0] else . end) as $answer | '
-        picked = ", ".join(f"{_key(f)}: $answer[{_key(f)}]" for f in node.outputs)
+        waiting = self.wait_for_people("task", node.id, actor.id, sla=node.sla, escalate_to=escalate_to,
+                                       extra=extra, first=[])
+        answer = '(if type == "array" then .[0] else . end)'
         calendar = actor.calendar
         return {
-            "do": steps,
-            "output": {"as": _expression(f"{event}$input + {{{picked}}}" if picked else "$input")},
+            **waiting,
+            "output": {"as": _expression(self.merge(node.outputs, answer))},
             "then": self.only_next(key, node.id),
             "metadata": _compact({
                 "studio_kind": "task",

@@ -1,0 +1,285 @@
+"""``--to serverless``: Serverless Workflow 1.0 documents that pass the official schema, keep every
+step, route like the studio, refuse what they cannot express and report what they keep as metadata.
+
+The snapshot ``tests/snapshots/procurement.serverless.yaml`` pins the output; after a deliberate
+change run ``STUDIO_UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/test_export_serverless.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, ROOT, TEMPLATES
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+
+from studio import io
+from studio.cli import main
+from studio.errors import Severity, WorkflowInvalid
+from studio.export import TARGETS, export_as
+from studio.export._jq import UntranslatableCondition, condition_to_jq
+from studio.export.serverless import _unwrap, export_serverless, iso_duration, to_serverless
+from studio.model import Approval, Decision, Parallel, Task, Workflow
+
+VENDORED = ROOT / "schemas" / "serverlessworkflow-1.0.schema.yaml"
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "serverlessworkflow" / "workflow.schema.yaml"
+SNAPSHOT = ROOT / "tests" / "snapshots" / "procurement.serverless.yaml"
+UPDATE = os.environ.get("STUDIO_UPDATE_SNAPSHOTS") == "1"
+BASE = FIXTURES / "valid" / "base.yaml"
+WORKFLOWS = sorted(TEMPLATES.glob("*/workflow.yaml")) + sorted((FIXTURES / "valid").glob("*.yaml"))
+IDS = [p.parent.name if p.name == "workflow.yaml" else p.stem for p in WORKFLOWS]
+
+
+def _load_yaml(text: str) -> Any:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft202012Validator:
+    schema = _load_yaml(VENDORED.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _tasks(task_list: list[dict[str, Any]], where: str = "do") -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every task of a task list and of the lists nested in it: (list path, name, task)."""
+    for item in task_list:
+        ((name, task),) = item.items()
+        yield where, name, task
+        for key in ("do", "try"):
+            if isinstance(task.get(key), list):
+                yield from _tasks(task[key], f"{where}/{name}/{key}")
+        if isinstance(task.get("catch"), dict) and "do" in task["catch"]:
+            yield from _tasks(task["catch"]["do"], f"{where}/{name}/catch")
+        if "fork" in task:
+            yield from _tasks(task["fork"]["branches"], f"{where}/{name}/fork")
+
+
+def _find(document: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [task for _, n, task in _tasks(document["do"]) if n == name]
+    assert len(found) == 1, f"task `{name}` appears {len(found)} times"
+    return found[0]
+
+
+def _with_edge_condition(path: Path, source: str, target: str, when: str) -> Workflow:
+    data = io.to_data(io.load(path))
+    for edge in data["edges"]:
+        if edge["from"] == source and edge["to"] == target:
+            edge["when"] = when
+    return io.loads(io.dump_yaml(data), file=str(path))
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+def test_vendored_schema_is_the_official_one() -> None:
+    if not REFERENCE.is_file():
+        pytest.skip(f"the reference copy is not at {REFERENCE} (../shared beside the repo)")
+    assert VENDORED.read_bytes() == REFERENCE.read_bytes()
+    notice = (VENDORED.parent / "serverlessworkflow-1.0.NOTICE").read_text(encoding="utf-8")
+    assert "Apache License, Version 2.0" in notice and "serverlessworkflow/specification" in notice
+
+
+# --------------------------------------------------------------------------- every workflow
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
+def test_exports_validate_and_keep_every_step(path: Path, validator: Draft202012Validator) -> None:
+    workflow = io.load(path)
+    text = to_serverless(workflow)
+    document = _load_yaml(text)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    assert not errors, [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]]
+    assert document["document"]["dsl"].startswith("1.0.")
+    assert document["document"]["version"] == workflow.metadata.version
+    names = [name for _, name, _ in _tasks(document["do"])]
+    for node in workflow.nodes:
+        if isinstance(node, (Task, Approval, Decision, Parallel)) or node.kind in ("end", "subworkflow"):
+            assert names.count(node.id) == 1, f"`{node.id}` should be one task of the document"
+    first = next(e.target for e in workflow.edges if e.source == workflow.nodes[0].id)
+    assert next(iter(document["do"][0])) == first, "the document starts with the start node's step"
+    assert to_serverless(io.load(path)) == text, "same workflow, same bytes"
+    assert export_as(workflow, "serverless") == text.encode("utf-8")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
+def test_decisions_are_switches_in_edge_order(path: Path) -> None:
+    workflow = io.load(path)
+    document = _load_yaml(to_serverless(workflow))
+    for node in workflow.nodes:
+        if not isinstance(node, Decision):
+            continue
+        cases = _find(document, node.id)["switch"]
+        edges = [e for e in workflow.edges if e.source == node.id]
+        conditional = [e for e in edges if not e.default]
+        assert len(cases) == len(edges)
+        for case, edge in zip(cases, conditional, strict=False):
+            ((name, body),) = case.items()
+            assert body["then"] in (edge.target, "exit")
+            assert body["when"] == "${ " + _unwrap(condition_to_jq(edge.when or "")) + " }"
+            assert name.startswith(f"to_{edge.target}")
+        ((name, default),) = cases[-1].items()
+        assert name == "default" and "when" not in default
+        assert default["then"] in (next(e.target for e in edges if e.default), "exit")
+
+
+def test_procurement_routes_and_people(validator: Draft202012Validator) -> None:
+    document = _load_yaml(to_serverless(io.load(TEMPLATES / "procurement" / "workflow.yaml")))
+    assert document["document"]["namespace"] == "studio" and document["document"]["name"] == "procurement"
+    cases = _find(document, "manager_outcome")["switch"]
+    assert [next(iter(c)) for c in cases] == ["to_cfo_approval", "to_create_po", "to_intake_request", "default"]
+    assert cases[2]["to_intake_request"] == {"when": '${ .manager_approval_decision == "send_back" }',
+                                             "then": "intake_request"}
+    assert '.amount | if type == "number" then (. > 10000)' in cases[0]["to_cfo_approval"]["when"]
+    # the approval: announced, a listen with the SLA as timeout, escalation to the role on timeout
+    approval = _find(document, "manager_approval")
+    steps = {name: task for item in approval["try"] for name, task in item.items()}
+    assert list(steps) == ["request", "answer"]
+    assert steps["request"]["emit"]["event"]["with"]["type"] == "studio.approval.requested"
+    assert steps["answer"]["timeout"] == {"after": "P1D"}
+    listened = steps["answer"]["listen"]["to"]["one"]["with"]
+    assert listened == {"type": "studio.approval.decided", "approval": "manager_approval", "role": "line_managers"}
+    catch = approval["catch"]
+    assert catch["errors"]["with"]["status"] == 408
+    escalated = catch["do"][1]["escalated_answer"]["listen"]["to"]["one"]["with"]
+    assert escalated["role"] == "procurement_leads"
+    assert '"manager_approval_decision": $answer.decision' in approval["output"]["as"]
+    assert approval["then"] == "manager_outcome"
+    # a human task listens for its completion and keeps its outputs
+    mismatch = _find(document, "resolve_mismatch")
+    assert mismatch["try"][-1]["answer"]["timeout"] == {"after": "P2D"}
+    assert mismatch["try"][-1]["answer"]["listen"]["to"]["one"]["with"]["type"] == "studio.task.completed"
+    assert '"mismatch_resolution"' in mismatch["output"]["as"]
+    # agents are calls with their retry policy and the gateway's settings as metadata, secrets by name
+    payment = _find(document, "release_payment")
+    assert payment["try"][0]["invoke"]["call"] == "payment_agent"
+    assert payment["catch"]["retry"] == "retry-1"
+    assert document["use"]["retries"]["retry-1"] == {"limit": {"attempt": {"count": 1}}}
+    tools = {t["id"]: t for t in payment["metadata"]["tools"]}
+    assert tools["release_payment"]["tier"] == "critical"
+    assert tools["release_payment"]["credential_secret"] == "BANK_GATEWAY_TOKEN_REF"
+    assert tools["release_payment"]["rate_limit"] == {"calls": 30, "per": "PT1M"}
+    assert payment["metadata"]["agent"]["version"] == "1.1.3"
+    assert "BANK_GATEWAY_TOKEN_REF" in document["use"]["secrets"]
+    assert "payment_agent" in document["use"]["functions"]
+    # parallel checks are a fork whose branches end at the join; the fork continues after it
+    fork = _find(document, "prechecks")
+    assert [next(iter(b)) for b in fork["fork"]["branches"]] == ["check_vendor", "check_budget"]
+    assert "then" not in fork["fork"]["branches"][0]["check_vendor"], "a one-step branch ends with its step"
+    assert fork["then"] == "precheck_gate"
+    # ends set the outcome and end the workflow; loop guards are metadata
+    paid = _find(document, "paid")
+    assert paid["then"] == "end" and '"outcome": "paid"' in paid["set"]
+    assert document["document"]["metadata"]["studio"]["guardrails"]["max_repeats"] == 3
+
+
+def test_snapshot_of_procurement() -> None:
+    text = to_serverless(io.load(TEMPLATES / "procurement" / "workflow.yaml"))
+    if UPDATE:
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.is_file(), f"no snapshot {SNAPSHOT}; create it with STUDIO_UPDATE_SNAPSHOTS=1"
+    assert SNAPSHOT.read_text(encoding="utf-8") == text, (
+        "the Serverless Workflow export changed; if intended run "
+        "STUDIO_UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/test_export_serverless.py"
+    )
+
+
+# --------------------------------------------------------------------------- losses and refusals
+
+
+def test_losses_are_reported_and_strict_refuses_them() -> None:
+    workflow = io.load(BASE)
+    result = export_serverless(workflow)
+    codes = {f.code: f for f in result.findings}
+    assert codes["W003"].severity is Severity.WARNING and "max_turns" in codes["W003"].message
+    assert codes["W005"].severity is Severity.INFO and codes["W006"].severity is Severity.INFO
+    assert result.document["document"]["metadata"]["studio"]["guardrails"]["max_turns"] == 100
+    with pytest.raises(WorkflowInvalid) as refused:
+        export_serverless(workflow, strict=True)
+    assert [f.code for f in refused.value.findings] == ["W003"]
+
+
+@pytest.mark.parametrize(("condition", "construct"), [
+    ("round(amount) > 1000", "round"),
+    ("lower(category) == 'x'", "lower"),
+    ("amount ** 2 > 1000", "**"),
+    ("(amount or 0) > 1000", "used as a value"),
+])
+def test_an_untranslatable_condition_is_refused_by_name(condition: str, construct: str) -> None:
+    workflow = _with_edge_condition(BASE, "route", "review", condition)
+    with pytest.raises(WorkflowInvalid) as refused:
+        to_serverless(workflow)
+    (finding,) = refused.value.findings
+    assert finding.code == "W001" and finding.is_error
+    assert finding.location == "edges[3].when" and finding.line is not None
+    assert condition in finding.message and construct in finding.message
+    with pytest.raises(UntranslatableCondition, match="cannot be translated to jq faithfully"):
+        condition_to_jq(condition)
+
+
+def test_a_shape_without_a_structured_form_is_refused() -> None:
+    # a task whose two plain edges both run (an implicit fork with no join): no `then` can say that
+    data = io.to_data(io.load(BASE))
+    data["edges"].append({"from": "check", "to": "update"})
+    workflow = io.loads(io.dump_yaml(data))
+    with pytest.raises(WorkflowInvalid) as refused:
+        to_serverless(workflow)
+    (finding,) = refused.value.findings
+    assert finding.code == "W002" and finding.is_error and finding.location == "nodes[2]"
+    assert "`check` has 2 outgoing edges" in finding.message
+
+
+def test_conditions_keep_the_studios_meaning() -> None:
+    # the studio's truthiness, not jq's (0, "" and [] are false), on a bare field
+    truthy = '(. != null and . != false and . != 0 and . != "" and . != [] and . != {})'
+    assert condition_to_jq("flag") == f"(.flag | {truthy})"
+    # `//` is floor division (jq's `//` is "alternative"), `%` follows the divisor's sign
+    floor_division = '((.amount | if type == "number" then ((. / 2) | floor) else'
+    assert condition_to_jq("amount // 2 == 3").startswith(floor_division)
+    modulo = '(.amount | if type == "number" then (. - (3 * ((. / 3) | floor))) else'
+    assert modulo in condition_to_jq("amount % 3 == 1")
+    # membership in a literal list, a flat dotted column before the nested record
+    assert condition_to_jq("category in ['a', 'b']") == '(.category as $item | any(["a", "b"][]; . == $item))'
+    assert 'has("vendor.country")' in condition_to_jq("vendor.country == 'DE'")
+    # ordering only between numbers or between texts; the studio stops the case otherwise
+    assert 'error("cannot compare `amount` with `10` using `<`' in condition_to_jq("amount < 10")
+    # literals are written as JSON, never pasted: quotes and backslashes stay inside the string
+    assert condition_to_jq('note == "a\\" or true"') == '(.note == "a\\" or true")'
+
+
+def test_iso_durations() -> None:
+    assert [iso_duration(s) for s in (0, 0.5, 90, 3600, 86400, 2 * 86400 + 4 * 3600)] == [
+        "PT0S", "PT0.5S", "PT1M30S", "PT1H", "P1D", "P2DT4H"]
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_cli_writes_the_document_and_prints_the_losses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "serverless" in TARGETS
+    source = TEMPLATES / "procurement" / "workflow.yaml"
+    out = tmp_path / "out.yaml"
+    assert main(["export", str(source), "--to", "serverless", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == to_serverless(io.load(source))
+    err = capsys.readouterr().err
+    assert "W003 warning" in err and f"wrote {out}" in err
+
+
+def test_cli_refuses_error_findings_and_untranslatable_conditions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.yaml"
+    assert main(["export", str(FIXTURES / "invalid" / "G001.yaml"), "--to", "serverless", "-o", str(out)]) == 1
+    assert "G001 error" in capsys.readouterr().out and not out.exists()
+    bad = tmp_path / "bad.yaml"
+    io.save(_with_edge_condition(BASE, "route", "review", "round(amount) > 1000"), bad)
+    assert main(["export", str(bad), "--to", "serverless", "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "W001 error" in captured.out and "round(amount) > 1000" in captured.out
+    assert "not exported" in captured.err and not out.exists()
+    assert main(["export", str(BASE), "--to", "serverless", "--strict", "-o", str(out)]) == 1
+    assert "W003" in capsys.readouterr().out and not out.exists()
