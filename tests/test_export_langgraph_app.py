@@ -298,7 +298,9 @@ def test_the_audit_log_records_steps_tools_and_decisions(tmp_path: Path) -> None
     assert [(r["tool"], r["tier"], r["allowed"], r["agent_version"]) for r in tools] == [
         ("ledger_read", "read_only", True, "2.0.1"), ("pay_out", "critical", True, "2.0.1")]
     pay = next(r for r in steps if r["node"] == "pay")
-    assert pay["actor"] == "payer" and pay["agent_version"] == "2.0.1" and pay["started_at"].startswith("t")
+    assert pay["actor"] == "payer" and pay["agent_version"] == "2.0.1" and pay["started"].startswith("t")
+    policy = ["case_id", "node", "actor", "agent_version", "tool", "decision", "started", "ended"]
+    assert all(set(policy) <= set(r) for r in records)  # the audit policy's fields, in every record
     assert records[-1]["event"] == "case_end" and records[-1]["outcome"] == "paid"
 
 

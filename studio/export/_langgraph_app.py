@@ -18,9 +18,9 @@ studio simulated it, step for step (the rules are the studio's ``docs/semantics.
   case, and each tool's rate limit holds.
 * Loop guards: a transition taken more than its ``max_repeats`` times, or a step past ``MAX_TURNS``,
   stops the case with the reason recorded (``status: killed``).
-* Audit: one JSONL record per step, tool call, human decision and case end (``AuditLog``: a path
-  or any callable taking a record; default: the file named by ``AUDIT_LOG_PATH``, else
-  ``audit.jsonl``).
+* Audit: one JSONL record per step, tool call, human decision and case end, with the fields the
+  workflow's audit policy lists (``AuditLog``: a path or any callable taking a record; default: the
+  file named by ``AUDIT_LOG_PATH``, else ``audit.jsonl``; none when the policy turns audit off).
 * Durable: pass a checkpointer (``SqliteSaver`` from ``langgraph-checkpoint-sqlite``) and a case
   waiting at an approval survives the process; resume it from the same ``thread_id``.
 
@@ -47,6 +47,8 @@ WORKFLOW: str = ""
 VERSION: str = ""
 START_NODE: str = "start"
 MAX_TURNS: int = 100
+AUDIT_ENABLED: bool = True
+AUDIT_FIELDS: list[str] = []
 NODES: dict[str, dict[str, Any]] = {}
 TOOLS: dict[str, dict[str, Any]] = {}
 ACTORS: dict[str, dict[str, Any]] = {}
@@ -252,7 +254,8 @@ class AuditLog:
 
 
 def default_audit() -> AuditLog:
-    return AuditLog(os.environ.get("AUDIT_LOG_PATH") or "audit.jsonl")
+    """``$AUDIT_LOG_PATH``, else ``audit.jsonl``; off when the workflow's audit policy is off."""
+    return AuditLog((os.environ.get("AUDIT_LOG_PATH") or "audit.jsonl") if AUDIT_ENABLED else None)
 
 
 # --------------------------------------------------------------------------- tool gateway
@@ -418,7 +421,7 @@ class _Runtime:
         spec = NODES.get(node, {})
         actor = fields.pop("actor", spec.get("actor"))
         case = state.get("case") or {}
-        self.audit({
+        record = {
             "event": event,
             "time": self.clock(),
             "workflow": WORKFLOW,
@@ -430,7 +433,10 @@ class _Runtime:
             "actor": actor,
             "agent_version": ACTORS.get(actor or "", {}).get("version"),
             **fields,
-        })
+        }
+        for name in AUDIT_FIELDS:  # the fields the workflow's audit policy lists are always present
+            record.setdefault(name, None)
+        self.audit(record)
 
     # ---------------------------------------------------------------- the step
 
@@ -504,7 +510,7 @@ class _Runtime:
                 fields[name] = None
         if fields:
             update["case"] = fields
-        self.record("step", state, config, node, started_at=started, ended_at=self.clock(), **detail)
+        self.record("step", state, config, node, started=started, ended=self.clock(), **detail)
         if kind == "end":
             self.record("case_end", state, config, node, outcome=spec["outcome"], path=update["path"])
         return update

@@ -224,6 +224,8 @@ def _app_tables(workflow: Workflow) -> tuple[str, str]:
         f"VERSION: str = {meta.version!r}",
         f"START_NODE: str = {plan.start!r}",
         f"MAX_TURNS: int = {plan.max_turns!r}",
+        f"AUDIT_ENABLED: bool = {workflow.policies.audit.enabled!r}",
+        f"AUDIT_FIELDS: list[str] = {list(workflow.policies.audit.fields)!r}",
         _literal("NODES", "dict[str, dict[str, Any]]", nodes),
         _literal("TOOLS", "dict[str, dict[str, Any]]", tools),
         _literal("ACTORS", "dict[str, dict[str, Any]]", actors),
