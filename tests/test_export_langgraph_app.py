@@ -405,3 +405,13 @@ def test_what_the_app_does_differently_is_reported_with_its_place(tmp_path: Path
         "  - {id: book_small, kind: subworkflow, ref: small_payments, actor: payer}")
     codes = [(f.code, f.location) for f in langgraph_findings(io.loads(extra))]
     assert codes == [("R103", "nodes[5]"), ("R101", "nodes[2]"), ("R102", "actors[0].llm")]  # warnings first
+
+
+def test_no_audit_file_when_the_policy_turns_audit_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AUDIT_LOG_PATH", raising=False)
+    quiet = PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 2, audit: {enabled: false}}")
+    for text, written in ((PAYOUT, True), (quiet, False)):
+        module = load_app(to_langgraph_module(io.loads(text)), tmp_path, f"app_{written}")
+        drive(module.build_graph(InMemorySaver()), {"amount": 5}, {}, thread=str(written))
+        assert (tmp_path / "audit.jsonl").exists() is written
