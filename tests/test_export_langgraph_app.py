@@ -412,6 +412,9 @@ def test_no_audit_file_when_the_policy_turns_audit_off(tmp_path: Path, monkeypat
     monkeypatch.delenv("AUDIT_LOG_PATH", raising=False)
     quiet = PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 2, audit: {enabled: false}}")
     for text, written in ((PAYOUT, True), (quiet, False)):
-        module = load_app(to_langgraph_module(io.loads(text)), tmp_path, f"app_{written}")
+        folder = tmp_path / str(written)
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        module = load_app(to_langgraph_module(io.loads(text)), folder)
         drive(module.build_graph(InMemorySaver()), {"amount": 5}, {}, thread=str(written))
-        assert (tmp_path / "audit.jsonl").exists() is written
+        assert (folder / "audit.jsonl").exists() is written
