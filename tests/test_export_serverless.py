@@ -195,12 +195,14 @@ def test_losses_are_reported_and_strict_refuses_them() -> None:
     workflow = io.load(BASE)
     result = export_serverless(workflow)
     codes = {f.code: f for f in result.findings}
-    assert codes["W003"].severity is Severity.WARNING and "max_turns" in codes["W003"].message
-    assert codes["W005"].severity is Severity.INFO and codes["W006"].severity is Severity.INFO
+    assert codes["W103"].severity is Severity.WARNING and "max_turns" in codes["W103"].message
+    assert codes["W105"].severity is Severity.INFO and codes["W106"].severity is Severity.INFO
+    timers = sorted(f.message.split("`")[1] for f in result.findings if f.code == "W107")
+    assert timers == ["confirm", "review"], "each SLA timer says it runs until the answer, not the start"
     assert result.document["document"]["metadata"]["studio"]["guardrails"]["max_turns"] == 100
     with pytest.raises(WorkflowInvalid) as refused:
         export_serverless(workflow, strict=True)
-    assert [f.code for f in refused.value.findings] == ["W003"]
+    assert [f.code for f in refused.value.findings] == ["W103"]
 
 
 @pytest.mark.parametrize(("condition", "construct"), [
@@ -214,7 +216,7 @@ def test_an_untranslatable_condition_is_refused_by_name(condition: str, construc
     with pytest.raises(WorkflowInvalid) as refused:
         to_serverless(workflow)
     (finding,) = refused.value.findings
-    assert finding.code == "W001" and finding.is_error
+    assert finding.code == "W101" and finding.is_error
     assert finding.location == "edges[3].when" and finding.line is not None
     assert condition in finding.message and construct in finding.message
     with pytest.raises(UntranslatableCondition, match="cannot be translated to jq faithfully"):
@@ -229,7 +231,7 @@ def test_a_shape_without_a_structured_form_is_refused() -> None:
     with pytest.raises(WorkflowInvalid) as refused:
         to_serverless(workflow)
     (finding,) = refused.value.findings
-    assert finding.code == "W002" and finding.is_error and finding.location == "nodes[2]"
+    assert finding.code == "W102" and finding.is_error and finding.location == "nodes[2]"
     assert "`check` has 2 outgoing edges" in finding.message
 
 
@@ -266,7 +268,7 @@ def test_cli_writes_the_document_and_prints_the_losses(tmp_path: Path, capsys: p
     assert main(["export", str(source), "--to", "serverless", "-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == to_serverless(io.load(source))
     err = capsys.readouterr().err
-    assert "W003 warning" in err and f"wrote {out}" in err
+    assert "W103 warning" in err and f"wrote {out}" in err
 
 
 def test_cli_refuses_error_findings_and_untranslatable_conditions(
@@ -279,7 +281,7 @@ def test_cli_refuses_error_findings_and_untranslatable_conditions(
     io.save(_with_edge_condition(BASE, "route", "review", "round(amount) > 1000"), bad)
     assert main(["export", str(bad), "--to", "serverless", "-o", str(out)]) == 1
     captured = capsys.readouterr()
-    assert "W001 error" in captured.out and "round(amount) > 1000" in captured.out
+    assert "W101 error" in captured.out and "round(amount) > 1000" in captured.out
     assert "not exported" in captured.err and not out.exists()
     assert main(["export", str(BASE), "--to", "serverless", "--strict", "-o", str(out)]) == 1
-    assert "W003" in capsys.readouterr().out and not out.exists()
+    assert "W103" in capsys.readouterr().out and not out.exists()

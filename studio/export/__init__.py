@@ -98,8 +98,8 @@ def export_as(
     warnings with ``strict``): nothing unvalidated leaves the studio. ``fmt`` (``json`` or
     ``yaml``), ``evidence_dir`` and ``min_gold_pass`` (the gold gate the evidence was checked
     against, default 1.0) apply to the control-plane definition. ``serverless`` is a
-    Serverless Workflow 1.0 YAML document; it also refuses what it cannot express (``W001``,
-    ``W002``) and, with ``strict``, what it would keep only as metadata (``W003``, ``W004``);
+    Serverless Workflow 1.0 YAML document; it also refuses what it cannot express (``W101``,
+    ``W102``) and, with ``strict``, what it would keep only as metadata (``W103``, ``W104``);
     :func:`export_serverless` returns those findings.
     """
     if target not in TARGETS:

@@ -62,7 +62,7 @@ def _refused(file: str, exc: WorkflowInvalid) -> int:
 
 def _print_losses(workflow: Workflow, target: str) -> None:
     """What the target does not keep or enforce, on stderr with file:line:col: BPMN (B102-B104),
-    Serverless Workflow (W003-W006), the LangGraph application (R101-R103)."""
+    Serverless Workflow (W103-W107), the LangGraph application (R101-R103)."""
     found: Sequence[Finding] = ()
     if target == "bpmn":
         from studio.export.bpmn import bpmn_findings  # noqa: PLC0415

@@ -24,9 +24,9 @@ so conditions read case fields (``${ .amount > 10000 }``). Conditions are transl
 parsed form (:mod:`studio.export._jq`), never pasted.
 
 What the export cannot keep is never silent: a structure or condition it cannot express refuses
-the export (:class:`~studio.errors.WorkflowInvalid` with ``W001``/``W002`` findings); what it keeps
-only as metadata is reported as a finding (``W003``-``W006``, see ``docs/codes.md``). Output is
-deterministic: the same workflow gives the same bytes.
+the export (:class:`~studio.errors.WorkflowInvalid` with ``W101``/``W102`` findings); what it keeps
+only as metadata or keeps differently is reported as a finding (``W103``-``W107``, see
+``docs/codes.md``). Output is deterministic: the same workflow gives the same bytes.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class _Builder:
         return f"nodes[{self.node_index.get(node_id, 0)}]"
 
     def shape(self, node_id: str, message: str) -> None:
-        self.finding("W002", Severity.ERROR, self.node_loc(node_id), message,
+        self.finding("W102", Severity.ERROR, self.node_loc(node_id), message,
                      "give each parallel branch its own steps from the fork to its join, and route "
                      "loops and exits outside the fork; or export to the control plane or BPMN")
 
@@ -336,11 +336,11 @@ class _Builder:
         try:
             return condition_to_jq(text)
         except UntranslatableCondition as exc:
-            self.finding("W001", Severity.ERROR, location, str(exc),
+            self.finding("W101", Severity.ERROR, location, str(exc),
                          "rewrite the condition with comparisons, `in`, `and`/`or`/`not` and the functions jq "
-                         "can mirror (see docs/codes.md#w001)")
+                         "can mirror (see docs/codes.md#w101)")
         except ExpressionError as exc:  # the validator refuses these first; kept for direct callers
-            self.finding("W001", Severity.ERROR, location, str(exc), "fix the condition")
+            self.finding("W101", Severity.ERROR, location, str(exc), "fix the condition")
         return None
 
     # ---- tasks by node kind
@@ -542,7 +542,7 @@ class _Builder:
                 return dns_label(meta.name), meta.version
         except (OSError, ValueError):
             pass
-        self.finding("W004", Severity.WARNING, f"{self.node_loc(node.id)}.ref",
+        self.finding("W104", Severity.WARNING, f"{self.node_loc(node.id)}.ref",
                      f"subworkflow `{node.id}` refers to `{ref}`, which could not be read, so the run is not "
                      "pinned to a version (`latest`)",
                      "keep the referenced workflow next to this file, or export it and pin its version by hand")
@@ -582,6 +582,10 @@ class _Builder:
         if sla is None or escalate_to is None:
             return {"do": [*steps, {"answer": answer}]}
         answer["timeout"] = {"after": iso_duration(sla)}
+        self.finding("W107", Severity.INFO, self.node_loc(node_id),
+                     f"the SLA of `{node_id}` ({iso_duration(sla)}) is a timeout on waiting for the answer, from the "
+                     "request until it comes; the simulator escalates when the work has not *started* within the SLA",
+                     "expect a few more escalations on the runtime than in simulation")
         escalated = {**extra, "escalated_from": role}
         return {
             "try": [*steps, {"answer": answer}],
@@ -738,7 +742,7 @@ class _Builder:
         policies = self.workflow.policies
         guarded = [e for e in self.workflow.edges if e.max_repeats is not None]
         self.finding(
-            "W003", Severity.WARNING, "policies",
+            "W103", Severity.WARNING, "policies",
             f"loop guards have no Serverless Workflow form: `max_turns` ({policies.max_turns}) and `max_repeats` "
             f"({policies.max_repeats if policies.max_repeats is not None else 'off'}"
             f"{f', {len(guarded)} edge limit(s)' if guarded else ''}) are kept in `document.metadata` but a "
@@ -748,14 +752,14 @@ class _Builder:
         )
         if self.workflow.tools:
             self.finding(
-                "W005", Severity.INFO, "tools",
+                "W105", Severity.INFO, "tools",
                 "tool tiers, rate limits, timeouts and credential names travel as task `metadata` and in the "
                 "call to the task router; the Serverless Workflow runtime itself does not enforce them",
                 "route every call through the tool gateway, which enforces them",
             )
         if policies.audit.enabled:
             self.finding(
-                "W006", Severity.INFO, "policies.audit",
+                "W106", Severity.INFO, "policies.audit",
                 "the audit settings (JSONL record fields, retention) are kept in `document.metadata`; a "
                 "Serverless Workflow runtime writes its own execution log instead",
                 "collect the runtime's lifecycle events, or run the workflow on the control plane",
@@ -776,8 +780,8 @@ def export_serverless(
     """Validate (unless ``validated``), then build the document and the findings on what it lost.
 
     Raises :class:`~studio.errors.WorkflowInvalid` when the workflow has error findings, when a
-    condition or the graph's shape cannot be expressed (``W001``, ``W002``), and, with ``strict``,
-    when anything would be kept only as metadata with a warning (``W003``, ``W004``).
+    condition or the graph's shape cannot be expressed (``W101``, ``W102``), and, with ``strict``,
+    when anything would be kept only as metadata with a warning (``W103``, ``W104``).
     """
     if not validated:
         from studio.export.controlplane import check_exportable  # noqa: PLC0415
