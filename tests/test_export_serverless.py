@@ -235,6 +235,14 @@ def test_a_shape_without_a_structured_form_is_refused() -> None:
     assert "`check` has 2 outgoing edges" in finding.message
 
 
+def test_a_node_named_like_a_flow_directive_is_renamed() -> None:
+    text = BASE.read_text(encoding="utf-8").replace("done", "end")
+    document = _load_yaml(to_serverless(io.loads(text)))
+    ending = _find(document, "end_node")
+    assert ending["then"] == "end" and ending["metadata"]["node"] == "end"
+    assert _find(document, "pay")["then"] == "end_node", "`then: end` would end the workflow before the outcome"
+
+
 def test_conditions_keep_the_studios_meaning() -> None:
     # the studio's truthiness, not jq's (0, "" and [] are false), on a bare field
     truthy = '(. != null and . != false and . != 0 and . != "" and . != [] and . != {})'

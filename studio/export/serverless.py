@@ -83,6 +83,7 @@ ROUTER = "http://task-router"
 _Task = dict[str, Any]
 _ListKey = tuple[str, ...]
 _TOP: _ListKey = ()
+_DIRECTIVES = frozenset({"continue", "exit", "end"})
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ class _Builder:
         if target == self.stops[key]:
             return "exit"
         if self.owner.get(target) == key:
-            return target
+            return self.task_name(target)
         if isinstance(self.nodes.get(target), Join):
             fork = next((f for f, j in self.joins.items() if j == target), None)
             self.shape(source, f"`{source}` routes to join `{target}` from outside the branches of "
@@ -320,7 +321,16 @@ class _Builder:
                                "which closes no parallel fork")
         elif target in self.owner:
             self.shape(source, f"`{source}` routes to `{target}` across the boundary of a parallel fork branch")
-        return target
+        return self.task_name(target)
+
+    def task_name(self, node_id: str) -> str:
+        """The node id, unless it is a flow directive (`end`, `exit`, `continue`): then `<id>_node`."""
+        if node_id not in _DIRECTIVES:
+            return node_id
+        name = f"{node_id}_node"
+        while name in self.nodes:
+            name += "_"
+        return name
 
     def only_next(self, key: _ListKey, node_id: str) -> str:
         nexts = self.successors(node_id)
@@ -665,7 +675,13 @@ class _Builder:
     # ---- the document
 
     def task_list(self, key: _ListKey) -> list[dict[str, Any]]:
-        return [{node_id: self.task(key, node_id)} for node_id in self.lists.get(key, [])]
+        out = []
+        for node_id in self.lists.get(key, []):
+            task, name = self.task(key, node_id), self.task_name(node_id)
+            if name != node_id:  # a node named like a flow directive keeps its id in the metadata
+                task["metadata"] = _sorted({**task.get("metadata", {}), "node": node_id})
+            out.append({name: task})
+        return out
 
     def build(self) -> dict[str, Any]:
         workflow = self.workflow
