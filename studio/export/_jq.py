@@ -327,7 +327,7 @@ class _Translator:
         if name == "coalesce":
             items = ", ".join(self.value(a)[0] for a in args)
             return f"([{items}] | map(select(. != null)) | if length > 0 then .[0] else null end)", "any"
-        self.refuse(f"function `{name}` is not part of the condition language")
+        self.refuse(f"function `{name}` has no jq translation in this export yet")
 
     def affixes(self, node: ast.expr, name: str, shown: str) -> str:
         values: list[Any]
