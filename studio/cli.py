@@ -7,13 +7,14 @@ Exit codes: 0 ok; 1 findings with errors, or a gate failed; 2 usage errors or un
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from studio import io, templates
+from studio import io, limits, templates
 from studio.errors import Finding, LoadError, StudioError, has_errors
 from studio.model import Agent, Human, Workflow
 
@@ -295,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run cases in virtual time: cycle time, waits, cost, failures, gold gate")
     simulate_cli.add_arguments(p)
     p.set_defaults(func=simulate_cli.cmd_simulate)
+
+    for command in sub.choices.values():
+        command.add_argument(
+            "--limit", action="append", default=[], metavar="NAME=VALUE",
+            help="raise (or lower) an input limit for trusted files, e.g. workflow_bytes=64MB "
+                 "(see docs/security.md; also STUDIO_MAX_<NAME>)",
+        )
     return parser
 
 
@@ -303,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Command = args.func
     try:
-        return func(args)
+        changes = dict(limits.parse_assignment(text) for text in getattr(args, "limit", []))
+        with limits.override(**changes):
+            return func(args)
     except LoadError as exc:
         _print_load_error(exc, sys.stderr)
         return EXIT_USAGE
@@ -315,6 +325,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # writing an output: a file where a folder belongs, /proc, read-only, disk full
+        print(f"studio: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some space (the previous output files are untouched) and run again",
+    errno.EDQUOT: "free some space (the previous output files are untouched) and run again",
+    errno.EROFS: "the file system is read-only; choose another place with --out/-o",
+    errno.EACCES: "you may not write there; choose another place with --out/-o",
+    errno.EPERM: "you may not write there; choose another place with --out/-o",
+    errno.ENOTDIR: "a file stands where a folder is needed; choose another path with --out/-o",
+    errno.EEXIST: "a file stands where a folder is needed; choose another path with --out/-o",
+    errno.EISDIR: "a folder stands where a file is needed; name a file with --out/-o",
+    errno.ENOENT: "the folder does not exist and cannot be made; check the path",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed write: what, where, and how to fix it (no traceback)."""
+    where = exc.filename if exc.filename is not None else "the output"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = _OS_HINTS.get(exc.errno or -1, "check the path given with --out/-o")
+    return f"cannot write `{where}`: {reason} ({hint})"
 
 
 if __name__ == "__main__":  # pragma: no cover

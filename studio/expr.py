@@ -46,8 +46,11 @@ Every refusal is an :class:`ExpressionError` (a ``ValueError``) with ``expressio
 from __future__ import annotations
 
 import ast
+import io
 import operator
 import re
+import tokenize
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -530,8 +533,34 @@ class _Compiler:
 
     # -- checks before compiling
 
+    def look_alike_names(self) -> None:
+        """Refuse a name whose NFKC form differs from its text (full-width ``ｖendor``, ligatures, ...).
+
+        Python reads identifiers NFKC-normalised, so ``ｖendor_status`` would read the field
+        ``vendor_status`` while showing something else; the condition must say what it reads.
+        """
+        if self.text.isascii():
+            return
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(self.text).readline))
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            return
+        starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
+        for token in tokens:
+            if token.type == tokenize.NAME and not token.string.isascii():
+                plain = unicodedata.normalize("NFKC", token.string)
+                if plain != token.string:
+                    line, col = token.start
+                    start = starts[min(line, len(starts)) - 1] + col
+                    self.fail(
+                        start + 1,
+                        f"name `{token.string}` reads as `{plain}` (look-alike characters); "
+                        f"type it as `{plain}` in plain letters",
+                    )
+
     def scan(self, root: ast.expr) -> None:
         """Depth limit (iterative, so no recursion), then names starting with `_` (leftmost)."""
+        self.look_alike_names()
         underscores: list[tuple[int, str]] = []
         stack: list[tuple[ast.AST, int]] = [(root, 1)]
         while stack:

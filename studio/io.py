@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -417,23 +418,34 @@ def dump_yaml(data: Any) -> str:
 
 
 def atomic_write(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then a rename.
+
+    A symlink is followed: its target is updated (atomically, in the target's folder) and the link
+    stays a link. A failed write (disk full, read-only, no permission) leaves the old file as it was
+    and raises :class:`OSError` naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
     return path
 
@@ -449,13 +461,22 @@ def save(workflow: Workflow, path: str | os.PathLike[str]) -> Path:
 # --------------------------------------------------------------------------- case data
 
 
-def _coerce(value: str) -> Any:
+_NUMERIC = re.compile(r"^[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
+class _TooLong(ValueError):
+    """A number of case data has more digits than ``number_digits`` allows."""
+
+
+def _coerce(value: str, digits: int | None = None) -> Any:
     text = value.strip()
     if text == "":
         return None
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
+    if digits is not None and len(text) > digits and _NUMERIC.match(text):
+        raise _TooLong(text)
     try:
         return int(text)
     except ValueError:
@@ -464,6 +485,7 @@ def _coerce(value: str) -> Any:
         number = float(text)
     except ValueError:
         return value
+    # `nan`, `inf` and friends stay text: never a number that compares false with everything
     return number if math.isfinite(number) else value
 
 
@@ -474,6 +496,7 @@ class Cases:
     rows: list[dict[str, Any]]
     columns: list[str]
     path: Path | None = None
+    lines: list[int] = field(default_factory=list)  # the file line each row starts on, when read from a file
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -486,37 +509,54 @@ def load_cases(path: str | os.PathLike[str]) -> Cases:
     """Read a CSV (header row, then one case a row) or JSONL file (one JSON object a line).
 
     Numbers and ``true``/``false`` in CSV cells become numbers and booleans; empty cells become
-    missing values. Errors name the file and line.
+    missing values. Errors name the file and line. Untrusted data is bounded
+    (:mod:`studio.limits`): the file's size, a cell's length, a number's digits and a JSONL line's
+    nesting; ``NaN`` and ``Infinity`` are refused in JSONL, and a file without cases is refused.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise LoadError(
-            [Finding("L001", Severity.ERROR, "", f"data file `{path}` does not exist", "check the path", str(path))],
-            summary=f"{path}: not found",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(
-            [
-                Finding(
-                    "L001",
-                    Severity.ERROR,
-                    "",
-                    f"cannot read `{path}`: {exc}",
-                    "check permissions and encoding (UTF-8)",
-                    str(path),
-                )
-            ],
-            summary=f"{path}: unreadable",
-        ) from None
+    text = read_limited(path, "data_bytes", "data file")
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        return _jsonl(text, path)
-    return _csv(text, path)
+        cases = _jsonl(text, path, limits.current())
+    else:
+        cases = _csv(text, path, limits.current())
+    if not cases.rows:
+        raise LoadError(
+            [Finding("L004", Severity.ERROR, "", f"`{path}` has no cases (only a header, or only empty lines)",
+                     "add one row per case, or leave the data out", str(path), 1, 1)],
+            summary=f"{path}: no cases",
+        )
+    return cases
 
 
-def _csv(text: str, path: Path) -> Cases:
+def _data_error(code: str, path: Path, where: str, message: str, hint: str, *, line: int) -> Finding:
+    return Finding(code, Severity.ERROR, where, message, hint, str(path), line, 1)
+
+
+def _csv(text: str, path: Path, bounds: limits.Limits) -> Cases:
+    previous = csv.field_size_limit()
+    csv.field_size_limit(bounds.field_chars)
+    try:
+        return _csv_rows(text, path, bounds)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_rows(text: str, path: Path, bounds: limits.Limits) -> Cases:
     reader = csv.reader(io.StringIO(text))
+
+    def too_long(exc: csv.Error) -> LoadError:
+        line = reader.line_num or 1
+        if "field larger than field limit" in str(exc):
+            finding = _data_error(
+                "L005", path, f"line {line}",
+                f"a value on line {line} is longer than the limit of "
+                f"{limits.describe('field_chars', bounds.field_chars)} characters",
+                "check for an unclosed quote; " + limits.how_to_raise("field_chars"), line=line)
+        else:
+            finding = _data_error("L004", path, f"line {line}", f"not valid CSV: {exc}",
+                                  "check the quoting on that line", line=line)
+        return LoadError([finding], summary=f"{path}: cannot read the data")
+
     try:
         header = next(reader)
     except StopIteration:
@@ -535,6 +575,8 @@ def _csv(text: str, path: Path) -> Cases:
             ],
             summary=f"{path}: empty",
         ) from None
+    except csv.Error as exc:
+        raise too_long(exc) from None
     header = [h.strip() for h in header]
     problems = []
     for index, name in enumerate(header):
@@ -566,7 +608,16 @@ def _csv(text: str, path: Path) -> Cases:
             )
         )
     rows: list[dict[str, Any]] = []
-    for row in reader:
+    lines: list[int] = []
+    digits = bounds.number_digits
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise too_long(exc) from None
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -584,21 +635,109 @@ def _csv(text: str, path: Path) -> Cases:
                 )
             )
             continue
-        rows.append({name: _coerce(cell) for name, cell in zip(header, row, strict=True)})
+        try:
+            rows.append({name: _coerce(cell, digits) for name, cell in zip(header, row, strict=True)})
+            lines.append(first_line)
+        except _TooLong as exc:
+            problems.append(_data_error(
+                "L005", path, f"row {len(rows) + 1}",
+                f"a number of {len(str(exc)):,} characters is longer than the limit of {digits} digits",
+                "quote it as text if it is an identifier; " + limits.how_to_raise("number_digits"), line=line))
+        if len(problems) > 100:
+            break
     if problems:
         raise LoadError(problems, summary=f"{path}: {len(problems)} problem(s) in the data")
-    return Cases(rows, header, path)
+    return Cases(rows, header, path, lines)
 
 
-def _jsonl(text: str, path: Path) -> Cases:
+class _Refused(ValueError):
+    def __init__(self, code: str, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+def _nesting(line: str) -> int:
+    """How deeply ``[``/``{`` nest in a JSON line (outside strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _json_hooks(bounds: limits.Limits) -> dict[str, Any]:
+    digits = bounds.number_digits
+
+    def constant(name: str) -> Any:
+        raise _Refused("L004", f"`{name}` is not a number a case can hold",
+                       "write the value as a finite number, or leave the field out (null)")
+
+    def integer(text: str) -> int:
+        if len(text) > digits:
+            raise _Refused("L005", f"a number of {len(text):,} digits is longer than the limit of {digits} digits",
+                           "write it as a string if it is an identifier; " + limits.how_to_raise("number_digits"))
+        return int(text)
+
+    def real(text: str) -> float:
+        if len(text) > digits:
+            integer(text)
+        number = float(text)
+        if not math.isfinite(number):
+            constant(text)
+        return number
+
+    return {"parse_constant": constant, "parse_int": integer, "parse_float": real}
+
+
+def _long_text(value: Any, limit: int) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > limit:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+            stack.extend(item.keys())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _jsonl(text: str, path: Path, bounds: limits.Limits) -> Cases:
     rows: list[dict[str, Any]] = []
     problems = []
     columns: dict[str, None] = {}
+    lines: list[int] = []
+    hooks = _json_hooks(bounds)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            if line.count("[") + line.count("{") > bounds.data_depth and _nesting(line) > bounds.data_depth:
+                raise _Refused("L005", f"line {number} nests arrays and objects more than {bounds.data_depth} deep",
+                               "flatten the case's fields; " + limits.how_to_raise("data_depth"))
+            row = json.loads(line, **hooks)
+            if len(line) > bounds.field_chars and _long_text(row, bounds.field_chars):
+                raise _Refused("L005", f"a value on line {number} is longer than the limit of "
+                               f"{limits.describe('field_chars', bounds.field_chars)} characters",
+                               limits.how_to_raise("field_chars"))
+        except _Refused as exc:
+            problems.append(_data_error(exc.code, path, f"line {number}", exc.message, exc.hint, line=number))
+            continue
         except json.JSONDecodeError as exc:
             problems.append(
                 Finding(
@@ -612,6 +751,10 @@ def _jsonl(text: str, path: Path) -> Cases:
                     exc.colno,
                 )
             )
+            continue
+        except (ValueError, RecursionError) as exc:  # belt and braces: the checks above come first
+            problems.append(_data_error("L004", path, f"line {number}", f"cannot read line {number}: {exc}",
+                                        "write one flat JSON object per line", line=number))
             continue
         if not isinstance(row, dict):
             problems.append(
@@ -628,10 +771,13 @@ def _jsonl(text: str, path: Path) -> Cases:
             )
             continue
         rows.append(row)
+        lines.append(number)
         columns.update(dict.fromkeys(row))
+        if len(problems) > 100:
+            break
     if problems:
         raise LoadError(problems, summary=f"{path}: {len(problems)} problem(s) in the data")
-    return Cases(rows, list(columns), path)
+    return Cases(rows, list(columns), path, lines)
 
 
 def as_cases(data: Cases | str | os.PathLike[str] | Iterable[Mapping[str, Any]] | None) -> Cases | None:
@@ -650,13 +796,53 @@ def as_cases(data: Cases | str | os.PathLike[str] | Iterable[Mapping[str, Any]] 
     return Cases(rows, list(columns))
 
 
-def sample_path(workflow: Workflow, which: str = "sample") -> Path | None:
-    """The workflow's sample (or gold) data path, resolved against the workflow file's folder."""
+ALLOW_OUTSIDE_ENV = "STUDIO_ALLOW_DATA_OUTSIDE"
+
+
+def data_outside_allowed() -> bool:
+    """Whether data paths may point outside the workflow's folder (``STUDIO_ALLOW_DATA_OUTSIDE=1``)."""
+    return os.environ.get(ALLOW_OUTSIDE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def workflow_folder(workflow: Workflow) -> Path:
+    """The folder a workflow's relative paths start from: its file's folder, else the current one."""
+    source = workflow.source
+    path = source.path if isinstance(source, Source) else None
+    return path.parent if path is not None else Path.cwd()
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (symlinks and ``..`` resolved) lies inside ``folder``."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def data_path(workflow: Workflow, which: str = "sample") -> Path | None:
+    """The workflow's sample (or gold) data path as written, resolved against its folder (unchecked)."""
     name = workflow.simulation.sample_data if which == "sample" else workflow.simulation.gold_data
     if name is None:
         return None
     candidate = Path(name)
-    source = workflow.source
-    if not candidate.is_absolute() and source is not None and source.path is not None:
-        candidate = source.path.parent / candidate
+    if not candidate.is_absolute():
+        candidate = workflow_folder(workflow) / candidate
+    return candidate
+
+
+def sample_path(workflow: Workflow, which: str = "sample", *, allow_outside: bool | None = None) -> Path | None:
+    """The workflow's sample (or gold) data path, resolved against the workflow file's folder.
+
+    A workflow file is untrusted: a path that leaves the workflow's folder (``/etc/passwd``,
+    ``../../secrets.csv``, a symlink out) gives None, so it is never read, unless ``allow_outside``
+    (default: the ``STUDIO_ALLOW_DATA_OUTSIDE`` environment variable) says so. ``validate``
+    reports such a path as ``D005``.
+    """
+    candidate = data_path(workflow, which)
+    if candidate is None:
+        return None
+    allowed = data_outside_allowed() if allow_outside is None else allow_outside
+    if not allowed and not is_inside(candidate, workflow_folder(workflow)):
+        return None
     return candidate

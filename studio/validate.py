@@ -2,7 +2,8 @@
 
 ``validate(workflow, data=None)`` runs every rule and returns a sorted list of
 :class:`~studio.errors.Finding`; it never raises for a bad workflow. Each rule has a stable code
-(``S`` structure, ``A`` assignment, ``G`` governance, ``D`` data; ``L`` codes come from loading),
+(``S`` structure, ``A`` assignment, ``G`` governance, ``D`` data, ``V`` values; ``L`` codes come from
+loading),
 documented in ``docs/codes.md`` with a fixture under ``tests/fixtures/invalid/``.
 """
 
@@ -18,13 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from pydantic import BaseModel
 
 from studio import _secrets as secret_scan
 from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
 from studio.expr import Expression, ExpressionError, parse
-from studio.io import Cases, Source, as_cases, to_data
-from studio.model import Agent, Approval, Human, System, Task, Tier, Workflow
+from studio.io import (
+    ALLOW_OUTSIDE_ENV,
+    Cases,
+    Source,
+    as_cases,
+    data_outside_allowed,
+    data_path,
+    is_inside,
+    to_data,
+    workflow_folder,
+)
+from studio.model import Agent, Approval, Human, System, Task, Tier, Workflow, parse_duration, parse_rate
 
 MAX_AGENTS = 7
 
@@ -363,6 +375,13 @@ def _subworkflow_ref(ctx: Context) -> Iterator[Finding]:
                 ctx.node_loc(node.id),
                 f"subworkflow `{node.id}` does not say which workflow it runs",
                 "add `ref:` with a workflow file path or a template name",
+            )
+        elif ref not in template_names() and (Path(ref).is_absolute() or not is_inside(base / ref, base)):
+            yield ctx.finding(
+                "S010",
+                ctx.node_loc(node.id, "ref"),
+                f"subworkflow `{node.id}` refers to `{ref}`, which is outside this workflow's folder",
+                "refer to a workflow file next to this one by a relative path, or to a template name",
             )
         elif ref not in template_names() and not (base / ref).is_file():
             yield ctx.finding(
@@ -866,16 +885,149 @@ def _data_files(ctx: Context) -> Iterator[Finding]:
     if ctx.source is None or ctx.source.path is None:
         return
     sim = ctx.workflow.simulation
+    folder = workflow_folder(ctx.workflow)
     for attr, name in (("sample_data", sim.sample_data), ("gold_data", sim.gold_data)):
-        if name is None:
-            continue
-        path = Path(name) if Path(name).is_absolute() else ctx.source.path.parent / name
+        path = data_path(ctx.workflow, attr.removesuffix("_data"))
+        if name is None or path is None or not is_inside(path, folder):
+            continue  # outside the folder: D005 says so, and the file is never looked at
         if not path.is_file():
             yield ctx.finding(
                 "D003",
                 f"simulation.{attr}",
                 f"`simulation.{attr}` names `{name}`, which is not next to the workflow file",
                 "fix the path (relative to the workflow file) or remove the setting",
+            )
+
+
+def data_secrets(cases: Cases) -> Iterator[tuple[int, str, str, str]]:
+    """``(row index, column, text, what)`` for every string of case data that looks like a secret."""
+    texts = [(index, str(column), value) for index, row in enumerate(cases.rows)
+             for column, value in row.items() if isinstance(value, str)]
+    found = secret_scan.scan_many(text for _, _, text in texts)
+    if found:
+        for index, column, text in texts:
+            if text in found:
+                yield index, column, text, found[text]
+
+
+@rule("D006", Severity.WARNING, "case data holds no secrets")
+def _data_secret_values(ctx: Context) -> Iterator[Finding]:
+    if ctx.data is None:
+        return
+    data = ctx.data
+    for shown, (index, column, _, what) in enumerate(data_secrets(data)):
+        if shown == 20:
+            break
+        line = data.lines[index] if index < len(data.lines) else None
+        yield Finding(
+            "D006", Severity.WARNING, f"data row {index + 1}, column `{column}`",
+            f"case data row {index + 1}, column `{column}` looks like it contains {what}; traces show it masked",
+            "remove the secret from the data and rotate it",
+            str(data.path) if data.path is not None else None, line, 1 if line is not None else None,
+        )
+
+
+@rule("D005", Severity.ERROR, "data files stay inside the workflow's folder")
+def _data_confined(ctx: Context) -> Iterator[Finding]:
+    if data_outside_allowed():
+        return
+    sim = ctx.workflow.simulation
+    folder = workflow_folder(ctx.workflow)
+    for attr, name in (("sample_data", sim.sample_data), ("gold_data", sim.gold_data)):
+        path = data_path(ctx.workflow, attr.removesuffix("_data"))
+        if name is not None and path is not None and not is_inside(path, folder):
+            yield ctx.finding(
+                "D005",
+                f"simulation.{attr}",
+                f"`simulation.{attr}` names `{name}`, which is outside the workflow's folder, so it is not read",
+                "move the data next to the workflow file and name it by a relative path, or pass it with "
+                f"`--data`; to trust the file's paths set {ALLOW_OUTSIDE_ENV}=1",
+            )
+
+
+# =========================================================================== values
+
+
+_YEAR = 366 * 86400.0
+_DURATION_MAX: dict[str, float] = {"retention": 100 * _YEAR}
+_RATE_RANGE = (1 / _YEAR, 10_000.0)  # events per second: at least one a year, at most 10,000 a second
+_NUMBER_MAX: dict[str, float] = {
+    "tokens_in": 10_000_000,
+    "tokens_out": 10_000_000,
+    "cost_per_1k_tokens": 10_000,
+    "cost_per_call": 1_000_000,
+    "calls": 1_000_000,
+    "capacity": 100_000,
+    "max_turns": 100_000,
+    "max_repeats": 10_000,
+    "cases": 10_000_000,
+}
+
+
+def _field_kind(annotation: Any, metadata: Iterable[Any] = ()) -> str | None:
+    """``duration`` or ``rate`` for the studio's unit-carrying scalar types, else None."""
+    stack = [annotation]
+    first = True
+    while stack:
+        item = stack.pop()
+        extra = list(metadata) if first else []
+        first = False
+        for meta in [*extra, *(getattr(item, "__metadata__", ()) or ())]:
+            func = getattr(meta, "func", None)
+            if func is parse_duration:
+                return "duration"
+            if func is parse_rate:
+                return "rate"
+        stack.extend(getattr(item, "__args__", ()) or ())
+    return None
+
+
+def _values(model: BaseModel, path: str) -> Iterator[tuple[str, str, str | None, Any]]:
+    """``(location, field name, kind, value)`` for every scalar field in a model tree."""
+    stack: list[tuple[Any, str]] = [(model, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, BaseModel):
+            for name, info in type(item).model_fields.items():
+                key = info.alias or name
+                value = getattr(item, name)
+                child = f"{where}.{key}" if where else key
+                if isinstance(value, (BaseModel, list, dict)):
+                    stack.append((value, child))
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    yield child, key, _field_kind(info.annotation, info.metadata), value
+        elif isinstance(item, list):
+            stack.extend((value, f"{where}[{index}]") for index, value in enumerate(item))
+        elif isinstance(item, dict):
+            stack.extend((value, f"{where}.{key}") for key, value in item.items() if isinstance(value, BaseModel))
+
+
+@rule("V001", Severity.ERROR, "durations, rates, capacities and costs are in sane ranges")
+def _sane_values(ctx: Context) -> Iterator[Finding]:
+    for location, key, kind, value in _values(ctx.workflow, ""):
+        if kind == "duration":
+            limit = _DURATION_MAX.get(key, _YEAR)
+            if value > limit:
+                yield ctx.finding(
+                    "V001", location,
+                    f"`{location}` is {value:.3g} seconds, longer than the {limit / 86400:,.0f} days a "
+                    f"`{key}` may last",
+                    "check the number and its unit (`15m`, `2h`, `1d`, `1w`)",
+                )
+        elif kind == "rate":
+            low, high = _RATE_RANGE
+            if not low <= value <= high:
+                yield ctx.finding(
+                    "V001", location,
+                    f"`{location}` is {value:.3g} per second, outside the sane range (one a year to "
+                    f"{high:,.0f} a second)",
+                    "write the rate per a unit that fits, e.g. `12/h` or `200/d`",
+                )
+        elif key in _NUMBER_MAX and value > _NUMBER_MAX[key]:
+            yield ctx.finding(
+                "V001", location,
+                f"`{location}` is {value:.3g}, more than the {_NUMBER_MAX[key]:,.0f} a `{key}` may be",
+                "check the number (a typo with extra digits?)",
             )
 
 

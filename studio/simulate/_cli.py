@@ -7,9 +7,17 @@ Exit codes: 0 ok; 1 the workflow has error findings, or ``--gold`` passed fewer 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+
+from studio.errors import StudioError
 
 __all__ = ["add_arguments", "cmd_simulate"]
+
+
+class OutputError(StudioError, ValueError):
+    """``--out`` names a place results cannot be written to."""
 
 
 def _fraction(text: str) -> float:
@@ -52,12 +60,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an unusable ``--out`` before simulating: a file, /proc, a read-only or unwritable place."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out `{out}` is a file, not a folder; choose a folder (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"--out `{out}` cannot be made: {exc.strerror or exc}; choose a folder you can write to"
+        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"--out `{out}` is not writable; choose a folder you can write to")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from studio import io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
     from studio.simulate import simulate  # noqa: PLC0415
 
     workflow = io.load(args.file)
+    _check_out(Path(args.out))
     try:
         results = simulate(
             workflow, data=args.data, cases=args.cases, seed=args.seed, scenario=args.scenario,

@@ -156,8 +156,10 @@ class Results:
     """What a simulation run produced. ``kpis`` for machines, tables and plots for people."""
 
     def __init__(self, compiled: CompiledWorkflow, payloads: Sequence[Mapping[str, Any]],
-                 settings: Mapping[str, Any], gold: Any = None) -> None:
+                 settings: Mapping[str, Any], gold: Any = None, redact: Mapping[str, str] | None = None) -> None:
         self.compiled = compiled
+        # secrets found in the case data (D006): shown masked in every trace and case row
+        self.redact = dict(sorted((redact or {}).items(), key=lambda item: len(item[0]), reverse=True))
         self.plan = compiled.plan
         self.payloads = sorted(payloads, key=lambda p: p["replication"])
         self.settings = dict(settings)
@@ -347,8 +349,34 @@ class Results:
 
     # ------------------------------------------------------------------ rows and tables
 
+    def _masked(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        if not self.redact:
+            yield from rows
+            return
+        secrets = self.redact
+
+        def mask(value: Any) -> Any:
+            if isinstance(value, str):
+                for secret, masked in secrets.items():
+                    if secret in value:
+                        value = value.replace(secret, masked)
+                return value
+            if isinstance(value, list):
+                return [mask(item) for item in value]
+            return value
+
+        for row in rows:
+            yield {key: mask(value) for key, value in row.items()}
+
     def iter_steps(self) -> Iterator[dict[str, Any]]:
-        """Every step of every case as a dict (the lines of ``traces.jsonl``)."""
+        """Every step of every case as a dict (the lines of ``traces.jsonl``); secrets of the data masked."""
+        return self._masked(self._iter_steps())
+
+    def iter_cases(self) -> Iterator[dict[str, Any]]:
+        """Every case as a dict (the lines of ``cases.jsonl``); secrets of the data masked."""
+        return self._masked(self._iter_cases())
+
+    def _iter_steps(self) -> Iterator[dict[str, Any]]:
         plan = self.plan
         for payload in self.payloads:
             replication = payload["replication"]
@@ -384,7 +412,7 @@ class Results:
                         "handoff_from": step[HANDOFF],
                     }
 
-    def iter_cases(self) -> Iterator[dict[str, Any]]:
+    def _iter_cases(self) -> Iterator[dict[str, Any]]:
         for payload in self.payloads:
             for case in payload["cases"]:
                 steps = case["steps"]
@@ -577,9 +605,11 @@ def _write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> Path:
                 handle.write("\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # name the file the user asked for, not the temporary one
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
     return path
 

@@ -272,16 +272,54 @@ def _rep_path(out: Path, replication: int) -> Path:
     return _progress_dir(out) / f"rep-{replication:04d}.json"
 
 
+_CASE_KEYS = frozenset(("index", "case_id", "arrival", "end", "status", "outcome", "category", "reason", "where",
+                        "node", "actor", "steps"))
+
+
+def _record_problem(data: Any) -> str | None:
+    """What is wrong with a progress record's content, or None when it has the shape this module writes."""
+    from studio.simulate.runtime import STEP_FIELDS  # noqa: PLC0415
+
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    for key in ("fingerprint", "replication", "cases"):
+        if key not in data:
+            return f"it has no `{key}`"
+    replication = data["replication"]
+    if not isinstance(replication, int) or isinstance(replication, bool) or replication < 0:
+        return f"`replication` is {replication!r}, not a replication number"
+    cases = data["cases"]
+    if not isinstance(cases, list):
+        return "`cases` is not a list"
+    for index, case in enumerate(cases):
+        if not isinstance(case, dict) or not case.keys() >= _CASE_KEYS:
+            return f"case {index} lacks fields a finished case has"
+        steps = case["steps"]
+        if not isinstance(steps, list) or any(not isinstance(s, list) or len(s) != len(STEP_FIELDS) for s in steps):
+            return f"the steps of case {index} are not steps this studio writes"
+        for key in ("arrival", "end"):
+            value = case[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                return f"case {index} has `{key}` {value!r}, not a time"
+    return None
+
+
 def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict[str, Any]]:
     done: dict[int, dict[str, Any]] = {}
     folder = _progress_dir(out)
     if not folder.is_dir():
         return done
+    fix = "delete it to run that replication again, or run without --resume to start over"
     for path in sorted(folder.glob("rep-*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue  # a file cut short cannot happen with atomic writes; ignore anything unreadable
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not valid JSON"
+            raise SimulationError(f"progress record `{path}` cannot be read ({reason}); {fix}") from None
+        problem = _record_problem(data)
+        if problem is not None:
+            raise SimulationError(f"progress record `{path}` is not one this studio wrote ({problem}); {fix}")
         if data.get("fingerprint") != fingerprint:
             raise SimulationError(
                 f"`{path}` was written by a different run (another workflow, data, seed, case count or scenario); "
@@ -434,7 +472,11 @@ def simulate(  # noqa: PLR0917 - the documented positional order
         from studio.simulate.gold import run_gold  # noqa: PLC0415
 
         report = run_gold(compiled)
-    results = Results(compiled, [done[r] for r in sorted(done)], settings, gold=report)
+    from studio._secrets import mask  # noqa: PLC0415
+    from studio.validate import data_secrets  # noqa: PLC0415
+
+    redact = {text: mask(text) for _, _, text, _ in data_secrets(table)} if table is not None else {}
+    results = Results(compiled, [done[r] for r in sorted(done)], settings, gold=report, redact=redact)
     if folder is not None:
         results.save(folder)
     return results
