@@ -23,6 +23,7 @@ from studio.errors import Severity, WorkflowInvalid
 from studio.export import TARGETS, export_as
 from studio.export._jq import UntranslatableCondition, condition_to_jq
 from studio.export.serverless import _unwrap, export_serverless, iso_duration, to_serverless
+from studio.expr import EvaluationError, parse
 from studio.model import Approval, Decision, Parallel, Task, Workflow
 
 VENDORED = ROOT / "schemas" / "serverlessworkflow-1.0.schema.yaml"
@@ -259,6 +260,34 @@ def test_conditions_keep_the_studios_meaning() -> None:
     assert 'error("cannot compare `amount` with `10` using `<`' in condition_to_jq("amount < 10")
     # literals are written as JSON, never pasted: quotes and backslashes stay inside the string
     assert condition_to_jq('note == "a\\" or true"') == '(.note == "a\\" or true")'
+
+
+JQ_CASES = [
+    {"amount": 10001, "status": "over", "flag": 0, "category": "a", "tags": ["vip"], "score": 0.5, "note": ""},
+    {"amount": 9999.5, "status": "ok", "flag": "", "category": "c", "tags": "vipers", "score": 1, "note": None},
+    {"amount": "12000", "status": "ok", "flag": [1], "category": None, "tags": {"vip": 1}, "score": 2, "note": "x"},
+]
+JQ_CONDITIONS = [
+    "amount > 10000", "status == 'over' and (amount > 10000 or flag)", "not flag", "category in ['a', 'b']",
+    "'vip' in tags", "0 < score <= 1", "amount // 3 == 3333", "amount % 7 == 5", "is_empty(note)",
+    "coalesce(note, 'n') == ''",
+]
+
+
+def test_translated_conditions_decide_as_the_studio_does() -> None:
+    jq = pytest.importorskip("jq")  # only where a jq implementation is installed; the studio does not need it
+    for condition, case in ((c, k) for c in JQ_CONDITIONS for k in JQ_CASES):
+        program = jq.compile(condition_to_jq(condition))
+        try:
+            expected: object = bool(parse(condition).evaluate(case))
+        except EvaluationError:
+            expected = "error"
+        try:
+            run = program.input_value(case) if hasattr(program, "input_value") else program.input(case)
+            got: object = run.first()
+        except ValueError:
+            got = "error"
+        assert got == expected, (condition, case)
 
 
 def test_iso_durations() -> None:
