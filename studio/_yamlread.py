@@ -110,7 +110,7 @@ def _tagged(value: str, tag: str, mark: Any, digits: int) -> Any:
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "key", "key_mark", "loc", "merges", "size")
+    __slots__ = ("anchor", "container", "key", "key_mark", "loc", "merges", "size", "start")
 
     def __init__(self, container: dict[str, Any] | list[Any], loc: Loc, anchor: str | None) -> None:
         self.container = container
@@ -120,6 +120,7 @@ class _Frame:
         self.key_mark: Any = None
         self.merges: list[tuple[dict[str, Any], Any]] = []
         self.size = 1
+        self.start: Any = None
 
 
 def read(text: str, file: str | None, limits: Limits) -> tuple[Any, Positions]:
@@ -254,7 +255,7 @@ def _build(text: str, positions: Positions, limits: Limits) -> Any:
                 raise _Refused("L002", event.start_mark, "a key must be plain text, not a list or mapping",
                                "write the key as text")
             frame = _Frame(container, loc, event.anchor)
-            frame.key_mark = event.start_mark
+            frame.start = event.start_mark
             stack.append(frame)
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             frame = stack.pop()
@@ -265,7 +266,7 @@ def _build(text: str, positions: Positions, limits: Limits) -> Any:
                         mapping.setdefault(key, item)
             if frame.anchor is not None:
                 anchors[frame.anchor] = (frame.container, frame.size)
-            place(frame.container, frame.size, frame.key_mark)
+            place(frame.container, frame.size, frame.start)
         elif kind is yaml.AliasEvent:
             found = anchors.get(event.anchor)
             if found is None:
