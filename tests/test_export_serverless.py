@@ -236,6 +236,20 @@ def test_a_shape_without_a_structured_form_is_refused() -> None:
     assert "`check` has 2 outgoing edges" in finding.message
 
 
+def test_a_subworkflow_runs_the_referenced_workflow_by_version(validator: Draft202012Validator) -> None:
+    data = io.to_data(io.load(BASE))
+    data["nodes"].append({"id": "sub", "kind": "subworkflow", "ref": "procurement"})
+    data["edges"] = [e for e in data["edges"] if e["from"] != "update"]
+    data["edges"] += [{"from": "update", "to": "sub"}, {"from": "sub", "to": "done"}]
+    result = export_serverless(io.loads(io.dump_yaml(data)))
+    assert not list(validator.iter_errors(result.document))
+    sub = _find(result.document, "sub")
+    assert sub["run"]["workflow"] == {"namespace": "studio", "name": "procurement", "version": "1.0.0"}
+    assert sub["then"] == "done" and _find(result.document, "update")["then"] == "sub"
+    (finding,) = [f for f in result.findings if f.code == "W104"]
+    assert finding.severity is Severity.WARNING and "studio/procurement" in finding.message
+
+
 def test_a_node_named_like_a_flow_directive_is_renamed() -> None:
     text = BASE.read_text(encoding="utf-8").replace("done", "end")
     document = _load_yaml(to_serverless(io.loads(text)))

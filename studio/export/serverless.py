@@ -527,17 +527,21 @@ class _Builder:
 
     def subworkflow(self, key: _ListKey, node: Subworkflow) -> _Task:
         name, version = self.referenced(node)
-        out: _Task = {
-            "run": {"workflow": {"namespace": self.namespace, "name": name, "version": version,
-                                 "input": {"case": _expression(".")}}},
+        pinned = f"version {version}" if version != "latest" else "`latest`: its file could not be read"
+        self.finding("W104", Severity.WARNING, f"{self.node_loc(node.id)}.ref",
+                     f"subworkflow `{node.id}` runs the workflow `{self.namespace}/{name}` ({pinned}), which the "
+                     "runtime must have deployed too; the simulator runs it as one step of its actor",
+                     "export the referenced workflow with `--to serverless` as well and deploy both")
+        return {  # without `input`, the runtime passes the task's input: the case
+            "run": {"workflow": {"namespace": self.namespace, "name": name, "version": version}},
             "output": {"as": _expression("$input + (if type == \"object\" then . else {} end)")},
             "then": self.only_next(key, node.id),
             "metadata": _compact({"studio_kind": "subworkflow", "name": node.name, "ref": node.ref,
                                   "actor": node.actor}),
         }
-        return out
 
     def referenced(self, node: Subworkflow) -> tuple[str, str]:
+        """DNS name and version of the referenced workflow (a file next to this one, or a template)."""
         from studio.templates import load_template, template_names  # noqa: PLC0415 - templates sit above
 
         ref = node.ref or node.id
@@ -552,10 +556,6 @@ class _Builder:
                 return dns_label(meta.name), meta.version
         except (OSError, ValueError):
             pass
-        self.finding("W104", Severity.WARNING, f"{self.node_loc(node.id)}.ref",
-                     f"subworkflow `{node.id}` refers to `{ref}`, which could not be read, so the run is not "
-                     "pinned to a version (`latest`)",
-                     "keep the referenced workflow next to this file, or export it and pin its version by hand")
         return dns_label(Path(ref).stem), "latest"
 
     # ---- people: approvals and human tasks
