@@ -764,7 +764,7 @@ class _Builder:
             f"({policies.max_repeats if policies.max_repeats is not None else 'off'}"
             f"{f', {len(guarded)} edge limit(s)' if guarded else ''}) are kept in `document.metadata` but a "
             "runtime does not enforce them",
-            "enforce them in the runtime (a workflow timeout, or a task-router check on `document.metadata`), "
+            "have the task router count steps and transitions from `document.metadata.studio.guardrails`, "
             "or run the workflow on the control plane",
         )
         if self.workflow.tools:
