@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     tomllib = pytest.importorskip("tomli")
 
-CONDA_TO_PYPI = {"python-graphviz": "graphviz"}
+CONDA_TO_PYPI = {"python-graphviz": "graphviz", "jq.py": "jq"}
 NOT_PYTHON = {"python", "pip", "graphviz"}  # the conda-only entries: the interpreter, pip and the dot binary
 
 
