@@ -13,6 +13,7 @@ from typing import Any
 
 import networkx as nx
 
+from studio import _gcpause
 from studio import graph as g
 from studio.model import Workflow, format_duration
 
@@ -221,6 +222,12 @@ def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit:
     ``observed`` maps ``(from_actor, to_actor)`` to hand-off counts from a simulation; they then
     weight the interaction network and the hot spots.
     """
+    with _gcpause.paused():
+        return _analyze(workflow, observed, route_limit, graph)
+
+
+def _analyze(workflow: Workflow, observed: g.Observed | None, route_limit: int,
+             graph: nx.DiGraph | None) -> Analysis:
     index = g._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
     items = g._interactions(index, observed)
     network = g._network(index, observed)

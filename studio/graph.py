@@ -304,6 +304,8 @@ class _Index:
             named = getattr(node, "actor", None)
             self._actor_of[node_id] = named if named in self.actors else None
         self._succs: dict[str, list[str]] | None = None
+        self._performed: dict[str, list[str]] | None = None
+        self._kinds: dict[str, str] | None = None
         self._links: tuple[HandOff, ...] | None = None
         self._forward: _Forward | None = None
 
@@ -318,17 +320,32 @@ class _Index:
         node = self.nodes.get(node_id)
         return tuple(node.tools) if isinstance(node, Task) else ()
 
+    def performed_by(self, actor_id: str) -> list[str]:
+        """The nodes an actor performs, in workflow order (grouped once for every actor)."""
+        if self._performed is None:
+            self._performed = {}
+            for node_id, owner in self._actor_of.items():
+                if owner is not None:
+                    self._performed.setdefault(owner, []).append(node_id)
+        return self._performed.get(actor_id, [])
+
     def held_tools(self, actor_id: str) -> tuple[str, ...]:
         """Tools an actor may call (its own list) plus those its steps call, in first-seen order."""
         actor = self.actors[actor_id]
         held: dict[str, None] = dict.fromkeys(getattr(actor, "tools", ()))
-        for node_id in self.nodes:
-            if self.actor_id(node_id) == actor_id:
-                held.update(dict.fromkeys(self.node_tools(node_id)))
+        for node_id in self.performed_by(actor_id):
+            held.update(dict.fromkeys(self.node_tools(node_id)))
         return tuple(held)
 
     def sort_nodes(self, ids: Iterable[str]) -> tuple[str, ...]:
         return tuple(sorted(set(ids), key=lambda n: (self.order.get(n, 1 << 30), n)))
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """The kind of every graph node (computed once)."""
+        if self._kinds is None:
+            self._kinds = {n: attrs["kind"] for n, attrs in self.graph.nodes(data=True)}
+        return self._kinds
 
     @property
     def succs(self) -> dict[str, list[str]]:
@@ -441,7 +458,10 @@ def back_edges(graph: nx.DiGraph, workflow: Workflow) -> tuple[tuple[str, str], 
 
 def _successors(graph: nx.DiGraph, node: str) -> list[str]:
     """Successors in the order the edges are written in the workflow."""
-    return sorted(graph.successors(node), key=lambda s: graph.edges[node, s]["index"])
+    out: dict[str, dict[str, Any]] = graph._succ[node]  # networkx's own adjacency dict: no view objects
+    if len(out) < 2:
+        return list(out)
+    return sorted(out, key=lambda succ: out[succ]["index"])
 
 
 def acyclic(graph: nx.DiGraph, workflow: Workflow) -> nx.DiGraph:
@@ -1000,6 +1020,7 @@ _TIER_RANK = {t.value: t.rank for t in Tier}
 def _reach(index: _Index, sources: Iterable[str]) -> tuple[dict[str, str | None], set[str]]:
     """Breadth-first reach from ``sources`` not passing approvals: (node -> parent, approvals met)."""
     graph = index.graph
+    kinds = index.kinds
     parent: dict[str, str | None] = {}
     queue: list[str] = []
     for source in sources:
@@ -1012,7 +1033,7 @@ def _reach(index: _Index, sources: Iterable[str]) -> tuple[dict[str, str | None]
         current = queue[head]
         head += 1
         for succ in index.succs[current]:
-            if graph.nodes[succ]["kind"] == "approval":
+            if kinds[succ] == "approval":
                 approvals.add(succ)
                 continue
             if succ not in parent:
@@ -1022,7 +1043,7 @@ def _reach(index: _Index, sources: Iterable[str]) -> tuple[dict[str, str | None]
 
 
 def _performs(index: _Index, actor_id: str) -> tuple[str, ...]:
-    return index.sort_nodes(n for n in index.nodes if index.actor_id(n) == actor_id)
+    return index.sort_nodes(index.performed_by(actor_id))
 
 
 def blast_radius(workflow: Workflow, graph: nx.DiGraph | None = None) -> tuple[BlastRadius, ...]:

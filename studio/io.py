@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 
-from studio import _yamlread, limits
+from studio import _gcpause, _yamlread, limits
 from studio.errors import Finding, LoadError, Severity
 from studio.model import Workflow
 
@@ -292,6 +292,11 @@ def _validation_findings(
 def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
     """Parse a workflow from YAML or JSON text. Raises :class:`LoadError` with every problem."""
     name = str(file) if file is not None else None
+    with _gcpause.paused():
+        return _loads(text, file, name)
+
+
+def _loads(text: str, file: str | os.PathLike[str] | None, name: str | None) -> Workflow:
     data, positions = parse_text(text, name)
     if not isinstance(data, dict):
         raise LoadError(

@@ -21,6 +21,7 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel
 
+from studio import _gcpause
 from studio import _secrets as secret_scan
 from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
@@ -159,11 +160,13 @@ def validate(workflow: Workflow, data: Any = None) -> list[Finding]:
     ``data`` is case data (a path to CSV/JSONL, rows, a DataFrame or :class:`~studio.io.Cases`);
     when given, conditions must only read fields the data has or an earlier step produces.
     """
-    ctx = Context(workflow, as_cases(data))
-    findings: list[Finding] = []
-    for item in RULES.values():
-        findings.extend(item.check(ctx))
-    return sort_findings(findings)
+    cases = as_cases(data)
+    with _gcpause.paused():
+        ctx = Context(workflow, cases)
+        findings: list[Finding] = []
+        for item in RULES.values():
+            findings.extend(item.check(ctx))
+        return sort_findings(findings)
 
 
 # =========================================================================== structure
@@ -982,22 +985,36 @@ def _field_kind(annotation: Any, metadata: Iterable[Any] = ()) -> str | None:
     return None
 
 
+_FIELDS: dict[type[BaseModel], tuple[tuple[str, str, str | None], ...]] = {}
+
+
+def _fields_of(cls: type[BaseModel]) -> tuple[tuple[str, str, str | None], ...]:
+    """``(attribute, key in the file, kind)`` of a model's fields (worked out once per model)."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = tuple((name, info.alias or name, _field_kind(info.annotation, info.metadata))
+                      for name, info in cls.model_fields.items())
+        _FIELDS[cls] = found
+    return found
+
+
 def _values(model: BaseModel, path: str) -> Iterator[tuple[str, str, str | None, Any]]:
-    """``(location, field name, kind, value)`` for every scalar field in a model tree."""
+    """``(location, field name, kind, value)`` for every number that has a range, in a model tree."""
     stack: list[tuple[Any, str]] = [(model, path)]
     while stack:
         item, where = stack.pop()
         if isinstance(item, BaseModel):
-            for name, info in type(item).model_fields.items():
-                key = info.alias or name
+            for name, key, kind in _fields_of(type(item)):
                 value = getattr(item, name)
-                child = f"{where}.{key}" if where else key
                 if isinstance(value, (BaseModel, list, dict)):
-                    stack.append((value, child))
-                elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                    yield child, key, _field_kind(info.annotation, info.metadata), value
+                    if value:
+                        stack.append((value, f"{where}.{key}" if where else key))
+                elif (kind is not None or key in _NUMBER_MAX) and isinstance(value, (int, float)) \
+                        and not isinstance(value, bool):
+                    yield (f"{where}.{key}" if where else key), key, kind, value
         elif isinstance(item, list):
-            stack.extend((value, f"{where}[{index}]") for index, value in enumerate(item))
+            stack.extend((value, f"{where}[{index}]") for index, value in enumerate(item)
+                         if isinstance(value, (BaseModel, dict)))
         elif isinstance(item, dict):
             stack.extend((value, f"{where}.{key}") for key, value in item.items() if isinstance(value, BaseModel))
 
