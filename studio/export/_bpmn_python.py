@@ -34,24 +34,14 @@ from __future__ import annotations
 import ast
 import builtins
 import keyword
-import math
 from dataclasses import dataclass
-from typing import Any
 
-from studio.expr import FUNCTIONS, parse
+from studio.export._conditions import BINOPS, CONSTANTS, PythonTranslator, field_path
+from studio.expr import parse
 
 __all__ = ["PythonCondition", "condition_to_python"]
 
-_CONSTANTS = {"true": "True", "false": "False", "null": "None"}
-_LENIENT = frozenset({"coalesce", "is_empty"})
 _BUILTINS = frozenset(dir(builtins))
-_BINOPS: dict[type[ast.operator], str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-}
-_COMPARES: dict[type[ast.cmpop], str] = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.In: "in", ast.NotIn: "not in",
-}
 _SIZED = "(str, list, tuple, dict, set, frozenset)"
 _SEQUENCES = "(list, tuple, set, frozenset)"
 
@@ -70,7 +60,7 @@ def _fail(message: str) -> str:
     return f"(_e for _e in ()).throw(TypeError({message!r}))"
 
 
-class _Translator:
+class _Translator(PythonTranslator):
     def __init__(self) -> None:
         self.builtins: set[str] = set()
         self.fields: set[str] = set()
@@ -78,45 +68,8 @@ class _Translator:
     def use(self, *names: str) -> None:
         self.builtins.update(names)
 
-    def expr(self, node: ast.expr, lenient: bool = False) -> str:
-        if isinstance(node, ast.Constant):
-            return self.constant(node.value)
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            return self.field(node, lenient)
-        if isinstance(node, ast.List):
-            return "[" + ", ".join(self.expr(e) for e in node.elts) + "]"
-        if isinstance(node, ast.Tuple):
-            return "(" + "".join(self.expr(e) + ", " for e in node.elts) + ")"
-        if isinstance(node, ast.UnaryOp):
-            operand = self.expr(node.operand)
-            if isinstance(node.op, ast.Not):
-                return f"(not {operand})"
-            if isinstance(node.op, ast.USub):
-                return f"(-{operand})"
-            if isinstance(node.op, ast.UAdd):
-                return f"(+{operand})"
-        if isinstance(node, ast.BinOp):
-            return self.binop(node)
-        if isinstance(node, ast.BoolOp):
-            joiner = " and " if isinstance(node.op, ast.And) else " or "
-            return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
-        if isinstance(node, ast.Compare):
-            parts = [self.expr(node.left)]
-            for op, comparator in zip(node.ops, node.comparators, strict=True):
-                symbol = _COMPARES.get(type(op))
-                if symbol is None:
-                    break
-                parts += [symbol, self.expr(comparator)]
-            else:
-                return "(" + " ".join(parts) + ")"
-        if isinstance(node, ast.IfExp):
-            return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS \
-                and not node.keywords:
-            name = node.func.id
-            args = [self.expr(a, lenient=name in _LENIENT) for a in node.args]
-            return self.call(name, args, node.args)
-        raise ValueError(f"`{type(node).__name__}` is not part of the condition language")
+    def sign(self, symbol: str, operand: str) -> str:
+        return f"({symbol}{operand})"
 
     def binop(self, node: ast.BinOp) -> str:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -132,7 +85,7 @@ class _Translator:
             fail = _fail("`**` needs numbers and an exponent of at most 100")
             return (f"(lambda _a, _b: {result}(_a ** _b) if isinstance(_a, (int, float)) "
                     f"and isinstance(_b, (int, float)) and abs(_b) <= 100 else {fail})({left}, {right})")
-        symbol = _BINOPS.get(type(node.op))
+        symbol = BINOPS.get(type(node.op))
         if symbol is None:
             raise ValueError(f"operator `{type(node.op).__name__}` is not part of the condition language")
         return f"({left} {symbol} {right})"
@@ -171,28 +124,14 @@ class _Translator:
             return text
         raise ValueError(f"function `{name}` is not part of the condition language")  # pragma: no cover
 
-    def constant(self, value: Any) -> str:
-        if value is None or isinstance(value, (bool, str, int)):
-            return repr(value)
-        if isinstance(value, float):
-            if math.isnan(value) or math.isinf(value):
-                self.use("float")
-                return f"float({str(value)!r})"
-            return repr(value)
-        raise ValueError(f"literal of type {type(value).__name__} is not part of the condition language")
+    def special_float(self, text: str) -> str:
+        self.use("float")
+        return f"float({text!r})"
 
     def field(self, node: ast.Name | ast.Attribute, lenient: bool) -> str:
-        path: list[str] = []
-        current: ast.expr = node
-        while isinstance(current, ast.Attribute):
-            path.append(current.attr)
-            current = current.value
-        if not isinstance(current, ast.Name):
-            raise ValueError("attributes can only follow a field name")
-        path.append(current.id)
-        path.reverse()
-        if len(path) == 1 and path[0] in _CONSTANTS:
-            return _CONSTANTS[path[0]]
+        path = field_path(node)
+        if len(path) == 1 and path[0] in CONSTANTS:
+            return CONSTANTS[path[0]]
         if path[0] == "case":
             path = path[1:]
         if not path:

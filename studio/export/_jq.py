@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from studio.export._conditions import field_path
 from studio.expr import parse
 
 __all__ = ["UntranslatableCondition", "condition_to_jq"]
@@ -151,15 +152,10 @@ class _Translator:
         self.refuse(f"a literal of type {type(value).__name__} is not part of the condition language")
 
     def field(self, node: ast.Name | ast.Attribute) -> Typed:
-        path: list[str] = []
-        current: ast.expr = node
-        while isinstance(current, ast.Attribute):
-            path.append(current.attr)
-            current = current.value
-        if not isinstance(current, ast.Name):
-            self.refuse("attributes can only follow a field name")
-        path.append(current.id)
-        path.reverse()
+        try:
+            path = field_path(node)
+        except ValueError as exc:
+            self.refuse(str(exc))
         if len(path) == 1 and path[0] in ("true", "false", "null"):
             return path[0], "bool" if path[0] != "null" else "null"
         if path[0] == "case":

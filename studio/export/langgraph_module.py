@@ -16,104 +16,44 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import pprint
 import re
 from pathlib import Path
 from typing import Any
 
 from studio.errors import Finding, Severity, sort_findings
-from studio.expr import FUNCTIONS, parse
+from studio.export._conditions import BINOPS, CONSTANTS, PythonTranslator, field_path
+from studio.expr import parse
 from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
 
 __all__ = ["condition_to_python", "langgraph_app_files", "langgraph_findings", "to_langgraph_module"]
 
-_LENIENT = frozenset({"coalesce", "is_empty"})
-_CONSTANTS = {"true": "True", "false": "False", "null": "None"}
-_BINOPS: dict[type[ast.operator], str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-}
-_COMPARES: dict[type[ast.cmpop], str] = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.In: "in", ast.NotIn: "not in",
-}
 
+class _Translator(PythonTranslator):
+    """Python for the LangGraph application: helpers defined in the module give the studio's meaning."""
 
-class _Translator:
-    """Python source for a parsed condition, built only from whitelisted syntax."""
+    def sign(self, symbol: str, operand: str) -> str:
+        return f"_neg({operand})" if symbol == "-" else f"_pos({operand})"
 
-    def expr(self, node: ast.expr, lenient: bool = False) -> str:
-        if isinstance(node, ast.Constant):
-            return self.constant(node.value)
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            return self.field(node, lenient)
-        if isinstance(node, ast.List):
-            return "[" + ", ".join(self.expr(e) for e in node.elts) + "]"
-        if isinstance(node, ast.Tuple):
-            return "(" + "".join(self.expr(e) + ", " for e in node.elts) + ")"
-        if isinstance(node, ast.UnaryOp):
-            operand = self.expr(node.operand)
-            if isinstance(node.op, ast.Not):
-                return f"(not {operand})"
-            if isinstance(node.op, ast.USub):
-                return f"_neg({operand})"
-            if isinstance(node.op, ast.UAdd):
-                return f"_pos({operand})"
-        if isinstance(node, ast.BinOp):
-            left, right = self.expr(node.left), self.expr(node.right)
-            if isinstance(node.op, ast.Mod):
-                return f"_mod({left}, {right})"
-            if isinstance(node.op, ast.Pow):
-                return f"_pow({left}, {right})"
-            symbol = _BINOPS.get(type(node.op))
-            if symbol is not None:
-                return f"({left} {symbol} {right})"
-        if isinstance(node, ast.BoolOp):
-            joiner = " and " if isinstance(node.op, ast.And) else " or "
-            return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
-        if isinstance(node, ast.Compare):
-            parts = [self.expr(node.left)]
-            for op, comparator in zip(node.ops, node.comparators, strict=True):
-                symbol = _COMPARES.get(type(op))
-                if symbol is None:
-                    break
-                parts += [symbol, self.expr(comparator)]
-            else:
-                return "(" + " ".join(parts) + ")"
-        if isinstance(node, ast.IfExp):
-            return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS \
-                and not node.keywords:
-            name = node.func.id
-            args = ", ".join(self.expr(a, lenient=name in _LENIENT) for a in node.args)
-            return f"_fn_{name}({args})"
-        raise ValueError(f"`{type(node).__name__}` is not part of the condition language")
+    def binop(self, node: ast.BinOp) -> str:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(node.op, ast.Mod):
+            return f"_mod({left}, {right})"
+        if isinstance(node.op, ast.Pow):
+            return f"_pow({left}, {right})"
+        symbol = BINOPS.get(type(node.op))
+        if symbol is None:
+            raise ValueError(f"operator `{type(node.op).__name__}` is not part of the condition language")
+        return f"({left} {symbol} {right})"
 
-    @staticmethod
-    def constant(value: Any) -> str:
-        if value is None or isinstance(value, (bool, str, int)):
-            return repr(value)
-        if isinstance(value, float):
-            if math.isnan(value):
-                return "float('nan')"
-            if math.isinf(value):
-                return "float('inf')" if value > 0 else "float('-inf')"
-            return repr(value)
-        raise ValueError(f"literal of type {type(value).__name__} is not part of the condition language")
+    def call(self, name: str, args: list[str], nodes: list[ast.expr]) -> str:
+        return f"_fn_{name}({', '.join(args)})"
 
     def field(self, node: ast.Name | ast.Attribute, lenient: bool) -> str:
-        path: list[str] = []
-        current: ast.expr = node
-        while isinstance(current, ast.Attribute):
-            path.append(current.attr)
-            current = current.value
-        if not isinstance(current, ast.Name):
-            raise ValueError("attributes can only follow a field name")
-        path.append(current.id)
-        path.reverse()
-        if len(path) == 1 and path[0] in _CONSTANTS:
-            return _CONSTANTS[path[0]]
+        path = field_path(node)
+        if len(path) == 1 and path[0] in CONSTANTS:
+            return CONSTANTS[path[0]]
         if path[0] == "case":
             path = path[1:]
         for part in path:

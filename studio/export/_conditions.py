@@ -1,0 +1,108 @@
+"""What the exporters share to translate a condition: the parsed tree's building blocks.
+
+Every export target writes conditions from the parsed, whitelisted form of the studio's safe
+condition language (the ``ast`` tree :func:`studio.expr.parse` accepted), never by pasting text.
+:class:`PythonTranslator` walks that tree once; each Python target (the LangGraph application,
+BPMN for SpiffWorkflow) says only how it writes fields, operators and functions.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from typing import Any
+
+from studio.expr import FUNCTIONS
+
+__all__ = ["BINOPS", "COMPARES", "CONSTANTS", "LENIENT", "PythonTranslator", "field_path"]
+
+CONSTANTS = {"true": "True", "false": "False", "null": "None"}
+"""The language's constants, as Python."""
+LENIENT = frozenset({"coalesce", "is_empty"})
+"""Functions whose arguments read a missing field as null instead of failing."""
+BINOPS: dict[type[ast.operator], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+}
+COMPARES: dict[type[ast.cmpop], str] = {
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.In: "in", ast.NotIn: "not in",
+}
+
+
+def field_path(node: ast.Name | ast.Attribute) -> list[str]:
+    """``vendor.country`` -> ``["vendor", "country"]``; raises ``ValueError`` unless it starts at a name."""
+    path: list[str] = []
+    current: ast.expr = node
+    while isinstance(current, ast.Attribute):
+        path.append(current.attr)
+        current = current.value
+    if not isinstance(current, ast.Name):
+        raise ValueError("attributes can only follow a field name")
+    path.append(current.id)
+    path.reverse()
+    return path
+
+
+class PythonTranslator:
+    """Python source for a parsed condition; subclasses write fields, unary and binary operators, calls."""
+
+    def expr(self, node: ast.expr, lenient: bool = False) -> str:
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value)
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            return self.field(node, lenient)
+        if isinstance(node, ast.List):
+            return "[" + ", ".join(self.expr(e) for e in node.elts) + "]"
+        if isinstance(node, ast.Tuple):
+            return "(" + "".join(self.expr(e) + ", " for e in node.elts) + ")"
+        if isinstance(node, ast.UnaryOp):
+            operand = self.expr(node.operand)
+            if isinstance(node.op, ast.Not):
+                return f"(not {operand})"
+            if isinstance(node.op, (ast.USub, ast.UAdd)):
+                return self.sign("-" if isinstance(node.op, ast.USub) else "+", operand)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node)
+        if isinstance(node, ast.BoolOp):
+            joiner = " and " if isinstance(node.op, ast.And) else " or "
+            return "(" + joiner.join(self.expr(v) for v in node.values) + ")"
+        if isinstance(node, ast.Compare):
+            parts = [self.expr(node.left)]
+            for op, comparator in zip(node.ops, node.comparators, strict=True):
+                symbol = COMPARES.get(type(op))
+                if symbol is None:
+                    break
+                parts += [symbol, self.expr(comparator)]
+            else:
+                return "(" + " ".join(parts) + ")"
+        if isinstance(node, ast.IfExp):
+            return f"({self.expr(node.body)} if {self.expr(node.test)} else {self.expr(node.orelse)})"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS \
+                and not node.keywords:
+            name = node.func.id
+            return self.call(name, [self.expr(a, lenient=name in LENIENT) for a in node.args], node.args)
+        raise ValueError(f"`{type(node).__name__}` is not part of the condition language")
+
+    def constant(self, value: Any) -> str:
+        if value is None or isinstance(value, (bool, str, int)):
+            return repr(value)
+        if isinstance(value, float):
+            if math.isnan(value) or math.isinf(value):
+                return self.special_float(str(value))
+            return repr(value)
+        raise ValueError(f"literal of type {type(value).__name__} is not part of the condition language")
+
+    def special_float(self, text: str) -> str:
+        return f"float({text!r})"
+
+    def field(self, node: ast.Name | ast.Attribute, lenient: bool) -> str:
+        raise NotImplementedError
+
+    def sign(self, symbol: str, operand: str) -> str:
+        raise NotImplementedError
+
+    def binop(self, node: ast.BinOp) -> str:
+        raise NotImplementedError
+
+    def call(self, name: str, args: list[str], nodes: list[ast.expr]) -> str:
+        raise NotImplementedError
