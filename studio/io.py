@@ -323,28 +323,24 @@ def _loads(text: str, file: str | os.PathLike[str] | None, name: str | None) -> 
     return workflow
 
 
-def read_limited(path: str | os.PathLike[str], limit: str = "workflow_bytes", what: str = "file") -> str:
-    """The UTF-8 text of ``path``, read in chunks and never past the size ``limit`` names.
+def read_limited_bytes(path: str | os.PathLike[str], limit: str = "workflow_bytes", what: str = "file") -> bytes:
+    """The bytes of ``path``, read in chunks and never past the size ``limit`` names.
 
     ``limit`` is a name in :class:`studio.limits.Limits` (``workflow_bytes``, ``data_bytes``,
     ``bpmn_bytes``). A file larger than that (``/dev/zero``, a 200 MB upload) is refused with an
     ``L005`` error after reading at most the limit, so memory and time stay bounded. Missing,
-    folder, unreadable and non-UTF-8 files are ``L001`` errors.
+    folder and unreadable files are ``L001`` errors.
     """
     path = Path(path)
     maximum: int = getattr(limits.current(), limit)
     name = str(path)
-
-    def refuse(code: str, message: str, hint: str, summary: str) -> NoReturn:
-        raise LoadError([Finding(code, Severity.ERROR, "", message, hint, name)], summary=f"{name}: {summary}")
-
     try:
         with path.open("rb") as handle:
             with contextlib.suppress(OSError):
                 size = os.fstat(handle.fileno()).st_size
                 if size > maximum:
-                    refuse("L005", f"{what} `{path}` is {limits.describe(limit, size)}, over the limit of "
-                           f"{limits.describe(limit, maximum)}", limits.how_to_raise(limit), "too large")
+                    _refuse(name, "L005", f"{what} `{path}` is {limits.describe(limit, size)}, over the limit of "
+                            f"{limits.describe(limit, maximum)}", limits.how_to_raise(limit), "too large")
             chunks: list[bytes] = []
             total = 0
             while total <= maximum:
@@ -354,22 +350,32 @@ def read_limited(path: str | os.PathLike[str], limit: str = "workflow_bytes", wh
                 chunks.append(chunk)
                 total += len(chunk)
             if total > maximum:
-                refuse("L005", f"{what} `{path}` is longer than the limit of {limits.describe(limit, maximum)} "
-                       "(reading stopped there)", limits.how_to_raise(limit), "too large")
+                _refuse(name, "L005", f"{what} `{path}` is longer than the limit of "
+                        f"{limits.describe(limit, maximum)} (reading stopped there)", limits.how_to_raise(limit),
+                        "too large")
     except FileNotFoundError:
-        refuse("L001", f"{what} `{path}` does not exist", "check the path", "not found")
+        _refuse(name, "L001", f"{what} `{path}` does not exist", "check the path", "not found")
     except IsADirectoryError:
-        refuse("L001", f"`{path}` is a folder, not a {what}", "point at the file inside it", "is a folder")
+        _refuse(name, "L001", f"`{path}` is a folder, not a {what}", "point at the file inside it", "is a folder")
     except OSError as exc:
-        refuse("L001", f"cannot read `{path}`: {exc.strerror or exc}", "check the file's permissions",
-               "unreadable")
-    data = b"".join(chunks)
+        _refuse(name, "L001", f"cannot read `{path}`: {exc.strerror or exc}", "check the file's permissions",
+                "unreadable")
+    return b"".join(chunks)
+
+
+def _refuse(name: str, code: str, message: str, hint: str, summary: str) -> NoReturn:
+    raise LoadError([Finding(code, Severity.ERROR, "", message, hint, name)], summary=f"{name}: {summary}")
+
+
+def read_limited(path: str | os.PathLike[str], limit: str = "workflow_bytes", what: str = "file") -> str:
+    """The UTF-8 text of ``path`` (a leading BOM dropped), read as :func:`read_limited_bytes` does."""
+    data = read_limited_bytes(path, limit, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        refuse("L001", f"`{path}` is not UTF-8 text (byte {exc.start + 1}, line {line})",
-               "save the file as UTF-8", "not UTF-8")
+        _refuse(str(path), "L001", f"`{path}` is not UTF-8 text (byte {exc.start + 1}, line {line})",
+                "save the file as UTF-8", "not UTF-8")
     return text.removeprefix("\ufeff")
 
 

@@ -358,3 +358,40 @@ def test_saving_onto_a_symlink_updates_its_target(tmp_path: Path) -> None:
     studio.save(workflow, link)
     assert link.is_symlink() and os.readlink(link) == "real.yaml"
     assert "changed through the link" in target.read_text()
+
+
+CALLED_PASSWD = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="urn:test">
+  <process id="p" name="Calls">
+    <startEvent id="s"/>
+    <callActivity id="c" name="Read it" calledElement="/etc/passwd"/>
+    <endEvent id="e"/>
+    <sequenceFlow id="a" sourceRef="s" targetRef="c"/>
+    <sequenceFlow id="b" sourceRef="c" targetRef="e"/>
+  </process>
+</definitions>
+"""
+
+
+def test_bpmn_called_element_etc_passwd_does_not_become_a_ref(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    bpmn = tmp_path / "call.bpmn"
+    bpmn.write_text(CALLED_PASSWD)
+    out = tmp_path / "imported.yaml"
+    code, text = _run(capsys, "import", str(bpmn), "-o", str(out))
+    assert code == 0 and "B004 warning" in text and "outside the workflow's folder" in text
+    assert "/etc/passwd" not in out.read_text()
+    code, text = _run(capsys, "validate", str(out))
+    assert code == 1 and "S010" in text
+
+
+def test_bpmn_size_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.export import import_bpmn
+
+    bpmn = tmp_path / "call.bpmn"
+    bpmn.write_text(CALLED_PASSWD)
+    code, text = _run(capsys, "import", "--limit", "bpmn_bytes=100", str(bpmn), "-o", str(tmp_path / "w.yaml"))
+    assert code == 2 and "L005" in text and "bpmn_bytes" in text
+    with limits.override(bpmn_bytes=100), pytest.raises(studio.LoadError) as caught:
+        import_bpmn(CALLED_PASSWD.encode())
+    assert caught.value.findings[0].code == "L005"

@@ -58,6 +58,7 @@ from typing import Any
 from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
+from studio import limits
 from studio.errors import Finding, LoadError, Severity
 from studio.export._bpmn_common import (
     BPMN_NS,
@@ -70,6 +71,7 @@ from studio.export._bpmn_common import (
     bpmn,
 )
 from studio.expr import check
+from studio.io import read_limited_bytes
 from studio.model import Node, Workflow
 
 __all__ = ["CENSUS_KEYS", "BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn"]
@@ -117,17 +119,30 @@ def _is_bpmn(element: Any) -> bool:
     return isinstance(element.tag, str) and element.tag.startswith(f"{{{BPMN_NS}}}")
 
 
+def _outside_ref(called: str) -> bool:
+    """Whether a calledElement reads as a file path leaving the workflow's folder."""
+    text = called.strip().replace("\\", "/")
+    return text.startswith(("/", "~")) or ".." in text.split("/") or bool(re.match(r"^[A-Za-z]:", text))
+
+
 def _parse(source: str | os.PathLike[str] | bytes) -> tuple[Any, str | None]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                              remove_comments=True, remove_pis=True, huge_tree=False)
     file: str | None = None
     try:
         if isinstance(source, bytes):
+            maximum = limits.current().bpmn_bytes
+            if len(source) > maximum:
+                raise LoadError([Finding("L005", Severity.ERROR, "", f"the BPMN document is {len(source):,} bytes, "
+                                         f"over the limit of {limits.describe('bpmn_bytes', maximum)}",
+                                         limits.how_to_raise("bpmn_bytes"))], summary="input: too large")
             root = etree.fromstring(source, parser)
         else:
             file = str(source)
-            data = Path(source).read_bytes()
+            data = read_limited_bytes(source, "bpmn_bytes", "BPMN file")  # bounded: /dev/zero stops at the limit
             root = etree.fromstring(data, parser)
+    except LoadError:  # over a size limit, missing or unreadable: already says where and how to fix it
+        raise
     except FileNotFoundError:
         raise LoadError([Finding("B000", Severity.ERROR, "", f"file `{file}` does not exist", "check the path",
                                  file)], summary=f"{file}: not found") from None
@@ -535,6 +550,11 @@ class _Importer:
     def call(self, element: Any, key: str, lane_of: dict[str, str], lane: str | None,
              stack: tuple[str, ...]) -> None:
         called = element.get("calledElement") or ""
+        if _outside_ref(called):  # a path out of the workflow's folder (`/etc/passwd`, `../..`) is never a ref
+            self.note("B004", Severity.WARNING, element, f"{self.label(element)} calls `{called}`, a path outside "
+                      "the workflow's folder; the reference is dropped", "set `ref` to a workflow file next to this "
+                      "one or a template name")
+            called = ""
         target = self.by_id.get(called)
         node = self.basic(element, key, "subworkflow", lane)
         self.markers(element)
