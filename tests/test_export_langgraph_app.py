@@ -418,3 +418,37 @@ def test_no_audit_file_when_the_policy_turns_audit_off(tmp_path: Path, monkeypat
         module = load_app(to_langgraph_module(io.loads(text)), folder)
         drive(module.build_graph(InMemorySaver()), {"amount": 5}, {}, thread=str(written))
         assert (folder / "audit.jsonl").exists() is written
+
+
+RELAYED = """
+apiVersion: studio/v1
+metadata: {name: relayed, version: 1.0.0}
+actors:
+  - {id: bot, kind: agent, capability: check, version: 1.0.0}
+nodes:
+  - {id: start, kind: start}
+  - {id: fork, kind: parallel}
+  - {id: check_a, kind: task, actor: bot}
+  - {id: route, kind: decision}
+  - {id: both, kind: join}
+  - {id: done, kind: end, outcome: done}
+edges:
+  - {from: start, to: fork}
+  - {from: fork, to: check_a}
+  - {from: fork, to: route}
+  - {from: check_a, to: both}
+  - {from: route, to: both, when: "flag == 'odd'", label: odd}
+  - {from: route, to: both, default: true}
+  - {from: both, to: done}
+"""
+
+
+@pytest.mark.parametrize("flag", ["even", "odd"])
+def test_a_decision_into_a_join_counts_as_its_branch(flag: str, tmp_path: Path) -> None:
+    workflow = io.loads(RELAYED)
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    result, _ = drive(module.build_graph(InMemorySaver(), audit=module.AuditLog(None)), {"flag": flag}, {})
+    assert (result["path"], result["outcome"]) == simulated(workflow, {"flag": flag})
+    # the decision routes straight into the join (through a relay node, as in the simulator)
+    assert result["path"] == ["start", "fork", "check_a", "route", "both", "done"]
+    assert {"check_a>both", "route>both"} <= set(result["transitions"])  # the decision, not its relay

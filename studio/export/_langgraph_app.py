@@ -461,7 +461,7 @@ class _Runtime:
         if len(path) + 1 > MAX_TURNS:
             raise _Stop("killed", "policy", "max_turns", node)
         if spec["kind"] == "join":
-            origins = list(spec["sources"])
+            origins = list(spec["sources"].values())
         else:
             origin = (state.get("trigger") or {}).get(node)
             origins = [origin] if origin is not None else []
