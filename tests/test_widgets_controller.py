@@ -406,6 +406,16 @@ def test_export_writes_the_definition(studio: StudioController, tmp_path: Path) 
         studio.export(fmt="xml")
 
 
+@pytest.mark.parametrize(("target", "codes"), [("bpmn", {"B102"}), ("serverless", {"W103"}),
+                                               ("langgraph", {"R101"}), ("controlplane", set())])
+def test_export_lists_what_the_target_does_not_keep(studio: StudioController, tmp_path: Path, target: str,
+                                                    codes: set[str]) -> None:
+    result = studio.export(tmp_path / f"out.{target}", target=target)
+    assert result.ok and result.target == target
+    assert codes <= {f.code for f in result.losses} and (not codes) == (not result.losses)
+    assert ("does not keep" in result.message) == bool(codes)
+
+
 def test_a_template_opened_by_path_is_never_written(tmp_path: Path) -> None:
     from studio.templates import get_template
 

@@ -207,6 +207,11 @@ def test_export_tab_refuses_with_the_errors_then_exports(studio: Studio, work: P
     assert "procurement" in studio.export_preview.value
     studio.export_format.value = "json"
     assert studio.export_path.value.endswith(".json")
+    studio.export_target.value = "langgraph"
+    assert studio.export_path.value.endswith("workflow.app.py")
+    studio.export_button.click()
+    assert "Exported the LangGraph application" in studio.export_result.value
+    assert "R101" in studio.export_result.value and "not kept by this target" in studio.export_result.value
 
 
 # --------------------------------------------------------------------------- simulate, walk, export evidence

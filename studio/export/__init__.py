@@ -6,11 +6,13 @@ The public surface::
                    ControlPlaneDefinition                                  (studio.export.controlplane)
     review         diff_workflows -> WorkflowDiff (changes and GovernanceFlag s)   (studio.export.diff)
     BPMN 2.0       to_bpmn, import_bpmn, read_bpmn -> BpmnImport, bpmn_census      (studio.export.bpmn)
-    LangGraph      to_langgraph_module                            (studio.export.langgraph_module)
+    LangGraph      to_langgraph_module, langgraph_app_files (app.py, langgraph.json, README)
+                                                                  (studio.export.langgraph_module)
     Serverless     to_serverless, export_serverless -> ServerlessExport (document, text, findings),
                    serverless_schema, validate_serverless                 (studio.export.serverless)
     Mermaid        to_mermaid                                              (studio.export.mermaid)
-    one call       export_as(workflow, target) -> bytes: validates, then renders one target
+    one call       export_as(workflow, target) -> bytes: validates, then renders one target;
+                   export_losses(workflow, target): what the target does not keep, as findings
 
 The BPMN names load ``lxml`` on first use, so ``import studio.export`` works without it.
 """
@@ -18,8 +20,10 @@ The BPMN names load ``lxml`` on first use, so ``import studio.export`` works wit
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from studio.errors import Finding
 from studio.export.controlplane import (
     ControlPlaneDefinition,
     build_definition,
@@ -30,7 +34,7 @@ from studio.export.controlplane import (
     to_controlplane,
 )
 from studio.export.diff import GovernanceFlag, WorkflowDiff, diff_workflows
-from studio.export.langgraph_module import to_langgraph_module
+from studio.export.langgraph_module import langgraph_app_files, to_langgraph_module
 from studio.export.mermaid import to_mermaid
 from studio.export.serverless import (
     ServerlessExport,
@@ -39,6 +43,7 @@ from studio.export.serverless import (
     to_serverless,
     validate_serverless,
 )
+from studio.io import placed
 from studio.model import Workflow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,8 +62,10 @@ __all__ = [
     "dumps_definition",
     "export_as",
     "export_controlplane",
+    "export_losses",
     "export_serverless",
     "import_bpmn",
+    "langgraph_app_files",
     "read_bpmn",
     "serverless_schema",
     "to_bpmn",
@@ -81,6 +88,27 @@ def __getattr__(name: str) -> Any:
             raise ImportError("BPMN import and export need lxml: pip install 'workflow-design-studio[export]'") from exc
         return getattr(bpmn, name)
     raise AttributeError(f"module 'studio.export' has no attribute {name!r}")
+
+
+def export_losses(workflow: Workflow, target: str) -> list[Finding]:
+    """What ``target`` writes but does not keep or enforce, as findings (the export still happens):
+    BPMN ``B102``-``B104``, Serverless Workflow ``W103``-``W107``, the LangGraph application
+    ``R101``-``R103``; none for the control plane and Mermaid. With file, line and column when the
+    workflow came from a file."""
+    found: Sequence[Finding] = ()
+    if target == "bpmn":
+        from studio.export.bpmn import bpmn_findings  # noqa: PLC0415
+
+        found = bpmn_findings(workflow)
+    elif target == "serverless":
+        from studio.export.serverless import serverless_findings  # noqa: PLC0415
+
+        found = serverless_findings(workflow)
+    elif target == "langgraph":
+        from studio.export.langgraph_module import langgraph_findings  # noqa: PLC0415
+
+        found = langgraph_findings(workflow)
+    return placed(workflow, found)
 
 
 def export_as(

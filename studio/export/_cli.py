@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from studio import io
-from studio.errors import Finding, Severity, WorkflowInvalid
+from studio.errors import Severity, WorkflowInvalid
 from studio.model import Workflow
 
 EXIT_OK = 0
@@ -61,22 +60,10 @@ def _refused(file: str, exc: WorkflowInvalid) -> int:
 
 
 def _print_losses(workflow: Workflow, target: str) -> None:
-    """What the target does not keep or enforce, on stderr with file:line:col: BPMN (B102-B104),
-    Serverless Workflow (W103-W107), the LangGraph application (R101-R103)."""
-    found: Sequence[Finding] = ()
-    if target == "bpmn":
-        from studio.export.bpmn import bpmn_findings  # noqa: PLC0415
+    """What the target does not keep or enforce, on stderr with file:line:col (see ``export_losses``)."""
+    from studio.export import export_losses  # noqa: PLC0415
 
-        found = bpmn_findings(workflow)
-    elif target == "serverless":
-        from studio.export.serverless import serverless_findings  # noqa: PLC0415
-
-        found = serverless_findings(workflow)
-    elif target == "langgraph":
-        from studio.export.langgraph_module import langgraph_findings  # noqa: PLC0415
-
-        found = langgraph_findings(workflow)
-    for finding in io.placed(workflow, found):
+    for finding in export_losses(workflow, target):
         print(finding.format(), file=sys.stderr)
 
 

@@ -272,6 +272,8 @@ class ExportResult:
     findings: tuple[Finding, ...] = ()
     target: str = "controlplane"
     evidence: bool = False
+    losses: tuple[Finding, ...] = ()
+    """What the target writes but does not keep or enforce (``studio.export.export_losses``)."""
 
 
 @dataclass
@@ -1100,8 +1102,9 @@ class StudioController:
         target: str = "controlplane",
     ) -> ExportResult:
         """Validate and export. ``target``: ``controlplane`` (``fmt`` yaml or json; with the last
-        simulation of the workflow as mapped attached as evidence), ``bpmn``, ``langgraph`` or
-        ``mermaid`` (through :func:`studio.export.export_as`); without :mod:`studio.export`, the
+        simulation of the workflow as mapped attached as evidence), ``bpmn``, ``serverless``,
+        ``langgraph`` or ``mermaid`` (through :func:`studio.export.export_as`; what the target does not
+        keep is in ``losses``); without :mod:`studio.export`, the
         validated workflow itself. A workflow with error findings is refused and the result lists
         them; with ``path`` the text is also written there atomically."""
         if fmt not in ("yaml", "json"):
@@ -1142,14 +1145,20 @@ class StudioController:
         what = {
             "controlplane": "control-plane definition",
             "bpmn": "BPMN 2.0 model",
-            "langgraph": "LangGraph module",
+            "langgraph": "LangGraph application",
+            "serverless": "Serverless Workflow",
             "mermaid": "Mermaid diagram",
         }.get(target, "validated workflow")
         attached = " with the simulation KPIs as evidence" if evidence is not None else ""
         meta = self._workflow.metadata
-        message = f"Exported the {what} of `{meta.name}` {meta.version}{where}{attached}."
+        losses: tuple[Finding, ...] = ()
+        if exporter is not None and hasattr(exporter, "export_losses"):
+            losses = tuple(exporter.export_losses(self._workflow, target))
+        kept = f" {len(losses)} thing(s) the target does not keep are listed below." if losses else ""
+        message = f"Exported the {what} of `{meta.name}` {meta.version}{where}{attached}.{kept}"
         self.message = message
-        return ExportResult(True, message, text=text, path=written, target=target, evidence=evidence is not None)
+        return ExportResult(True, message, text=text, path=written, target=target, evidence=evidence is not None,
+                            losses=losses)
 
 
 def _pct(value: Any) -> str:

@@ -42,7 +42,7 @@ NEW = ""  # the value of "a new element" in the pick lists
 LABEL_WIDTH = "120px"
 FIELD = {"description_width": LABEL_WIDTH}
 FORM_WIDTH = "96%"
-_EXPORT_SUFFIXES = {"bpmn": ".bpmn", "langgraph": ".py", "mermaid": ".mmd"}
+_EXPORT_SUFFIXES = {"bpmn": ".bpmn", "langgraph": ".app.py", "mermaid": ".mmd", "serverless": ".serverless.yaml"}
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>", re.S)
 
 CSS = """
@@ -1292,7 +1292,8 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             options=[
                 ("Control-plane definition", "controlplane"),
                 ("BPMN 2.0 (process tools)", "bpmn"),
-                ("LangGraph module (Python)", "langgraph"),
+                ("Serverless Workflow 1.0 (YAML)", "serverless"),
+                ("LangGraph application (Python)", "langgraph"),
                 ("Mermaid diagram (text)", "mermaid"),
             ],
             value="controlplane",
@@ -1355,7 +1356,10 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.export_preview.value = ""
             self._say(result.message, "bad")
             return result
-        self.export_result.value = f'<div class="wds-status wds-ok">{_esc(result.message)}</div>'
+        rows = [(f.code, f.location, f.message, f.hint) for f in result.losses]
+        self.export_result.value = f'<div class="wds-status wds-ok">{_esc(result.message)}</div>' + (
+            _table(rows, ["code", "where", "not kept by this target", "what to do"]) if rows else ""
+        )
         preview = result.text if len(result.text) < 20000 else result.text[:20000] + "\n..."
         self.export_preview.value = f'<pre style="font-size:13px">{_esc(preview)}</pre>'
         return result
