@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from studio import io
 from studio.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +102,27 @@ def one_template(name: str, cases: int, out: Path) -> int:
         print("simulate  (studio.simulate is not installed here)")
     result = studio.export(folder / f"{name}.controlplane.yaml")
     print(f"export    {result.message}")
-    return 0 if result.ok else 1
+    if not result.ok:
+        return 1
+    for target, suffix in (("bpmn", ".bpmn"), ("serverless", ".serverless.yaml")):
+        other = studio.export(folder / f"{name}{suffix}", target=target)
+        print(f"          {other.message}")
+        codes: dict[str, int] = {}
+        for loss in other.losses:
+            codes[loss.code] = codes.get(loss.code, 0) + 1
+        if codes:
+            listed = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
+            print(f"            not kept: {listed} (docs/codes.md)")
+    if importlib.util.find_spec("studio.export") is not None:
+        from studio.export import langgraph_app_files  # noqa: PLC0415
+
+        app = folder / "app"
+        app.mkdir(exist_ok=True)
+        for file_name, text in langgraph_app_files(studio.workflow).items():
+            io.atomic_write(app / file_name, text)
+        print(f"          Exported the LangGraph application to `{app}/`: serve it with "
+              f"`cd {app} && langgraph dev` (docs/controlplane.md#langgraph-application)")
+    return 0
 
 
 

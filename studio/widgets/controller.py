@@ -1154,7 +1154,7 @@ class StudioController:
         losses: tuple[Finding, ...] = ()
         if exporter is not None and hasattr(exporter, "export_losses"):
             losses = tuple(exporter.export_losses(self._workflow, target))
-        kept = f" {len(losses)} thing(s) the target does not keep are listed below." if losses else ""
+        kept = f" The target does not keep {len(losses)} thing(s) (listed with the result)." if losses else ""
         message = f"Exported the {what} of `{meta.name}` {meta.version}{where}{attached}.{kept}"
         self.message = message
         return ExportResult(True, message, text=text, path=written, target=target, evidence=evidence is not None,
