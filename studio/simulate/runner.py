@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from langgraph.errors import GraphRecursionError
 
 from studio.errors import StudioError
-from studio.io import Cases, as_cases, atomic_write, sample_path, to_data
+from studio.io import Cases, as_cases, atomic_write, read_limited, sample_path, to_data
 from studio.model import ColumnArrivals, FixedArrivals, Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import Clock, iso_to_seconds
@@ -311,8 +311,8 @@ def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict
         return done
     fix = "delete it to run that replication again, or run without --resume to start over"
     for path in sorted(folder.glob("rep-*.json")):
+        text = read_limited(path, "data_bytes", "progress record")  # bounded, names the file when refused
         try:
-            text = path.read_text(encoding="utf-8")
             data = json.loads(text)
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not valid JSON"
