@@ -6,13 +6,17 @@ The notebooks are tests (``pytest --nbval-lax notebooks/``): cells whose first l
 ``# NBVAL_CHECK_OUTPUT`` must print exactly what is stored; every other cell must run without an
 error and checks its figures with ``assert``. Outputs are stored after a fresh run, without widget
 state or timings, and widget views are reduced to their short text form, so re-running this
-script gives the same files. The notebooks write only into ``notebooks/.work/`` (git-ignored).
+script gives the same files. The notebooks write only into ``notebooks/.work/`` (git-ignored), or the
+folder ``STUDIO_WORK`` names: this script and the notebook tests (``notebooks/conftest.py``) run them
+in a fresh temporary folder, so they never open (or change) the working copies you edited there.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -41,13 +45,16 @@ def check(text: str) -> Cell:
 
 SETUP = code(
     """
+import os
 from pathlib import Path
 
 from IPython.display import HTML, SVG, display
 
 from studio.widgets import Studio, copy_template, present
 
-WORK = Path(".work")  # everything these notebooks write goes here (git-ignored), never over the templates
+# Everything these notebooks write goes here (git-ignored), never over the templates. Your working
+# copies are kept: running a notebook again opens them with your edits (the tests use a fresh folder).
+WORK = Path(os.environ.get("STUDIO_WORK", ".work"))
 """
 )
 
@@ -72,8 +79,7 @@ The code cells do the same through `studio.controller`, so the notebook also che
     SETUP,
     check(
         """
-path = copy_template("procurement", WORK / "00_workshop")  # a fresh copy for this session
-print(f"Working on {path}")
+path = copy_template("procurement", WORK / "00_workshop")  # made once; kept with its edits on a re-run
 """
     ),
     code(
@@ -94,18 +100,20 @@ agents** tab, add a human pool `legal_team`; **Steps** tab, add a task `legal_re
     check(
         """
 c = studio.controller
-c.add_actor("human", "legal_team", name="Legal reviewers", capacity=2, duration="2h", approve_rate=0.95)
-c.add_node("task", "legal_review", actor="legal_team", name="Legal reviews the contract", sla="1d",
-           escalate_to="procurement_leads")
+if "legal_review" not in c.workflow.node_ids:  # not again when you run the notebook a second time
+    c.add_actor("human", "legal_team", name="Legal reviewers", capacity=2, duration="2h", approve_rate=0.95)
+    c.add_node("task", "legal_review", actor="legal_team", name="Legal reviews the contract", sla="1d",
+               escalate_to="procurement_leads")
 print("\\n".join(c.finding_lines()))  # a new step that nothing reaches lights up at once
 """
     ),
     check(
         """
-old = next(i for i, e in enumerate(c.workflow.edges) if e.key == ("create_po", "receive_goods"))
-c.delete_edge(old)
-c.add_edge("create_po", "legal_review")
-c.add_edge("legal_review", "receive_goods")
+old = next((i for i, e in enumerate(c.workflow.edges) if e.key == ("create_po", "receive_goods")), None)
+if old is not None:  # connected already on an earlier run
+    c.delete_edge(old)
+    c.add_edge("create_po", "legal_review")
+    c.add_edge("legal_review", "receive_goods")
 print(c.finding_lines() or "no problems")
 print(c.message)
 """
@@ -210,8 +218,7 @@ redraws after every change, problems light up at once (click one to jump to it),
     SETUP,
     check(
         """
-path = copy_template("procurement", WORK / "01_map")
-print(f"Working on {path}")
+path = copy_template("procurement", WORK / "01_map")  # made once; kept with its edits on a re-run
 """
     ),
     code(
@@ -229,8 +236,9 @@ after each. Add a legal review step, done by the line managers:
     check(
         """
 c = studio.controller
-c.add_node("task", "legal_review", actor="line_managers", name="Legal reviews the contract",
-           duration="30m", sla="1d", escalate_to="procurement_leads")
+if "legal_review" not in c.workflow.node_ids:  # not again when you run the notebook a second time
+    c.add_node("task", "legal_review", actor="line_managers", name="Legal reviews the contract",
+               duration="30m", sla="1d", escalate_to="procurement_leads")
 print(c.message)
 for line in c.finding_lines():
     print(line)
@@ -239,10 +247,11 @@ for line in c.finding_lines():
     md("Connect it between raising the purchase order and receiving the goods; the problems go away:"),
     check(
         """
-old = next(i for i, e in enumerate(c.workflow.edges) if e.key == ("create_po", "receive_goods"))
-c.delete_edge(old)
-c.add_edge("create_po", "legal_review")
-c.add_edge("legal_review", "receive_goods")
+old = next((i for i, e in enumerate(c.workflow.edges) if e.key == ("create_po", "receive_goods")), None)
+if old is not None:  # connected already on an earlier run
+    c.delete_edge(old)
+    c.add_edge("create_po", "legal_review")
+    c.add_edge("legal_review", "receive_goods")
 print(c.finding_lines() or "no problems")
 """
     ),
@@ -268,10 +277,11 @@ for attempt in (
 from studio import io
 
 print(c.history[-2:])
-c.undo()
-print("after undo:", ("legal_review", "receive_goods") in [e.key for e in io.load(path).edges])
-c.redo()
-print("after redo:", ("legal_review", "receive_goods") in [e.key for e in io.load(path).edges])
+if c.can_undo:  # nothing to undo when a second run changed nothing
+    c.undo()
+    print("after undo:", ("legal_review", "receive_goods") in [e.key for e in io.load(path).edges])
+    c.redo()
+    print("after redo:", ("legal_review", "receive_goods") in [e.key for e in io.load(path).edges])
 """
     ),
     code(
@@ -299,8 +309,7 @@ the same numbers.
     SETUP,
     check(
         """
-path = copy_template("procurement", WORK / "02_simulate")
-print(f"Working on {path}")
+path = copy_template("procurement", WORK / "02_simulate")  # made once; kept with its edits on a re-run
 """
     ),
     code(
@@ -382,8 +391,7 @@ case's fields and the path so far.
     SETUP,
     check(
         """
-path = copy_template("procurement", WORK / "03_walkthrough")
-print(f"Working on {path}")
+path = copy_template("procurement", WORK / "03_walkthrough")  # made once; kept with its edits on a re-run
 """
     ),
     code(
@@ -452,8 +460,7 @@ gives the same bytes, so a pipeline can diff and check it.
     SETUP,
     check(
         """
-path = copy_template("procurement", WORK / "04_export")
-print(f"Working on {path}")
+path = copy_template("procurement", WORK / "04_export")  # made once; kept with its edits on a re-run
 """
     ),
     code(
@@ -594,6 +601,23 @@ def tidy(notebook: nbformat.NotebookNode) -> None:
 
 
 def execute(notebook: nbformat.NotebookNode, folder: Path) -> None:
+    """Run ``notebook`` with its working copies in a fresh temporary folder (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="studio-notebooks-") as work:
+        os.environ["STUDIO_WORK"] = str(Path(work) / ".work")
+        try:
+            _execute(notebook, folder)
+        finally:
+            os.environ.pop("STUDIO_WORK", None)
+    for cell in notebook.cells:  # stored outputs show `.work/...`, as a reader's own run does
+        for output in cell.get("outputs", []):
+            if isinstance(output.get("text"), str):
+                output["text"] = output["text"].replace(f"{work}/", "")
+            data = output.get("data") or {}
+            if isinstance(data.get("text/plain"), str):
+                data["text/plain"] = data["text/plain"].replace(f"{work}/", "")
+
+
+def _execute(notebook: nbformat.NotebookNode, folder: Path) -> None:
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}},
         store_widget_state=False, record_timing=False,

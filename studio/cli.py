@@ -145,30 +145,42 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from studio import _backup  # noqa: PLC0415
     from studio.model import Metadata  # noqa: PLC0415
 
-    try:
-        template = templates.get_template(args.template)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
+    template = None
+    if args.template is not None:
+        try:
+            template = templates.get_template(args.template)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
     target = Path(args.directory) / args.name
     if target.exists() and not args.force:
-        raise UsageError(f"`{target}` already exists; pick another name or pass --force to overwrite it")
+        raise UsageError(f"`{target}` already exists; pick another name or pass --force to overwrite it "
+                         "(the files there are backed up first)")
     try:
         Metadata(name=args.name)
     except ValueError:
         raise UsageError(
             f"`{args.name}` is not a valid workflow name; use letters, digits, `_` and `-`, starting with a letter"
         ) from None
-    workflow = template.load()
-    workflow.metadata.name = args.name
-    workflow.metadata.version = "0.1.0"
+    if template is None:
+        workflow = templates.blank_workflow(args.name)
+    else:
+        workflow = template.load()
+        workflow.metadata.name = args.name
+        workflow.metadata.version = "0.1.0"
     target.mkdir(parents=True, exist_ok=True)
-    for extra in (template.sample_path, template.gold_path):
+    for extra in (template.sample_path, template.gold_path) if template is not None else ():
         if extra.is_file():
+            _backup.backup(target / extra.name)
             io.atomic_write(target / extra.name, extra.read_text(encoding="utf-8"))
+    kept = _backup.backup(target / "workflow.yaml")
     io.save(workflow, target / "workflow.yaml")
-    print(f"wrote {target / 'workflow.yaml'} from template `{template.name}`")
+    origin = f"from template `{template.name}`" if template is not None else "(blank: start -> first_step -> end)"
+    print(f"wrote {target / 'workflow.yaml'} {origin}")
+    if kept is not None:
+        print(f"the previous workflow.yaml is kept as {kept}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -245,11 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILE")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("new", help="start a new workflow from a template")
+    p = sub.add_parser("new", help="start a new workflow: blank (valid, minimal) or from a template")
     p.add_argument("name")
-    p.add_argument("--template", "-t", required=True, help="one of: " + ", ".join(templates.template_names()))
+    p.add_argument("--template", "-t", help="one of: " + ", ".join(templates.template_names())
+                   + " (default: a blank workflow, start -> one task -> end)")
     p.add_argument("--directory", "-C", default=".", help="where to create the workflow's folder")
-    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing folder (its files are backed up in .studio-backups/ first)")
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("templates", help="list the templates")

@@ -73,7 +73,7 @@ def one_template(name: str, cases: int, out: Path) -> int:
     folder = out / name
     if folder.exists():
         shutil.rmtree(folder)
-    path = copy_template(name, folder)
+    path = copy_template(name, folder, say=None)
     studio = StudioController(path)
     wf = studio.workflow
     print(f"\n== {name}: map -> validate -> simulate -> export   (working copy: {path})")

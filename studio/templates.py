@@ -65,3 +65,23 @@ def list_templates() -> list[Template]:
 def load_template(name: str) -> Workflow:
     """Load a template's workflow by name, e.g. ``load_template("procurement")``."""
     return get_template(name).load()
+
+
+def blank_workflow(name: str = "new_workflow") -> Workflow:
+    """A minimal valid workflow (no findings): ``start`` -> ``first_step`` (a human pool's task) -> ``end``."""
+    return Workflow.model_validate(
+        {
+            "metadata": {"name": name, "version": "0.1.0", "description": "A new workflow: replace the first step."},
+            "actors": [
+                {"id": "team", "kind": "human", "name": "The team", "capacity": 3},
+                {"id": "team_leads", "kind": "human", "name": "Team leads", "capacity": 2},
+            ],
+            "nodes": [
+                {"id": "start", "kind": "start"},
+                {"id": "first_step", "kind": "task", "name": "First step", "actor": "team", "sla": "1d"},
+                {"id": "end", "kind": "end", "outcome": "done"},
+            ],
+            "edges": [{"from": "start", "to": "first_step"}, {"from": "first_step", "to": "end"}],
+            "policies": {"escalate_to": "team_leads"},
+        }
+    )

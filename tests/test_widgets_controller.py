@@ -54,9 +54,10 @@ def test_opening_a_missing_file_raises_a_load_error(tmp_path: Path) -> None:
         StudioController(tmp_path / "nope.yaml")
 
 
-def test_blank_studio_has_start_and_end() -> None:
+def test_blank_studio_is_a_minimal_valid_workflow() -> None:
     controller = StudioController()
-    assert [n.kind for n in controller.workflow.nodes] == ["start", "end"]
+    assert [n.kind for n in controller.workflow.nodes] == ["start", "task", "end"]
+    assert controller.workflow.actor_of("first_step") is not None
     assert controller.path is None
     assert not controller.findings
 

@@ -12,8 +12,9 @@ The view (``studio.widgets.studio``) only wires ipywidgets to these methods and 
 
     edits      add_node, update_node, delete_node, add_edge, update_edge, delete_edge,
                add_actor / update_actor / delete_actor, add_tool / ..., add_data_source / ...,
-               update_metadata, undo, redo
-    files      save, load, from_template, copy_template
+               update_metadata, update_policies, update_simulation, undo, redo
+    files      save, load, new_blank, from_template, copy_template (keeps an existing copy),
+               rotating backups of every autosave (studio._backup)
     reading    workflow, findings, diagram_svg, check_condition, select_finding, options_for
     simulate   run_simulation, compare_scenarios, parse_scenario   (studio.simulate)
     walk       start_walkthrough, answer, walkthrough_state          (studio.simulate.Walkthrough)
@@ -33,8 +34,17 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from studio import io
-from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid, has_errors
+from studio import _backup, io
+from studio.errors import (
+    Finding,
+    GraphvizMissing,
+    LoadError,
+    Severity,
+    StudioError,
+    WorkflowInvalid,
+    has_errors,
+    sort_findings,
+)
 from studio.expr import check as check_expression
 from studio.model import (
     NODE_KINDS,
@@ -53,17 +63,22 @@ from studio.model import (
     Workflow,
     format_duration,
 )
-from studio.templates import get_template, template_names, templates_dir
+from studio.templates import blank_workflow, get_template, template_names, templates_dir
 
 __all__ = [
     "ACTOR_KINDS",
+    "ARRIVALS",
+    "AUTONOMY",
     "DISTRIBUTIONS",
     "NODE_KINDS",
+    "POLICY_FIELDS",
     "SECTIONS",
+    "SIMULATION_FIELDS",
     "TIERS",
     "EditRefused",
     "ExportResult",
     "StudioController",
+    "blank_workflow",
     "copy_template",
     "describe_distribution",
     "make_distribution",
@@ -104,6 +119,11 @@ _NODE_MODELS: dict[str, Any] = {
 }
 _ACTOR_MODELS: dict[str, Any] = {"agent": Agent, "human": Human, "system": System}
 HISTORY_LIMIT = 200
+POLICY_FIELDS: tuple[str, ...] = ("max_turns", "max_repeats", "approval_sla", "escalate_to", "retries", "autonomy")
+SIMULATION_FIELDS: tuple[str, ...] = ("seed", "cases", "sample_data", "gold_data")
+AUTONOMY: tuple[str, ...] = ("fully_autonomous", "human_in_the_loop", "human_on_the_loop")
+ARRIVALS: dict[str, str] = {"poisson": "rate", "fixed": "interval", "column": "column"}
+"""Arrival process -> its one parameter."""
 _Rename = Callable[[dict[str, Any], str, "str | None"], None]
 
 
@@ -164,20 +184,44 @@ def parse_scenario(text: str) -> dict[str, str]:
     return out
 
 
-def copy_template(name: str, directory: str | os.PathLike[str], filename: str = "workflow.yaml") -> Path:
+def copy_template(
+    name: str,
+    directory: str | os.PathLike[str],
+    filename: str = "workflow.yaml",
+    *,
+    overwrite: bool = False,
+    say: Callable[[str], None] | None = print,
+) -> Path:
     """Copy template ``name`` (its workflow and sample/gold data) into ``directory``; return the workflow path.
 
-    The workflow is written with :func:`studio.io.save` (atomic), so the copy is a file the studio
-    can open and autosave to without touching the template itself.
+    A working copy that is already there is **kept** (with every edit made to it) and its path is
+    returned, so running a notebook again never loses the room's work; ``overwrite=True`` starts
+    over from the template, after copying the current file into the backup folder next to it
+    (``.studio-backups/``, see :mod:`studio._backup`). Data files already in ``directory`` are kept
+    too. ``say`` receives one line saying which of these happened (``None``: silent).
+    The workflow is written with :func:`studio.io.save` (atomic), never into the template itself.
     """
     template = get_template(name)
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    for extra in (template.sample_path, template.gold_path):
-        if extra.is_file():
-            io.atomic_write(folder / extra.name, extra.read_text(encoding="utf-8"))
     target = folder / filename
+    if target.exists() and not overwrite:
+        if say is not None:
+            say(
+                f"Kept your working copy `{target}` with its edits (it already exists); opening it. "
+                f"To start over from the template: copy_template({name!r}, ..., overwrite=True) "
+                f"(the current file then goes to {_backup.describe(target)})."
+            )
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = _backup.backup(target) if target.exists() else None
+    for extra in (template.sample_path, template.gold_path):
+        destination = folder / extra.name
+        if extra.is_file() and not destination.exists():
+            io.atomic_write(destination, extra.read_text(encoding="utf-8"))
     io.save(template.load(), target)
+    if say is not None:
+        kept = f"; the previous version is in `{saved}`" if saved is not None else ""
+        say(f"Copied template `{name}` to `{target}`{kept}. Every change in the studio is saved there.")
     return target
 
 
@@ -253,6 +297,16 @@ def _explain(exc: ValidationError, data: Mapping[str, Any]) -> str:
     return "; ".join(problems[:3]) + more
 
 
+def _set_fields(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """Set plain fields (no behaviour shorthands): None or empty removes one, so its default applies."""
+    for key, raw in fields.items():
+        value = _clean(raw)
+        if _blank(value) and not isinstance(value, bool):
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
 def _rename_in_list(items: list[Any] | None, old: str, new: str | None) -> list[Any] | None:
     """Replace (or with ``new`` None, remove) ``old`` in a list of ids."""
     if not items:
@@ -277,9 +331,46 @@ class ExportResult:
 
 
 @dataclass
+class _Disk:
+    """What is in a workflow file on disk: the workflow it holds and where each element is written."""
+
+    path: Path
+    workflow: Workflow
+    text: str | None = None
+    positions: dict[io.Loc, tuple[int, int]] | None = None
+
+    def source(self) -> io.Source:
+        if self.positions is None:
+            self.positions = io.parse_text(self.text or "", str(self.path))[1]
+        return io.Source(self.path, self.positions)
+
+
+_BY_ID: tuple[str, ...] = ("nodes", "actors", "tools", "data_sources")
+
+
+def _on_disk(loc: io.Loc, now: Workflow, disk: Workflow) -> io.Loc | None:
+    """``loc`` in ``now`` as the same element's place in ``disk`` (items matched by id, edges by ends);
+    None when the element is not in ``disk``."""
+    if len(loc) < 2 or not isinstance(loc[1], int) or loc[0] not in (*_BY_ID, "edges"):
+        return loc
+    section, index = str(loc[0]), loc[1]
+    items, saved = list(getattr(now, section)), list(getattr(disk, section))
+    if not 0 <= index < len(items):
+        return loc[:1]
+    if section == "edges":
+        key = items[index].key
+        match = next((j for j, item in enumerate(saved) if item.key == key), None)
+    else:
+        match = next((j for j, item in enumerate(saved) if item.id == items[index].id), None)
+    return None if match is None else (section, match, *loc[2:])
+
+
+@dataclass
 class _Cache:
     findings: list[Finding] | None = None
+    placed: list[Finding] | None = None
     svg: str | None = None
+    text: str | None = None  # the workflow's file text, made once for placing findings and the autosave
     data_key: tuple[str, float] | None = None
     cases: io.Cases | None = None
 
@@ -321,6 +412,7 @@ class StudioController:
         self._sim: Any = None
         self._walk: Any = None
         self._evidence: tuple[Workflow, Path] | None = None
+        self._disk: _Disk | None = None
         if workflow_or_path is None:
             workflow = self.blank("new_workflow")
             self.message = "New workflow: add steps, people and agents below."
@@ -340,6 +432,7 @@ class StudioController:
                 saved = "; every change is saved to it" if autosave else ""
                 self.message = f"Opened `{path}`{saved}."
         self._workflow = self._adopt(workflow)
+        self._remember_disk(workflow)
 
     # ------------------------------------------------------------------ reading
 
@@ -350,14 +443,12 @@ class StudioController:
 
     @staticmethod
     def blank(name: str) -> Workflow:
-        """A new workflow with only a start and an end, joined by an edge."""
-        return Workflow.model_validate(
-            {
-                "metadata": {"name": name},
-                "nodes": [{"id": "start", "kind": "start"}, {"id": "end", "kind": "end", "outcome": "done"}],
-                "edges": [{"from": "start", "to": "end"}],
-            }
-        )
+        """A new, minimal workflow that validates clean: start -> one task done by a human pool -> end.
+
+        The task has an SLA and approvals/human work escalate to a second pool (``policies``), so
+        there is nothing to fix before the room starts mapping. Same as ``studio new NAME``.
+        """
+        return blank_workflow(name)
 
     def subscribe(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(event)`` on changes: ``"changed"`` as soon as the workflow changed (edit,
@@ -383,11 +474,59 @@ class StudioController:
     @property
     def findings(self) -> list[Finding]:
         """Every finding of :func:`studio.validate.validate`, with the sample data when there is some."""
+        if self._cache.placed is None:
+            self._cache.placed = self._place(self._validated())
+        return list(self._cache.placed)
+
+    def _validated(self) -> list[Finding]:
         if self._cache.findings is None:
             from studio.validate import validate  # noqa: PLC0415  (the function, not the module)
 
             self._cache.findings = validate(self._workflow, data=self.cases)
-        return list(self._cache.findings)
+        return self._cache.findings
+
+    def _file_text(self) -> str:
+        """The text the workflow's file gets on the next save (made once per change)."""
+        if self._cache.text is None:
+            assert self.path is not None
+            self._cache.text = io.dumps(self._workflow, "json" if self.path.suffix.lower() == ".json" else "yaml")
+        return self._cache.text
+
+    def _place(self, findings: list[Finding]) -> list[Finding]:
+        """Give findings the file, line and column of their element after an edit.
+
+        A workflow just opened already has them (its file's own positions). After an edit that is
+        autosaved, they are the places in the text being saved; otherwise each element is found in
+        the last version on disk by its id, and one that is only in memory is marked
+        ``(not saved yet)`` instead of pointing somewhere it is not.
+        """
+        source = self._workflow.source
+        opened = self._disk is not None and self._disk.workflow is self._workflow and self._disk.text is None
+        if opened and isinstance(source, io.Source) and source.positions:
+            return findings  # as opened: the validator placed them in the file's own text
+        base = source.path if isinstance(source, io.Source) else None
+        disk: _Disk | None = None
+        mapped = False
+        if self.path is not None and self.autosave and self.save_error is None:
+            disk = _Disk(self.path, self._workflow, self._file_text())
+        elif self._disk is not None:
+            disk, mapped = self._disk, True
+        located = disk.source() if disk is not None else None
+        out = []
+        for finding in findings:
+            if finding.file is not None and base is not None and finding.file != str(base):
+                out.append(finding)  # about another file (the sample data): placed there already
+                continue
+            loc = io.parse_location(finding.location)
+            if located is not None and disk is not None:
+                where = _on_disk(loc, self._workflow, disk.workflow) if mapped else loc
+                position = located.position(where) if where is not None else None
+                if position is not None:
+                    out.append(replace(finding, file=str(disk.path), line=position[0], column=position[1]))
+                    continue
+            name = f"{disk.path} " if disk is not None else ""
+            out.append(replace(finding, file=f"{name}(not saved yet)", line=None, column=None))
+        return sort_findings(out)
 
     def finding_lines(self) -> list[str]:
         """``finding.format()`` for each finding, the file shown by its name only (for a projector)."""
@@ -398,7 +537,7 @@ class StudioController:
         return lines
 
     def counts(self) -> dict[str, int]:
-        found = self.findings
+        found = self._validated()
         return {s.value: sum(f.severity is s for f in found) for s in Severity}
 
     def diagram_svg(self, overlay: Any = None) -> str:
@@ -412,7 +551,7 @@ class StudioController:
 
         opts: dict[str, Any] = {
             "lanes": self.lanes,
-            "findings": self.findings,
+            "findings": self._validated(),
             "overlay": overlay,
             "legend": self.key or overlay is not None,
         }
@@ -525,6 +664,14 @@ class StudioController:
         self._cache = _Cache(data_key=self._cache.data_key, cases=self._cache.cases)
         return workflow
 
+    def _remember_disk(self, workflow: Workflow, text: str | None = None, path: Path | None = None) -> None:
+        """Note what a file now holds (just opened, or just saved), to place findings after edits."""
+        source = workflow.source
+        if path is not None and text is not None:
+            self._disk = _Disk(path, workflow, text)
+        elif isinstance(source, io.Source) and source.path is not None and source.positions:
+            self._disk = _Disk(source.path, workflow, positions=dict(source.positions))
+
     def _data(self) -> dict[str, Any]:
         return io.to_data(self._workflow)
 
@@ -537,7 +684,7 @@ class StudioController:
             raise EditRefused(self.message) from None
         return self._replace(new, description)
 
-    def _replace(self, new: Workflow, description: str, *, record: bool = True) -> Workflow:
+    def _replace(self, new: Workflow, description: str, *, record: bool = True, save: bool = True) -> Workflow:
         if record:
             self._undo.append((self._workflow, description))
             del self._undo[:-HISTORY_LIMIT]
@@ -546,7 +693,8 @@ class StudioController:
         self._walk = None
         self.message = description
         self._notify("changed")  # the view redraws first: the YAML save is the slower part
-        self._autosave()
+        if save:
+            self._autosave()
         self._notify("saved")
         return self._workflow
 
@@ -554,15 +702,21 @@ class StudioController:
         if self.path is None or not self.autosave:
             return
         try:
-            io.save(self._workflow, self.path)
+            text = self._file_text()
+            _backup.backup(self.path)  # the version before this save, in .studio-backups/ next to it
+            io.atomic_write(self.path, text)
         except OSError as exc:
+            self._cache.placed = None  # the file does not hold this version: place findings again
             self.save_error = (
                 f"Could not save to `{self.path}`: {exc.strerror or exc}. "
                 "Your changes are kept here; save to another file."
             )
             self.message = f"{self.message} — {self.save_error}"
         else:
+            if self.save_error is not None:
+                self._cache.placed = None  # placed while the file was behind: place them again
             self.save_error = None
+            self._remember_disk(self._workflow, text, self.path)
 
     def _notify(self, event: str) -> None:
         for callback in list(self._listeners):
@@ -789,6 +943,101 @@ class StudioController:
         self._apply_fields(data["metadata"], fields)
         return self._commit(data, "Changed the workflow's details.")
 
+    # ------------------------------------------------------------------ policies and simulation settings
+
+    def update_policies(self, **fields: Any) -> Workflow:
+        """Change the guardrails: ``max_turns``, ``max_repeats`` (``"off"`` disables the loop guard),
+        ``approval_sla`` (a duration such as ``4h``), ``escalate_to`` (a human pool), ``retries``,
+        ``autonomy`` (one of :data:`AUTONOMY`). None or empty puts a field back to its default."""
+        unknown = sorted(set(fields) - set(POLICY_FIELDS))
+        if unknown:
+            raise EditRefused(f"`{unknown[0]}` is not a policy here; use one of {', '.join(POLICY_FIELDS)}")
+        escalate = _clean(fields.get("escalate_to"))
+        if not _blank(escalate) and escalate not in self.options_for("humans"):
+            pools = ", ".join(f"`{h}`" for h in self.options_for("humans")) or "none yet: add one under People & agents"
+            raise EditRefused(f"policies `escalate_to`: `{escalate}` is not a human pool; pick one of {pools}")
+        autonomy = _clean(fields.get("autonomy"))
+        if not _blank(autonomy) and autonomy not in AUTONOMY:
+            raise EditRefused(f"policies `autonomy`: `{autonomy}` is not an autonomy level; use {', '.join(AUTONOMY)}")
+        data = self._data()
+        policies = data.setdefault("policies", {})
+        if isinstance(fields.get("max_repeats"), str) and fields["max_repeats"].strip().lower() in ("off", "none"):
+            policies["max_repeats"] = None  # an explicit null: the loop guard is off
+            fields = {k: v for k, v in fields.items() if k != "max_repeats"}
+        _set_fields(policies, fields)
+        if not policies:
+            data.pop("policies")
+        changed = ", ".join(f"`{k}`" for k in fields) or "`max_repeats`"
+        return self._commit(data, f"Changed the policies ({changed}).")
+
+    def update_simulation(
+        self,
+        *,
+        process: str | None = None,
+        rate: str | float | None = None,
+        interval: str | float | None = None,
+        column: str | None = None,
+        **fields: Any,
+    ) -> Workflow:
+        """Change the simulation settings: ``seed``, ``cases``, ``sample_data``, ``gold_data`` (paths
+        relative to the workflow file, which must exist there) and the arrivals: ``process``
+        ``poisson`` with ``rate`` (``"30/h"``), ``fixed`` with ``interval`` (``"2m"``) or ``column``
+        with ``column`` (a sample-data column holding each case's arrival). None or empty puts a
+        field back to its default."""
+        unknown = sorted(set(fields) - set(SIMULATION_FIELDS))
+        if unknown:
+            raise EditRefused(
+                f"`{unknown[0]}` is not a simulation setting here; use one of {', '.join(SIMULATION_FIELDS)}, "
+                "process, rate, interval or column"
+            )
+        for key in ("sample_data", "gold_data"):
+            value = _clean(fields.get(key))
+            if not _blank(value):
+                self._check_data_file(key, str(value))
+        data = self._data()
+        simulation = data.setdefault("simulation", {})
+        _set_fields(simulation, fields)
+        arrival_params = {"rate": rate, "interval": interval, "column": column}
+        if process is not None or any(not _blank(v) for v in arrival_params.values()):
+            current = dict(simulation.get("arrivals") or {"process": "poisson", "rate": "1/m"})
+            kind = _clean(process) or current.get("process", "poisson")
+            if kind not in ARRIVALS:
+                raise EditRefused(f"arrivals `process`: `{kind}` is not an arrival process; use {', '.join(ARRIVALS)}")
+            param = ARRIVALS[kind]
+            value = _clean(arrival_params[param])
+            if _blank(value):
+                value = current.get(param) if current.get("process") == kind else None
+            if _blank(value):
+                example = {"rate": "`30/h`", "interval": "`2m`", "column": "`arrival_s`"}[param]
+                raise EditRefused(f"arrivals `{kind}` needs `{param}` (e.g. {example})")
+            if param == "column" and self.cases is not None and value not in self.cases.columns:
+                raise EditRefused(
+                    f"arrivals `column`: the sample data has no column `{value}`; "
+                    f"pick one of {', '.join(f'`{c}`' for c in self.cases.columns[:12])}"
+                )
+            simulation["arrivals"] = {"process": kind, param: value}
+        if not simulation:
+            data.pop("simulation")
+        arrivals_changed = process is not None or any(not _blank(v) for v in arrival_params.values())
+        changed = [*fields, *(["arrivals"] if arrivals_changed else [])]
+        result = self._commit(data, f"Changed the simulation settings ({', '.join(f'`{k}`' for k in changed)}).")
+        self._cache.data_key = None  # the sample data may be another file now
+        return result
+
+    def _check_data_file(self, key: str, name: str) -> None:
+        folder = (self.path or self._base or Path("workflow.yaml")).parent
+        candidate = Path(name) if Path(name).is_absolute() else folder / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise EditRefused(
+                f"simulation `{key}`: `{name}` is outside the workflow's folder; copy the file next to the "
+                "workflow and give its name (e.g. `sample.csv`)"
+            )
+        if not candidate.is_file():
+            raise EditRefused(
+                f"simulation `{key}`: there is no file `{name}` in `{folder}`; put the CSV/JSONL there "
+                "or give its path relative to the workflow file"
+            )
+
     def _update_item(self, section: Section, item_id: str, fields: dict[str, Any], rename: _Rename) -> Workflow:
         index = self._index_of(section, item_id)
         data = self._data()
@@ -904,8 +1153,11 @@ class StudioController:
             target = self.path
         else:
             raise EditRefused("this workflow has no file yet; type a path to save it to (e.g. `my_flow.yaml`)")
+        backed_up = _backup.backup(target) if target != self.path and target.is_file() else None
         try:
-            io.save(self._workflow, target)
+            suffix = "json" if target.suffix.lower() == ".json" else "yaml"
+            text = self._file_text() if target == self.path else io.dumps(self._workflow, suffix)
+            io.atomic_write(target, text)
         except OSError as exc:
             self.save_error = (
                 f"Could not save to `{target}`: {exc.strerror or exc}. Nothing was lost; try another path."
@@ -916,8 +1168,11 @@ class StudioController:
             self._copy_data_files(target)
             self.path = target
             self._workflow = self._adopt(self._workflow)
+        self._remember_disk(self._workflow, text, target)
+        self._cache.placed = None
         self.save_error = None
-        self.message = f"Saved to `{target}`."
+        kept = f" (the file that was there is kept as `{backed_up}`)" if backed_up is not None else ""
+        self.message = f"Saved to `{target}`{kept}."
         self._notify("saved")
         return target
 
@@ -951,7 +1206,22 @@ class StudioController:
             self.path = None
             return self._replace(workflow, f"Opened template `{target.parent.name}` (save a copy to keep changes).")
         self.path = target
-        return self._replace(workflow, f"Opened `{target}`.")
+        self._remember_disk(workflow)
+        return self._replace(workflow, f"Opened `{target}`.", save=False)  # opening never rewrites the file
+
+    def new_blank(self, name: str = "new_workflow") -> Workflow:
+        """Replace the workflow with a minimal valid one (start -> one task -> end; undoable).
+
+        With a file open, the blank is saved to it (the previous version stays in the backups and
+        on the undo stack)."""
+        try:
+            workflow = blank_workflow(name.strip() or "new_workflow")
+        except ValidationError:
+            raise EditRefused(
+                f"`{name}` is not a valid workflow name; use letters, digits, `_` and `-`, starting with a letter"
+            ) from None
+        return self._replace(workflow, f"Started a new blank workflow `{workflow.metadata.name}` (Undo brings "
+                                       "the previous one back).")
 
     def from_template(self, name: str) -> Workflow:
         """Replace the workflow with template ``name`` (undoable).

@@ -27,8 +27,21 @@ from typing import Any
 import ipywidgets as w
 
 from studio.errors import Finding, LoadError, StudioError
-from studio.model import NODE_KINDS, Agent, Approval, End, Human, Subworkflow, System, Workflow, format_duration
+from studio.model import (
+    NODE_KINDS,
+    Agent,
+    Approval,
+    End,
+    Human,
+    Subworkflow,
+    System,
+    Workflow,
+    format_duration,
+    format_rate,
+)
 from studio.widgets.controller import (
+    ARRIVALS,
+    AUTONOMY,
     DISTRIBUTIONS,
     EditRefused,
     StudioController,
@@ -135,6 +148,15 @@ def _fit_svg(svg: str, zoom: str | bool, selected: str | None) -> str:
 
         tag = re.sub(r'\s(width|height)="([\d.]+)(pt|px)?"', scale, tag)
     return svg[: match.start()] + tag + svg[match.end() :]
+
+
+def _arrival_text(arrivals: Any) -> str:
+    """An arrival process's one parameter as a form shows it: ``30/h``, ``2m`` or a column name."""
+    if arrivals.process == "poisson":
+        return str(format_rate(arrivals.rate))
+    if arrivals.process == "fixed":
+        return str(format_duration(arrivals.interval))
+    return str(arrivals.column)
 
 
 def _details(title: str, children: Sequence[Any]) -> Any:
@@ -312,6 +334,9 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.template_button = _button(
             "Start from template", "", "Replace the workflow with this template (Undo brings it back)"
         )
+        self.blank_button = _button(
+            "New blank", "", "Start a minimal workflow: start, one step, end (Undo brings this one back)", "file-o"
+        )
         self.lanes_pick = w.ToggleButtons(
             options=[("Lanes: actor", "actor"), ("kind", "kind"), ("none", "none")],
             value=c.lanes,
@@ -338,6 +363,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.save_button.on_click(lambda _: self._act(lambda: c.save(self.path_text.value.strip() or None)))
         self.load_button.on_click(lambda _: self._act(lambda: c.load(self.path_text.value.strip())))
         self.template_button.on_click(lambda _: self._act(lambda: c.from_template(self.template_pick.value)))
+        self.blank_button.on_click(lambda _: self._act(c.new_blank))
         self.lanes_pick.observe(self._on_view, names="value")
         self.direction_pick.observe(self._on_view, names="value")
         self.zoom_pick.observe(lambda _: self._redraw(), names="value")
@@ -353,6 +379,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 w.HTML("&nbsp;│&nbsp;"),
                 self.template_pick,
                 self.template_button,
+                self.blank_button,
             ],
             layout=wrap,
         )
@@ -369,9 +396,16 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.problems_title = w.HTML()
         problems = w.VBox([self.problems_title, self.findings_list, self.finding_detail])
         self.editors = w.Tab(
-            children=[self._node_form(), self._edge_form(), self._actor_form(), self._tool_form(), self._data_form()]
+            children=[
+                self._node_form(),
+                self._edge_form(),
+                self._actor_form(),
+                self._tool_form(),
+                self._data_form(),
+                self._settings_form(),
+            ]
         )
-        for index, name in enumerate(["Steps", "Connections", "People & agents", "Tools", "Data"]):
+        for index, name in enumerate(["Steps", "Connections", "People & agents", "Tools", "Data", "Settings"]):
             self.editors.set_title(index, name)
         left = w.VBox([view_bar, self.diagram_box], layout=w.Layout(width="58%", padding="0 12px 0 0"))
         right = w.VBox([problems, self.editors], layout=w.Layout(width="42%"))
@@ -422,7 +456,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def select(self, section: str, index: int | None) -> None:
         """Open the form for ``section[index]`` (as selecting a problem does) and outline it."""
-        tabs = {"nodes": 0, "edges": 1, "actors": 2, "tools": 3, "data_sources": 4}
+        tabs = {"nodes": 0, "edges": 1, "actors": 2, "tools": 3, "data_sources": 4, "policies": 5, "simulation": 5}
         if section not in tabs:
             self._say(f"This problem is about `{section}`: change it in the workflow file.", "warn")
             return
@@ -494,6 +528,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self._load_actor()
             self._load_tool()
             self._load_data()
+            self._load_settings()
 
     # ------------------------------------------------------------------ steps
 
@@ -1087,6 +1122,103 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             with self._quietly():
                 self.data_pick.value = new_id
                 self._load_data()
+
+    # ------------------------------------------------------------------ policies and simulation settings
+
+    def _settings_form(self) -> Any:
+        self.policy_max_turns = _text("Max turns", "steps a case may take, e.g. 100")
+        self.policy_max_repeats = _text("Max repeats", "loop guard per transition, e.g. 3; `off` disables it")
+        self.policy_sla = _text("Approval SLA", "how long an approval may wait, e.g. 4h")
+        self.policy_escalate = _dropdown("Escalate to", [("— nobody —", "")], "")
+        self.policy_retries = _text("Retries", "retries of a failed agent or tool call, e.g. 1")
+        self.policy_autonomy = _dropdown("Autonomy", list(AUTONOMY), "human_in_the_loop")
+        self.policy_save = _button("Save policies", "primary", "Change the workflow's policies", "check")
+        self.sim_set_seed = _text("Seed", "e.g. 0")
+        self.sim_set_cases = _text("Cases", "cases per run (empty: every sample case)")
+        self.sim_set_process = _dropdown(
+            "Arrivals",
+            [("Poisson (random, at a rate)", "poisson"), ("Fixed interval", "fixed"), ("From a data column", "column")],
+            "poisson",
+        )
+        self.sim_set_arrival = _text("Rate", "e.g. 30/h")
+        self.sim_set_sample = _text("Sample data", "CSV/JSONL next to the workflow, e.g. sample.csv")
+        self.sim_set_gold = _text("Gold cases", "e.g. gold.csv")
+        self.sim_settings_save = _button(
+            "Save simulation settings", "primary", "Change the simulation settings", "check"
+        )
+        self.sim_set_process.observe(self._unless_quiet(self._settings_layout), names="value")
+        self.policy_save.on_click(lambda _: self._act(lambda: self.controller.update_policies(**self._policy_fields())))
+        self.sim_settings_save.on_click(
+            lambda _: self._act(lambda: self.controller.update_simulation(**self._simulation_fields()))
+        )
+        return w.VBox(
+            [
+                w.HTML("<b>Policies</b> (guardrails the control plane enforces)"),
+                self.policy_max_turns,
+                self.policy_max_repeats,
+                self.policy_sla,
+                self.policy_escalate,
+                self.policy_retries,
+                self.policy_autonomy,
+                self.policy_save,
+                w.HTML("<b>Simulation</b>"),
+                self.sim_set_seed,
+                self.sim_set_cases,
+                self.sim_set_process,
+                self.sim_set_arrival,
+                self.sim_set_sample,
+                self.sim_set_gold,
+                self.sim_settings_save,
+            ]
+        )
+
+    def _settings_layout(self) -> None:
+        kind = str(self.sim_set_process.value)
+        param = ARRIVALS[kind]
+        self.sim_set_arrival.description = {"rate": "Rate", "interval": "Interval", "column": "Column"}[param]
+        examples = {"rate": "e.g. 30/h", "interval": "e.g. 2m", "column": "e.g. arrival_s"}
+        self.sim_set_arrival.placeholder = examples[param]
+        arrivals = self.controller.workflow.simulation.arrivals
+        self.sim_set_arrival.value = _arrival_text(arrivals) if arrivals.process == kind else ""
+
+    def _policy_fields(self) -> dict[str, Any]:
+        return {
+            "max_turns": self.policy_max_turns.value,
+            "max_repeats": self.policy_max_repeats.value,
+            "approval_sla": self.policy_sla.value,
+            "escalate_to": self.policy_escalate.value,
+            "retries": self.policy_retries.value,
+            "autonomy": self.policy_autonomy.value,
+        }
+
+    def _simulation_fields(self) -> dict[str, Any]:
+        param = ARRIVALS[str(self.sim_set_process.value)]
+        return {
+            "seed": self.sim_set_seed.value,
+            "cases": self.sim_set_cases.value,
+            "sample_data": self.sim_set_sample.value,
+            "gold_data": self.sim_set_gold.value,
+            "process": self.sim_set_process.value,
+            param: self.sim_set_arrival.value,
+        }
+
+    def _load_settings(self) -> None:
+        wf = self.controller.workflow
+        policies, simulation = wf.policies, wf.simulation
+        self.policy_escalate.options = [("— nobody —", "")] + [(h, h) for h in self.controller.options_for("humans")]
+        self.policy_max_turns.value = str(policies.max_turns)
+        self.policy_max_repeats.value = "off" if policies.max_repeats is None else str(policies.max_repeats)
+        self.policy_sla.value = format_duration(policies.approval_sla) if policies.approval_sla is not None else ""
+        self.policy_escalate.value = policies.escalate_to if policies.escalate_to in self.controller.options_for(
+            "humans") else ""
+        self.policy_retries.value = str(policies.retries)
+        self.policy_autonomy.value = policies.autonomy.value
+        self.sim_set_seed.value = str(simulation.seed)
+        self.sim_set_cases.value = "" if simulation.cases is None else str(simulation.cases)
+        self.sim_set_process.value = simulation.arrivals.process
+        self._settings_layout()
+        self.sim_set_sample.value = simulation.sample_data or ""
+        self.sim_set_gold.value = simulation.gold_data or ""
 
     # ================================================================== Simulate
 
