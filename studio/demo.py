@@ -87,17 +87,14 @@ def one_template(name: str, cases: int, out: Path) -> int:
         print("          (errors: not simulated or exported)")
         return 1
     if studio.can_simulate:
-        from studio.widgets.present import kpi_rows, resource_rows  # noqa: PLC0415
+        from studio.widgets.present import kpi_rows, pointers  # noqa: PLC0415
 
         results = studio.run_simulation(cases=cases, progress=None)
         print(f"simulate  {studio.message}")
         for label, value in kpi_rows(results):
             print(f"          {label:<30} {value}")
-        use = {name: r.get("utilisation") or 0.0 for name, r in results.kpis["resources"].items()}
-        busiest = sorted(resource_rows(results), key=lambda r: -use.get(r[0], 0.0))
-        shown = [f"{r[0]} {r[2]} (mean wait {r[3]})" for r in busiest if r[2] != "–"][:3]
-        if shown:
-            print(f"          busiest: {', '.join(shown)}")
+        for line in pointers(results):
+            print(f"          {line}")
     else:
         print("simulate  (studio.simulate is not installed here)")
     result = studio.export(folder / f"{name}.controlplane.yaml")

@@ -608,12 +608,21 @@ def _sla(ctx: Context) -> Iterator[Finding]:
             missing.append("an escalation")
         if missing:
             what = "approval" if isinstance(node, Approval) else "human task"
+            fixes = []
+            if "an SLA" in missing:
+                fixes.append(
+                    "add `sla:` (e.g. `4h`) to the step, or set `policies.approval_sla`"
+                    if isinstance(node, Approval)
+                    else "add `sla:` (e.g. `4h`) to the step (`policies.approval_sla` covers approvals only)"
+                )
+            if "an escalation" in missing:
+                fixes.append("add `escalate_to:` (a human pool) to the step, or set `policies.escalate_to`")
             yield ctx.finding(
                 "G003",
                 ctx.node_loc(node.id),
                 f"{what} `{node.id}` has no {' and no '.join(m.removeprefix('an ') for m in missing)}; "
                 "work can wait there forever",
-                "add `sla:` (e.g. `4h`) and `escalate_to:` (a human pool), or set them in `policies`",
+                "; ".join(fixes),
             )
 
 

@@ -39,7 +39,9 @@ def test_simulate_writes_outputs_and_prints_a_summary(approval: Path, tmp_path: 
     assert kpis["resources"]["managers"]["capacity"] == 2
     assert {p.name for p in out.iterdir()} >= {"kpis.json", "traces.jsonl", "cases.jsonl", "waits.png", "progress"}
     captured = capsys.readouterr()
-    assert "approval 1.0.0: 20 case(s) in 2 replication(s), seed 3" in captured.out
+    assert "approval 1.0.0: scenario actors.managers.capacity=2; policies.max_repeats=4" in captured.out
+    assert "20 (2 replication(s), seed 3)" in captured.out
+    assert "Compared with the baseline (as mapped)" in captured.out and "95% interval" in captured.out
     assert "simulate" in captured.err  # the progress bar
 
 

@@ -227,7 +227,9 @@ def test_simulate_tab_runs_with_progress_kpis_and_plots(studio: Studio, work: Pa
     assert studio.sim_progress.bar_style == "success"
     assert studio.sim_progress.value == studio.sim_progress.max == 24
     assert len(set(seen)) > 3  # the bar moved while cases finished
-    assert "Cases simulated" in studio.sim_kpis.value and "line_managers" in studio.sim_kpis.value
+    shown = studio.sim_kpis.value
+    assert "Cases simulated" in shown and "Budget-holding line managers" in shown  # names, not ids
+    assert "scenario baseline (as mapped)" in shown and "Bottleneck:" in shown and "%" in shown
     titles = [studio.sim_plots.get_title(i) for i in range(len(studio.sim_plots.children))]
     assert titles == ["Cycle times", "Utilisation", "Waits", "Hand-offs", "Waits on the map"]
     assert all(page.value[:4] == b"\x89PNG" for page in studio.sim_plots.children[:3])
@@ -253,7 +255,8 @@ def test_compare_two_scenarios(studio: Studio) -> None:
     studio.sim_scenario_b.value = "actors.line_managers.capacity=1\nactors.warehouse_team.capacity=1"
     studio.sim_compare.click()
     table = studio.sim_compare_out.value
-    assert "Scenario A vs B" in table and "95% interval" in table
+    assert "A: baseline (as mapped)" in table and "B: actors.line_managers.capacity=1" in table
+    assert "95% interval" in table and "Busy share, Goods-in team" in table
     assert table.count("<tr>") > 5
 
 

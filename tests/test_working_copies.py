@@ -199,3 +199,18 @@ def test_a_failed_autosave_marks_new_elements_not_saved(tmp_path: Path, monkeypa
     assert studio.save_error is not None
     assert any((f.file or "").endswith("(not saved yet)") for f in studio.findings)
     assert os.path.getsize(path) > 0 and "legal_review" not in path.read_text(encoding="utf-8")
+
+
+def test_g003_hint_points_only_to_settings_that_exist() -> None:
+    from studio.model import Policies, Workflow
+
+    workflow = StudioController.blank("hints")
+    data = io.to_data(workflow)
+    data["nodes"][1].pop("sla")
+    data.pop("policies")
+    found = [f for f in validate(Workflow.model_validate(data)) if f.code == "G003"]
+    assert len(found) == 1 and "human task" in found[0].message
+    hint = found[0].hint
+    assert "`policies.approval_sla` covers approvals only" in hint and "`policies.escalate_to`" in hint
+    for setting in ("approval_sla", "escalate_to"):
+        assert setting in Policies.model_fields

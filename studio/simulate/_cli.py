@@ -78,6 +78,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from studio import io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
     from studio.simulate import simulate  # noqa: PLC0415
+    from studio.simulate.summary import text as summary_text  # noqa: PLC0415
 
     workflow = io.load(args.file)
     _check_out(Path(args.out))
@@ -92,10 +93,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(finding.format(), file=sys.stderr)
         print(f"{args.file}: cannot simulate a workflow with error findings", file=sys.stderr)
         return 1
-    print(results.summary())
+    baseline = comparison = None
+    if args.scenario:  # the same run without the scenario, to compare with (no files written for it)
+        from studio.simulate import compare  # noqa: PLC0415
+
+        baseline = simulate(
+            workflow, data=args.data, cases=args.cases, seed=args.seed, replications=args.replications,
+            workers=args.workers, progress=not args.no_progress, allow_llm=args.allow_llm,
+        )
+        comparison = compare(baseline, results)
+    print(summary_text(results, baseline, comparison))
     print(f"wrote {args.out}/kpis.json, traces.jsonl, cases.jsonl and plots", file=sys.stderr)
     if args.gold and results.gold is not None:
-        print(results.gold.summary())
+        details = results.gold.summary().splitlines()[1:]  # its pass count is in the table above
+        if details:
+            print("\nGold cases that differ:\n" + "\n".join(details))
         if results.gold.pass_rate < args.min_pass:
             print(f"gold gate failed: {results.gold.pass_rate:.1%} of gold cases pass, "
                   f"--min-pass is {args.min_pass:.1%}", file=sys.stderr)

@@ -484,13 +484,18 @@ class Results:
         from matplotlib.figure import Figure  # noqa: PLC0415
 
         resources = self.kpis["resources"]
-        names = [name for name, r in resources.items() if r["utilisation"] is not None]
-        values = [resources[name]["utilisation"] for name in names]
+        label = self._names()
+        # every pool; a rate-limited tool only when its bar would show (under 0.5% it is an empty row)
+        ids = [rid for rid, r in resources.items()
+               if r["utilisation"] is not None and (r["kind"] == "pool" or r["utilisation"] >= 0.005)]
+        names = _unique([label.get(rid, rid) for rid in ids], ids)
+        values = [resources[rid]["utilisation"] for rid in ids]
         figure = Figure(figsize=(7, max(2.5, 0.4 * len(names) + 1)))
         axes = figure.subplots()
         axes.barh(names, values, color=["#C44E52" if v >= 0.85 else "#55A868" for v in values])
         axes.set_xlim(0, max([1.0, *values]))
-        axes.axvline(0.85, color="grey", linestyle=":")
+        axes.axvline(0.85, color="grey", linestyle=":", label="85% busy: queues grow fast above this")
+        axes.legend(loc="lower right")
         axes.set_xlabel("utilisation (busy / available working time)")
         axes.set_title(f"{self.plan.name}: resource utilisation")
         axes.invert_yaxis()
@@ -518,14 +523,16 @@ class Results:
                     else:
                         sums[step[N]]["queue"] += step[QUEUE]
                         sums[step[N]]["calendar"] += wait - step[QUEUE]
-        nodes = sorted(sums, key=lambda n: self.plan.nodes[n].order)
+        label = self._names()
+        ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
+        nodes = _unique([label.get(n, n) for n in ids], ids)
         reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA
         colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD"}
         figure = Figure(figsize=(7, max(2.5, 0.4 * len(nodes) + 1)))
         axes = figure.subplots()
         left = [0.0] * len(nodes)
         for reason in reasons:
-            values = [sums[n][reason] / visits[n] / 3600.0 for n in nodes]
+            values = [sums[n][reason] / visits[n] / 3600.0 for n in ids]
             if any(values):
                 axes.barh(nodes, values, left=left, label=reason, color=colours[reason])
                 left = [a + b for a, b in zip(left, values, strict=True)]
@@ -536,6 +543,14 @@ class Results:
         axes.invert_yaxis()
         figure.tight_layout()
         return figure
+
+    def _names(self) -> dict[str, str]:
+        """Id -> the name people use, for plot labels (steps, people, tools)."""
+        out: dict[str, str] = {}
+        workflow = self.compiled.workflow
+        for item in [*workflow.tools, *workflow.actors, *workflow.nodes]:
+            out[item.id] = getattr(item, "name", None) or item.id
+        return out
 
     # ------------------------------------------------------------------ files
 
@@ -591,6 +606,12 @@ class Results:
                 figure.savefig(folder / name, dpi=100)
                 written.append(folder / name)
         return written
+
+
+def _unique(labels: Sequence[str], ids: Sequence[str]) -> list[str]:
+    """Plot labels: a name shared by two elements gets its id added (a bar per element, never merged)."""
+    seen = Counter(labels)
+    return [f"{text} ({rid})" if seen[text] > 1 else text for text, rid in zip(labels, ids, strict=True)]
 
 
 def _write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> Path:

@@ -22,28 +22,11 @@ __all__ = [
     "kpi_table",
     "network_svg",
     "overlay",
+    "pointers",
     "resource_rows",
     "table",
     "walkthrough",
 ]
-
-# KPIs a room reads first, in this order: (label, path into ``kpis``, how to show it)
-_HEADLINE: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("Cases simulated", ("cases",), "int"),
-    ("Completed successfully", ("success_rate",), "pct"),
-    ("Cycle time, median", ("cycle_time", "p50"), "hours"),
-    ("Cycle time, 95th percentile", ("cycle_time", "p95"), "hours"),
-    ("Cycle time, mean", ("cycle_time", "mean"), "hours"),
-    ("Throughput per day", ("throughput", "per_day"), "num"),
-    ("Cost per case", ("cost", "per_case"), "money"),
-    ("Tokens per case", ("tokens", "per_case"), "int"),
-    ("Hand-offs per case", ("handoffs_per_case",), "num"),
-    ("Failed cases", ("failures", "total"), "int"),
-    ("Escalations", ("escalations", "total"), "int"),
-    ("Killed by the loop guard", ("loop_guard", "kills"), "int"),
-    ("Gold cases passing", ("gold", "pass_rate"), "pct"),
-)
-
 
 def _esc(value: Any) -> str:
     return html.escape(str(value))
@@ -58,29 +41,6 @@ def hours(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-def _show(value: Any, how: str) -> str:
-    if value is None:
-        return "–"
-    if how == "pct":
-        return f"{float(value):.1%}"
-    if how == "hours":
-        return hours(float(value))
-    if how == "money":
-        return f"{float(value):.4f}"
-    if how == "int":
-        return f"{round(float(value)):,}"
-    return f"{float(value):.3g}"
-
-
-def _get(data: Mapping[str, Any], path: Sequence[str]) -> Any:
-    value: Any = data
-    for key in path:
-        if not isinstance(value, Mapping) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
     """An HTML table (every cell escaped) in the studio's style."""
     head = "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>" if header else ""
@@ -89,50 +49,52 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) ->
 
 
 def kpi_rows(results: Any) -> list[tuple[str, str]]:
-    """The headline KPIs as ``(label, shown value)`` rows."""
-    kpis: Mapping[str, Any] = results.kpis
-    rows = []
-    for label, path, how in _HEADLINE:
-        if path[0] == "gold" and "gold" not in kpis:
-            continue
-        rows.append((label, _show(_get(kpis, path), how)))
-    return rows
+    """The headline KPIs as ``(label, value with its unit)`` rows (:func:`studio.simulate.summary.headline_rows`)."""
+    from studio.simulate import summary  # noqa: PLC0415
+
+    return summary.headline_rows(results)
 
 
 def resource_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
-    """Per resource: name, capacity, utilisation, mean wait, 95th percentile wait."""
-    out = []
-    for name, r in (results.kpis.get("resources") or {}).items():
-        utilisation = r.get("utilisation")
-        out.append(
-            (
-                name,
-                str(r.get("capacity")),
-                "–" if utilisation is None else f"{utilisation:.0%}",
-                hours(r.get("wait_mean")),
-                hours(r.get("wait_p95")),
-            )
-        )
-    return out
+    """Per person pool and used rate-limited tool, by name: capacity, busy share, mean wait, p95 wait."""
+    from studio.simulate import summary  # noqa: PLC0415
+
+    return summary.resource_rows(results)
+
+
+def pointers(results: Any) -> list[str]:
+    """The bottleneck and risky set-ups (:func:`studio.simulate.summary.pointers`)."""
+    from studio.simulate import summary  # noqa: PLC0415
+
+    return summary.pointers(results)
 
 
 def kpi_table(results: Any) -> str:
-    """The KPI table and the resource table, as HTML."""
+    """What ``studio simulate`` prints, as HTML: the scenario, the figures with units, the people and
+    tools by name, and what to look at first."""
+    from studio.simulate import summary  # noqa: PLC0415
+
     kpis = results.kpis
-    scenario = ", ".join(str(s) for s in kpis.get("scenario") or []) or "as mapped"
     title = (
         f"<h4>{_esc(kpis['workflow']['name'])} {_esc(kpis['workflow']['version'])}: "
-        f"{_esc(kpis['cases'])} cases, seed {_esc(kpis.get('seed'))}, scenario: {_esc(scenario)}</h4>"
+        f"scenario {_esc(summary.scenario_name(results))}</h4>"
     )
-    outcomes = ", ".join(f"{k} {v}" for k, v in (kpis.get("outcomes") or {}).items())
+    outcomes = ", ".join(f"{k} {v:,}" for k, v in (kpis.get("outcomes") or {}).items())
+    found = pointers(results)
+    look = (
+        '<div class="wds-warn"><b>Look at:</b><ul>' + "".join(f"<li>{_esc(p)}</li>" for p in found) + "</ul></div>"
+        if found
+        else ""
+    )
     return (
         title
+        + look
         + '<div style="display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start">'
         + "<div>"
         + table(kpi_rows(results), ["KPI", "value"])
         + f"<p>Outcomes: {_esc(outcomes)}</p></div>"
         + "<div>"
-        + table(resource_rows(results), ["resource", "capacity", "utilisation", "mean wait", "p95 wait"])
+        + table(resource_rows(results), ["people / tool", "capacity", "busy", "mean wait", "p95 wait"])
         + "</div></div>"
     )
 
@@ -202,24 +164,20 @@ def overlay(results: Any) -> Any:
     return Overlay(nodes=waits, edges=traffic, label="wait", text=text)
 
 
-def comparison_rows(comparison: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str, str, str, str]]:
-    """A vs B per KPI: a, b, b - a, the 95% interval, and whether it is a real difference."""
-    rows = []
-    for key, row in comparison.items():
-        low, high = row.get("low"), row.get("high")
-        interval = "–" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
-        significant = row.get("significant")
-        verdict = "–" if significant is None else ("yes" if significant else "no")
-        rows.append((key, _num(row.get("a")), _num(row.get("b")), _num(row.get("diff")), interval, verdict))
-    return rows
+def comparison_rows(
+    comparison: Mapping[str, Mapping[str, Any]], workflow: Any = None
+) -> list[tuple[str, str, str, str, str, str]]:
+    """A vs B per KPI, by name and with units: a, b, b - a, the 95% interval, a real difference?"""
+    from studio.simulate import summary  # noqa: PLC0415
+
+    return summary.comparison_rows(comparison, workflow)
 
 
-def _num(value: Any) -> str:
-    return "–" if value is None else f"{float(value):.4g}"
-
-
-def comparison_table(comparison: Mapping[str, Mapping[str, Any]]) -> str:
-    return table(comparison_rows(comparison), ["KPI", "A", "B", "B − A", "95% interval", "different?"])
+def comparison_table(
+    comparison: Mapping[str, Mapping[str, Any]], workflow: Any = None, a: str = "A", b: str = "B"
+) -> str:
+    """The A vs B table; ``a`` and ``b`` head the columns (e.g. ``baseline`` and the scenario's name)."""
+    return table(comparison_rows(comparison, workflow), ["KPI", a, b, f"{b} − {a}", "95% interval", "real difference?"])
 
 
 def walkthrough(walk: Any) -> tuple[str, str]:

@@ -1343,15 +1343,18 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         comparison = self._act(lambda: self.controller.compare_scenarios(a, b))
         if comparison is None:
             return None
+        from studio.simulate.summary import scenario_name  # noqa: PLC0415
         from studio.widgets import present  # noqa: PLC0415
 
         note = ""
         if int(self.sim_replications.value) < 2:
             note = "<p><i>Run two or more replications to get confidence intervals.</i></p>"
+        name_a, name_b = scenario_name(a), scenario_name(b)
         self.sim_compare_out.value = (
-            "<h4>Scenario A vs B (B − A, 95% interval across replications)</h4>"
+            f"<h4>A: {_esc(name_a)} &nbsp; vs &nbsp; B: {_esc(name_b)} "
+            f"(means over {_esc(self.sim_replications.value)} replication(s); B − A with its 95% interval)</h4>"
             + note
-            + present.comparison_table(comparison)
+            + present.comparison_table(comparison, b.compiled.workflow, "A", "B")
         )
         return comparison
 
