@@ -333,6 +333,19 @@ assert kpis["cycle_time"]["p50"] > 0
 display(HTML(present.kpi_table(results)))
 """
     ),
+    md(
+        """
+The table reads as the room talks: names instead of ids, percentages, hours or days, and under
+**Look at** the bottleneck (the busiest pool of people) and risky set-ups: a pool above 85% busy,
+or escalations that all land on one person.
+"""
+    ),
+    check(
+        """
+for line in present.pointers(results):
+    print(line)
+"""
+    ),
     md("## Charts: cycle times, utilisation per resource, where cases wait"),
     code("results.plot_cycle_times()"),
     code("results.plot_utilisation()"),
@@ -357,7 +370,8 @@ display(SVG(studio.controller.diagram_svg(overlay=overlay)))
 ## Compare two scenarios
 
 Scenario B gives the line managers' pool fewer people. Three replications of each give a 95%
-interval for every difference; "different?" says whether the interval excludes zero.
+interval for every difference; "real difference?" says whether the interval excludes zero. The
+same comparison is what `studio simulate FILE --scenario KEY=VALUE --replications 3` prints.
 """
     ),
     code(
@@ -367,7 +381,7 @@ b = studio.controller.run_simulation(cases=30, seed=7, replications=3, scenario=
 comparison = studio.controller.compare_scenarios(a, b)
 assert b.kpis["resources"]["line_managers"]["capacity"] == 1
 assert comparison["utilisation[line_managers]"]["diff"] > 0  # fewer people, each busier
-display(HTML(present.comparison_table(comparison)))
+display(HTML(present.comparison_table(comparison, b.compiled.workflow, "as mapped", "line managers x1")))
 """
     ),
     code(

@@ -94,6 +94,12 @@ def _who(label: Mapping[str, str], element: str) -> str:
     return name if name == element else f"{name} [{element}]"
 
 
+def _step(label: Mapping[str, str], element: str) -> str:
+    """A step as a sentence can hold it: ``"CFO approves the spend" [cfo_approval]``."""
+    name = label.get(element, element)
+    return f'"{name}" [{element}]' if name != element else f"`{element}`"
+
+
 def _workflow(results: Any) -> Any:
     compiled = getattr(results, "compiled", None)
     return getattr(compiled, "workflow", None)
@@ -189,7 +195,7 @@ def pointers(results: Any) -> list[str]:
         escalated = int((resources.get(target) or {}).get("escalated_in") or 0)
         seen = f"; {escalated:,} escalation(s) went there in this run" if escalated else ""
         out.append(
-            f"Risk: escalations from {', '.join(label.get(s, s) for s in sources)} go to "
+            f"Risk: escalations from {', '.join(_step(label, s) for s in sources)} go to "
             f"{_who(label, target)}, a pool of one person{seen}: when that person is busy or "
             "away every escalated case waits; add a deputy or escalate to a larger pool."
         )
@@ -212,7 +218,7 @@ def _escalations_to_one(workflow: Any) -> dict[str, list[str]]:
         if target is not None and sizes.get(target) == 1:
             out.setdefault(target, []).append(node.id)
     if default is not None and sizes.get(default) == 1 and default not in out:
-        out[default] = ["the policies (`escalate_to`)"]
+        out[default] = ["policies.escalate_to"]
     return out
 
 

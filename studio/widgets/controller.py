@@ -429,7 +429,8 @@ class StudioController:
                 self.message = f"Opened template `{path.parent.name}`; to keep changes, save a copy to a file."
             else:
                 self.path = path
-                saved = "; every change is saved to it" if autosave else ""
+                saved = (f"; every change is saved to it (earlier versions: {_backup.FOLDER}/ next to it)"
+                         if autosave else "")
                 self.message = f"Opened `{path}`{saved}."
         self._workflow = self._adopt(workflow)
         self._remember_disk(workflow)
