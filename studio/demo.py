@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -71,9 +70,8 @@ def one_template(name: str, cases: int, out: Path) -> int:
     from studio.widgets.controller import StudioController, copy_template  # noqa: PLC0415
 
     folder = out / name
-    if folder.exists():
-        shutil.rmtree(folder)
-    path = copy_template(name, folder, say=None)
+    # a fresh copy of the template each run; an earlier (perhaps edited) copy goes to .studio-backups/
+    path = copy_template(name, folder, overwrite=True, say=None)
     studio = StudioController(path)
     wf = studio.workflow
     print(f"\n== {name}: map -> validate -> simulate -> export   (working copy: {path})")

@@ -214,3 +214,20 @@ def test_g003_hint_points_only_to_settings_that_exist() -> None:
     assert "`policies.approval_sla` covers approvals only" in hint and "`policies.escalate_to`" in hint
     for setting in ("approval_sla", "escalate_to"):
         assert setting in Policies.model_fields
+
+
+def test_import_force_and_the_demo_keep_what_was_there(tmp_path: Path) -> None:
+    out = tmp_path / "workflow.yaml"
+    out.write_text(io.dumps(StudioController.blank("edited_by_hand")), encoding="utf-8")
+    source = ROOT / "tests" / "fixtures" / "bpmn" / "camunda_invoice.bpmn"
+    assert main(["import", str(source), "-o", str(out), "--force"]) == 0
+    assert "edited_by_hand" in _backup.backups(out)[-1].read_text(encoding="utf-8")
+
+    from studio.demo import one_template
+
+    folder = tmp_path / "demo"
+    copy_template("support_triage", folder / "support_triage", say=None)
+    StudioController(folder / "support_triage" / "workflow.yaml").update_metadata(description="room edit")
+    one_template("support_triage", 5, folder)
+    kept = _backup.backups(folder / "support_triage" / "workflow.yaml")
+    assert any("room edit" in path.read_text(encoding="utf-8") for path in kept)

@@ -127,7 +127,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     result = read_bpmn(args.file, process=args.process, name=args.name)
     for finding in result.findings:
         print(finding.format())
+    from studio import _backup  # noqa: PLC0415
+
+    kept = _backup.backup(target)  # --force: the file that was there stays in .studio-backups/
     io.save(result.workflow, target)
+    if kept is not None:
+        print(f"the previous {target.name} is kept as {kept}", file=sys.stderr)
     warnings = sum(f.severity is Severity.WARNING for f in result.findings)
     workflow = result.workflow
     print(f"wrote {target}: {len(workflow.nodes)} nodes, {len(workflow.edges)} edges, {len(workflow.actors)} "
