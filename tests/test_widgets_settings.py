@@ -114,6 +114,7 @@ def test_settings_form_edits_policies_and_simulation(work: Path) -> None:
     simulation = io.load(work).simulation
     assert (simulation.arrivals.process, simulation.seed) == ("fixed", 11)
     assert studio.sim_set_arrival.value == "2m"  # the form shows what is saved
+    assert studio.sim_seed.value == 11  # the Simulate tab follows the new setting
     studio.undo_button.click()
     assert studio.sim_set_process.value == "poisson" and studio.sim_set_seed.value != "11"
 

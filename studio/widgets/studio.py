@@ -304,6 +304,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 self.case_pick.options = cases
                 self.case_pick.value = chosen if chosen in cases else (cases[0] if cases else None)
             self._refresh_export_path()
+            self._follow_simulation_settings()
             name = self.controller.workflow.metadata.name
             if name in self.template_pick.options:
                 self.template_pick.value = name
@@ -1238,6 +1239,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             tooltip="independent runs; two or more give confidence intervals when comparing",
         )
         self.sim_seed = w.IntText(value=wf.simulation.seed, description="Seed", style=FIELD, layout=small)
+        self._sim_settings = (wf.simulation.seed, wf.simulation.cases)
         self.sim_scenario = w.Textarea(
             description="Scenario A",
             placeholder="what-if changes, one a line, e.g.\nactors.line_managers.capacity=10\n(empty: as mapped)",
@@ -1276,6 +1278,17 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 self.sim_compare_out,
             ]
         )
+
+    def _follow_simulation_settings(self) -> None:
+        """The Simulate tab's seed and cases follow the workflow's settings when those change (a value
+        typed into the tab for one run stays until then)."""
+        simulation = self.controller.workflow.simulation
+        settings = (simulation.seed, simulation.cases)
+        if settings != self._sim_settings:
+            self._sim_settings = settings
+            self.sim_seed.value = simulation.seed
+            if simulation.cases is not None:
+                self.sim_cases.value = simulation.cases
 
     def _progress(self, done: int, total: int | None = None, *_: Any) -> None:
         if total:
