@@ -231,3 +231,18 @@ def test_import_force_and_the_demo_keep_what_was_there(tmp_path: Path) -> None:
     one_template("support_triage", 5, folder)
     kept = _backup.backups(folder / "support_triage" / "workflow.yaml")
     assert any("room edit" in path.read_text(encoding="utf-8") for path in kept)
+
+
+def test_the_problem_list_says_not_saved_yet_when_the_autosave_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    studio = Studio(copy_template("procurement", tmp_path, say=None))
+
+    def refuse(*_: Any, **__: Any) -> Path:
+        raise OSError(30, "Read-only file system", str(tmp_path / "workflow.yaml"))
+
+    monkeypatch.setattr(io, "atomic_write", refuse)
+    studio.controller.add_node("task", "legal_review", actor="line_managers")
+    labels = [label for label, _ in studio.findings_list.options if "legal_review" in label]
+    assert labels and all("(not saved yet)" in label for label in labels)
+    assert "Could not save" in studio.status.value

@@ -282,6 +282,9 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if event == "changed":
             self.refresh()
         else:
+            if self.controller.save_error:  # the file does not hold this version: show where things are now
+                with self._quietly():
+                    self._refresh_findings()
             self._refresh_title()
             self._say(self.controller.message, "bad" if self.controller.save_error else "ok")
 
