@@ -1138,7 +1138,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.policy_autonomy = _dropdown("Autonomy", list(AUTONOMY), "human_in_the_loop")
         self.policy_save = _button("Save policies", "primary", "Change the workflow's policies", "check")
         self.sim_set_seed = _text("Seed", "e.g. 0")
-        self.sim_set_cases = _text("Cases", "cases per run (empty: every sample case)")
+        self.sim_set_cases = _text("Run size", "cases per run (empty: every sample case)")
         self.sim_set_process = _dropdown(
             "Arrivals",
             [("Poisson (random, at a rate)", "poisson"), ("Fixed interval", "fixed"), ("From a data column", "column")],
@@ -1146,7 +1146,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         )
         self.sim_set_arrival = _text("Rate", "e.g. 30/h")
         self.sim_set_sample = _text("Sample data", "CSV/JSONL next to the workflow, e.g. sample.csv")
-        self.sim_set_gold = _text("Gold cases", "e.g. gold.csv")
+        self.sim_set_gold = _text("Gold data", "gold cases, e.g. gold.csv")
         self.sim_settings_save = _button(
             "Save simulation settings", "primary", "Change the simulation settings", "check"
         )
