@@ -21,11 +21,11 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["clean", "mask", "scan", "scan_many"]
+__all__ = ["clean", "entropy", "first_hits", "mask", "scan", "scan_many"]
 
 Pattern = tuple[str, "re.Pattern[str]"]
 
@@ -91,7 +91,8 @@ def clean(text: str) -> str:
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
 
 
-def _entropy(text: str) -> float:
+def entropy(text: str) -> float:
+    """Shannon entropy of ``text`` in bits per character."""
     counts = Counter(text)
     return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
 
@@ -100,12 +101,12 @@ def _extra(text: str) -> Iterable[tuple[int, int, str]]:
     for match in _AWS_SECRET.finditer(text):
         token = match.group(0)
         if (any(c.isupper() for c in token) and any(c.islower() for c in token) and any(c.isdigit() for c in token)
-                and _entropy(token) > 4.0):
+                and entropy(token) > 4.0):
             yield match.start(), match.end(), "an AWS secret access key"
     for match in _HEX.finditer(text):
         token = match.group(0)
         line_start = text.rfind("\n", 0, match.start()) + 1
-        if (any(c.isdigit() for c in token) and any(c.isalpha() for c in token) and _entropy(token) > 3.0
+        if (any(c.isdigit() for c in token) and any(c.isalpha() for c in token) and entropy(token) > 3.0
                 and not _HASH_PREFIX.search(text[max(line_start, match.start() - 12) : match.start()])):
             yield match.start(), match.end(), "a hex token"
 
@@ -124,25 +125,37 @@ def scan(text: str) -> list[tuple[int, int, str]]:
     return sorted(hits)
 
 
-def scan_many(texts: Iterable[str]) -> dict[str, str]:
-    """For every text that holds a secret, what the first one looks like (one pass per pattern)."""
-    unique = sorted({t for t in texts if len(t) >= 8})
-    if not unique:
+_SEPARATOR = "\n\x00\n"
+
+
+def first_hits(texts: Sequence[str]) -> dict[int, tuple[int, str]]:
+    """``index -> (start, what)`` of the first secret in ``clean(texts[index])``, for every text holding one.
+
+    The texts are joined and scanned together: one regular-expression pass per pattern.
+    """
+    if not texts:
         return {}
-    cleaned = [clean(t) for t in unique]
-    joined = "\n\x00\n".join(cleaned)
+    cleaned = [clean(t) for t in texts]
     starts: list[int] = []
     offset = 0
     for text in cleaned:
         starts.append(offset)
-        offset += len(text) + 3
-    found: dict[str, tuple[int, str]] = {}
-    for start, _, what in scan(joined):
+        offset += len(text) + len(_SEPARATOR)
+    found: dict[int, tuple[int, str]] = {}
+    for start, _, what in scan(_SEPARATOR.join(cleaned)):
         index = bisect.bisect_right(starts, start) - 1
-        original = unique[index]
-        if original not in found or start < found[original][0]:
-            found[original] = (start, what)
-    return {text: what for text, (_, what) in found.items()}
+        if start >= starts[index] + len(cleaned[index]) and index + 1 < len(cleaned):
+            index += 1  # the match took the separator before a text as its leading space: it is that text's
+        at = max(start - starts[index], 0)
+        if index not in found or at < found[index][0]:
+            found[index] = (at, what)
+    return found
+
+
+def scan_many(texts: Iterable[str]) -> dict[str, str]:
+    """For every text that holds a secret, what the first one looks like (one pass per pattern)."""
+    unique = sorted({t for t in texts if len(t) >= 8})
+    return {unique[index]: what for index, (_, what) in sorted(first_hits(unique).items())}
 
 
 def mask(text: str) -> str:

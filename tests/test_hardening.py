@@ -18,6 +18,7 @@ from conftest import FIXTURES
 
 import studio
 from studio import io, limits
+from studio._secrets import scan_many
 from studio.cli import main
 from studio.export.diff import diff_workflows
 
@@ -262,6 +263,11 @@ def test_secret_in_a_yaml_comment(tmp_path: Path, capsys: pytest.CaptureFixture[
     path.write_text("\n".join(lines) + "\n")
     code, out = _run(capsys, "validate", str(path))
     assert code == 1 and f"{path}:4:" in out and "G007" in out and "comment" in out
+
+
+def test_a_secret_scanned_with_other_texts_is_found_in_its_own() -> None:
+    token = "AKCp8jQ8fL2xkZ9vN3bR"  # its pattern may start on the whitespace before it
+    assert scan_many(["AAAA plain text", token]) == {token: "an Artifactory Credentials"}
 
 
 def test_secrets_are_masked_in_diffs() -> None:
