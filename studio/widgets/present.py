@@ -3,7 +3,8 @@
 Plain Python (no ipywidgets): the studio widget shows what these return, and the notebooks and
 tests call them directly. Results are read through the simulator's public surface (``kpis``,
 ``plot_*``, ``node_figures``, ``edge_traffic``; ``compare`` rows; the walkthrough's ``pending``,
-``state``, ``history``, ``done`` and ``outcome``).
+``state``, ``history``, ``done`` and ``outcome``). The KPI, resource and comparison rows and the
+pointers are :mod:`studio.simulate.summary`'s, the same ``studio simulate`` prints.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import html
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from studio.simulate.summary import comparison_rows, pointers, resource_rows, scenario_name
+from studio.simulate.summary import headline_rows as kpi_rows
 
 __all__ = [
     "comparison_rows",
@@ -48,36 +52,13 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) ->
     return f'<table class="wds-table">{head}{body}</table>'
 
 
-def kpi_rows(results: Any) -> list[tuple[str, str]]:
-    """The headline KPIs as ``(label, value with its unit)`` rows (:func:`studio.simulate.summary.headline_rows`)."""
-    from studio.simulate import summary  # noqa: PLC0415
-
-    return summary.headline_rows(results)
-
-
-def resource_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
-    """Per person pool and used rate-limited tool, by name: capacity, busy share, mean wait, p95 wait."""
-    from studio.simulate import summary  # noqa: PLC0415
-
-    return summary.resource_rows(results)
-
-
-def pointers(results: Any) -> list[str]:
-    """The bottleneck and risky set-ups (:func:`studio.simulate.summary.pointers`)."""
-    from studio.simulate import summary  # noqa: PLC0415
-
-    return summary.pointers(results)
-
-
 def kpi_table(results: Any) -> str:
     """What ``studio simulate`` prints, as HTML: the scenario, the figures with units, the people and
     tools by name, and what to look at first."""
-    from studio.simulate import summary  # noqa: PLC0415
-
     kpis = results.kpis
     title = (
         f"<h4>{_esc(kpis['workflow']['name'])} {_esc(kpis['workflow']['version'])}: "
-        f"scenario {_esc(summary.scenario_name(results))}</h4>"
+        f"scenario {_esc(scenario_name(results))}</h4>"
     )
     outcomes = ", ".join(f"{k} {v:,}" for k, v in (kpis.get("outcomes") or {}).items())
     found = pointers(results)
@@ -162,15 +143,6 @@ def overlay(results: Any) -> Any:
     text = {node: hours(value) for node, value in waits.items()}
     traffic = {tuple(edge): float(count) for edge, count in results.edge_traffic().items()}
     return Overlay(nodes=waits, edges=traffic, label="wait", text=text)
-
-
-def comparison_rows(
-    comparison: Mapping[str, Mapping[str, Any]], workflow: Any = None
-) -> list[tuple[str, str, str, str, str, str]]:
-    """A vs B per KPI, by name and with units: a, b, b - a, the 95% interval, a real difference?"""
-    from studio.simulate import summary  # noqa: PLC0415
-
-    return summary.comparison_rows(comparison, workflow)
 
 
 def comparison_table(
