@@ -50,6 +50,7 @@ from studio.model import (
     NODE_KINDS,
     Agent,
     Approval,
+    Autonomy,
     Behaviour,
     Decision,
     End,
@@ -68,6 +69,7 @@ from studio.templates import blank_workflow, get_template, template_names, templ
 __all__ = [
     "ACTOR_KINDS",
     "ARRIVALS",
+    "ARRIVAL_EXAMPLES",
     "AUTONOMY",
     "DISTRIBUTIONS",
     "NODE_KINDS",
@@ -121,9 +123,11 @@ _ACTOR_MODELS: dict[str, Any] = {"agent": Agent, "human": Human, "system": Syste
 HISTORY_LIMIT = 200
 POLICY_FIELDS: tuple[str, ...] = ("max_turns", "max_repeats", "approval_sla", "escalate_to", "retries", "autonomy")
 SIMULATION_FIELDS: tuple[str, ...] = ("seed", "cases", "sample_data", "gold_data")
-AUTONOMY: tuple[str, ...] = ("fully_autonomous", "human_in_the_loop", "human_on_the_loop")
+AUTONOMY: tuple[str, ...] = tuple(level.value for level in Autonomy)
 ARRIVALS: dict[str, str] = {"poisson": "rate", "fixed": "interval", "column": "column"}
 """Arrival process -> its one parameter."""
+ARRIVAL_EXAMPLES: dict[str, str] = {"rate": "30/h", "interval": "2m", "column": "arrival_s"}
+"""An arrival parameter -> an example value (for forms and messages)."""
 _Rename = Callable[[dict[str, Any], str, "str | None"], None]
 
 
@@ -999,18 +1003,18 @@ class StudioController:
         simulation = data.setdefault("simulation", {})
         _set_fields(simulation, fields)
         arrival_params = {"rate": rate, "interval": interval, "column": column}
-        if process is not None or any(not _blank(v) for v in arrival_params.values()):
-            current = dict(simulation.get("arrivals") or {"process": "poisson", "rate": "1/m"})
-            kind = _clean(process) or current.get("process", "poisson")
+        arrivals_changed = process is not None or any(not _blank(v) for v in arrival_params.values())
+        if arrivals_changed:
+            current = self._workflow.simulation.arrivals.model_dump(mode="json")
+            kind = _clean(process) or current["process"]
             if kind not in ARRIVALS:
                 raise EditRefused(f"arrivals `process`: `{kind}` is not an arrival process; use {', '.join(ARRIVALS)}")
             param = ARRIVALS[kind]
             value = _clean(arrival_params[param])
             if _blank(value):
-                value = current.get(param) if current.get("process") == kind else None
+                value = current.get(param)  # kept when the process stays (each process has its own parameter)
             if _blank(value):
-                example = {"rate": "`30/h`", "interval": "`2m`", "column": "`arrival_s`"}[param]
-                raise EditRefused(f"arrivals `{kind}` needs `{param}` (e.g. {example})")
+                raise EditRefused(f"arrivals `{kind}` needs `{param}` (e.g. `{ARRIVAL_EXAMPLES[param]}`)")
             if param == "column" and self.cases is not None and value not in self.cases.columns:
                 raise EditRefused(
                     f"arrivals `column`: the sample data has no column `{value}`; "
@@ -1019,7 +1023,6 @@ class StudioController:
             simulation["arrivals"] = {"process": kind, param: value}
         if not simulation:
             data.pop("simulation")
-        arrivals_changed = process is not None or any(not _blank(v) for v in arrival_params.values())
         changed = [*fields, *(["arrivals"] if arrivals_changed else [])]
         result = self._commit(data, f"Changed the simulation settings ({', '.join(f'`{k}`' for k in changed)}).")
         self._cache.data_key = None  # the sample data may be another file now

@@ -37,9 +37,9 @@ from studio.model import (
     System,
     Workflow,
     format_duration,
-    format_rate,
 )
 from studio.widgets.controller import (
+    ARRIVAL_EXAMPLES,
     ARRIVALS,
     AUTONOMY,
     DISTRIBUTIONS,
@@ -148,15 +148,6 @@ def _fit_svg(svg: str, zoom: str | bool, selected: str | None) -> str:
 
         tag = re.sub(r'\s(width|height)="([\d.]+)(pt|px)?"', scale, tag)
     return svg[: match.start()] + tag + svg[match.end() :]
-
-
-def _arrival_text(arrivals: Any) -> str:
-    """An arrival process's one parameter as a form shows it: ``30/h``, ``2m`` or a column name."""
-    if arrivals.process == "poisson":
-        return str(format_rate(arrivals.rate))
-    if arrivals.process == "fixed":
-        return str(format_duration(arrivals.interval))
-    return str(arrivals.column)
 
 
 def _details(title: str, children: Sequence[Any]) -> Any:
@@ -1179,11 +1170,11 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _settings_layout(self) -> None:
         kind = str(self.sim_set_process.value)
         param = ARRIVALS[kind]
-        self.sim_set_arrival.description = {"rate": "Rate", "interval": "Interval", "column": "Column"}[param]
-        examples = {"rate": "e.g. 30/h", "interval": "e.g. 2m", "column": "e.g. arrival_s"}
-        self.sim_set_arrival.placeholder = examples[param]
-        arrivals = self.controller.workflow.simulation.arrivals
-        self.sim_set_arrival.value = _arrival_text(arrivals) if arrivals.process == kind else ""
+        self.sim_set_arrival.description = param.capitalize()
+        self.sim_set_arrival.placeholder = f"e.g. {ARRIVAL_EXAMPLES[param]}"
+        # the current value as the file writes it (`30/h`, `2m`); empty when another process is picked
+        current = self.controller.workflow.simulation.arrivals.model_dump(mode="json")
+        self.sim_set_arrival.value = str(current.get(param, ""))
 
     def _policy_fields(self) -> dict[str, Any]:
         return {
@@ -1209,12 +1200,12 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _load_settings(self) -> None:
         wf = self.controller.workflow
         policies, simulation = wf.policies, wf.simulation
-        self.policy_escalate.options = [("— nobody —", "")] + [(h, h) for h in self.controller.options_for("humans")]
+        humans = self.controller.options_for("humans")
+        self.policy_escalate.options = [("— nobody —", "")] + [(h, h) for h in humans]
         self.policy_max_turns.value = str(policies.max_turns)
         self.policy_max_repeats.value = "off" if policies.max_repeats is None else str(policies.max_repeats)
         self.policy_sla.value = format_duration(policies.approval_sla) if policies.approval_sla is not None else ""
-        self.policy_escalate.value = policies.escalate_to if policies.escalate_to in self.controller.options_for(
-            "humans") else ""
+        self.policy_escalate.value = policies.escalate_to if policies.escalate_to in humans else ""
         self.policy_retries.value = str(policies.retries)
         self.policy_autonomy.value = policies.autonomy.value
         self.sim_set_seed.value = str(simulation.seed)
