@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["clean", "entropy", "first_hits", "mask", "scan", "scan_many"]
+__all__ = ["clean", "entropy", "mask", "scan", "scan_many"]
 
 Pattern = tuple[str, "re.Pattern[str]"]
 
@@ -128,7 +128,7 @@ def scan(text: str) -> list[tuple[int, int, str]]:
 _SEPARATOR = "\n\x00\n"
 
 
-def first_hits(texts: Sequence[str]) -> dict[int, tuple[int, str]]:
+def _first_hits(texts: Sequence[str]) -> dict[int, tuple[int, str]]:
     """``index -> (start, what)`` of the first secret in ``clean(texts[index])``, for every text holding one.
 
     The texts are joined and scanned together: one regular-expression pass per pattern.
@@ -155,7 +155,7 @@ def first_hits(texts: Sequence[str]) -> dict[int, tuple[int, str]]:
 def scan_many(texts: Iterable[str]) -> dict[str, str]:
     """For every text that holds a secret, what the first one looks like (one pass per pattern)."""
     unique = sorted({t for t in texts if len(t) >= 8})
-    return {unique[index]: what for index, (_, what) in sorted(first_hits(unique).items())}
+    return {unique[index]: what for index, (_, what) in sorted(_first_hits(unique).items())}
 
 
 def mask(text: str) -> str:

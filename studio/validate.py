@@ -10,7 +10,6 @@ documented in ``docs/codes.md`` with a fixture under ``tests/fixtures/invalid/``
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -684,44 +683,25 @@ def _agent_loops(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def _entropy(text: str) -> float:
-    counts = Counter(text)
-    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
-
-
-def _looks_like_secret(text: str) -> str | None:
-    hits = secret_scan.scan(text)
-    return hits[0][2] if hits else None
-
-
-def _credential_value(token: str) -> bool:
+def _credential_value(path: str, text: str) -> bool:
     """A long, mixed, high-entropy string where a secret *name* belongs (``credential:``)."""
+    if path != "credential" and not path.endswith(".credential"):
+        return False
+    token = text.strip()
     mixed = any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)
-    return len(token) >= 20 and mixed and _entropy(token) > 3.5
-
-
-def _credential_path(path: str) -> bool:
-    return path == "credential" or path.endswith(".credential")
-
-
-def secret_kind(path: str, text: str) -> str | None:
-    """What secret ``text`` at ``path`` (``tools[0].credential``) looks like, or None.
-
-    Detection is :mod:`studio._secrets`: detect-secrets' plugins plus the studio's own rules.
-    """
-    what = _looks_like_secret(text)
-    if what is None and _credential_path(path) and _credential_value(text.strip()):
-        what = "a secret value (credentials are given by secret name)"
-    return what
+    return len(token) >= 20 and mixed and secret_scan.entropy(token) > 3.5
 
 
 def find_secrets(data: Any) -> Iterator[tuple[str, str, str]]:
-    """``(path, text, what)`` for every string in ``data`` (a workflow as plain data) that looks like a secret."""
+    """``(path, text, what)`` for every string in ``data`` (a workflow as plain data) that looks like a secret.
+
+    Detection is :mod:`studio._secrets`: detect-secrets' plugins plus the studio's own rules.
+    """
     strings = list(g.iter_strings(data))
     found = secret_scan.scan_many(text for _, text in strings)
     for path, text in strings:
         what = found.get(text)
-        if what is None and _credential_path(path) and _credential_value(text.strip()):
+        if what is None and _credential_value(path, text):
             what = "a secret value (credentials are given by secret name)"
         if what is not None:
             yield path, text, what
@@ -730,9 +710,9 @@ def find_secrets(data: Any) -> Iterator[tuple[str, str, str]]:
 def mask_secrets(text: str, path: str = "") -> str:
     """``text`` with every secret cut to its first 4 characters and ``…``, so it can be shown.
 
-    ``path`` (as in :func:`secret_kind`) lets a high-entropy value under ``credential`` be masked whole.
+    ``path`` (``tools[0].credential``) lets a high-entropy value under ``credential`` be masked whole.
     """
-    if _credential_path(path) and _looks_like_secret(text) is None and _credential_value(text.strip()):
+    if _credential_value(path, text) and not secret_scan.scan(text):
         return text.strip()[:4] + "…"
     return secret_scan.mask(text)
 
@@ -758,15 +738,16 @@ def _secrets(ctx: Context) -> Iterator[Finding]:
             "never put secrets in a workflow; name the secret (e.g. `credential: ERP_TOKEN`) "
             "and let the gateway resolve it",
         )
-    text = ctx.source.text if ctx.source is not None else None
-    if text is not None and "#" in text:
-        for line, column, what in comment_secrets(text):
-            yield Finding(
-                "G007", Severity.ERROR, f"line {line} (a comment)",
-                f"a comment on line {line} looks like it contains {what}",
-                "delete the secret from the comment and rotate it; comments are shared with the file",
-                ctx.source.file if ctx.source is not None else None, line, column,
-            )
+    source = ctx.source
+    if source is None or source.text is None or "#" not in source.text:
+        return
+    for line, column, what in comment_secrets(source.text):
+        yield Finding(
+            "G007", Severity.ERROR, f"line {line} (a comment)",
+            f"a comment on line {line} looks like it contains {what}",
+            "delete the secret from the comment and rotate it; comments are shared with the file",
+            source.file, line, column,
+        )
 
 
 _PINNED = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.\-]+)?$")
