@@ -27,23 +27,18 @@ KEEP = 20
 """How many earlier versions of each file are kept."""
 
 
-def _pattern(name: str) -> re.Pattern[str]:
-    return re.compile(re.escape(name) + r"\.(\d{4,})$")
+def _numbered(path: Path) -> list[tuple[int, Path]]:
+    """The backups of ``path`` with their numbers, oldest first."""
+    folder = path.parent / FOLDER
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(re.escape(path.name) + r"\.(\d{4,})$")
+    return sorted((int(match.group(1)), entry) for entry in folder.iterdir() if (match := pattern.match(entry.name)))
 
 
 def backups(path: str | os.PathLike[str]) -> list[Path]:
     """The backups of ``path``, oldest first (empty when there are none)."""
-    path = Path(path)
-    folder = path.parent / FOLDER
-    if not folder.is_dir():
-        return []
-    pattern = _pattern(path.name)
-    found = []
-    for entry in folder.iterdir():
-        match = pattern.match(entry.name)
-        if match is not None:
-            found.append((int(match.group(1)), entry))
-    return [entry for _, entry in sorted(found)]
+    return [entry for _, entry in _numbered(Path(path))]
 
 
 def backup(path: str | os.PathLike[str], keep: int | None = None) -> Path | None:
@@ -55,11 +50,8 @@ def backup(path: str | os.PathLike[str], keep: int | None = None) -> Path | None
     keep = KEEP if keep is None else keep
     if not path.is_file():
         return None
-    previous = backups(path)
-    number = 1
-    if previous:
-        match = _pattern(path.name).match(previous[-1].name)
-        number = int(match.group(1)) + 1 if match else len(previous) + 1
+    numbered = _numbered(path)
+    number = numbered[-1][0] + 1 if numbered else 1
     target = path.parent / FOLDER / f"{path.name}.{number:04d}"
     try:
         target.parent.mkdir(exist_ok=True)
@@ -68,7 +60,7 @@ def backup(path: str | os.PathLike[str], keep: int | None = None) -> Path | None
         os.replace(tmp, target)
     except OSError:
         return None
-    for old in [*previous, target][:-keep] if keep > 0 else []:
+    for old in [*(entry for _, entry in numbered), target][:-keep] if keep > 0 else []:
         with contextlib.suppress(OSError):
             old.unlink()
     return target

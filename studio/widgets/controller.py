@@ -217,7 +217,7 @@ def copy_template(
             )
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    saved = _backup.backup(target) if target.exists() else None
+    saved = _backup.backup(target)  # None when there was no file yet
     for extra in (template.sample_path, template.gold_path):
         destination = folder / extra.name
         if extra.is_file() and not destination.exists():
@@ -309,6 +309,11 @@ def _set_fields(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
             target.pop(key, None)
         else:
             target[key] = value
+
+
+def _format_of(path: Path) -> str:
+    """The format a workflow file is written in, by its extension (as :func:`studio.io.save` does)."""
+    return "json" if path.suffix.lower() == ".json" else "yaml"
 
 
 def _rename_in_list(items: list[Any] | None, old: str, new: str | None) -> list[Any] | None:
@@ -494,7 +499,7 @@ class StudioController:
         """The text the workflow's file gets on the next save (made once per change)."""
         if self._cache.text is None:
             assert self.path is not None
-            self._cache.text = io.dumps(self._workflow, "json" if self.path.suffix.lower() == ".json" else "yaml")
+            self._cache.text = io.dumps(self._workflow, _format_of(self.path))
         return self._cache.text
 
     def _place(self, findings: list[Finding]) -> list[Finding]:
@@ -1157,10 +1162,9 @@ class StudioController:
             target = self.path
         else:
             raise EditRefused("this workflow has no file yet; type a path to save it to (e.g. `my_flow.yaml`)")
-        backed_up = _backup.backup(target) if target != self.path and target.is_file() else None
+        backed_up = _backup.backup(target) if target != self.path else None  # None: no file there yet
         try:
-            suffix = "json" if target.suffix.lower() == ".json" else "yaml"
-            text = self._file_text() if target == self.path else io.dumps(self._workflow, suffix)
+            text = self._file_text() if target == self.path else io.dumps(self._workflow, _format_of(target))
             io.atomic_write(target, text)
         except OSError as exc:
             self.save_error = (
