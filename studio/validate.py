@@ -873,17 +873,22 @@ def _override_columns(ctx: Context) -> Iterator[Finding]:
             )
 
 
+def _declared_data(workflow: Workflow) -> Iterator[tuple[str, str, Path, bool]]:
+    """``(attribute, name as written, resolved path, inside the workflow's folder)`` of its data files."""
+    folder = workflow_folder(workflow)
+    for attr in ("sample_data", "gold_data"):
+        name = getattr(workflow.simulation, attr)
+        path = data_path(workflow, attr.removesuffix("_data"))
+        if name is not None and path is not None:
+            yield attr, name, path, is_inside(path, folder)
+
+
 @rule("D003", Severity.WARNING, "declared data files exist")
 def _data_files(ctx: Context) -> Iterator[Finding]:
     if ctx.source is None or ctx.source.path is None:
         return
-    sim = ctx.workflow.simulation
-    folder = workflow_folder(ctx.workflow)
-    for attr, name in (("sample_data", sim.sample_data), ("gold_data", sim.gold_data)):
-        path = data_path(ctx.workflow, attr.removesuffix("_data"))
-        if name is None or path is None or not is_inside(path, folder):
-            continue  # outside the folder: D005 says so, and the file is never looked at
-        if not path.is_file():
+    for attr, name, path, inside in _declared_data(ctx.workflow):
+        if inside and not path.is_file():  # outside the folder: D005 says so, and the file is never looked at
             yield ctx.finding(
                 "D003",
                 f"simulation.{attr}",
@@ -924,11 +929,8 @@ def _data_secret_values(ctx: Context) -> Iterator[Finding]:
 def _data_confined(ctx: Context) -> Iterator[Finding]:
     if data_outside_allowed():
         return
-    sim = ctx.workflow.simulation
-    folder = workflow_folder(ctx.workflow)
-    for attr, name in (("sample_data", sim.sample_data), ("gold_data", sim.gold_data)):
-        path = data_path(ctx.workflow, attr.removesuffix("_data"))
-        if name is not None and path is not None and not is_inside(path, folder):
+    for attr, name, _, inside in _declared_data(ctx.workflow):
+        if not inside:
             yield ctx.finding(
                 "D005",
                 f"simulation.{attr}",
