@@ -16,11 +16,13 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from studio import io
 from studio.cli import main as cli_main
+from studio.export import langgraph_app_files
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSHOP = ROOT / "notebooks" / "00_workshop.ipynb"
@@ -102,21 +104,15 @@ def one_template(name: str, cases: int, out: Path) -> int:
     for target, suffix in (("bpmn", ".bpmn"), ("serverless", ".serverless.yaml")):
         other = studio.export(folder / f"{name}{suffix}", target=target)
         print(f"          {other.message}")
-        codes: dict[str, int] = {}
-        for loss in other.losses:
-            codes[loss.code] = codes.get(loss.code, 0) + 1
+        codes = Counter(loss.code for loss in other.losses)
         if codes:
             listed = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
             print(f"            not kept: {listed} (docs/codes.md)")
-    if importlib.util.find_spec("studio.export") is not None:
-        from studio.export import langgraph_app_files  # noqa: PLC0415
-
-        app = folder / "app"
-        app.mkdir(exist_ok=True)
-        for file_name, text in langgraph_app_files(studio.workflow).items():
-            io.atomic_write(app / file_name, text)
-        print(f"          Exported the LangGraph application to `{app}/`: serve it with "
-              f"`cd {app} && langgraph dev` (docs/controlplane.md#langgraph-application)")
+    app = folder / "app"
+    for file_name, text in langgraph_app_files(studio.workflow).items():
+        io.atomic_write(app / file_name, text)
+    print(f"          Exported the LangGraph application to `{app}/`: serve it with "
+          f"`cd {app} && langgraph dev` (docs/controlplane.md#langgraph-application)")
     return 0
 
 
