@@ -314,9 +314,8 @@ def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict
         text = read_limited(path, "data_bytes", "progress record")  # bounded, names the file when refused
         try:
             data = json.loads(text)
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not valid JSON"
-            raise SimulationError(f"progress record `{path}` cannot be read ({reason}); {fix}") from None
+        except (ValueError, RecursionError):
+            raise SimulationError(f"progress record `{path}` cannot be read (it is not valid JSON); {fix}") from None
         problem = _record_problem(data)
         if problem is not None:
             raise SimulationError(f"progress record `{path}` is not one this studio wrote ({problem}); {fix}")
