@@ -539,19 +539,19 @@ class _Compiler:
         Python reads identifiers NFKC-normalised, so ``ｖendor_status`` would read the field
         ``vendor_status`` while showing something else; the condition must say what it reads.
         """
-        if self.text.isascii():
+        source = self.source
+        if source.ascii:
             return
         try:
-            tokens = list(tokenize.generate_tokens(io.StringIO(self.text).readline))
+            tokens = list(tokenize.generate_tokens(io.StringIO(source.text).readline))
         except (tokenize.TokenError, SyntaxError, IndentationError):
             return
-        starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
         for token in tokens:
             if token.type == tokenize.NAME and not token.string.isascii():
                 plain = unicodedata.normalize("NFKC", token.string)
                 if plain != token.string:
-                    line, col = token.start
-                    start = starts[min(line, len(starts)) - 1] + col
+                    line, col = token.start  # a character column, where ast's are UTF-8 bytes
+                    start = source.base + source.starts[min(line, len(source.starts)) - 1] + col
                     self.fail(
                         start + 1,
                         f"name `{token.string}` reads as `{plain}` (look-alike characters); "
