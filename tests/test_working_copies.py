@@ -246,3 +246,8 @@ def test_the_problem_list_says_not_saved_yet_when_the_autosave_fails(
     labels = [label for label, _ in studio.findings_list.options if "legal_review" in label]
     assert labels and all("(not saved yet)" in label for label in labels)
     assert "Could not save" in studio.status.value
+    monkeypatch.undo()  # the file can be written again: the next autosave places the problems in it
+    studio.controller.update_metadata(description="saved again")
+    labels = [label for label, _ in studio.findings_list.options if "legal_review" in label]
+    assert labels and not any("(not saved yet)" in label for label in labels)
+    assert labels == [line for line in studio.controller.finding_lines() if "legal_review" in line]

@@ -211,6 +211,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._quiet = 0
         self._selected: str | None = None
         self._last_results: Any = None
+        self._finding_lines: list[str] = []  # what the problem list shows
         self.title = w.HTML()
         self.status = w.HTML()
         self.map_tab = self._build_map()
@@ -273,7 +274,8 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if event == "changed":
             self.refresh()
         else:
-            if self.controller.save_error:  # the file does not hold this version: show where things are now
+            # a save (or a failed one) moves the problems' places: to the file, or "(not saved yet)"
+            if self.controller.finding_lines() != self._finding_lines:
                 with self._quietly():
                     self._refresh_findings()
             self._refresh_title()
@@ -430,7 +432,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             f'<b style="font-size:15px">Problems:</b> <span class="wds-bad">{counts["error"]} error(s)</span>, '
             f'<span class="wds-warn">{counts["warning"]} warning(s)</span> (click one to jump to it)'
         )
-        lines = self.controller.finding_lines()
+        lines = self._finding_lines = self.controller.finding_lines()
         if lines:
             self.findings_list.options = [(line, index) for index, line in enumerate(lines)]
         else:
