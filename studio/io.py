@@ -555,7 +555,7 @@ def _csv(text: str, path: Path, bounds: limits.Limits) -> Cases:
 def _csv_rows(text: str, path: Path, bounds: limits.Limits) -> Cases:
     reader = csv.reader(io.StringIO(text))
 
-    def too_long(exc: csv.Error) -> LoadError:
+    def csv_error(exc: csv.Error) -> LoadError:
         line = reader.line_num or 1
         if "field larger than field limit" in str(exc):
             finding = _data_error(
@@ -587,7 +587,7 @@ def _csv_rows(text: str, path: Path, bounds: limits.Limits) -> Cases:
             summary=f"{path}: empty",
         ) from None
     except csv.Error as exc:
-        raise too_long(exc) from None
+        raise csv_error(exc) from None
     header = [h.strip() for h in header]
     problems = []
     for index, name in enumerate(header):
@@ -628,7 +628,7 @@ def _csv_rows(text: str, path: Path, bounds: limits.Limits) -> Cases:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise too_long(exc) from None
+            raise csv_error(exc) from None
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -696,16 +696,17 @@ def _json_hooks(bounds: limits.Limits) -> dict[str, Any]:
         raise _Refused("L004", f"`{name}` is not a number a case can hold",
                        "write the value as a finite number, or leave the field out (null)")
 
-    def integer(text: str) -> int:
+    def bounded(text: str) -> str:
         if len(text) > digits:
             raise _Refused("L005", f"a number of {len(text):,} digits is longer than the limit of {digits} digits",
                            "write it as a string if it is an identifier; " + limits.how_to_raise("number_digits"))
-        return int(text)
+        return text
+
+    def integer(text: str) -> int:
+        return int(bounded(text))
 
     def real(text: str) -> float:
-        if len(text) > digits:
-            integer(text)
-        number = float(text)
+        number = float(bounded(text))
         if not math.isfinite(number):
             constant(text)
         return number
