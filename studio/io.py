@@ -416,13 +416,24 @@ def dumps(workflow: Workflow, fmt: str = "yaml") -> str:
     return dump_yaml(data)
 
 
+def sort_keys(value: Any) -> Any:
+    """Plain data with every mapping's keys sorted, at every level (for byte-stable documents)."""
+    if isinstance(value, dict):
+        return {key: sort_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [sort_keys(item) for item in value]
+    return value
+
+
 def dump_yaml(data: Any) -> str:
-    """Plain data as block-style YAML in the studio's house style (keys in the order given)."""
+    """Plain data as block-style YAML in the studio's house style (keys in the order given; a value
+    used twice is written twice, never as an anchor and alias)."""
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.width = 100
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.representer.ignore_aliases = lambda *_: True  # after the settings: reading `representer` creates it
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()

@@ -457,17 +457,9 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
-
-
 def dumps_definition(definition: ControlPlaneDefinition, fmt: str = "json") -> str:
     """The definition as ``json`` (2-space indent) or ``yaml`` text, keys sorted, ending in a newline."""
-    data = _sorted(definition.model_dump(mode="json", by_alias=True))
+    data = io.sort_keys(definition.model_dump(mode="json", by_alias=True))
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt != "yaml":

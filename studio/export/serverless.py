@@ -153,17 +153,9 @@ def _key(name: str) -> str:
     return json.dumps(name, ensure_ascii=False)
 
 
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
-
-
 def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata without empty values, keys sorted (their order means nothing)."""
-    return {k: _sorted(mapping[k]) for k in sorted(mapping) if mapping[k] not in (None, [], {}, "")}
+    return {k: io.sort_keys(mapping[k]) for k in sorted(mapping) if mapping[k] not in (None, [], {}, "")}
 
 
 # --------------------------------------------------------------------------- the schema
@@ -680,7 +672,7 @@ class _Builder:
         for node_id in self.lists.get(key, []):
             task, name = self.task(key, node_id), self.task_name(node_id)
             if name != node_id:  # a node named like a flow directive keeps its id in the metadata
-                task["metadata"] = _sorted({**task.get("metadata", {}), "node": node_id})
+                task["metadata"] = io.sort_keys({**task.get("metadata", {}), "node": node_id})
             out.append({name: task})
         return out
 
@@ -786,11 +778,6 @@ class _Builder:
 # --------------------------------------------------------------------------- public API
 
 
-def _dump(document: Mapping[str, Any]) -> str:
-    plain = json.loads(json.dumps(document))  # no shared objects, so no YAML anchors and aliases
-    return io.dump_yaml(plain)
-
-
 def export_serverless(
     workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE, strict: bool = False, validated: bool = False
 ) -> ServerlessExport:
@@ -812,7 +799,7 @@ def export_serverless(
         what = "cannot be expressed in" if any(f.is_error for f in blocking) else "loses guarantees (--strict) in"
         raise WorkflowInvalid(blocking, summary=f"`{workflow.metadata.name}` {what} Serverless Workflow; "
                                                 "not exported")
-    return ServerlessExport(document=document, text=_dump(document), findings=findings)
+    return ServerlessExport(document=document, text=io.dump_yaml(document), findings=findings)
 
 
 def to_serverless(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE, strict: bool = False) -> str:
