@@ -387,7 +387,7 @@ class _Forward:
         dag.remove_nodes_from([n for n in list(dag.nodes) if n not in finishing])
         self.dag = dag
         self.succs: dict[str, list[str]] = {n: _successors(dag, n) for n in dag.nodes}
-        self.kinds: dict[str, str] = {n: dag.nodes[n]["kind"] for n in dag.nodes}
+        self.kinds = index.kinds
         self.probs = _branch_probabilities(dag)
         self.joins = _fork_joins(dag, workflow)
         self.duration = {n: node_duration(workflow, n, _index=index) for n in dag.nodes}
