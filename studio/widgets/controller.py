@@ -302,7 +302,8 @@ def _explain(exc: ValidationError, data: Mapping[str, Any]) -> str:
 
 
 def _set_fields(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
-    """Set plain fields (no behaviour shorthands): None or empty removes one, so its default applies."""
+    """Set plain fields (no behaviour shorthands, see ``StudioController._apply_fields``): None or
+    empty removes one, so its default applies."""
     for key, raw in fields.items():
         value = _clean(raw)
         if _blank(value) and not isinstance(value, bool):
@@ -753,16 +754,13 @@ class StudioController:
         behaviour fields (``duration``, ``approve_rate``...) go into ``behaviour``."""
         for key, raw in fields.items():
             name = {"source": "from", "target": "to"}.get(key, key)
-            value = _clean(raw)
-            target = item
             if name in _BEHAVIOUR_FIELDS and name != "behaviour":
-                target = item.setdefault("behaviour", {})
-            if _blank(value) and not isinstance(value, bool):
-                target.pop(name, None)
+                behaviour = item.setdefault("behaviour", {})
+                _set_fields(behaviour, {name: raw})
+                if not behaviour:
+                    item.pop("behaviour")
             else:
-                target[name] = value
-            if target is not item and not target:
-                item.pop("behaviour", None)
+                _set_fields(item, {name: raw})
 
     # ------------------------------------------------------------------ nodes
 
@@ -1035,13 +1033,13 @@ class StudioController:
 
     def _check_data_file(self, key: str, name: str) -> None:
         folder = (self.path or self._base or Path("workflow.yaml")).parent
-        candidate = Path(name) if Path(name).is_absolute() else folder / name
-        if Path(name).is_absolute() or ".." in Path(name).parts:
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts:
             raise EditRefused(
                 f"simulation `{key}`: `{name}` is outside the workflow's folder; copy the file next to the "
                 "workflow and give its name (e.g. `sample.csv`)"
             )
-        if not candidate.is_file():
+        if not (folder / relative).is_file():
             raise EditRefused(
                 f"simulation `{key}`: there is no file `{name}` in `{folder}`; put the CSV/JSONL there "
                 "or give its path relative to the workflow file"
