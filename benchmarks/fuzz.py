@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import copy
 import json
-import random
 import sys
 import tempfile
 import time
@@ -344,10 +343,8 @@ TARGETS: dict[str, Callable[[int, float], Tally]] = {
 }
 
 
-def run(targets: list[str], scale: float = 1.0, seconds: float | None = None, seed: int | None = None) -> list[Tally]:
+def run(targets: list[str], scale: float = 1.0, seconds: float | None = None) -> list[Tally]:
     """Fuzz ``targets``; each gets its default count times ``scale``, and an equal share of ``seconds``."""
-    if seed is not None:
-        random.seed(seed)
     tallies = []
     start = time.monotonic()
     for index, name in enumerate(targets):
