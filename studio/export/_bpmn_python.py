@@ -36,7 +36,7 @@ import builtins
 import keyword
 from dataclasses import dataclass
 
-from studio.export._conditions import BINOPS, CONSTANTS, PythonTranslator, field_path
+from studio.export._conditions import BINOPS, PythonTranslator
 from studio.expr import parse
 
 __all__ = ["PythonCondition", "condition_to_python"]
@@ -128,14 +128,7 @@ class _Translator(PythonTranslator):
         self.use("float")
         return f"float({text!r})"
 
-    def field(self, node: ast.Name | ast.Attribute, lenient: bool) -> str:
-        path = field_path(node)
-        if len(path) == 1 and path[0] in CONSTANTS:
-            return CONSTANTS[path[0]]
-        if path[0] == "case":
-            path = path[1:]
-        if not path:
-            raise ValueError("`case` on its own is not a value")
+    def field(self, path: list[str], lenient: bool) -> str:
         self.fields.add(path[0])
         if lenient:
             self.use("globals")
@@ -152,7 +145,7 @@ class _Translator(PythonTranslator):
         self.use("globals")
         if len(path) == 2:  # the common case, written for a reader
             dotted = ".".join(path)
-            first = self.field(ast.Name(id=head), lenient=False)
+            first = self.field([head], lenient=False)
             return f"(globals()[{dotted!r}] if {dotted!r} in globals() else {first}[{path[1]!r}])"
         return self.level("globals()", path, lenient=False)
 

@@ -50,7 +50,14 @@ class PythonTranslator:
         if isinstance(node, ast.Constant):
             return self.constant(node.value)
         if isinstance(node, (ast.Name, ast.Attribute)):
-            return self.field(node, lenient)
+            path = field_path(node)
+            if len(path) == 1 and path[0] in CONSTANTS:
+                return CONSTANTS[path[0]]
+            if path[0] == "case":  # `case.amount` is `amount`
+                path = path[1:]
+            if not path:
+                raise ValueError("`case` on its own is not a value")
+            return self.field(path, lenient)
         if isinstance(node, ast.List):
             return "[" + ", ".join(self.expr(e) for e in node.elts) + "]"
         if isinstance(node, ast.Tuple):
@@ -95,7 +102,8 @@ class PythonTranslator:
     def special_float(self, text: str) -> str:
         return f"float({text!r})"
 
-    def field(self, node: ast.Name | ast.Attribute, lenient: bool) -> str:
+    def field(self, path: list[str], lenient: bool) -> str:
+        """A case field (``vendor.country`` -> ``["vendor", "country"]``); ``lenient``: missing reads as null."""
         raise NotImplementedError
 
     def sign(self, symbol: str, operand: str) -> str:

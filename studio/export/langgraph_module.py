@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import Finding, Severity, sort_findings
-from studio.export._conditions import BINOPS, CONSTANTS, PythonTranslator, field_path
+from studio.export._conditions import BINOPS, PythonTranslator
 from studio.expr import parse
 from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
@@ -50,12 +50,7 @@ class _Translator(PythonTranslator):
     def call(self, name: str, args: list[str], nodes: list[ast.expr]) -> str:
         return f"_fn_{name}({', '.join(args)})"
 
-    def field(self, node: ast.Name | ast.Attribute, lenient: bool) -> str:
-        path = field_path(node)
-        if len(path) == 1 and path[0] in CONSTANTS:
-            return CONSTANTS[path[0]]
-        if path[0] == "case":
-            path = path[1:]
+    def field(self, path: list[str], lenient: bool) -> str:
         for part in path:
             if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", part):
                 raise ValueError(f"field name `{part}` is not allowed")
