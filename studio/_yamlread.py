@@ -93,17 +93,19 @@ def _digits(value: str, limit: int, mark: Any) -> None:
         )
 
 
+_FITS: dict[str, Callable[[Any], bool]] = {  # does a resolved scalar fit the standard tag on it
+    f"{_STD}int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    f"{_STD}float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    f"{_STD}bool": lambda v: isinstance(v, bool),
+    f"{_STD}null": lambda v: v is None,
+}
+
+
 def _tagged(value: str, tag: str, mark: Any, digits: int) -> Any:
     if tag in (f"{_STD}str", "!"):
         return value
     resolved = _resolve(value, digits, mark)
-    kinds: dict[str, Callable[[Any], bool]] = {
-        f"{_STD}int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        f"{_STD}float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        f"{_STD}bool": lambda v: isinstance(v, bool),
-        f"{_STD}null": lambda v: v is None,
-    }
-    if not kinds[tag](resolved):
+    if not _FITS[tag](resolved):
         raise _Refused("L002", mark, f"`{value}` is not a valid `!!{tag.removeprefix(_STD)}`",
                        "remove the tag or fix the value")
     return float(resolved) if tag == f"{_STD}float" else resolved
@@ -129,34 +131,31 @@ def read(text: str, file: str | None, limits: Limits) -> tuple[Any, Positions]:
     try:
         data = _build(text, positions, limits)
     except _Refused as exc:
-        line = exc.mark.line + 1 if exc.mark is not None else None
-        column = exc.mark.column + 1 if exc.mark is not None else None
-        what = "over a limit" if exc.code == "L005" else "cannot parse"
-        raise LoadError(
-            [Finding(exc.code, Severity.ERROR, "", exc.message, exc.hint, file, line, column)],
-            summary=f"{file or 'input'}: {what}",
-        ) from None
+        raise _error(file, exc.code, exc.message, exc.hint, _place(exc.mark)) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "the YAML cannot be parsed"
         hint = "indent with spaces, not tabs" if "\t" in problem or "tab" in problem else (
             "check the indentation and quoting on that line")
-        raise LoadError(
-            [Finding("L002", Severity.ERROR, "", f"YAML syntax error: {problem}", hint, file,
-                     mark.line + 1 if mark is not None else None, mark.column + 1 if mark is not None else None)],
-            summary=f"{file or 'input'}: cannot parse",
-        ) from None
+        raise _error(file, "L002", f"YAML syntax error: {problem}", hint,
+                     _place(exc.problem_mark or exc.context_mark)) from None
     except yaml.YAMLError as exc:
         position = getattr(exc, "position", None)
-        message = " ".join(str(exc).split())
-        raise LoadError(
-            [Finding("L002", Severity.ERROR, "", f"YAML syntax error: {message}",
-                     "remove control characters; save the file as UTF-8 text", file,
-                     None if position is None else text.count("\n", 0, position) + 1,
-                     None if position is None else position - text.rfind("\n", 0, position))],
-            summary=f"{file or 'input'}: cannot parse",
-        ) from None
+        at = (None, None) if position is None else (
+            text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position))
+        raise _error(file, "L002", f"YAML syntax error: {' '.join(str(exc).split())}",
+                     "remove control characters; save the file as UTF-8 text", at) from None
     return data, positions
+
+
+def _place(mark: Any) -> tuple[int | None, int | None]:
+    """A parser mark's 1-based line and column."""
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+def _error(file: str | None, code: str, message: str, hint: str, at: tuple[int | None, int | None]) -> LoadError:
+    what = "over a limit" if code == "L005" else "cannot parse"
+    return LoadError([Finding(code, Severity.ERROR, "", message, hint, file, *at)],
+                     summary=f"{file or 'input'}: {what}")
 
 
 def _build(text: str, positions: Positions, limits: Limits) -> Any:
