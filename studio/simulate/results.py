@@ -20,6 +20,7 @@ from studio.simulate._stats import mean, quantile, sig, welch
 from studio.simulate.clock import WorkCalendar
 from studio.simulate.compiler import CompiledWorkflow
 from studio.simulate.runtime import STEP_FIELDS
+from studio.simulate.summary import names as display_names
 
 __all__ = ["Results", "compare"]
 
@@ -484,7 +485,7 @@ class Results:
         from matplotlib.figure import Figure  # noqa: PLC0415
 
         resources = self.kpis["resources"]
-        label = self._names()
+        label = display_names(self.compiled.workflow)
         # every pool; a rate-limited tool only when its bar would show (under 0.5% it is an empty row)
         ids = [rid for rid, r in resources.items()
                if r["utilisation"] is not None and (r["kind"] == "pool" or r["utilisation"] >= 0.005)]
@@ -523,7 +524,7 @@ class Results:
                     else:
                         sums[step[N]]["queue"] += step[QUEUE]
                         sums[step[N]]["calendar"] += wait - step[QUEUE]
-        label = self._names()
+        label = display_names(self.compiled.workflow)
         ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         nodes = _unique([label.get(n, n) for n in ids], ids)
         reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA
@@ -543,14 +544,6 @@ class Results:
         axes.invert_yaxis()
         figure.tight_layout()
         return figure
-
-    def _names(self) -> dict[str, str]:
-        """Id -> the name people use, for plot labels (steps, people, tools)."""
-        out: dict[str, str] = {}
-        workflow = self.compiled.workflow
-        for item in [*workflow.tools, *workflow.actors, *workflow.nodes]:
-            out[item.id] = getattr(item, "name", None) or item.id
-        return out
 
     # ------------------------------------------------------------------ files
 
