@@ -1027,9 +1027,8 @@ class StudioController:
         if not simulation:
             data.pop("simulation")
         changed = [*fields, *(["arrivals"] if arrivals_changed else [])]
-        result = self._commit(data, f"Changed the simulation settings ({', '.join(f'`{k}`' for k in changed)}).")
-        self._cache.data_key = None  # the sample data may be another file now
-        return result
+        # another sample file is read on next use: the cache is keyed on the file's path and time
+        return self._commit(data, f"Changed the simulation settings ({', '.join(f'`{k}`' for k in changed)}).")
 
     def _check_data_file(self, key: str, name: str) -> None:
         folder = (self.path or self._base or Path("workflow.yaml")).parent
