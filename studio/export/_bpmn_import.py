@@ -143,9 +143,6 @@ def _parse(source: str | os.PathLike[str] | bytes) -> tuple[Any, str | None]:
             root = etree.fromstring(data, parser)
     except LoadError:  # over a size limit, missing or unreadable: already says where and how to fix it
         raise
-    except FileNotFoundError:
-        raise LoadError([Finding("B000", Severity.ERROR, "", f"file `{file}` does not exist", "check the path",
-                                 file)], summary=f"{file}: not found") from None
     except (OSError, etree.XMLSyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         hint = "export the diagram again as BPMN 2.0 XML"
