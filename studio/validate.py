@@ -961,20 +961,14 @@ _NUMBER_MAX: dict[str, float] = {
 
 def _field_kind(annotation: Any, metadata: Iterable[Any] = ()) -> str | None:
     """``duration`` or ``rate`` for the studio's unit-carrying scalar types, else None."""
+    found = list(metadata)
     stack = [annotation]
-    first = True
     while stack:
         item = stack.pop()
-        extra = list(metadata) if first else []
-        first = False
-        for meta in [*extra, *(getattr(item, "__metadata__", ()) or ())]:
-            func = getattr(meta, "func", None)
-            if func is parse_duration:
-                return "duration"
-            if func is parse_rate:
-                return "rate"
+        found.extend(getattr(item, "__metadata__", ()) or ())
         stack.extend(getattr(item, "__args__", ()) or ())
-    return None
+    parsers = {getattr(meta, "func", None) for meta in found}
+    return "duration" if parse_duration in parsers else "rate" if parse_rate in parsers else None
 
 
 _FIELDS: dict[type[BaseModel], tuple[tuple[str, str, str | None], ...]] = {}
