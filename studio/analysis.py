@@ -215,6 +215,7 @@ def _duration(seconds: float) -> str:
     return text
 
 
+@_gcpause.paused()
 def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit: int = ROUTE_LIMIT,
             graph: nx.DiGraph | None = None) -> Analysis:
     """Run every interaction analysis on ``workflow``.
@@ -222,12 +223,6 @@ def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit:
     ``observed`` maps ``(from_actor, to_actor)`` to hand-off counts from a simulation; they then
     weight the interaction network and the hot spots.
     """
-    with _gcpause.paused():
-        return _analyze(workflow, observed, route_limit, graph)
-
-
-def _analyze(workflow: Workflow, observed: g.Observed | None, route_limit: int,
-             graph: nx.DiGraph | None) -> Analysis:
     index = g._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
     items = g._interactions(index, observed)
     network = g._network(index, observed)
