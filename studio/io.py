@@ -289,14 +289,10 @@ def _validation_findings(
 # --------------------------------------------------------------------------- public API
 
 
+@_gcpause.paused()
 def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
     """Parse a workflow from YAML or JSON text. Raises :class:`LoadError` with every problem."""
     name = str(file) if file is not None else None
-    with _gcpause.paused():
-        return _loads(text, file, name)
-
-
-def _loads(text: str, file: str | os.PathLike[str] | None, name: str | None) -> Workflow:
     data, positions = parse_text(text, name)
     if not isinstance(data, dict):
         raise LoadError(
