@@ -435,6 +435,11 @@ def dump_yaml(data: Any) -> str:
     return stream.getvalue()
 
 
+def os_error_at(exc: OSError, path: str | os.PathLike[str]) -> OSError:
+    """``exc`` naming ``path``, the file the user asked for (not a temporary one); same errno, same subclass."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
 def atomic_write(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then a rename.
 
@@ -448,7 +453,7 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise os_error_at(exc, path) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -463,7 +468,7 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+            raise os_error_at(exc, path) from exc
         raise
     return path
 

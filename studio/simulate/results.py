@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from studio.io import atomic_write
+from studio.io import atomic_write, os_error_at
 from studio.simulate._stats import mean, quantile, sig, welch
 from studio.simulate.clock import WorkCalendar
 from studio.simulate.compiler import CompiledWorkflow
@@ -622,8 +622,8 @@ def _write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> Path:
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(exc, OSError):  # name the file the user asked for, not the temporary one
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        if isinstance(exc, OSError):
+            raise os_error_at(exc, path) from exc
         raise
     return path
 
