@@ -32,7 +32,7 @@ from typing import Any
 
 from studio.errors import StudioError
 
-__all__ = ["ENV", "Limits", "current", "override", "parse_assignment"]
+__all__ = ["ENV", "LimitError", "Limits", "current", "describe", "how_to_raise", "override", "parse_assignment"]
 
 MiB = 1 << 20
 
