@@ -114,15 +114,15 @@ def _tagged(value: str, tag: str, mark: Any, digits: int) -> Any:
 class _Frame:
     __slots__ = ("anchor", "container", "key", "key_mark", "loc", "merges", "size", "start")
 
-    def __init__(self, container: dict[str, Any] | list[Any], loc: Loc, anchor: str | None) -> None:
+    def __init__(self, container: dict[str, Any] | list[Any], loc: Loc, anchor: str | None, start: Any) -> None:
         self.container = container
         self.loc = loc
         self.anchor = anchor
+        self.start = start
         self.key: str | None = None
         self.key_mark: Any = None
         self.merges: list[tuple[dict[str, Any], Any]] = []
         self.size = 1
-        self.start: Any = None
 
 
 def read(text: str, file: str | None, limits: Limits) -> tuple[Any, Positions]:
@@ -253,9 +253,7 @@ def _build(text: str, positions: Positions, limits: Limits) -> Any:
             if stack and isinstance(stack[-1].container, dict) and stack[-1].key is None:
                 raise _Refused("L002", event.start_mark, "a key must be plain text, not a list or mapping",
                                "write the key as text")
-            frame = _Frame(container, loc, event.anchor)
-            frame.start = event.start_mark
-            stack.append(frame)
+            stack.append(_Frame(container, loc, event.anchor, event.start_mark))
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             frame = stack.pop()
             if frame.merges and isinstance(frame.container, dict):
