@@ -35,7 +35,7 @@ from studio.simulate.behaviour import Rng
 from studio.simulate.clock import Clock, iso_to_seconds
 from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile
 from studio.simulate.results import Results
-from studio.simulate.runtime import CaseRun, CaseStop, Env, SimulatedHumans
+from studio.simulate.runtime import STEP_FIELDS, CaseRun, CaseStop, Env, SimulatedHumans
 
 __all__ = ["SimulationError", "case_payload", "run_sync", "simulate"]
 
@@ -278,8 +278,6 @@ _CASE_KEYS = frozenset(("index", "case_id", "arrival", "end", "status", "outcome
 
 def _record_problem(data: Any) -> str | None:
     """What is wrong with a progress record's content, or None when it has the shape this module writes."""
-    from studio.simulate.runtime import STEP_FIELDS  # noqa: PLC0415
-
     if not isinstance(data, dict):
         return "it is not a JSON object"
     for key in ("fingerprint", "replication", "cases"):
