@@ -99,6 +99,22 @@ def format_duration(seconds: float) -> str:
     return f"{_number(seconds)}s"
 
 
+def iso_duration(seconds: float) -> str:
+    """Seconds as an ISO 8601 duration (exports): ``PT15M``, ``P1D``, ``P2DT4H``, ``PT0.5S``."""
+    millis = round(seconds * 1000)
+    days, millis = divmod(millis, 86_400_000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    out = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if secs or millis:
+        clock += f"{secs}.{millis:03d}".rstrip("0").rstrip(".") + "S"
+    if clock:
+        out += "T" + clock
+    return out if out != "P" else "PT0S"
+
+
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
@@ -641,6 +657,30 @@ class Metadata(Strict):
     owner: str | None = None
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
+
+
+def step_sla(node: Task | Approval, policies: Policies) -> float | None:
+    """A person's step's SLA: its own, else (approvals only) ``policies.approval_sla``."""
+    if node.sla is not None:
+        return node.sla
+    return policies.approval_sla if isinstance(node, Approval) else None
+
+
+def escalation(node: Any, actors: dict[str, Agent | Human | System], policies: Policies
+               ) -> tuple[float, str] | None:
+    """``(SLA seconds, pool)`` when a step escalates (docs/semantics.md), else None: a task or approval
+    done by a human pool, with an SLA (:func:`step_sla`) and an escalation pool (its ``escalate_to``,
+    else ``policies.escalate_to``) that is another human pool. Every engine and export asks this."""
+    if not isinstance(node, (Task, Approval)):
+        return None
+    sla = step_sla(node, policies)
+    target = node.escalate_to or policies.escalate_to
+    actor = actors.get(node.actor) if node.actor is not None else None
+    if sla is None or target is None or actor is None or target == actor.id:
+        return None
+    if not isinstance(actor, Human) or not isinstance(actors.get(target), Human):
+        return None
+    return sla, target
 
 
 class Workflow(Strict):

@@ -22,7 +22,7 @@ from studio.cli import main
 from studio.errors import Severity, WorkflowInvalid
 from studio.export import TARGETS, export_as
 from studio.export._jq import UntranslatableCondition, condition_to_jq
-from studio.export.serverless import _unwrap, export_serverless, iso_duration, to_serverless
+from studio.export.serverless import _unwrap, export_serverless, to_serverless
 from studio.expr import EvaluationError, parse
 from studio.model import Approval, Decision, Parallel, Task, Workflow
 
@@ -302,11 +302,6 @@ def test_translated_conditions_decide_as_the_studio_does() -> None:
         except ValueError:
             got = "error"
         assert got == expected, (condition, case)
-
-
-def test_iso_durations() -> None:
-    assert [iso_duration(s) for s in (0, 0.5, 90, 3600, 86400, 2 * 86400 + 4 * 3600)] == [
-        "PT0S", "PT0.5S", "PT1M30S", "PT1H", "P1D", "P2DT4H"]
 
 
 # --------------------------------------------------------------------------- the command line

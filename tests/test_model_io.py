@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import studio
 from studio import io
-from studio.model import Fixed, Triangular, Workflow, format_duration, parse_duration, parse_rate
+from studio.model import Fixed, Triangular, Workflow, format_duration, iso_duration, parse_duration, parse_rate
 
 
 def _problems(text: str) -> list[studio.Finding]:
@@ -225,3 +225,10 @@ def test_workflow_lookups(base_path: Path) -> None:
     assert wf.actor_of("fork") is None
     with pytest.raises(KeyError):
         wf.node("nope")
+
+
+def test_iso_durations_for_exports() -> None:
+    assert [iso_duration(s) for s in (0, 59, 3600, 4 * 3600, 86400 * 5, 86400 + 5400)] == [
+        "PT0S", "PT59S", "PT1H", "PT4H", "P5D", "P1DT1H30M"]
+    assert [iso_duration(s) for s in (0, 0.5, 90, 3600, 86400, 2 * 86400 + 4 * 3600)] == [
+        "PT0S", "PT0.5S", "PT1M30S", "PT1H", "P1D", "P2DT4H"]

@@ -39,9 +39,10 @@ import networkx as nx
 from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
 from studio.expr import ExpressionError
-from studio.model import Approval, Edge, Human, Task, Workflow
+from studio.model import Approval, Edge, Workflow, iso_duration
+from studio.model import escalation as escalates
 
-__all__ = ["ExecPlan", "Flow", "Helper", "Timer", "iso_duration", "plan"]
+__all__ = ["ExecPlan", "Flow", "Helper", "Timer", "plan"]
 
 GATEWAY_KINDS = frozenset({"decision", "parallel", "join"})
 
@@ -97,17 +98,6 @@ class ExecPlan:
         return [f for f in self.findings if not f.is_error]
 
 
-def iso_duration(seconds: float) -> str:
-    """``P1DT2H30M``: an ISO-8601 duration (whole seconds)."""
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
-    text = "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
-    return text if text != "P" else "PT0S"
-
-
 def _assign(values: dict[str, str]) -> str:
     """A Python script setting task data fields (``globals()[...]`` for ids that are not identifiers)."""
     lines = []
@@ -115,22 +105,6 @@ def _assign(values: dict[str, str]) -> str:
         target = name if name.isidentifier() and not keyword.iskeyword(name) else f"globals()[{name!r}]"
         lines.append(f"{target} = {value!r}")
     return "\n".join(lines) + "\n"
-
-
-def _escalation(workflow: Workflow, node: Any) -> tuple[float, str] | None:
-    """(SLA seconds, escalation actor) when the studio escalates this step (as the simulator decides)."""
-    if not isinstance(node, (Task, Approval)):
-        return None
-    policies = workflow.policies
-    sla = node.sla if node.sla is not None else (policies.approval_sla if isinstance(node, Approval) else None)
-    escalate = node.escalate_to or policies.escalate_to
-    actor = workflow.actor_of(node.id)
-    target = next((a for a in workflow.actors if a.id == escalate), None)
-    if sla is None or escalate is None or actor is None or escalate == actor.id:
-        return None
-    if not isinstance(actor, Human) or not isinstance(target, Human):
-        return None
-    return sla, escalate
 
 
 def _translate(text: str, where: str, what: str, out: list[Finding]) -> PythonCondition | None:
@@ -147,12 +121,16 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
     """Flows, helpers, timers and findings for ``nodes``/``edges`` (already de-duplicated)."""
     out = ExecPlan()
     by_id = {n.id: n for n in nodes}
+    # locations are positions in the workflow file (``nodes``/``edges`` may leave repeats out)
+    node_at = {id(n): f"nodes[{i}]" for i, n in enumerate(workflow.nodes)}
+    edge_at = {id(e): f"edges[{i}]" for i, e in enumerate(workflow.edges)}
+    actors = {a.id: a for a in reversed(workflow.actors)}  # the first of repeated ids, as the validator reads
     flows = [Flow(flow_id, edge.source, edge.target, edge, default=edge.default)
              for edge, flow_id in zip(edges, flow_ids, strict=True)]
     translated: list[tuple[PythonCondition, str, str, str]] = []  # condition, location, what, text
-    for index, (edge, flow) in enumerate(zip(edges, flows, strict=True)):
+    for edge, flow in zip(edges, flows, strict=True):
         if edge.when is not None and by_id[edge.source].kind == "decision":
-            where = f"edges[{index}]"
+            where = edge_at[id(edge)]
             what = f"the condition of edge `{edge.source}` -> `{edge.target}`"
             condition = _translate(edge.when, where, what, out.findings)
             if condition is not None:
@@ -188,10 +166,10 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             continuation[node.id] = split.id
 
     # thresholds and escalations
-    for index, node in enumerate(nodes):
+    for node in nodes:
         after = continuation.get(node.id)
         if isinstance(node, Approval) and node.threshold is not None:
-            where = f"nodes[{index}].threshold"
+            where = f"{node_at[id(node)]}.threshold"
             condition = _translate(node.threshold, where, f"the threshold of approval `{node.id}`", out.findings)
             gate = Helper(f"{node.id}.threshold", "exclusiveGateway", node.id, "threshold", "gateway",
                           actor=node.actor, name=f"{node.label}: approval needed?", direction="Diverging")
@@ -210,7 +188,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
                 new_flow(auto.id, after)
             if condition is not None:
                 translated.append((condition, where, f"the threshold of approval `{node.id}`", node.threshold))
-        escalation = _escalation(workflow, node)
+        escalation = escalates(node, actors, workflow.policies)
         if escalation is not None and after is not None:
             seconds, role = escalation
             timer = Timer(f"{node.id}.sla", node.id, iso_duration(seconds), seconds)
@@ -222,7 +200,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             new_flow(timer.id, escalated.id, name=f"escalate to {role}")
             new_flow(escalated.id, after)
             out.findings.append(Finding(
-                "B103", Severity.INFO, node.id,
+                "B103", Severity.INFO, node_at[id(node)],
                 f"the SLA of `{node.id}` is an interrupting timer ({timer.duration}) that hands the step to "
                 f"`{role}` when it is not done in time; the studio escalates when it has not started in time",
                 "expect escalations a little more often on the engine than in the simulation"))
@@ -268,10 +246,10 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             "B102", Severity.WARNING, "policies.max_repeats", f"the loop guard (a transition at most "
             f"{policies.max_repeats} times) is kept in the studio extension but BPMN engines do not enforce it",
             "enforce it in the control plane, or model a counter and a decision in the loop"))
-    for index, edge in enumerate(edges):
+    for edge in edges:
         if edge.max_repeats is not None:
             out.findings.append(Finding(
-                "B102", Severity.WARNING, f"edges[{index}]", f"the loop guard of edge `{edge.source}` -> "
+                "B102", Severity.WARNING, edge_at[id(edge)], f"the loop guard of edge `{edge.source}` -> "
                 f"`{edge.target}` (at most {edge.max_repeats} times) is not enforced by BPMN engines",
                 "enforce it in the control plane, or model a counter and a decision in the loop"))
     if looping or nx.dag_longest_path_length(graph) + 1 > policies.max_turns:
@@ -282,8 +260,9 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
     for node in nodes:
         if node.kind == "subworkflow":
             out.findings.append(Finding(
-                "B104", Severity.WARNING, node.id, f"subworkflow `{node.id}` is a call activity; it runs only when "
-                f"the engine also has the process `{getattr(node, 'ref', None) or node.id}`",
+                "B104", Severity.WARNING, node_at[id(node)],
+                f"subworkflow `{node.id}` is a call activity; it runs only when the engine also has the "
+                f"process `{getattr(node, 'ref', None) or node.id}`",
                 "export the referenced workflow too and deploy both"))
     out.flows = flows
     return out

@@ -352,11 +352,9 @@ def _actor_info(actor: Agent | Human | System, ext: etree._Element) -> None:
 
 
 def _unique_nodes(workflow: Workflow) -> tuple[list[Any], list[Edge]]:
-    nodes: list[Any] = []
-    for node in workflow.nodes:  # the first of repeated ids wins (the validator reports repeats)
-        if all(node.id != other.id for other in nodes):
-            nodes.append(node)
-    known = {n.id for n in nodes}
+    first = {n.id: n for n in reversed(workflow.nodes)}  # the first of repeated ids (the validator reports them)
+    nodes: list[Any] = [n for n in workflow.nodes if first[n.id] is n]
+    known = set(first)
     return nodes, [e for e in workflow.edges if e.source in known and e.target in known]
 
 

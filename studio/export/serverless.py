@@ -60,6 +60,9 @@ from studio.model import (
     Task,
     Tool,
     Workflow,
+    escalation,
+    iso_duration,
+    step_sla,
 )
 
 __all__ = [
@@ -102,22 +105,6 @@ def dns_label(name: str) -> str:
     """``Purchase_to_Pay v2`` -> ``purchase-to-pay-v2``: lower case, digits and dashes, 63 at most."""
     label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
     return label or "workflow"
-
-
-def iso_duration(seconds: float) -> str:
-    """Seconds as an ISO 8601 duration: ``PT15M``, ``P1D``, ``P2DT4H``, ``PT0.5S``."""
-    millis = round(seconds * 1000)
-    days, millis = divmod(millis, 86_400_000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    out = "P" + (f"{days}D" if days else "")
-    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    if secs or millis:
-        clock += f"{secs}.{millis:03d}".rstrip("0").rstrip(".") + "S"
-    if clock:
-        out += "T" + clock
-    return out if out != "P" else "PT0S"
 
 
 def _unwrap(jq: str) -> str:
@@ -202,6 +189,7 @@ class _Builder:
         self.source = f"studio://{self.namespace}/{self.name}"
         self.graph = g.to_networkx(workflow)
         self.nodes = {n.id: n for n in reversed(workflow.nodes)}  # the first of a repeated id wins
+        self.actors = {a.id: a for a in reversed(workflow.actors)}
         self.edges: dict[str, list[tuple[int, Any]]] = {}
         for index, edge in enumerate(workflow.edges):
             self.edges.setdefault(edge.source, []).append((index, edge))
@@ -362,7 +350,7 @@ class _Builder:
         if isinstance(node, Subworkflow):
             return self.subworkflow(key, node)
         if isinstance(node, Task):
-            actor = self.workflow.actor_of(node.id)
+            actor = self.actors.get(node.actor or "")
             if isinstance(actor, Human):
                 return self.human_task(key, node, actor)
             return self.call(key, node, actor)
@@ -442,7 +430,7 @@ class _Builder:
                 "else .[$field] = .[$field] end)")
 
     def retries(self, node: Task | Subworkflow) -> int:
-        actor = self.workflow.actor_of(node.id)
+        actor = self.actors.get(node.actor or "")
         for behaviour in (node.behaviour, actor.behaviour if actor is not None else None):
             if behaviour is not None and behaviour.retries is not None:
                 return behaviour.retries
@@ -571,6 +559,11 @@ class _Builder:
         attributes["data"] = {"case": _expression("."), **extra}
         return {"emit": {"event": {"with": attributes}}, "output": {"as": _expression("$input")}}
 
+    def escalation(self, node: Task | Approval) -> str | None:
+        """The pool a person's step escalates to, as every engine decides (:func:`studio.model.escalation`)."""
+        escalates = escalation(node, self.actors, self.workflow.policies)
+        return escalates[1] if escalates is not None else None
+
     def wait_for_people(self, subject: str, node_id: str, role: str | None, *, sla: float | None,
                         escalate_to: str | None, extra: Mapping[str, Any], first: list[dict[str, Any]]) -> _Task:
         """Announce the work and wait for its answer; past the SLA, announce it to the escalation role.
@@ -603,9 +596,8 @@ class _Builder:
         }
 
     def approval(self, key: _ListKey, node: Approval) -> _Task:
-        policies = self.workflow.policies
-        sla = node.sla if node.sla is not None else policies.approval_sla
-        escalate_to = node.escalate_to or policies.escalate_to
+        sla = step_sla(node, self.workflow.policies)
+        escalate_to = self.escalation(node)
         steps: list[dict[str, Any]] = []
         if node.threshold is not None:
             test = self.condition(node.threshold, f"{self.node_loc(node.id)}.threshold")
@@ -637,7 +629,7 @@ class _Builder:
         }
 
     def human_task(self, key: _ListKey, node: Task, actor: Human) -> _Task:
-        escalate_to = node.escalate_to or self.workflow.policies.escalate_to
+        escalate_to = self.escalation(node)
         extra = {"outputs": list(node.outputs)}
         waiting = self.wait_for_people("task", node.id, actor.id, sla=node.sla, escalate_to=escalate_to,
                                        extra=extra, first=[])

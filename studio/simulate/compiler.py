@@ -32,7 +32,7 @@ from langgraph.graph import END, START, StateGraph
 
 from studio.errors import Finding, Severity, WorkflowInvalid, has_errors
 from studio.expr import Expression, parse
-from studio.model import Agent, Approval, Behaviour, Human, Subworkflow, Task, Workflow
+from studio.model import Agent, Approval, Behaviour, Human, Subworkflow, Task, Workflow, escalation, step_sla
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, layer
 
 __all__ = ["RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile"]
@@ -186,13 +186,10 @@ def build_plan(workflow: Workflow) -> Plan:
             plan.tools = tuple(node.tools)
             plan.outputs = tuple(node.outputs)
         if isinstance(node, (Task, Approval)):
-            is_approval = isinstance(node, Approval)
-            plan.sla = node.sla if node.sla is not None else (policies.approval_sla if is_approval else None)
-            escalate = node.escalate_to or policies.escalate_to
-            escalates = escalate is not None and escalate != plan.actor and plan.sla is not None
-            if escalates and plan.actor_kind == "human" and isinstance(actors.get(escalate or ""), Human):
-                assert escalate is not None
-                plan.escalate_to = escalate
+            plan.sla = step_sla(node, policies)
+            escalates = escalation(node, actors, policies)
+            if escalates is not None:
+                plan.escalate_to = escalate = escalates[1]
                 plan.behaviours[escalate], plan.behaviour_layers[escalate] = resolved_for(node, escalate)
         if isinstance(node, Approval):
             plan.outputs = tuple(node.outputs)
