@@ -520,6 +520,8 @@ class Cases:
     columns: list[str]
     path: Path | None = None
     lines: list[int] = field(default_factory=list)  # the file line each row starts on, when read from a file
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """What readers work out from the rows once (the secret scan), so validation and the run share it."""
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -897,15 +897,18 @@ def _data_files(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def data_secrets(cases: Cases) -> Iterator[tuple[int, str, str, str]]:
-    """``(row index, column, text, what)`` for every string of case data that looks like a secret."""
-    texts = [(index, str(column), value) for index, row in enumerate(cases.rows)
-             for column, value in row.items() if isinstance(value, str)]
-    found = secret_scan.scan_many(text for _, _, text in texts)
-    if found:
-        for index, column, text in texts:
-            if text in found:
-                yield index, column, text, found[text]
+def data_secrets(cases: Cases) -> list[tuple[int, str, str, str]]:
+    """``(row index, column, text, what)`` for every string of case data that looks like a secret.
+
+    Scanned once per :class:`~studio.io.Cases` (validation's D006 and the run's redaction share it)."""
+    cached: list[tuple[int, str, str, str]] | None = cases.derived.get("secrets")
+    if cached is None:
+        texts = [(index, str(column), value) for index, row in enumerate(cases.rows)
+                 for column, value in row.items() if isinstance(value, str)]
+        found = secret_scan.scan_many(text for _, _, text in texts)
+        cached = [(index, column, text, found[text]) for index, column, text in texts if text in found]
+        cases.derived["secrets"] = cached
+    return cached
 
 
 @rule("D006", Severity.WARNING, "case data holds no secrets")
