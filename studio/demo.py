@@ -20,9 +20,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from studio import io
 from studio.cli import main as cli_main
-from studio.export import langgraph_app_files
+from studio.export.langgraph_module import write_langgraph_app
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSHOP = ROOT / "notebooks" / "00_workshop.ipynb"
@@ -109,8 +108,7 @@ def one_template(name: str, cases: int, out: Path) -> int:
             listed = ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
             print(f"            not kept: {listed} (docs/codes.md)")
     app = folder / "app"
-    for file_name, text in langgraph_app_files(studio.workflow).items():
-        io.atomic_write(app / file_name, text)
+    write_langgraph_app(studio.workflow, app)
     print(f"          Exported the LangGraph application to `{app}/`: serve it with "
           f"`cd {app} && langgraph dev` (docs/controlplane.md#langgraph-application)")
     return 0

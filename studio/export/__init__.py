@@ -14,7 +14,8 @@ The public surface::
     one call       export_as(workflow, target) -> bytes: validates, then renders one target;
                    export_losses(workflow, target): what the target does not keep, as findings
 
-The BPMN names load ``lxml`` on first use, so ``import studio.export`` works without it.
+The BPMN names load ``lxml`` and the LangGraph names LangGraph on first use, so ``import studio.export``
+stays light.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from studio.export.controlplane import (
     to_controlplane,
 )
 from studio.export.diff import GovernanceFlag, WorkflowDiff, diff_workflows
-from studio.export.langgraph_module import langgraph_app_files, to_langgraph_module
 from studio.export.mermaid import to_mermaid
 from studio.export.serverless import (
     ServerlessExport,
@@ -48,6 +48,7 @@ from studio.model import Workflow
 
 if TYPE_CHECKING:  # pragma: no cover
     from studio.export.bpmn import BpmnImport, bpmn_census, import_bpmn, read_bpmn, to_bpmn
+    from studio.export.langgraph_module import langgraph_app_files, to_langgraph_module
 
 __all__ = [
     "TARGETS",
@@ -78,9 +79,14 @@ __all__ = [
 
 TARGETS: tuple[str, ...] = ("controlplane", "bpmn", "langgraph", "mermaid", "serverless")
 _BPMN_NAMES = frozenset({"BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn", "to_bpmn"})
+_LANGGRAPH_NAMES = frozenset({"langgraph_app_files", "to_langgraph_module"})
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LANGGRAPH_NAMES:  # loads LangGraph: only when the application export is asked for
+        from studio.export import langgraph_module  # noqa: PLC0415
+
+        return getattr(langgraph_module, name)
     if name in _BPMN_NAMES:
         try:
             from studio.export import bpmn  # noqa: PLC0415
@@ -144,6 +150,8 @@ def export_as(
 
         return to_bpmn(workflow)
     if target == "langgraph":
+        from studio.export.langgraph_module import to_langgraph_module  # noqa: PLC0415
+
         return to_langgraph_module(workflow).encode("utf-8")
     if target == "serverless":
         return export_serverless(workflow, strict=strict, validated=True).text.encode("utf-8")

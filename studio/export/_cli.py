@@ -97,7 +97,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _export_langgraph_folder(workflow: Workflow, args: argparse.Namespace) -> int:
     """``--to langgraph -o DIR/``: the application with ``langgraph.json``, requirements and a README."""
     from studio.export.controlplane import check_exportable  # noqa: PLC0415
-    from studio.export.langgraph_module import langgraph_app_files  # noqa: PLC0415
+    from studio.export.langgraph_module import write_langgraph_app  # noqa: PLC0415
 
     try:
         check_exportable(workflow, strict=args.strict)
@@ -105,15 +105,13 @@ def _export_langgraph_folder(workflow: Workflow, args: argparse.Namespace) -> in
         return _refused(args.file, exc)
     folder = Path(args.output)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        written = write_langgraph_app(workflow, folder)
     except OSError as exc:
-        print(f"studio: error: cannot create the folder `{folder}`: {exc.strerror or exc}", file=sys.stderr)
+        print(f"studio: error: cannot write the folder `{folder}`: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     _print_losses(workflow, "langgraph")
-    files = langgraph_app_files(workflow)
-    for name, text in files.items():
-        io.atomic_write(folder / name, text)
-    print(f"wrote {folder}/ ({', '.join(files)}); serve it with `langgraph dev` in that folder", file=sys.stderr)
+    names = ", ".join(path.name for path in written)
+    print(f"wrote {folder}/ ({names}); serve it with `langgraph dev` in that folder", file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import pprint
 import re
 from pathlib import Path
 from typing import Any
 
+from studio import io
 from studio.errors import Finding, Severity, sort_findings
 from studio.export._conditions import BINOPS, PythonTranslator
 from studio.expr import parse
 from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
 
-__all__ = ["condition_to_python", "langgraph_app_files", "langgraph_findings", "to_langgraph_module"]
+__all__ = [
+    "condition_to_python", "langgraph_app_files", "langgraph_findings", "to_langgraph_module", "write_langgraph_app",
+]
 
 
 class _Translator(PythonTranslator):
@@ -240,6 +244,14 @@ def langgraph_app_files(workflow: Workflow) -> dict[str, str]:
         "requirements.txt": "langgraph>=1.0\nlanggraph-checkpoint-sqlite>=2.0\n",
         "README.md": readme,
     }
+
+
+def write_langgraph_app(workflow: Workflow, folder: str | os.PathLike[str]) -> list[Path]:
+    """Write :func:`langgraph_app_files` into ``folder`` (created; each file atomically); the paths written.
+    It does not validate: :func:`studio.export.export_as` and the CLI refuse error findings first."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    return [io.atomic_write(target / name, text) for name, text in langgraph_app_files(workflow).items()]
 
 
 _APP_README = """# {name} {version}: LangGraph application
