@@ -50,7 +50,7 @@ import networkx as nx
 from studio import graph as g
 from studio.export import _oversight as ov
 from studio.io import to_data
-from studio.model import Agent, Approval, Autonomy, Edge, Human, System, Task, Tier, Workflow
+from studio.model import Agent, Approval, Autonomy, Edge, Human, System, Task, Tier, Workflow, step_sla
 from studio.validate import find_secrets, mask_secrets
 
 __all__ = ["Change", "FieldChange", "GovernanceFlag", "WorkflowDiff", "diff_workflows"]
@@ -403,18 +403,16 @@ def _agent_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
                              f"default autonomy `{old.policies.autonomy.value}` -> `{new.policies.autonomy.value}`")
 
 
-def _oversight_terms(workflow: Workflow) -> dict[str, tuple[float | None, str | None]]:
-    """Effective SLA and escalation of every approval and human task."""
+def _oversight_terms(workflow: Workflow) -> dict[str, tuple[float | None, str | None, bool]]:
+    """Effective SLA and escalation target of every approval and human task, and whether the target is
+    the policy default."""
     policies = workflow.policies
-    out: dict[str, tuple[float | None, str | None]] = {}
+    default = policies.escalate_to
+    out: dict[str, tuple[float | None, str | None, bool]] = {}
     for node in workflow.nodes:
-        if isinstance(node, Approval):
-            sla = node.sla if node.sla is not None else policies.approval_sla
-        elif isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human):
-            sla = node.sla
-        else:
-            continue
-        out[node.id] = (sla, node.escalate_to or policies.escalate_to)
+        if isinstance(node, Approval) or (isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)):
+            own = node.escalate_to
+            out.setdefault(node.id, (step_sla(node, policies), own or default, own is None and default is not None))
     return out
 
 
@@ -422,10 +420,10 @@ def _oversight_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
     from studio.model import format_duration  # noqa: PLC0415
 
     before = _oversight_terms(old)
-    for node_id, (sla, escalation) in _oversight_terms(new).items():
+    for node_id, (sla, escalation, _) in _oversight_terms(new).items():
         if node_id not in before:
             continue
-        old_sla, old_escalation = before[node_id]
+        old_sla, old_escalation, _ = before[node_id]
         if old_sla is not None and sla is None:
             yield GovernanceFlag("sla_removed", "medium", f"nodes.{node_id}",
                                  f"`{node_id}` lost its SLA (was {format_duration(old_sla)}); work can wait forever")
@@ -570,21 +568,10 @@ def _gate_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
                 yield flag
 
 
-def _escalation_targets(workflow: Workflow) -> dict[str, tuple[str | None, bool]]:
-    """Effective escalation target of every approval and human task, and whether it is the policy default."""
-    default = workflow.policies.escalate_to
-    out: dict[str, tuple[str | None, bool]] = {}
-    for node in workflow.nodes:
-        if isinstance(node, Approval) or (isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)):
-            own = node.escalate_to
-            out.setdefault(node.id, (own or default, own is None and default is not None))
-    return out
-
-
 def _escalation_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
-    before = _escalation_targets(old)
-    for node_id, (target, fallback) in _escalation_targets(new).items():
-        old_target, old_fallback = before.get(node_id, (None, False))
+    before = _oversight_terms(old)
+    for node_id, (_, target, fallback) in _oversight_terms(new).items():
+        _, old_target, old_fallback = before.get(node_id, (None, None, False))
         if old_target is None or target is None or old_target == target:
             continue  # none before (tightening), none now (`escalation_removed`) or unchanged
         if fallback:
