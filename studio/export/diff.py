@@ -310,24 +310,13 @@ def _changes(old: Workflow, new: Workflow) -> list[Change]:
 # --------------------------------------------------------------------------- governance flags
 
 
-def _critical_nodes(workflow: Workflow) -> dict[str, list[str]]:
-    tiers = {t.id: t.tier for t in workflow.tools}
-    out: dict[str, list[str]] = {}
-    for node in workflow.nodes:
-        if isinstance(node, Task):
-            tools = [t for t in node.tools if tiers.get(t) is Tier.CRITICAL]
-            if tools:
-                out[node.id] = tools
-    return out
-
-
 def _approval_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
     old_graph, new_graph = g.to_networkx(old), g.to_networkx(new)
     old_ungated = g.ungated_from_start(old_graph, old, g.is_approval(old))
     new_ungated = g.ungated_from_start(new_graph, new, g.is_approval(new))
-    old_critical = _critical_nodes(old)
+    old_critical = ov.critical_nodes(old)
     old_ids = set(old.node_ids)
-    for node_id, tools in _critical_nodes(new).items():
+    for node_id, tools in ov.critical_nodes(new).items():
         if node_id not in new_ungated:
             continue
         listed = ", ".join(f"`{t}`" for t in tools)
