@@ -125,6 +125,7 @@ def export_as(
     evidence_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
     min_gold_pass: float | None = None,
+    losses: list[Finding] | None = None,
 ) -> bytes:
     """Validate ``workflow`` and render it for ``target`` (one of :data:`TARGETS`).
 
@@ -133,26 +134,35 @@ def export_as(
     ``yaml``), ``evidence_dir`` and ``min_gold_pass`` (the gold gate the evidence was checked
     against, default 1.0) apply to the control-plane definition. ``serverless`` is a
     Serverless Workflow 1.0 YAML document; it also refuses what it cannot express (``W101``,
-    ``W102``) and, with ``strict``, what it would keep only as metadata (``W103``, ``W104``);
-    :func:`export_serverless` returns those findings.
+    ``W102``) and, with ``strict``, what it would keep only as metadata (``W103``, ``W104``).
+    With a ``losses`` list, what the target writes but does not keep (:func:`export_losses`, found
+    while rendering, not again) is appended to it.
     """
     if target not in TARGETS:
         raise ValueError(f"unknown export target `{target}`; choose one of: {', '.join(TARGETS)}")
     if (evidence_dir is not None or min_gold_pass is not None) and target != "controlplane":
         raise ValueError("evidence (simulation results) is attached to the control-plane definition only")
     findings = check_exportable(workflow, strict=strict)
+    found: list[Finding] = []
     if target == "controlplane":
         definition = build_definition(workflow, findings, strict=strict, evidence_dir=evidence_dir,
                                       min_gold_pass=min_gold_pass)
-        return dumps_definition(definition, fmt).encode("utf-8")
-    if target == "bpmn":
+        data = dumps_definition(definition, fmt).encode("utf-8")
+    elif target == "bpmn":
         from studio.export.bpmn import to_bpmn  # noqa: PLC0415
 
-        return to_bpmn(workflow)
-    if target == "langgraph":
-        from studio.export.langgraph_module import to_langgraph_module  # noqa: PLC0415
+        data = to_bpmn(workflow, findings=found)
+    elif target == "langgraph":
+        from studio.export.langgraph_module import langgraph_findings, to_langgraph_module  # noqa: PLC0415
 
-        return to_langgraph_module(workflow).encode("utf-8")
-    if target == "serverless":
-        return export_serverless(workflow, strict=strict, validated=True).text.encode("utf-8")
-    return to_mermaid(workflow).encode("utf-8")
+        data = to_langgraph_module(workflow).encode("utf-8")
+        found += langgraph_findings(workflow)
+    elif target == "serverless":
+        document = export_serverless(workflow, strict=strict, validated=True)
+        data = document.text.encode("utf-8")
+        found += document.findings
+    else:
+        data = to_mermaid(workflow).encode("utf-8")
+    if losses is not None:
+        losses += placed(workflow, found)
+    return data

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from studio import io
-from studio.errors import Severity, WorkflowInvalid
+from studio.errors import Finding, Severity, WorkflowInvalid
 from studio.model import Workflow
 
 EXIT_OK = 0
@@ -59,14 +59,6 @@ def _refused(file: str, exc: WorkflowInvalid) -> int:
     return EXIT_FINDINGS
 
 
-def _print_losses(workflow: Workflow, target: str) -> None:
-    """What the target does not keep or enforce, on stderr with file:line:col (see ``export_losses``)."""
-    from studio.export import export_losses  # noqa: PLC0415
-
-    for finding in export_losses(workflow, target):
-        print(finding.format(), file=sys.stderr)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from studio.export import export_as  # noqa: PLC0415
 
@@ -80,12 +72,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.to == "langgraph" and args.output and (args.output.endswith(("/", "\\")) or Path(args.output).is_dir()):
         return _export_langgraph_folder(workflow, args)
     fmt = "yaml" if args.output and Path(args.output).suffix.lower() in (".yaml", ".yml") else "json"
+    losses: list[Finding] = []
     try:
         data = export_as(workflow, args.to, fmt=fmt, evidence_dir=args.evidence, strict=args.strict,
-                         min_gold_pass=args.min_pass)
+                         min_gold_pass=args.min_pass, losses=losses)
     except WorkflowInvalid as exc:
         return _refused(args.file, exc)
-    _print_losses(workflow, args.to)
+    for finding in losses:  # what the target does not keep or enforce, with file:line:col
+        print(finding.format(), file=sys.stderr)
     if args.output:
         io.atomic_write(args.output, data.decode("utf-8"))
         print(f"wrote {args.output} ({args.to})", file=sys.stderr)
@@ -109,7 +103,10 @@ def _export_langgraph_folder(workflow: Workflow, args: argparse.Namespace) -> in
     except OSError as exc:
         print(f"studio: error: cannot write the folder `{folder}`: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    _print_losses(workflow, "langgraph")
+    from studio.export import export_losses  # noqa: PLC0415
+
+    for finding in export_losses(workflow, "langgraph"):
+        print(finding.format(), file=sys.stderr)
     names = ", ".join(path.name for path in written)
     print(f"wrote {folder}/ ({names}); serve it with `langgraph dev` in that folder", file=sys.stderr)
     return EXIT_OK

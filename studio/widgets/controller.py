@@ -337,7 +337,7 @@ class ExportResult:
     target: str = "controlplane"
     evidence: bool = False
     losses: tuple[Finding, ...] = ()
-    """What the target writes but does not keep or enforce (``studio.export.export_losses``)."""
+    """What the target writes but does not keep or enforce (``export_as(..., losses=[])``)."""
 
 
 @dataclass
@@ -1391,9 +1391,10 @@ class StudioController:
         evidence = None
         if self._evidence is not None and self._evidence[0] is self._workflow and target == "controlplane":
             evidence = self._evidence[1] if (self._evidence[1] / "kpis.json").is_file() else None
+        found_losses: list[Finding] = []
         try:
             if exporter is not None and hasattr(exporter, "export_as"):
-                data = exporter.export_as(self._workflow, target, fmt=fmt, evidence_dir=evidence)
+                data = exporter.export_as(self._workflow, target, fmt=fmt, evidence_dir=evidence, losses=found_losses)
                 text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
             else:
                 found = self.findings
@@ -1426,9 +1427,7 @@ class StudioController:
         }.get(target, "validated workflow")
         attached = " with the simulation KPIs as evidence" if evidence is not None else ""
         meta = self._workflow.metadata
-        losses: tuple[Finding, ...] = ()
-        if exporter is not None and hasattr(exporter, "export_losses"):
-            losses = tuple(exporter.export_losses(self._workflow, target))
+        losses = tuple(found_losses)
         kept = f" The target does not keep {len(losses)} thing(s) (listed with the result)." if losses else ""
         message = f"Exported the {what} of `{meta.name}` {meta.version}{where}{attached}.{kept}"
         self.message = message
