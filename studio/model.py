@@ -15,6 +15,7 @@ Shape of a workflow file (YAML or JSON)::
     edges:         [{from, to, when, default, label}]
     policies:      {max_turns, max_repeats, approval_sla, escalate_to, autonomy, audit}
     simulation:    {seed, cases, arrivals, sample_data, gold_data, tools, overrides}
+    workshop:      {date, attendees, notes, nodes: {node id: {raci, questions, decisions}}}   (optional)
 
 Durations are seconds internally and written back with units (``20s``, ``15m``, ``2h``, ``1d``).
 Unknown fields are rejected everywhere: a typo is an error, not silently ignored.
@@ -22,6 +23,7 @@ Unknown fields are rejected everywhere: a typo is an error, not silently ignored
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import re
 from enum import Enum
@@ -648,6 +650,62 @@ class Simulation(Strict):
     )
 
 
+# --------------------------------------------------------------------------- workshop notes
+# What the room said while mapping: kept in the file for the minutes, read by nothing that runs or
+# exports the workflow (simulation, every export and `studio diff` ignore it).
+
+WorkshopText = Annotated[str, Field(min_length=1, max_length=4000)]
+RACI_ROLES: tuple[str, ...] = ("responsible", "accountable", "consulted", "informed")
+
+
+class Raci(Strict):
+    """Who is responsible, accountable, consulted and informed for a step.
+
+    Each entry is an actor id (``ap_clerks``) or a person's or team's name as written (``Maria
+    Lopez``, ``CFO``); an entry written like a lower-case id that names no actor is a typo (A007).
+    """
+
+    responsible: list[WorkshopText] = Field(default_factory=list)
+    accountable: list[WorkshopText] = Field(default_factory=list)
+    consulted: list[WorkshopText] = Field(default_factory=list)
+    informed: list[WorkshopText] = Field(default_factory=list)
+
+
+class WorkshopQuestion(Strict):
+    """A question the room could not answer yet (or has answered since)."""
+
+    text: WorkshopText
+    asked_by: str | None = None
+    status: Literal["open", "answered"] = "open"
+    answer: str | None = None
+
+
+class WorkshopDecision(Strict):
+    """A decision the room took about a step."""
+
+    text: WorkshopText
+    when: _dt.date | None = Field(default=None, description="The day it was taken (YYYY-MM-DD).")
+    decided_by: str | None = None
+
+
+class StepNotes(Strict):
+    """The workshop's notes on one step."""
+
+    raci: Raci = Field(default_factory=Raci)
+    questions: list[WorkshopQuestion] = Field(default_factory=list)
+    decisions: list[WorkshopDecision] = Field(default_factory=list)
+
+
+class Workshop(Strict):
+    """Workshop mode: who was there, when, free notes, and per step (by node id) RACI, questions and
+    decisions. Written into the minutes (``studio minutes``); ignored by simulation and exports."""
+
+    date: _dt.date | None = Field(default=None, description="The day of the workshop (YYYY-MM-DD).")
+    attendees: list[WorkshopText] = Field(default_factory=list)
+    notes: str | None = None
+    nodes: dict[Identifier, StepNotes] = Field(default_factory=dict, description="Node id -> its notes.")
+
+
 # --------------------------------------------------------------------------- workflow
 
 
@@ -695,6 +753,11 @@ class Workflow(Strict):
     edges: list[Edge] = Field(default_factory=list)
     policies: Policies = Field(default_factory=Policies)
     simulation: Simulation = Field(default_factory=Simulation)
+    workshop: Workshop = Field(
+        default_factory=Workshop,
+        description="Workshop notes (RACI, open questions, decisions): kept for the minutes, ignored by "
+        "simulation, every export and `studio diff`.",
+    )
 
     _source: Any = PrivateAttr(default=None)
 

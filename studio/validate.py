@@ -554,6 +554,43 @@ def _allowed_tool(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+# --------------------------------------------------------------------------- workshop notes (warnings only)
+
+_ID_LIKE = re.compile(r"^[a-z_][a-z0-9_\-]*$")
+"""A RACI entry written like this is meant as an actor id; anything else (`Maria Lopez`, `CFO`) is a name."""
+
+
+@rule("A007", Severity.WARNING, "workshop RACI entries written as ids name known actors")
+def _raci_actors(ctx: Context) -> Iterator[Finding]:
+    known = set(ctx.actor_index)
+    for node_id, notes in ctx.workflow.workshop.nodes.items():
+        for role in type(notes.raci).model_fields:
+            for index, entry in enumerate(getattr(notes.raci, role)):
+                name = entry.strip()
+                if name in known or not _ID_LIKE.match(name):
+                    continue
+                yield ctx.finding(
+                    "A007",
+                    f"workshop.nodes.{node_id}.raci.{role}[{index}]",
+                    f"the RACI of `{node_id}` names `{name}` ({role}), which is written like an actor id "
+                    "but no actor has it",
+                    _near(name, known) or f"add `{name}` to `actors`, or write a person's or team's name as "
+                    f"people read it (with a capital or a space, e.g. `{name.replace('_', ' ').title()}`)",
+                )
+
+
+@rule("A008", Severity.WARNING, "workshop notes are about steps that exist")
+def _notes_on_known_steps(ctx: Context) -> Iterator[Finding]:
+    for node_id in ctx.workflow.workshop.nodes:
+        if node_id not in ctx.node_index:
+            yield ctx.finding(
+                "A008",
+                f"workshop.nodes.{node_id}",
+                f"workshop notes are kept for step `{node_id}`, which is not in `nodes`",
+                _near(node_id, ctx.node_index) or "rename the entry to the step's id, or remove the notes",
+            )
+
+
 # =========================================================================== governance
 
 

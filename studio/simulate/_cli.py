@@ -58,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-llm", action="store_true",
                    help="let agents with `llm: module:factory` import and call it (runs code named in the file)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--event-log", metavar="FILE.csv|FILE.xes",
+                   help="also write the simulated cases as an event log (docs/calibration.md)")
 
 
 def _check_out(out: Path) -> None:
@@ -82,6 +84,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     workflow = io.load(args.file)
     _check_out(Path(args.out))
+    if args.event_log is not None:
+        from studio.simulate.eventlog import log_format  # noqa: PLC0415
+
+        log_format(args.event_log)  # an unknown suffix is refused before simulating
     try:
         results = simulate(
             workflow, data=args.data, cases=args.cases, seed=args.seed, scenario=args.scenario,
@@ -104,6 +110,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         comparison = compare(baseline, results)
     print(summary_text(results, baseline, comparison))
     print(f"wrote {args.out}/kpis.json, traces.jsonl, cases.jsonl and plots", file=sys.stderr)
+    if args.event_log is not None:
+        from studio.simulate.eventlog import write_event_log  # noqa: PLC0415
+
+        print(f"wrote event log {write_event_log(results, args.event_log)}", file=sys.stderr)
     if args.gold and results.gold is not None:
         details = results.gold.summary().splitlines()[1:]  # its pass count is in the table above
         if details:

@@ -35,7 +35,9 @@ from studio.expr import Expression, parse
 from studio.model import Agent, Approval, Behaviour, Human, Subworkflow, Task, Workflow, escalation, step_sla
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, layer
 
-__all__ = ["RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile"]
+__all__ = [
+    "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile", "superstep_limit",
+]
 
 RUNTIME_KEY = "studio_runtime"
 """Key of the runtime object in ``config["configurable"]``."""
@@ -265,6 +267,12 @@ def build_plan(workflow: Workflow) -> Plan:
         overrides=tuple(overrides),
         llm={a.id: a.llm for a in workflow.actors if isinstance(a, Agent) and a.llm},
     )
+
+
+def superstep_limit(plan: Plan) -> int:
+    """Most supersteps a case may take (LangGraph's ``recursion_limit``): past it the case is a runaway,
+    killed by ``max_turns``. Generous: ``max_turns`` node steps normally stop a case long before."""
+    return 2 * plan.max_turns + 10
 
 
 def _node_function(plan: NodePlan) -> Any:

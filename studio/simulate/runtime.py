@@ -27,7 +27,7 @@ from typing import Any
 
 from studio.expr import EvaluationError, ExpressionError
 from studio.simulate.behaviour import Resolved, Rng, override
-from studio.simulate.clock import CaseClock, Clock, Pool, RateLimiter, WorkCalendar, seconds_to_iso
+from studio.simulate.clock import CaseClock, Pool, RateLimiter, WorkCalendar, seconds_to_iso
 from studio.simulate.compiler import NodePlan, Plan
 
 __all__ = [
@@ -163,7 +163,7 @@ def _normalise(answer: str) -> str:
 class Env:
     """What all cases of one run share: the plan, resources, the clock, the decider, the models."""
 
-    def __init__(self, plan: Plan, *, clock: Clock | None, decider: Any, failures: bool = True,
+    def __init__(self, plan: Plan, *, clock: object | None, decider: Any, failures: bool = True,
                  models: Mapping[str, Any] | None = None) -> None:
         self.plan = plan
         self.clock = clock
@@ -238,6 +238,7 @@ class CaseRun:
         "cc",
         "end_node",
         "env",
+        "grants",
         "index",
         "last_actor",
         "outcome",
@@ -275,11 +276,48 @@ class CaseRun:
         self.end_node: str | None = None
         self.stop: CaseStop | None = None
         self.actor_behaviour: dict[tuple[str, str], Resolved] = {}
+        self.grants: list[tuple[str, float, float, float]] | None = None
+        """When a list: every resource grant of this case, ``(resource, asked at, start, queued)``, in
+        the order asked (recorded for a replay through the other engine, see :mod:`studio.simulate.kernel`)."""
         self.overrides: dict[str, dict[str, Any]] = {}
         for column, target, name in self.plan.overrides:
             value = row.get(column)
             if value is not None and value != "":
                 self.overrides.setdefault(target, {})[name] = value
+
+    # ------------------------------------------------------------------ the finished case
+
+    def payload(self) -> dict[str, Any]:
+        """The case as plain JSON data (what progress files and results hold); the same from either engine."""
+        stop = self.stop
+        status = self.status if self.status != "running" else "stuck"
+        arrival = self.arrival
+        end = max((step[S_END] for step in self.steps), default=arrival)
+        if stop is not None:
+            end = max(end, stop.at)
+        return {
+            "index": self.index,
+            "case_id": self.case_id,
+            "arrival": arrival,
+            "end": end,
+            "status": status,
+            "outcome": self.outcome,
+            "category": stop.category if stop is not None else ("policy" if status == "stuck" else None),
+            "reason": stop.reason if stop is not None else ("stuck: a join never got all its branches"
+                                                             if status == "stuck" else None),
+            "where": stop.where if stop is not None else None,
+            "node": stop.node if stop is not None else None,
+            "actor": stop.actor if stop is not None else None,
+            "steps": [list(step) for step in self.steps],
+        }
+
+    def runaway(self) -> None:
+        """Stop a case that ran more supersteps than ``max_turns`` allows (killed at its last step)."""
+        last = self.steps[-1] if self.steps else None
+        where = str(last[S_NODE]) if last is not None else self.plan.start
+        at = float(last[S_END]) if last is not None else self.arrival
+        self.stop = CaseStop("killed", "policy", "max_turns", where=where, node=where, actor=None, at=at)
+        self.status = "killed"
 
     # ------------------------------------------------------------------ entry point
 
@@ -476,6 +514,8 @@ class CaseRun:
                 if limiter is not None:
                     await self._until(now)
                     begin = limiter.slot(now)
+                    if self.grants is not None:
+                        self.grants.append((tool, now, begin, begin - now))
                     wait = begin - now
                     now = begin
                 tool_behaviour = self._tool_behaviour(tool)
@@ -545,7 +585,9 @@ class CaseRun:
             seconds = self.behaviour(plan, actor).duration(self.rng)
             return _Timing(t, t + seconds, 0.0, 0.0, None, None, seconds, plan.actor, None)
         await self._until(t)
-        begin, _queued = pool.start(t)
+        begin, queued = pool.start(t)
+        if self.grants is not None:
+            self.grants.append((pool.id, t, begin, queued))
         asked = t
         escalated: str | None = None
         if plan.escalate_to is not None and plan.sla is not None and begin - t > plan.sla:
@@ -554,7 +596,9 @@ class CaseRun:
             pool = env.pools[escalated]
             actor = escalated
             await self._until(asked)
-            begin, _queued = pool.start(asked)
+            begin, queued = pool.start(asked)
+            if self.grants is not None:
+                self.grants.append((pool.id, asked, begin, queued))
         service = self.behaviour(plan, actor).duration(self.rng)
         end = pool.reserve(begin, service)
         wait = begin - t

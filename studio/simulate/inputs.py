@@ -1,0 +1,111 @@
+"""What a replication starts from: the run's specification, case ids, arrival times and sample rows.
+
+Both engines (:mod:`studio.simulate.engine`, LangGraph; :mod:`studio.simulate.kernel`, the Monte
+Carlo kernel) read the same :class:`Spec`, so they see the same cases arriving at the same times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.errors import StudioError
+from studio.io import Cases, as_cases, load_cases, sample_path, to_data
+from studio.model import ColumnArrivals, FixedArrivals, Workflow
+from studio.simulate.behaviour import Rng
+from studio.simulate.clock import iso_to_seconds
+
+__all__ = ["FORMAT", "SimulationError", "Spec", "arrival_times", "case_ids", "load_rows"]
+
+FORMAT = 1
+"""Version of the progress-record format (part of a run's fingerprint)."""
+_ARRIVAL_STREAM = 1 << 40
+
+
+class SimulationError(StudioError, ValueError):
+    """A simulation cannot run as asked (bad arrival data, progress of another run, ...)."""
+
+
+@dataclass
+class Spec:
+    """Everything a replication needs (picklable: sent to worker processes)."""
+
+    workflow: Workflow
+    rows: list[dict[str, Any]]
+    case_ids: list[str]
+    cases: int
+    seed: int
+    allow_llm: bool = False
+    scenario: list[str] = field(default_factory=list)
+
+    def row(self, index: int) -> dict[str, Any]:
+        return self.rows[index % len(self.rows)] if self.rows else {}
+
+    def fingerprint(self) -> str:
+        text = json.dumps(
+            {"format": FORMAT, "workflow": to_data(self.workflow), "rows": self.rows, "cases": self.cases,
+             "seed": self.seed, "scenario": self.scenario},
+            sort_keys=True, default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def case_ids(rows: Sequence[Mapping[str, Any]], cases: int) -> list[str]:
+    """The id of every case: the row's ``case_id``/``id``, with ``~lap`` once the rows repeat."""
+    ids = []
+    for index in range(cases):
+        row = rows[index % len(rows)] if rows else {}
+        key = row.get("case_id", row.get("id"))
+        base = str(key) if key is not None else str(index % len(rows) if rows else index)
+        lap = index // len(rows) if rows else 0
+        ids.append(base if lap == 0 else f"{base}~{lap}")
+    return ids
+
+
+def arrival_times(spec: Spec, replication: int) -> list[float]:
+    """Virtual arrival time of every case of a replication."""
+    arrivals = spec.workflow.simulation.arrivals
+    n = spec.cases
+    if isinstance(arrivals, FixedArrivals):
+        return [i * arrivals.interval for i in range(n)]
+    if isinstance(arrivals, ColumnArrivals):
+        times = []
+        for index in range(n):
+            value = spec.row(index).get(arrivals.column)
+            try:
+                if isinstance(value, bool) or value is None:
+                    raise ValueError
+                seconds = float(value) if isinstance(value, (int, float)) else iso_to_seconds(str(value))
+                if not math.isfinite(seconds):
+                    raise ValueError
+            except ValueError:
+                raise SimulationError(
+                    f"case {spec.case_ids[index]}: arrival column `{arrivals.column}` holds {value!r}, which is "
+                    "neither seconds nor an ISO time"
+                ) from None
+            times.append(seconds)
+        return times
+    rate = arrivals.rate
+    if rate <= 0:
+        return [0.0] * n
+    rng = Rng(spec.seed, replication, _ARRIVAL_STREAM)
+    now = 0.0
+    times = []
+    for _ in range(n):
+        now += -math.log1p(-rng.u()) / rate
+        times.append(now)
+    return times
+
+
+def load_rows(workflow: Workflow, data: Any) -> Cases | None:
+    """The case rows: ``data`` when given, else the workflow's ``simulation.sample_data`` (or None)."""
+    if data is not None:
+        return as_cases(data)
+    path = sample_path(workflow)
+    if path is not None and path.is_file():
+        return load_cases(path)
+    return None
