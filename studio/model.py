@@ -23,7 +23,6 @@ Unknown fields are rejected everywhere: a typo is an error, not silently ignored
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import re
 from enum import Enum
@@ -655,6 +654,8 @@ class Simulation(Strict):
 # exports the workflow (simulation, every export and `studio diff` ignore it).
 
 WorkshopText = Annotated[str, Field(min_length=1, max_length=4000)]
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+"""A day written ``YYYY-MM-DD``."""
 RACI_ROLES: tuple[str, ...] = ("responsible", "accountable", "consulted", "informed")
 
 
@@ -684,7 +685,7 @@ class WorkshopDecision(Strict):
     """A decision the room took about a step."""
 
     text: WorkshopText
-    when: _dt.date | None = Field(default=None, description="The day it was taken (YYYY-MM-DD).")
+    when: IsoDate | None = Field(default=None, description="The day it was taken (YYYY-MM-DD).")
     decided_by: str | None = None
 
 
@@ -700,7 +701,7 @@ class Workshop(Strict):
     """Workshop mode: who was there, when, free notes, and per step (by node id) RACI, questions and
     decisions. Written into the minutes (``studio minutes``); ignored by simulation and exports."""
 
-    date: _dt.date | None = Field(default=None, description="The day of the workshop (YYYY-MM-DD).")
+    date: IsoDate | None = Field(default=None, description="The day of the workshop (YYYY-MM-DD).")
     attendees: list[WorkshopText] = Field(default_factory=list)
     notes: str | None = None
     nodes: dict[Identifier, StepNotes] = Field(default_factory=dict, description="Node id -> its notes.")
