@@ -654,7 +654,20 @@ class Simulation(Strict):
 # exports the workflow (simulation, every export and `studio diff` ignore it).
 
 WorkshopText = Annotated[str, Field(min_length=1, max_length=4000)]
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+_DATE_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+def _iso_date(value: Any) -> str:
+    if not isinstance(value, str) or not _DATE_RE.match(value.strip()):
+        raise ValueError(f"`{value}` is not a day; write it YYYY-MM-DD, e.g. `2026-11-30`")
+    return value.strip()
+
+
+IsoDate = Annotated[
+    str,
+    BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "pattern": _DATE_RE.pattern, "description": "A day: YYYY-MM-DD."}),
+]
 """A day written ``YYYY-MM-DD``."""
 RACI_ROLES: tuple[str, ...] = ("responsible", "accountable", "consulted", "informed")
 
