@@ -25,7 +25,7 @@ from langgraph.graph import END, START, StateGraph
 
 from studio.model import Workflow
 from studio.simulate import compile, simulate
-from studio.simulate.runner import run_sync
+from studio.simulate.engine import run_sync
 
 CASES = 10_000
 

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from studio.simulate.compiler import CompiledWorkflow, compile
     from studio.simulate.gold import GoldCase, GoldReport, run_gold
+    from studio.simulate.inputs import SimulationError
     from studio.simulate.results import Results, compare
-    from studio.simulate.runner import SimulationError, simulate
+    from studio.simulate.runner import EngineMismatch, simulate
     from studio.simulate.runtime import CaseStop
     from studio.simulate.scenarios import ScenarioError
     from studio.simulate.scenarios import apply as apply_scenario
@@ -41,7 +42,8 @@ _WHERE = {
     "GoldReport": ("gold", "GoldReport"),
     "Results": ("results", "Results"),
     "ScenarioError": ("scenarios", "ScenarioError"),
-    "SimulationError": ("runner", "SimulationError"),
+    "EngineMismatch": ("runner", "EngineMismatch"),
+    "SimulationError": ("inputs", "SimulationError"),
     "Walkthrough": ("walkthrough", "Walkthrough"),
     "apply_scenario": ("scenarios", "apply"),
     "compare": ("results", "compare"),
@@ -53,6 +55,7 @@ _WHERE = {
 __all__ = [
     "CaseStop",
     "CompiledWorkflow",
+    "EngineMismatch",
     "GoldCase",
     "GoldReport",
     "Results",

@@ -40,6 +40,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"`{text}` must be 0 or more")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--data", metavar="CSV", help="case data (default: the workflow's sample data)")
@@ -58,6 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-llm", action="store_true",
                    help="let agents with `llm: module:factory` import and call it (runs code named in the file)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=("auto", "kernel", "langgraph"), default="auto",
+                   help="auto (default): the Monte Carlo kernel, verified against LangGraph, unless an agent calls "
+                        "a real model; langgraph: every case through the LangGraph graph")
+    p.add_argument("--verify", type=_count, default=20, metavar="N",
+                   help="on the kernel: replay N of the run's cases through LangGraph and refuse to report if any "
+                        "differs (default 20; 0 skips)")
     p.add_argument("--event-log", metavar="FILE.csv|FILE.xes",
                    help="also write the simulated cases as an event log (docs/calibration.md)")
 
@@ -79,7 +95,7 @@ def _check_out(out: Path) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from studio import io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
-    from studio.simulate import simulate  # noqa: PLC0415
+    from studio.simulate import EngineMismatch, simulate  # noqa: PLC0415
     from studio.simulate.summary import text as summary_text  # noqa: PLC0415
 
     workflow = io.load(args.file)
@@ -93,7 +109,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             workflow, data=args.data, cases=args.cases, seed=args.seed, scenario=args.scenario,
             replications=args.replications, workers=args.workers, progress=not args.no_progress,
             out=args.out, resume=args.resume, allow_llm=args.allow_llm, gold=args.gold,
+            engine=args.engine, verify=args.verify,
         )
+    except EngineMismatch as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
     except WorkflowInvalid as exc:
         for finding in exc.findings:
             print(finding.format(), file=sys.stderr)
@@ -106,6 +126,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         baseline = simulate(
             workflow, data=args.data, cases=args.cases, seed=args.seed, replications=args.replications,
             workers=args.workers, progress=not args.no_progress, allow_llm=args.allow_llm,
+            engine=args.engine, verify=args.verify,
         )
         comparison = compare(baseline, results)
     print(summary_text(results, baseline, comparison))

@@ -20,6 +20,7 @@ from studio.io import as_cases, sample_path
 from studio.model import Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.compiler import CompiledWorkflow, compile
+from studio.simulate.engine import invoke, run_sync
 from studio.simulate.runtime import S_NODE, S_STEP, CaseRun, Env, ScriptedHumans, parse_human_decisions
 
 __all__ = ["GoldCase", "GoldReport", "run_gold"]
@@ -100,8 +101,6 @@ def _outcome(run: CaseRun) -> str | None:
 def run_gold(workflow: Workflow | CompiledWorkflow, data: Any = None, *, seed: int | None = None,
              allow_llm: bool = False) -> GoldReport:
     """Run every gold case (default: ``simulation.gold_data``) and compare with the expectations."""
-    from studio.simulate.runner import invoke, run_sync  # noqa: PLC0415
-
     compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile(workflow, allow_llm=allow_llm)
     model = compiled.workflow
     if data is None:
@@ -127,7 +126,7 @@ def run_gold(workflow: Workflow | CompiledWorkflow, data: Any = None, *, seed: i
             case_id = str(row.get("case_id", row.get("id", index)))
             run = CaseRun(env, index=index, case_id=case_id, row=case, arrival=0.0,
                           rng=Rng(chosen_seed, 0, index), script=parse_human_decisions(row.get("human_decisions")))
-            await invoke(graph, run, case, plan.max_turns)  # a stopped case is an outcome like any other
+            await invoke(graph, run, case)  # a stopped case is an outcome like any other
             steps = sorted(run.steps, key=lambda s: (s[S_STEP], order.get(s[S_NODE], 0)))
             actual = [s[S_NODE] for s in steps]
             expected = [p.strip() for p in str(row.get("expected_path") or "").split(">") if p.strip()]

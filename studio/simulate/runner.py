@@ -1,237 +1,71 @@
-"""Monte Carlo: many cases through the compiled graph in virtual time, replicated, resumable.
+"""Monte Carlo: many cases in virtual time, replicated, resumable, on the kernel or on LangGraph.
 
-One replication runs every case as a coroutine (``graph.ainvoke``, no checkpointer, no
-interrupts) in one asyncio event loop; human steps and rate-limited tools wait on the shared
-virtual clock (:mod:`studio.simulate.clock`). Replications are independent (own resources, own
-random streams) and are the unit of parallelism (worker processes) and of resumption: each
-finished replication is written atomically to ``OUT/progress/rep-NNNN.json`` with its per-case
-results, and ``resume=True`` reuses those files, so a killed run loses at most the replications
-in flight and ends with the same KPIs as an uninterrupted one.
+Replications are independent (own resources, own random streams) and are the unit of parallelism
+(worker processes) and of resumption: each finished replication is written atomically to
+``OUT/progress/rep-NNNN.json`` with its per-case results, and ``resume=True`` reuses those files,
+so a killed run loses at most the replications in flight and ends with the same KPIs as an
+uninterrupted one.
+
+Engines (``docs/simulation.md``): the Monte Carlo kernel (:mod:`studio.simulate.kernel`) runs a
+workflow with no LLM-backed agent; a sample of its cases is then replayed through the compiled
+LangGraph graph (:mod:`studio.simulate.verify`) and the run is refused if any differs. LangGraph
+(:mod:`studio.simulate.engine`) runs everything with ``engine="langgraph"``, and always when an
+agent calls a real model. Both give byte-identical per-case records and KPIs for the same seed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import hashlib
 import json
 import math
 import multiprocessing
 import os
-import selectors
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from langgraph.errors import GraphRecursionError
-
-from studio.errors import StudioError
-from studio.io import Cases, as_cases, atomic_write, read_limited, sample_path, to_data
-from studio.model import ColumnArrivals, FixedArrivals, Workflow
-from studio.simulate.behaviour import Rng
-from studio.simulate.clock import Clock, iso_to_seconds
-from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile
+from studio.io import atomic_write, read_limited
+from studio.model import Workflow
+from studio.simulate import engine as langgraph_engine
+from studio.simulate import kernel
+from studio.simulate.compiler import CompiledWorkflow, compile
+from studio.simulate.gold import run_gold
+from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_ids, load_rows
 from studio.simulate.results import Results
-from studio.simulate.runtime import STEP_FIELDS, CaseRun, CaseStop, Env, SimulatedHumans
+from studio.simulate.runtime import STEP_FIELDS
+from studio.simulate.scenarios import apply, normalise
+from studio.simulate.verify import Mismatch, describe, replay, sample
 
-__all__ = ["SimulationError", "case_payload", "run_sync", "simulate"]
+__all__ = ["ENGINES", "EngineMismatch", "SimulationError", "arrival_times", "load_rows", "simulate"]
 
-T = TypeVar("T")
-FORMAT = 1
-_ARRIVAL_STREAM = 1 << 40
-
-
-class SimulationError(StudioError, ValueError):
-    """A simulation cannot run as asked (bad arrival data, progress of another run, ...)."""
+ENGINES = ("auto", "kernel", "langgraph")
+DEFAULT_VERIFY = 20
 
 
-class _Selector(selectors.DefaultSelector):
-    """Skips the ``select(0)`` system call asyncio makes on every loop iteration while callbacks are
-    ready. The simulator has no I/O of its own, so nothing is lost: whenever the loop runs out of
-    ready callbacks it blocks in a real ``select`` and sees any I/O (a real LLM's reply) then; and
-    every 64th zero-timeout poll still goes through."""
+class EngineMismatch(SimulationError):
+    """The kernel and LangGraph disagree on a verified case: the run's results are not reported."""
 
-    _skipped = 0
-
-    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        if timeout == 0 and self._skipped < 64:
-            self._skipped += 1
-            return []
-        self._skipped = 0
-        result: list[tuple[Any, int]] = super().select(timeout)
-        return result
-
-
-def _run_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    loop = asyncio.SelectorEventLoop(_Selector())
-    try:
-        return loop.run_until_complete(factory())
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            loop.close()
-
-
-def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from sync code, also inside Jupyter (which has a running loop)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _run_loop(factory)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(_run_loop, factory).result()
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-@dataclass
-class Spec:
-    """Everything a replication needs (picklable: sent to worker processes)."""
-
-    workflow: Workflow
-    rows: list[dict[str, Any]]
-    case_ids: list[str]
-    cases: int
-    seed: int
-    allow_llm: bool = False
-    scenario: list[str] = field(default_factory=list)
-
-    def row(self, index: int) -> dict[str, Any]:
-        return self.rows[index % len(self.rows)] if self.rows else {}
-
-    def fingerprint(self) -> str:
-        text = json.dumps(
-            {"format": FORMAT, "workflow": to_data(self.workflow), "rows": self.rows, "cases": self.cases,
-             "seed": self.seed, "scenario": self.scenario},
-            sort_keys=True, default=str,
+    def __init__(self, mismatches: list[Mismatch]) -> None:
+        super().__init__(
+            f"the Monte Carlo kernel and LangGraph disagree on {len(mismatches)} verified case(s); "
+            "no results are reported (run with --engine langgraph, and report this with the workflow):\n"
+            + describe(mismatches)
         )
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _case_ids(rows: Sequence[Mapping[str, Any]], cases: int) -> list[str]:
-    ids = []
-    for index in range(cases):
-        row = rows[index % len(rows)] if rows else {}
-        key = row.get("case_id", row.get("id"))
-        base = str(key) if key is not None else str(index % len(rows) if rows else index)
-        lap = index // len(rows) if rows else 0
-        ids.append(base if lap == 0 else f"{base}~{lap}")
-    return ids
-
-
-def arrival_times(spec: Spec, replication: int) -> list[float]:
-    """Virtual arrival time of every case of a replication."""
-    arrivals = spec.workflow.simulation.arrivals
-    n = spec.cases
-    if isinstance(arrivals, FixedArrivals):
-        return [i * arrivals.interval for i in range(n)]
-    if isinstance(arrivals, ColumnArrivals):
-        times = []
-        for index in range(n):
-            value = spec.row(index).get(arrivals.column)
-            try:
-                if isinstance(value, bool) or value is None:
-                    raise ValueError
-                seconds = float(value) if isinstance(value, (int, float)) else iso_to_seconds(str(value))
-                if not math.isfinite(seconds):
-                    raise ValueError
-            except ValueError:
-                raise SimulationError(
-                    f"case {spec.case_ids[index]}: arrival column `{arrivals.column}` holds {value!r}, which is "
-                    "neither seconds nor an ISO time"
-                ) from None
-            times.append(seconds)
-        return times
-    rate = arrivals.rate
-    if rate <= 0:
-        return [0.0] * n
-    rng = Rng(spec.seed, replication, _ARRIVAL_STREAM)
-    now = 0.0
-    times = []
-    for _ in range(n):
-        now += -math.log1p(-rng.u()) / rate
-        times.append(now)
-    return times
+        self.mismatches = mismatches
 
 
 # --------------------------------------------------------------------------- one replication
 
 
-def case_payload(run: CaseRun, arrival: float) -> dict[str, Any]:
-    """A finished case as plain JSON data (what progress files and :class:`Results` hold)."""
-    stop = run.stop
-    status = run.status if run.status != "running" else "stuck"
-    end = max((step[3] for step in run.steps), default=arrival)
-    if stop is not None:
-        end = max(end, stop.at)
-    return {
-        "index": run.index,
-        "case_id": run.case_id,
-        "arrival": arrival,
-        "end": end,
-        "status": status,
-        "outcome": run.outcome,
-        "category": stop.category if stop is not None else ("policy" if status == "stuck" else None),
-        "reason": stop.reason if stop is not None else ("stuck: a join never got all its branches"
-                                                         if status == "stuck" else None),
-        "where": stop.where if stop is not None else None,
-        "node": stop.node if stop is not None else None,
-        "actor": stop.actor if stop is not None else None,
-        "steps": [list(step) for step in run.steps],
-    }
-
-
-def graph_config(run: CaseRun, max_turns: int) -> dict[str, Any]:
-    return {"configurable": {RUNTIME_KEY: run}, "recursion_limit": 2 * max_turns + 10}
-
-
-async def invoke(graph: Any, run: CaseRun, row: Mapping[str, Any], max_turns: int) -> None:
-    """Run one case through the graph; a stopped case is recorded on ``run``, not raised."""
-    try:
-        await graph.ainvoke({"case": dict(row)}, graph_config(run, max_turns))
-    except CaseStop:
-        pass
-    except GraphRecursionError:  # more supersteps than max_turns allows steps: a runaway case
-        last = run.steps[-1] if run.steps else None
-        where = str(last[0]) if last is not None else run.plan.start
-        at = float(last[3]) if last is not None else run.arrival
-        run.stop = CaseStop("killed", "policy", "max_turns", where=where, node=where, actor=None, at=at)
-        run.status = "killed"
-
-
-async def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: int,
-                          on_case: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Run every case of one replication; the payload (plain JSON data)."""
-    loop = asyncio.get_running_loop()
-    clock = Clock(loop)
-    plan = compiled.plan
-    env = Env(plan, clock=clock, decider=SimulatedHumans(), failures=True, models=compiled.models())
-    graph = compiled.graph
-    times = arrival_times(spec, replication)
-    results: list[dict[str, Any] | None] = [None] * spec.cases
-    seed = spec.seed
-
-    async def start_case(index: int, cc: Any) -> None:
-        row = spec.row(index)
-        run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
-                      rng=Rng(seed, replication, index), replication=replication, cc=cc)
-        try:
-            await invoke(graph, run, row, plan.max_turns)
-        finally:
-            clock.case_finished(cc)
-        results[index] = case_payload(run, times[index])
-        if on_case is not None:
-            on_case()
-
-    order = sorted(range(spec.cases), key=lambda i: (times[i], i))
-    await clock.drive([(times[i], i) for i in order], start_case)
-    return {"replication": replication, "cases": results}
+def _replicate(compiled: CompiledWorkflow, spec: Spec, engine: str, replication: int, record: list[int], *,
+               on_case: Callable[[], None] | None = None) -> tuple[dict[str, Any], kernel.Grants]:
+    """One replication on ``engine``; the payload and, on the kernel, the grants of ``record``'s cases."""
+    if engine == "kernel":
+        return kernel.run_replication(compiled, spec, replication, on_case, record=record)
+    payload = langgraph_engine.run_sync(
+        partial(langgraph_engine.run_replication, compiled, spec, replication, on_case))
+    return payload, {}
 
 
 # --------------------------------------------------------------------------- workers
@@ -239,15 +73,16 @@ async def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: i
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: Spec) -> None:
+def _init_worker(spec: Spec, engine: str, records: dict[int, list[int]]) -> None:
     _WORKER["spec"] = spec
+    _WORKER["engine"] = engine
+    _WORKER["records"] = records
     _WORKER["compiled"] = compile(spec.workflow, allow_llm=spec.allow_llm)
 
 
-def _worker_run(replication: int) -> dict[str, Any]:
-    compiled: CompiledWorkflow = _WORKER["compiled"]
-    spec: Spec = _WORKER["spec"]
-    return run_sync(lambda: run_replication(compiled, spec, replication))
+def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants]:
+    return _replicate(_WORKER["compiled"], _WORKER["spec"], _WORKER["engine"], replication,
+                      _WORKER["records"].get(replication, []))
 
 
 def _context() -> Any:
@@ -366,15 +201,18 @@ class _Progress:
 # --------------------------------------------------------------------------- public entry point
 
 
-def load_rows(workflow: Workflow, data: Any) -> Cases | None:
-    if data is not None:
-        return as_cases(data)
-    path = sample_path(workflow)
-    if path is not None and path.is_file():
-        from studio.io import load_cases  # noqa: PLC0415
-
-        return load_cases(path)
-    return None
+def _engine_for(compiled: CompiledWorkflow, engine: str) -> str:
+    if engine not in ENGINES:
+        raise SimulationError(f"engine `{engine}` is not one of " + ", ".join(f"`{e}`" for e in ENGINES))
+    llm = sorted(compiled.models())
+    if llm and engine == "kernel":
+        raise SimulationError(
+            "agent(s) " + ", ".join(f"`{a}`" for a in llm) + " call a real model, which only the LangGraph engine "
+            "does; use --engine langgraph (or auto)"
+        )
+    if engine == "auto":
+        return "langgraph" if llm else "kernel"
+    return engine
 
 
 def simulate(  # noqa: PLR0917 - the documented positional order
@@ -391,6 +229,8 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     resume: bool = False,
     allow_llm: bool = False,
     gold: bool = False,
+    engine: str = "auto",
+    verify: int = DEFAULT_VERIFY,
 ) -> Results:
     """Simulate ``cases`` cases of ``workflow`` against its sample data, ``replications`` times.
 
@@ -403,20 +243,23 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     ``out``: a folder to record progress in (``out/progress/rep-*.json``) and save results to;
     with ``resume=True`` finished replications found there are reused. ``gold=True`` also runs
     the gold cases (:func:`studio.simulate.gold.run_gold`) and adds their pass rate to the KPIs.
+    ``engine``: ``"auto"`` (the kernel unless an agent calls a real model), ``"kernel"`` or
+    ``"langgraph"``. ``verify``: on the kernel, how many of the run's cases to replay through
+    LangGraph (0: none); raises :class:`EngineMismatch` if any differs.
     """
-    from studio.simulate.scenarios import apply, normalise  # noqa: PLC0415
-
     if replications < 1:
         raise SimulationError("replications must be at least 1")
     if workers < 1:
         raise SimulationError("workers must be at least 1")
+    if verify < 0:
+        raise SimulationError("verify must be 0 or more cases")
     compiled_in = workflow if isinstance(workflow, CompiledWorkflow) else None
     if compiled_in is not None:
         model = compiled_in.workflow
     elif isinstance(workflow, Workflow):
         model = workflow
     else:
-        from studio.io import load  # noqa: PLC0415
+        from studio.io import load  # noqa: PLC0415 - only for a path
 
         model = load(workflow)  # type: ignore[arg-type]
     changes = normalise(scenario)
@@ -428,11 +271,12 @@ def simulate(  # noqa: PLR0917 - the documented positional order
         compiled = compiled_in
     else:
         compiled = compile(model, data=table, allow_llm=allow_llm)
+    chosen = _engine_for(compiled, engine)
     count = cases if cases is not None else model.simulation.cases or len(rows) or 100
     if count < 1:
         raise SimulationError("cases must be at least 1")
     spec = Spec(
-        workflow=model, rows=rows, case_ids=_case_ids(rows, count), cases=count,
+        workflow=model, rows=rows, case_ids=case_ids(rows, count), cases=count,
         seed=seed if seed is not None else model.simulation.seed, allow_llm=allow_llm, scenario=changes,
     )
     folder = Path(out) if out is not None else None
@@ -445,32 +289,43 @@ def simulate(  # noqa: PLR0917 - the documented positional order
             for stale in sorted(_progress_dir(folder).glob("rep-*.json")) if _progress_dir(folder).is_dir() else []:
                 stale.unlink()
     todo = [r for r in range(replications) if r not in done]
+    records = sample(count, replications, verify) if chosen == "kernel" else {}
+    records = {r: indices for r, indices in records.items() if r in todo}
+    mismatches: list[Mismatch] = []
+    verified = 0
+
+    def check(payload: dict[str, Any], grants: kernel.Grants) -> None:
+        nonlocal verified
+        replication = int(payload["replication"])
+        if grants:
+            mismatches.extend(replay(compiled, spec, replication, payload, grants))
+            verified += len(grants)
+        done[replication] = payload
+        if folder is not None and not mismatches:
+            _record(folder, fingerprint, payload)
+
     bar = _Progress(progress, replications * count, len(done) * count)
     try:
         if workers == 1 or len(todo) <= 1:
             for replication in todo:
-                payload = run_sync(partial(run_replication, compiled, spec, replication, bar.update))
-                done[replication] = payload
-                if folder is not None:
-                    _record(folder, fingerprint, payload)
+                check(*_replicate(compiled, spec, chosen, replication, records.get(replication, []),
+                                 on_case=bar.update))
         else:
             context = _context()
-            with context.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(spec,)) as pool:
-                for payload in pool.imap_unordered(_worker_run, todo):
-                    done[int(payload["replication"])] = payload
-                    if folder is not None:
-                        _record(folder, fingerprint, payload)
+            with context.Pool(min(workers, len(todo)), initializer=_init_worker,
+                              initargs=(spec, chosen, records)) as pool:
+                for payload, grants in pool.imap_unordered(_worker_run, todo):
+                    check(payload, grants)
                     bar.update(count)
     finally:
         bar.close()
-    settings = {"seed": spec.seed, "cases": count, "replications": replications, "scenario": changes}
-    report = None
-    if gold:
-        from studio.simulate.gold import run_gold  # noqa: PLC0415
-
-        report = run_gold(compiled)
-    from studio._secrets import mask  # noqa: PLC0415
-    from studio.validate import data_secrets  # noqa: PLC0415
+    if mismatches:
+        raise EngineMismatch(mismatches)
+    settings = {"seed": spec.seed, "cases": count, "replications": replications, "scenario": changes,
+                "engine": {"name": chosen, "verified": verified}}
+    report = run_gold(compiled) if gold else None
+    from studio._secrets import mask  # noqa: PLC0415 - detect-secrets loads plugins; only when saving
+    from studio.validate import data_secrets  # noqa: PLC0415 - the validate layer sits beside this one
 
     redact = {text: mask(text) for _, _, text, _ in data_secrets(table)} if table is not None else {}
     results = Results(compiled, [done[r] for r in sorted(done)], settings, gold=report, redact=redact)

@@ -21,7 +21,9 @@ from typing import Any
 from studio.model import Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import seconds_to_iso
-from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile
+from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile, superstep_limit
+from studio.simulate.engine import run_sync
+from studio.simulate.inputs import load_rows
 from studio.simulate.runtime import STEP_FIELDS, CaseRun, CaseStop, Env, InteractiveHumans
 
 __all__ = ["Walkthrough"]
@@ -32,8 +34,6 @@ class Walkthrough:
 
     def __init__(self, workflow: CompiledWorkflow | Workflow, case: Mapping[str, Any] | int = 0, *,
                  data: Any = None, seed: int | None = None, arrival: float = 0.0) -> None:
-        from studio.simulate.runner import load_rows  # noqa: PLC0415
-
         self.compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile(workflow)
         model = self.compiled.workflow
         if isinstance(case, int):
@@ -53,7 +53,7 @@ class Walkthrough:
         self._graph = self.compiled.interactive
         self._config: dict[str, Any] = {
             "configurable": {RUNTIME_KEY: self._run, "thread_id": f"walkthrough-{uuid.uuid4().hex}"},
-            "recursion_limit": 2 * plan.max_turns + 10,
+            "recursion_limit": superstep_limit(plan),
         }
         self._started = False
         self._done = False
@@ -63,8 +63,6 @@ class Walkthrough:
     # ------------------------------------------------------------------ driving
 
     def _invoke(self, value: Any) -> dict[str, Any] | None:
-        from studio.simulate.runner import run_sync  # noqa: PLC0415
-
         graph, config = self._graph, self._config
         try:
             run_sync(lambda: graph.ainvoke(value, config))
