@@ -41,6 +41,8 @@ from pydantic import (
     model_validator,
 )
 
+from studio import _display
+
 API_VERSION: Literal["studio/v1"] = "studio/v1"
 
 # --------------------------------------------------------------------------- scalar types
@@ -229,19 +231,51 @@ class Strict(BaseModel):
 
 # --------------------------------------------------------------------------- distributions
 
+_BOUNDS = ("loc", "min", "max")
 
-class Fixed(Strict):
+
+class _Shiftable(Strict):
+    """What every distribution may add: a shift ``loc`` (added to each draw) and truncation to
+    ``[min, max]`` (drawn by inverse transform on the truncated range; see docs/workflow-format.md)."""
+
+    loc: Duration | None = Field(default=None, description="Shift added to every draw.")
+    minimum: Duration | None = Field(default=None, alias="min", description="Truncate draws below this.")
+    maximum: Duration | None = Field(default=None, alias="max", description="Truncate draws above this.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Any:
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError("`min` must not be greater than `max`")
+        return self
+
+    @property
+    def bounded(self) -> bool:
+        """True when a shift or a truncation is set."""
+        return self.loc is not None or self.minimum is not None or self.maximum is not None
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):  # the shift and the bounds after the distribution's own parameters
+            data = {**{k: v for k, v in data.items() if k not in _BOUNDS},
+                    **{k: data[k] for k in _BOUNDS if k in data}}
+        return data
+
+
+class Fixed(_Shiftable):
     """Always the same duration; written as just the duration (``duration: 20s``)."""
 
     dist: Literal["fixed"]
     value: Duration
 
-    @model_serializer(mode="plain")
-    def _shorthand(self) -> str:
-        return format_duration(self.value)
+    @model_serializer(mode="wrap")
+    def _written(self, handler: Any) -> Any:
+        if not self.bounded:
+            return format_duration(self.value)
+        return _Shiftable._written(self, handler)
 
 
-class Uniform(Strict):
+class Uniform(_Shiftable):
     dist: Literal["uniform"]
     low: Duration
     high: Duration
@@ -253,7 +287,7 @@ class Uniform(Strict):
         return self
 
 
-class Triangular(Strict):
+class Triangular(_Shiftable):
     dist: Literal["triangular"]
     low: Duration
     mode: Duration
@@ -266,7 +300,7 @@ class Triangular(Strict):
         return self
 
 
-class Normal(Strict):
+class Normal(_Shiftable):
     """Normal distribution, truncated at zero when sampled."""
 
     dist: Literal["normal"]
@@ -274,7 +308,7 @@ class Normal(Strict):
     sd: Duration
 
 
-class LogNormal(Strict):
+class LogNormal(_Shiftable):
     """Log-normal distribution given by the mean and standard deviation of the duration itself."""
 
     dist: Literal["lognormal"]
@@ -288,15 +322,63 @@ class LogNormal(Strict):
         return self
 
 
-class Exponential(Strict):
+class Exponential(_Shiftable):
     dist: Literal["exponential"]
     mean: Duration
 
 
+class Gamma(_Shiftable):
+    """Gamma distribution: ``shape`` and ``scale`` (scipy's ``a`` and ``scale``), or the ``mean`` and
+    ``sd`` of the (unshifted) duration; exactly one of the two pairs."""
+
+    dist: Literal["gamma"]
+    shape: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    scale: Duration | None = None
+    mean: Duration | None = None
+    sd: Duration | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Gamma:
+        by_shape = self.shape is not None or self.scale is not None
+        by_moments = self.mean is not None or self.sd is not None
+        if by_shape == by_moments or (by_shape and (self.shape is None or self.scale is None)) \
+                or (by_moments and (self.mean is None or self.sd is None)):
+            raise ValueError("a gamma distribution needs either `shape` and `scale`, or `mean` and `sd`")
+        if (self.scale is not None and self.scale <= 0) or (self.mean is not None and self.mean <= 0) \
+                or (self.sd is not None and self.sd <= 0):
+            raise ValueError("a gamma distribution needs `scale`, `mean` and `sd` greater than zero")
+        return self
+
+    @property
+    def shape_scale(self) -> tuple[float, float]:
+        """(shape, scale), from whichever pair was given."""
+        if self.shape is not None and self.scale is not None:
+            return self.shape, self.scale
+        mean, sd = self.mean or 0.0, self.sd or 0.0
+        return (mean / sd) ** 2, sd * sd / mean
+
+
+class ExponNorm(_Shiftable):
+    """Exponentially modified normal, as scipy's ``exponnorm(K, loc, scale)`` (and Prosimos's
+    ``exponnorm``): a normal with mean ``loc`` and sd ``scale`` plus an exponential with mean
+    ``k * scale``. Draws below zero become zero (as for ``normal``)."""
+
+    dist: Literal["exponnorm"]
+    k: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    scale: Duration
+
+    @model_validator(mode="after")
+    def _positive(self) -> ExponNorm:
+        if self.scale <= 0:
+            raise ValueError("an exponnorm distribution needs a `scale` greater than zero")
+        return self
+
+
 Distribution = Annotated[
-    Union[Fixed, Uniform, Triangular, Normal, LogNormal, Exponential],
+    Union[Fixed, Uniform, Triangular, Normal, LogNormal, Exponential, Gamma, ExponNorm],
     Field(discriminator="dist"),
 ]
+AnyDistribution = Fixed | Uniform | Triangular | Normal | LogNormal | Exponential | Gamma | ExponNorm
 
 
 def _duration_shorthand(value: Any) -> Any:
@@ -312,17 +394,26 @@ DurationModel = Annotated[
 ]
 
 
-def distribution_mean(dist: Fixed | Uniform | Triangular | Normal | LogNormal | Exponential) -> float:
-    """Expected value in seconds (used for critical paths and summaries)."""
+def distribution_mean(dist: AnyDistribution) -> float:
+    """Expected value in seconds (used for critical paths and summaries), shift included; with
+    ``min``/``max`` the truncated distribution's mean (computed by the simulator's sampler module)."""
+    if dist.minimum is not None or dist.maximum is not None:
+        from studio.simulate.behaviour import expected  # noqa: PLC0415 - numerical, needs scipy
+
+        return expected(dist)
+    shift = dist.loc or 0.0
     if isinstance(dist, Fixed):
-        return dist.value
+        return shift + dist.value
     if isinstance(dist, Uniform):
-        return (dist.low + dist.high) / 2
+        return shift + (dist.low + dist.high) / 2
     if isinstance(dist, Triangular):
-        return (dist.low + dist.mode + dist.high) / 3
-    if isinstance(dist, (Normal, LogNormal)):
-        return dist.mean
-    return dist.mean
+        return shift + (dist.low + dist.mode + dist.high) / 3
+    if isinstance(dist, Gamma):
+        shape, scale = dist.shape_scale
+        return shift + shape * scale
+    if isinstance(dist, ExponNorm):
+        return shift + dist.k * dist.scale
+    return shift + dist.mean
 
 
 # --------------------------------------------------------------------------- behaviour models
@@ -826,10 +917,7 @@ class Workflow(Strict):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Draw the workflow in a notebook (SVG when Graphviz is available, else Mermaid text)."""
-        from studio import render  # noqa: PLC0415 - the model never imports the renderer eagerly
-
-        bundle: dict[str, Any] = render.mimebundle(self)
-        return bundle
+        return _display.mimebundle(self)
 
 
 def json_schema() -> dict[str, Any]:
