@@ -275,6 +275,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_minutes(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
+    from studio.minutes import MinutesError, minutes_format, write_minutes  # noqa: PLC0415
+
+    try:
+        minutes_format(args.output)
+        workflow = io.load(args.file)
+        path = write_minutes(workflow, args.output, results=args.results)
+    except MinutesError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -336,6 +350,14 @@ def _add_drawing_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--routes", type=int, default=200, metavar="N", help="at most N routes (default 200)")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("minutes", help="workshop minutes: the map, open questions, decisions, RACI, findings, "
+                       "the last simulation's figures (.md or .html)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.md (map as a PNG next to it) or OUT.html")
+    p.add_argument("--results", metavar="DIR", help="a folder `studio simulate --out` wrote (default: the run the "
+                   "studio keeps next to the workflow file, if any)")
+    p.set_defaults(func=cmd_minutes)
 
 
 def _setup_new(p: argparse.ArgumentParser) -> None:
