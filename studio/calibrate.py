@@ -374,7 +374,11 @@ def fit_duration(samples: Sequence[float]) -> tuple[Any, str, list[str]]:
     Returns ``(distribution, why, notes)``; ``notes`` say when a shape the format cannot hold
     (gamma, Weibull) fits clearly better.
     """
-    from scipy import stats  # noqa: PLC0415
+    try:
+        from scipy import stats  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - scipy comes with the analysis extra
+        raise CalibrationError(
+            "fitting durations needs scipy: pip install 'workflow-design-studio[analysis]'") from None
 
     xs = sorted(float(x) for x in samples)
     n = len(xs)
@@ -837,3 +841,32 @@ def _arrival_pattern(arrivals: Sequence[float]) -> str:
         return ("arrivals are uneven over the day (busiest hours UTC: "
                 + ", ".join(f"{h:02d}h" for h in busy[:8]) + ")")
     return "arrivals look even over the hours of the day"
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _share(text: str) -> float:
+    import argparse  # noqa: PLC0415
+
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a share such as 0.01 or 1%") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"`{text}` must be at least 0 and under 1 (or 100%)")
+    return value
+
+
+def setup_arguments(p: Any) -> None:
+    """The options of ``studio calibrate`` (an ``argparse`` parser)."""
+    p.add_argument("log", metavar="LOG", help="the event log: LOG.csv (one row per event) or LOG.xes")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the workflow to write (OUT.yaml, or OUT.json)")
+    for what in FIELDS:
+        xes = f"; XES: `{XES_KEYS[what]}`" if what in XES_KEYS else "; XES: lifecycle start events"
+        p.add_argument(OPTION[what], metavar="COLUMN", dest=what,
+                       help=f"the column with each event's {what} (default: guessed from common names{xes})")
+    p.add_argument("--name", metavar="NAME", help="the workflow's name (default: from the log's file name)")
+    p.add_argument("--min-share", type=_share, default=0.01, metavar="P",
+                   help="drop transitions taken by fewer than this share of a step's cases (default 0.01)")

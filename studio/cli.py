@@ -289,6 +289,22 @@ def cmd_minutes(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
+    from studio.calibrate import calibrate, read_log  # noqa: PLC0415
+    from studio.validate import validate  # noqa: PLC0415
+
+    log = read_log(args.log, case=args.case, activity=args.activity, resource=args.resource, start=args.start,
+                   end=args.end)
+    result = calibrate(log, name=args.name, min_share=args.min_share)
+    print("\n".join(result.report))
+    findings = validate(result.workflow)
+    for finding in findings:
+        print(finding.format(), file=sys.stderr)
+    print(f"wrote {io.save(result.workflow, args.output)}", file=sys.stderr)
+    return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -400,6 +416,13 @@ def _setup_simulate(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=simulate_cli.cmd_simulate)
 
 
+def _setup_calibrate(p: argparse.ArgumentParser) -> None:
+    from studio.calibrate import setup_arguments  # noqa: PLC0415
+
+    setup_arguments(p)
+    p.set_defaults(func=cmd_calibrate)
+
+
 def _add_limit_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--limit", action="append", default=[], metavar="NAME=VALUE",
@@ -413,6 +436,7 @@ _DEFERRED: tuple[tuple[str, str, Setup], ...] = (
     ("import", "import a BPMN 2.0 process as a workflow", _setup_import),
     ("diff", "what changed between two workflows, and which changes weaken governance", _setup_diff),
     ("simulate", "run cases in virtual time: cycle time, waits, cost, failures, gold gate", _setup_simulate),
+    ("calibrate", "discover a simulation-ready workflow from an event log (CSV or XES)", _setup_calibrate),
 )
 
 
