@@ -25,9 +25,12 @@ from typing import Any
 import numpy as np
 
 from studio.model import (
+    AnyDistribution,
     Behaviour,
     Exponential,
+    ExponNorm,
     Fixed,
+    Gamma,
     LogNormal,
     Normal,
     Triangular,
@@ -35,7 +38,7 @@ from studio.model import (
     parse_duration,
 )
 
-__all__ = ["DEFAULT_DURATIONS", "Resolved", "Rng", "layer", "override", "sampler"]
+__all__ = ["DEFAULT_DURATIONS", "Resolved", "Rng", "expected", "layer", "override", "quantile", "sampler"]
 
 DEFAULT_DURATIONS: dict[str, float] = {"agent": 30.0, "human": 900.0, "system": 1.0, "tool": 0.0, "none": 0.0}
 """Seconds a step takes when no behaviour gives a duration (per actor kind)."""
@@ -66,10 +69,29 @@ class Rng:
         return buffer[index]
 
 
-def sampler(dist: Fixed | Uniform | Triangular | Normal | LogNormal | Exponential | None, default: float) -> Sampler:
-    """A function drawing one duration (seconds) from ``dist`` with a case's :class:`Rng`."""
+def sampler(dist: AnyDistribution | None, default: float) -> Sampler:
+    """A function drawing one duration (seconds) from ``dist`` with a case's :class:`Rng`.
+
+    One uniform per draw, turned into a duration by inverse transform. A shift ``loc`` is added to
+    the draw; ``min``/``max`` truncate it by drawing the uniform from ``[F(min), F(max)]`` (no
+    rejection), so the result never leaves the bounds and stays one uniform per draw.
+    """
     if dist is None:
         return _constant(default)
+    if dist.minimum is not None or dist.maximum is not None:
+        return _truncated(dist)
+    if dist.loc is None:
+        return _plain(dist)
+    shift = dist.loc
+    if isinstance(dist, (Normal, ExponNorm)):  # the floor at zero applies to the shifted draw
+        q, _ = _functions(dist)
+        return lambda rng: max(0.0, shift + q(rng.u()))
+    base = _plain(dist)
+    return lambda rng: shift + base(rng)
+
+
+def _plain(dist: AnyDistribution) -> Sampler:
+    """The draw without shift or truncation (the numbers every earlier release drew)."""
     if isinstance(dist, Fixed):
         return _constant(dist.value)
     if isinstance(dist, Uniform):
@@ -104,8 +126,169 @@ def sampler(dist: Fixed | Uniform | Triangular | Normal | LogNormal | Exponentia
             return math.exp(mu + sigma * _NORMAL.inv_cdf(_open(rng.u())))
 
         return lognormal
+    if isinstance(dist, Gamma):
+        gamma_q, _ = _functions(dist)
+        return lambda rng: gamma_q(rng.u())
+    if isinstance(dist, ExponNorm):
+        q, _ = _functions(dist)
+        return lambda rng: max(0.0, q(rng.u()))
     mean = dist.mean
     return lambda rng: -mean * math.log1p(-rng.u())
+
+
+def _truncated(dist: AnyDistribution) -> Sampler:
+    shift = dist.loc or 0.0
+    low = dist.minimum if dist.minimum is not None else -math.inf
+    high = dist.maximum if dist.maximum is not None else math.inf
+    q, cdf = _functions(dist)
+    bottom = cdf(low - shift) if dist.minimum is not None else 0.0
+    top = cdf(high - shift) if dist.maximum is not None else 1.0
+    span = top - bottom
+    if not span > 0.0:  # no probability inside [min, max]: the nearest bound, always
+        value = min(max(shift + q(0.5), low), high)
+        return _constant(max(0.0, value))
+
+    def truncated(rng: Rng) -> float:
+        x = shift + q(bottom + rng.u() * span)
+        return max(0.0, min(max(x, low), high))  # the clamp only absorbs rounding at the bounds
+
+    return truncated
+
+
+def quantile(dist: AnyDistribution, u: float) -> float:
+    """The duration a uniform ``u`` in [0, 1) gives under ``dist``: what :func:`sampler` draws."""
+    return sampler(dist, 0.0)(_Constant(u))
+
+
+class _Constant(Rng):
+    """A stream that always gives the same uniform (for :func:`quantile` and :func:`expected`)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: float) -> None:  # no seeded generator: the one value is the stream
+        self._value = value
+
+    def u(self) -> float:
+        return self._value
+
+
+def expected(dist: AnyDistribution, points: int = 2048) -> float:
+    """Mean of what :func:`sampler` draws (shift, truncation and the floor at zero included), by
+    the midpoint rule over the uniform: exact for bounded draws up to the rule's error (about
+    1e-4 of the mean for unbounded tails)."""
+    draw = sampler(dist, 0.0)
+    return math.fsum(draw(_Constant((i + 0.5) / points)) for i in range(points)) / points
+
+
+Quantile = Callable[[float], float]
+
+
+def _functions(dist: AnyDistribution) -> tuple[Quantile, Quantile]:
+    """(quantile, cdf) of the unshifted distribution; the normal ones are not floored at zero."""
+    if isinstance(dist, Fixed):
+        value = dist.value
+        return (lambda u: value), (lambda x: 1.0 if x >= value else 0.0)
+    if isinstance(dist, Uniform):
+        low, high = dist.low, dist.high
+        if high == low:
+            return (lambda u: low), (lambda x: 1.0 if x >= low else 0.0)
+        return (lambda u: low + u * (high - low)), (lambda x: min(1.0, max(0.0, (x - low) / (high - low))))
+    if isinstance(dist, Triangular):
+        low, mode, high = dist.low, dist.mode, dist.high
+        if high == low:
+            return (lambda u: low), (lambda x: 1.0 if x >= low else 0.0)
+        cut = (mode - low) / (high - low)
+        left, right = (high - low) * (mode - low), (high - low) * (high - mode)
+
+        def tri_q(u: float) -> float:
+            return low + math.sqrt(u * left) if u < cut else high - math.sqrt((1.0 - u) * right)
+
+        def tri_cdf(x: float) -> float:
+            if x <= low:
+                return 0.0
+            if x >= high:
+                return 1.0
+            return (x - low) ** 2 / left if x < mode else 1.0 - (high - x) ** 2 / right
+
+        return tri_q, tri_cdf
+    if isinstance(dist, Normal):
+        mean, sd = dist.mean, dist.sd
+        if sd == 0:
+            return (lambda u: mean), (lambda x: 1.0 if x >= mean else 0.0)
+        normal = NormalDist(mean, sd)
+        return (lambda u: normal.inv_cdf(_open(u))), normal.cdf
+    if isinstance(dist, LogNormal):
+        mean = dist.mean
+        if dist.sd == 0:
+            return (lambda u: mean), (lambda x: 1.0 if x >= mean else 0.0)
+        sigma2 = math.log1p((dist.sd / mean) ** 2)
+        under = NormalDist(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
+        return (lambda u: math.exp(under.inv_cdf(_open(u)))), (lambda x: under.cdf(math.log(x)) if x > 0 else 0.0)
+    if isinstance(dist, Exponential):
+        rate_mean = dist.mean
+        if rate_mean == 0:
+            return (lambda u: 0.0), (lambda x: 1.0 if x >= 0 else 0.0)
+        return (lambda u: -rate_mean * math.log1p(-u)), (lambda x: -math.expm1(-x / rate_mean) if x > 0 else 0.0)
+    if isinstance(dist, Gamma):
+        return _gamma(*dist.shape_scale)
+    return _exponnorm(dist.k, dist.scale)
+
+
+def _gamma(shape: float, scale: float) -> tuple[Quantile, Quantile]:
+    from scipy.special import gammainc, gammaincinv  # noqa: PLC0415 - scipy loads only for these
+
+    def q(u: float) -> float:
+        return float(gammaincinv(shape, u)) * scale
+
+    def cdf(x: float) -> float:
+        return float(gammainc(shape, x / scale)) if x > 0 else 0.0
+
+    return q, cdf
+
+
+def _exponnorm(k: float, scale: float) -> tuple[Quantile, Quantile]:
+    """scipy's ``exponnorm(K)`` scaled: Y = Z + K E with Z standard normal, E standard exponential.
+
+    The quantile solves F(y) = u by Newton's method kept inside a bracket (bisection when a step
+    leaves it): F(y) = Phi(y) - exp(1/(2K^2) - y/K + log Phi(y - 1/K)).
+    """
+    from scipy.special import log_ndtr, ndtr, ndtri  # noqa: PLC0415 - scipy loads only for these
+
+    inv_k = 1.0 / k
+    half = 0.5 * inv_k * inv_k
+
+    def cdf_std(y: float) -> float:
+        tail = math.exp(half - y * inv_k + float(log_ndtr(y - inv_k)))
+        return min(1.0, max(0.0, float(ndtr(y)) - tail))
+
+    def pdf_std(y: float) -> float:
+        return inv_k * math.exp(half - y * inv_k + float(log_ndtr(y - inv_k)))
+
+    def q(u: float) -> float:
+        u = _open(u)
+        if u >= 1.0:
+            return math.inf
+        lo = float(ndtri(u))  # Y is larger than Z in distribution
+        v = 0.5 * (1.0 + u)  # P(Z <= a, KE <= b) = v * v >= u
+        hi = float(ndtri(v)) - k * math.log1p(-v)
+        y = min(max(k + float(ndtri(u)) * math.sqrt(1.0 + k * k), lo), hi)  # moment-matched start
+        for _ in range(200):
+            f = cdf_std(y) - u
+            if f == 0.0:
+                break
+            if f > 0:
+                hi = y
+            else:
+                lo = y
+            density = pdf_std(y)
+            step = y - f / density if density > 0 else math.nan
+            if abs(step - y) <= 1e-13 * max(1.0, abs(y)) or hi - lo <= 1e-13 * max(1.0, abs(y)):
+                y = step if lo <= step <= hi else y
+                break
+            y = step if lo < step < hi else 0.5 * (lo + hi)
+        return y * scale
+
+    return q, (lambda x: cdf_std(x / scale))
 
 
 def _open(u: float) -> float:
