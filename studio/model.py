@@ -657,8 +657,10 @@ class Edge(Strict):
     when: str | None = Field(default=None, description="Condition in the studio's safe language.")
     default: bool = False
     label: str | None = None
-    probability: Probability | None = Field(
-        default=None, description="Branch probability for static estimates when no data is given."
+    probability: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        default=None,
+        description="Branch probability (0 < p <= 1) on an edge leaving a decision: the simulator routes such a "
+        "decision by one random draw per visit, the default edge taking the remainder (docs/semantics.md).",
     )
     max_repeats: Annotated[int, Field(ge=1)] | None = Field(
         default=None,

@@ -9,7 +9,9 @@ documented in ``docs/codes.md`` with a fixture under ``tests/fixtures/invalid/``
 
 from __future__ import annotations
 
+import ast
 import difflib
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -280,7 +282,7 @@ def _decision_default(ctx: Context) -> Iterator[Finding]:
             continue
         outs = _out_edges(ctx, node.id)
         defaults = [i for i, e in outs if e.default]
-        if not defaults:
+        if not defaults and not _routes_every_case(outs):
             yield ctx.finding(
                 "S007",
                 ctx.node_loc(node.id),
@@ -295,13 +297,137 @@ def _decision_default(ctx: Context) -> Iterator[Finding]:
                 "keep `default: true` on one edge only",
             )
         for index, edge in outs:
-            if not edge.default and edge.when is None:
+            if not edge.default and edge.when is None and edge.probability is None:
                 yield ctx.finding(
                     "S007",
                     f"edges[{index}]",
                     f"edge `{node.id}` -> `{edge.target}` leaves a decision with no condition",
-                    "add `when:` with a condition, or make it the `default`",
+                    "add `when:` with a condition, or a `probability:`, or make it the `default`",
                 )
+
+
+def _routes_every_case(outs: list[tuple[int, Any]]) -> bool:
+    """A decision without a default still routes every case: its branches carry probabilities (S014 checks
+    they add up to 1), or it has two branches whose conditions are each other's negation."""
+    branches = [e for _, e in outs if not e.default]
+    if branches and any(e.probability is not None for e in branches):
+        return True
+    return len(branches) == 2 and all(e.when is not None for e in branches) and \
+        complementary(branches[0].when, branches[1].when)
+
+
+_NEGATED_OPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt,
+    ast.In: ast.NotIn, ast.NotIn: ast.In,
+}
+
+
+def _condition_tree(text: str) -> ast.expr | None:
+    if _parse_error(text) is not None:
+        return None
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:  # pragma: no cover - the condition language is a subset of Python's
+        return None
+
+
+def _strip_case(tree: ast.expr) -> str:
+    """The tree's dump with the optional `case.` prefix of fields removed (`case.x` and `x` are one field)."""
+
+    class _Unprefix(ast.NodeTransformer):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id == "case":
+                return ast.Name(id=node.attr, ctx=ast.Load())
+            return node
+
+    return ast.dump(_Unprefix().visit(tree))
+
+
+def complementary(first: str, second: str) -> bool:
+    """Whether two conditions are each other's negation, so exactly one holds for every case:
+    `x` / `not x`, `a > 5` / `a <= 5` (also `==`/`!=`, `<`/`>=`, `in`/`not in`)."""
+    a, b = _condition_tree(first), _condition_tree(second)
+    if a is None or b is None:
+        return False
+    for left, right in ((a, b), (b, a)):
+        if isinstance(left, ast.UnaryOp) and isinstance(left.op, ast.Not) and \
+                _strip_case(left.operand) == _strip_case(right):
+            return True
+    if isinstance(a, ast.Compare) and isinstance(b, ast.Compare) and len(a.ops) == len(b.ops) == 1:
+        negated = _NEGATED_OPS.get(type(a.ops[0]))
+        same_operands = _strip_case(a.left) == _strip_case(b.left) and \
+            _strip_case(a.comparators[0]) == _strip_case(b.comparators[0])
+        return negated is not None and isinstance(b.ops[0], negated) and same_operands
+    return False
+
+
+_PROBABILITY_TOLERANCE = 1e-9
+
+
+@rule("S013", Severity.WARNING, "branch probabilities only on edges leaving a decision")
+def _stray_probability(ctx: Context) -> Iterator[Finding]:
+    kinds = {n.id: n.kind for n in ctx.workflow.nodes}
+    for index, edge in enumerate(ctx.workflow.edges):
+        if edge.probability is not None and kinds.get(edge.source) not in (None, "decision"):
+            yield ctx.finding(
+                "S013",
+                f"edges[{index}].probability",
+                f"edge `{edge.source}` -> `{edge.target}` has a probability but `{edge.source}` is a "
+                f"`{kinds[edge.source]}`, not a decision, so it is ignored",
+                "put a `decision` node before the branches and give its edges the probabilities, or drop "
+                "`probability`",
+            )
+
+
+@rule("S014", Severity.ERROR, "a decision's branch probabilities are complete and add up")
+def _branch_probabilities(ctx: Context) -> Iterator[Finding]:
+    for node in ctx.workflow.nodes:
+        if node.kind != "decision":
+            continue
+        outs = _out_edges(ctx, node.id)
+        if not any(e.probability is not None for _, e in outs):
+            continue
+        branches = [(i, e) for i, e in outs if not e.default]
+        missing = [(i, e) for i, e in branches if e.probability is None]
+        for index, edge in missing:
+            yield ctx.finding(
+                "S014",
+                f"edges[{index}]",
+                f"edge `{node.id}` -> `{edge.target}` has no probability, but other edges of decision `{node.id}` "
+                "do; once one branch has a probability, every branch needs one (the default takes the rest)",
+                "add `probability:` to this edge, or remove the probabilities from the decision's edges",
+            )
+        if missing:
+            continue
+        total = math.fsum(e.probability or 0.0 for _, e in branches)
+        defaults = [(i, e) for i, e in outs if e.default]
+        if total > 1.0 + _PROBABILITY_TOLERANCE:
+            yield ctx.finding(
+                "S014",
+                ctx.node_loc(node.id),
+                f"the branch probabilities of decision `{node.id}` add up to {total:.6g}, more than 1",
+                "lower them so they add up to 1, or to less than 1 with a `default: true` edge taking the rest",
+            )
+        elif not defaults and abs(total - 1.0) > _PROBABILITY_TOLERANCE:
+            yield ctx.finding(
+                "S014",
+                ctx.node_loc(node.id),
+                f"the branch probabilities of decision `{node.id}` add up to {total:.6g}, not 1, and it has no "
+                f"default edge to take the remaining {1.0 - total:.6g}",
+                "make them add up to 1, or mark one outgoing edge `default: true` to take the rest",
+            )
+        else:
+            remainder = max(0.0, 1.0 - total)
+            for index, edge in defaults:
+                if edge.probability is not None and abs(edge.probability - remainder) > _PROBABILITY_TOLERANCE:
+                    yield ctx.finding(
+                        "S014",
+                        f"edges[{index}].probability",
+                        f"the default edge `{node.id}` -> `{edge.target}` takes the remainder "
+                        f"{remainder:.6g} of the other branches, but says probability {edge.probability:.6g}",
+                        f"drop `probability` from the default edge, or make it {remainder:.6g}",
+                    )
 
 
 @rule("S008", Severity.ERROR, "conditions parse")

@@ -87,6 +87,8 @@ class NodePlan:
     escalate_to: str | None = None
     threshold: Expression | None = None
     branches: tuple[tuple[Expression, str], ...] = ()
+    probabilities: tuple[tuple[float, str], ...] = ()
+    """Decisions with branch probabilities: (probability, target) in file order; routed by a draw."""
     default: str | None = None
     targets: tuple[str, ...] = ()
     """LangGraph nodes this node triggers (non-decisions); decisions use ``graph_target``."""
@@ -209,6 +211,8 @@ def build_plan(workflow: Workflow) -> Plan:
                 elif edge.when is not None:
                     branches.append((parse(edge.when), edge.target))
             plan.branches = tuple(branches)
+            plan.probabilities = tuple((edge.probability, edge.target) for edge in edges
+                                       if not edge.default and edge.probability is not None)
             for edge in edges:
                 target = edge.target
                 plan.graph_target[target] = _relay_id(node.id, target) if target in joins else target

@@ -477,6 +477,14 @@ class CaseRun:
     # ------------------------------------------------------------------ node kinds
 
     def _decide(self, plan: NodePlan, state: Mapping[str, Any], at: float) -> str:
+        if plan.probabilities:  # one fresh draw per visit; branches in file order, the default takes the rest
+            u = self.rng.u()
+            cumulative = 0.0
+            for probability, target in plan.probabilities:
+                cumulative += probability
+                if u < cumulative:
+                    return target
+            return plan.default if plan.default is not None else plan.probabilities[-1][1]
         case = state.get("case") or {}
         for expression, target in plan.branches:
             try:
