@@ -5,14 +5,28 @@ A :class:`Finding` is a frozen value: a stable ``code``, a ``severity``, a ``loc
 validator returns findings and never raises for a bad workflow; the exceptions below carry
 findings when an operation has to refuse.
 
-Exception tree (each class is also a built-in, so ``except ValueError`` works)::
+Exception tree: every exception the studio raises on purpose (each is also a built-in, so
+``except ValueError`` works; ``tests/test_quality.py`` keeps this list complete)::
 
-    StudioError                      base of everything the studio raises on purpose
-    ├── LoadError (ValueError)       a file cannot be read, parsed or does not fit the model
-    ├── WorkflowInvalid (ValueError) an operation refused a workflow with error findings
-    ├── ExpressionError (ValueError) a condition is not in the safe language  (studio.expr)
-    │   └── EvaluationError          a condition failed on a case's data       (studio.expr)
-    └── GraphvizMissing (RuntimeError) SVG/PNG asked for but the `dot` binary is not installed
+    StudioError                         base of everything the studio raises on purpose
+    ├── LoadError (ValueError)          a file cannot be read, parsed or does not fit the model
+    ├── WorkflowInvalid (ValueError)    an operation refused a workflow with error findings
+    ├── GraphvizMissing (RuntimeError)  SVG/PNG asked for but the `dot` binary is not installed
+    ├── LimitError (ValueError)         studio.limits: a limit setting (STUDIO_MAX_*, --limit) is not valid
+    ├── ExpressionError (ValueError)    studio.expr: a condition is not in the safe language
+    │   └── EvaluationError             studio.expr: a condition failed on a case's data
+    ├── ScenarioError (ValueError)      studio.simulate.scenarios: a what-if override names no place or does not fit
+    ├── SimulationError (ValueError)    studio.simulate.inputs: a simulation cannot run as asked
+    │   └── EngineMismatch              studio.simulate.runner: kernel and LangGraph disagree on a verified case
+    ├── LLMError (ValueError)           studio.simulate.llm: an agent's `llm:` factory cannot be imported or called
+    ├── EventLogError (ValueError)      studio.simulate.eventlog: an event log cannot be written as asked
+    ├── OutputError (ValueError)        studio.simulate._cli: `studio simulate --out` names an unusable place
+    ├── CalibrationError (ValueError)   studio.calibrate: an event log cannot be calibrated from
+    ├── MinutesError (ValueError)       studio.minutes: workshop minutes cannot be written as asked
+    ├── EditRefused (ValueError)        studio.widgets.controller: a studio edit was refused (nothing changed)
+    └── UsageError                      studio.cli: bad command-line arguments (exit 2)
+
+``LoadError`` and ``WorkflowInvalid`` carry ``findings`` (a private base, ``_WithFindings``, formats them).
 """
 
 from __future__ import annotations
