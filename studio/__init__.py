@@ -10,34 +10,98 @@ The public surface, by layer::
     render     to_dot, to_mermaid (SVG/PNG files: studio.render.render)
     errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid, GraphvizMissing
     export     to_controlplane, diff_workflows (BPMN, LangGraph, Mermaid: studio.export)
-    simulate   Walkthrough, Results (loaded on first use; compile, simulate, compare: studio.simulate)
+    simulate   Walkthrough, Results (compile, simulate, compare: studio.simulate)
+
+Every name loads its module on first use (PEP 562), so ``import studio`` and ``import studio.model``
+stay cheap: neither brings in Graphviz, networkx, ruamel or LangGraph until a name needs them.
 """
 
 from __future__ import annotations
 
-from studio.analysis import analyze
-from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid
-from studio.export import diff_workflows, to_controlplane
-from studio.io import dumps, load, load_cases, loads, save
-from studio.model import Workflow
-from studio.render import to_dot, to_mermaid
-from studio.templates import list_templates, load_template
-from studio.validate import validate
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from studio import _display
+from studio._version import __version__ as __version__
 
-_LAZY = {"Results": "studio.simulate.results", "Walkthrough": "studio.simulate.walkthrough"}
+if TYPE_CHECKING:  # pragma: no cover
+    from studio.analysis import analyze
+    from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid
+    from studio.export import diff_workflows, to_controlplane
+    from studio.io import dumps, load, load_cases, loads, save
+    from studio.model import Workflow
+    from studio.render import to_dot, to_mermaid
+    from studio.simulate import Results, Walkthrough
+    from studio.templates import list_templates, load_template
+    from studio.validate import validate
+
+_WHERE = {
+    "Finding": "studio.errors",
+    "GraphvizMissing": "studio.errors",
+    "LoadError": "studio.errors",
+    "Results": "studio.simulate",
+    "Severity": "studio.errors",
+    "StudioError": "studio.errors",
+    "Walkthrough": "studio.simulate",
+    "Workflow": "studio.model",
+    "WorkflowInvalid": "studio.errors",
+    "analyze": "studio.analysis",
+    "diff_workflows": "studio.export",
+    "dumps": "studio.io",
+    "list_templates": "studio.templates",
+    "load": "studio.io",
+    "load_cases": "studio.io",
+    "load_template": "studio.templates",
+    "loads": "studio.io",
+    "save": "studio.io",
+    "to_controlplane": "studio.export",
+    "to_dot": "studio.render",
+    "to_mermaid": "studio.render",
+    "validate": "studio.validate",
+}
+"""Where each public name is defined; the module loads the first time the name is read."""
 
 
-def __getattr__(name: str) -> object:
-    """Simulation names import LangGraph, so they load on first use."""
-    if name not in _LAZY:
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
         raise AttributeError(f"module 'studio' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415
-
-    value = getattr(importlib.import_module(_LAZY[name]), name)
+    value = getattr(importlib.import_module(where), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The package module: ``studio.validate`` stays the function once the module of that name loads.
+
+    Importing a submodule sets it as an attribute of its package; with eager imports the function
+    ``validate`` used to be bound afterwards and win. Lazily, the submodule would win, so this drops
+    that one assignment and the name keeps resolving through :func:`__getattr__`.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _WHERE and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def _draw(workflow: Any) -> dict[str, Any]:
+    """A workflow's notebook display: the renderer's bundle (loaded on the first display)."""
+    from studio.render import mimebundle  # noqa: PLC0415 - Graphviz loads on the first drawing, not on import
+
+    return mimebundle(workflow)
+
+
+_display.register(_draw)
 
 __all__ = [
     "Finding",

@@ -2,6 +2,10 @@
 
 Exit codes: 0 ok; 1 findings with errors, or a gate failed; 2 usage errors or unreadable input
 (a missing file, broken YAML, wrong types), always with a one-line message and no traceback.
+
+Start-up stays fast (``studio --help`` and ``studio templates``, see ``benchmarks/startup.py``):
+each command imports what it needs when it runs, and the subcommands whose options need a heavier
+module (``new``, ``export``, ``import``, ``diff``, ``simulate``) add them when they are chosen.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from studio import io, limits, templates
+from studio import limits
 from studio.errors import Finding, LoadError, StudioError, has_errors
-from studio.model import Agent, Human, Workflow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from studio import io
+    from studio.model import Workflow
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -29,7 +36,27 @@ class UsageError(StudioError):
     """Bad arguments: exit 2 with the message."""
 
 
+Setup = Callable[[argparse.ArgumentParser], None]
+
+
 class _Parser(argparse.ArgumentParser):
+    """Exit 2 on a usage error; a subcommand's arguments may be added when it is chosen (:meth:`defer`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Setup] = []
+
+    def defer(self, setup: Setup) -> None:
+        """Run ``setup(self)`` just before this parser first parses (``studio X ...`` or ``studio X --help``)."""
+        self._deferred.append(setup)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"studio: error: {message}\n")
@@ -44,6 +71,8 @@ def _print_load_error(exc: LoadError, stream: TextIO) -> None:
 
 
 def _data_for(workflow: Workflow, explicit: str | None) -> io.Cases | None:
+    from studio import io  # noqa: PLC0415 - each command loads what it needs (start-up time)
+
     if explicit is not None:
         return io.load_cases(explicit)
     path = io.sample_path(workflow)
@@ -53,6 +82,7 @@ def _data_for(workflow: Workflow, explicit: str | None) -> io.Cases | None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
     from studio.validate import summary, validate  # noqa: PLC0415
 
     worst = EXIT_OK
@@ -98,6 +128,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def describe(workflow: Workflow, findings: Sequence[Finding]) -> str:
     """A few lines about a workflow: its size, who works in it, its tools by tier and its findings."""
+    from studio.model import Agent, Human  # noqa: PLC0415
+
     kinds: dict[str, int] = {}
     for node in workflow.nodes:
         kinds[node.kind] = kinds.get(node.kind, 0) + 1
@@ -121,6 +153,7 @@ def describe(workflow: Workflow, findings: Sequence[Finding]) -> str:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from studio import io, templates  # noqa: PLC0415
     from studio.validate import validate  # noqa: PLC0415
 
     files = args.files or [str(t.workflow_path) for t in templates.list_templates()]
@@ -145,7 +178,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from studio import _backup  # noqa: PLC0415
+    from studio import _backup, io, templates  # noqa: PLC0415
     from studio.model import Metadata  # noqa: PLC0415
 
     template = None
@@ -185,6 +218,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
+    from studio import templates  # noqa: PLC0415
+
     for template in templates.list_templates():
         workflow = template.load()
         print(f"{template.name:<24} {workflow.metadata.description or ''}".rstrip())
@@ -192,6 +227,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
     from studio.model import json_schema  # noqa: PLC0415
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
@@ -206,7 +242,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from studio import render  # noqa: PLC0415
+    from studio import io, render  # noqa: PLC0415
 
     try:
         fmt = render.format_for(args.output, args.format)
@@ -227,6 +263,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
     from studio.analysis import analyze  # noqa: PLC0415
 
     workflow = io.load(args.file)
@@ -238,13 +275,55 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_minutes(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
+    from studio.minutes import MinutesError, minutes_format, write_minutes  # noqa: PLC0415
+
+    try:
+        minutes_format(args.output)
+        workflow = io.load(args.file)
+        path = write_minutes(workflow, args.output, results=args.results)
+    except MinutesError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from studio import io  # noqa: PLC0415
+    from studio.calibrate import calibrate, read_log  # noqa: PLC0415
+    from studio.validate import validate  # noqa: PLC0415
+
+    log = read_log(args.log, case=args.case, activity=args.activity, resource=args.resource, start=args.start,
+                   end=args.end)
+    result = calibrate(log, name=args.name, min_share=args.min_share)
+    print("\n".join(result.report))
+    findings = validate(result.workflow)
+    for finding in findings:
+        print(finding.format(), file=sys.stderr)
+    print(f"wrote {io.save(result.workflow, args.output)}", file=sys.stderr)
+    return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="studio", description="Map, simulate and export governed agent workflows.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_check_commands(sub)
+    _add_file_commands(sub)
+    _add_drawing_commands(sub)
+    # export, import, diff and simulate live with their layers (and `new` lists the templates): their
+    # options are added when the command is chosen, so `studio --help` imports none of those modules.
+    for name, text, setup in _DEFERRED:
+        sub.add_parser(name, help=text).defer(setup)
+    for command in sub.choices.values():
+        command.defer(_add_limit_argument)
+    return parser
 
+
+def _add_check_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("validate", help="check workflows and print every finding")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument(
@@ -257,14 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILE")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("new", help="start a new workflow: blank (valid, minimal) or from a template")
-    p.add_argument("name")
-    p.add_argument("--template", "-t", help="one of: " + ", ".join(templates.template_names())
-                   + " (default: a blank workflow, start -> one task -> end)")
-    p.add_argument("--directory", "-C", default=".", help="where to create the workflow's folder")
-    p.add_argument("--force", action="store_true",
-                   help="write into an existing folder (its files are backed up in .studio-backups/ first)")
-    p.set_defaults(func=cmd_new)
+
+def _add_file_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    sub.add_parser("new", help="start a new workflow: blank (valid, minimal) or from a template").defer(_setup_new)
 
     p = sub.add_parser("templates", help="list the templates")
     p.set_defaults(func=cmd_templates)
@@ -273,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output")
     p.set_defaults(func=cmd_schema)
 
+
+def _add_drawing_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("render", help="draw a workflow (svg, png, dot or Mermaid mmd, from the -o suffix)")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.svg, OUT.png, OUT.dot or OUT.mmd")
@@ -291,33 +367,77 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--routes", type=int, default=200, metavar="N", help="at most N routes (default 200)")
     p.set_defaults(func=cmd_analyze)
 
-    # export, import, diff and simulate live with their layers; their modules import lightly.
-    from studio.export import _cli as export_cli  # noqa: PLC0415
-    from studio.simulate import _cli as simulate_cli  # noqa: PLC0415
+    p = sub.add_parser("minutes", help="workshop minutes: the map, open questions, decisions, RACI, findings, "
+                       "the last simulation's figures (.md or .html)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.md (map as a PNG next to it) or OUT.html")
+    p.add_argument("--results", metavar="DIR", help="a folder `studio simulate --out` wrote (default: the run the "
+                   "studio keeps next to the workflow file, if any)")
+    p.set_defaults(func=cmd_minutes)
 
-    p = sub.add_parser("export", help="write the control-plane definition, BPMN, a LangGraph module or Mermaid")
+
+def _setup_new(p: argparse.ArgumentParser) -> None:
+    from studio import templates  # noqa: PLC0415
+
+    p.add_argument("name")
+    p.add_argument("--template", "-t", help="one of: " + ", ".join(templates.template_names())
+                   + " (default: a blank workflow, start -> one task -> end)")
+    p.add_argument("--directory", "-C", default=".", help="where to create the workflow's folder")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing folder (its files are backed up in .studio-backups/ first)")
+    p.set_defaults(func=cmd_new)
+
+
+def _setup_export(p: argparse.ArgumentParser) -> None:
+    from studio.export import _cli as export_cli  # noqa: PLC0415
+
     export_cli.add_export_arguments(p)
     p.set_defaults(func=export_cli.cmd_export)
 
-    p = sub.add_parser("import", help="import a BPMN 2.0 process as a workflow")
+
+def _setup_import(p: argparse.ArgumentParser) -> None:
+    from studio.export import _cli as export_cli  # noqa: PLC0415
+
     export_cli.add_import_arguments(p)
     p.set_defaults(func=export_cli.cmd_import)
 
-    p = sub.add_parser("diff", help="what changed between two workflows, and which changes weaken governance")
+
+def _setup_diff(p: argparse.ArgumentParser) -> None:
+    from studio.export import _cli as export_cli  # noqa: PLC0415
+
     export_cli.add_diff_arguments(p)
     p.set_defaults(func=export_cli.cmd_diff)
 
-    p = sub.add_parser("simulate", help="run cases in virtual time: cycle time, waits, cost, failures, gold gate")
+
+def _setup_simulate(p: argparse.ArgumentParser) -> None:
+    from studio.simulate import _cli as simulate_cli  # noqa: PLC0415
+
     simulate_cli.add_arguments(p)
     p.set_defaults(func=simulate_cli.cmd_simulate)
 
-    for command in sub.choices.values():
-        command.add_argument(
-            "--limit", action="append", default=[], metavar="NAME=VALUE",
-            help="raise (or lower) an input limit for trusted files, e.g. workflow_bytes=64MB "
-                 "(see docs/security.md; also STUDIO_MAX_<NAME>)",
-        )
-    return parser
+
+def _setup_calibrate(p: argparse.ArgumentParser) -> None:
+    from studio.calibrate import setup_arguments  # noqa: PLC0415
+
+    setup_arguments(p)
+    p.set_defaults(func=cmd_calibrate)
+
+
+def _add_limit_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--limit", action="append", default=[], metavar="NAME=VALUE",
+        help="raise (or lower) an input limit for trusted files, e.g. workflow_bytes=64MB "
+             "(see docs/security.md; also STUDIO_MAX_<NAME>)",
+    )
+
+
+_DEFERRED: tuple[tuple[str, str, Setup], ...] = (
+    ("export", "write the control-plane definition, BPMN, a LangGraph module or Mermaid", _setup_export),
+    ("import", "import a BPMN 2.0 process as a workflow", _setup_import),
+    ("diff", "what changed between two workflows, and which changes weaken governance", _setup_diff),
+    ("simulate", "run cases in virtual time: cycle time, waits, cost, failures, gold gate", _setup_simulate),
+    ("calibrate", "discover a simulation-ready workflow from an event log (CSV or XES)", _setup_calibrate),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,6 +41,8 @@ from pydantic import (
     model_validator,
 )
 
+from studio import _display
+
 API_VERSION: Literal["studio/v1"] = "studio/v1"
 
 # --------------------------------------------------------------------------- scalar types
@@ -917,10 +919,7 @@ class Workflow(Strict):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Draw the workflow in a notebook (SVG when Graphviz is available, else Mermaid text)."""
-        from studio import render  # noqa: PLC0415 - the model never imports the renderer eagerly
-
-        bundle: dict[str, Any] = render.mimebundle(self)
-        return bundle
+        return _display.mimebundle(self)
 
 
 def json_schema() -> dict[str, Any]:

@@ -201,23 +201,6 @@ def test_templates_validate_against_the_schema() -> None:
         validator.validate(io.to_data(template.load()))
 
 
-def test_model_is_pure_data() -> None:
-    import ast
-
-    source = (Path(studio.__file__).parent / "model.py").read_text()
-    imported = {
-        (node.module or "").split(".")[0]
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.ImportFrom) and node.col_offset == 0
-    } | {
-        alias.name.split(".")[0]
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.Import) and node.col_offset == 0
-        for alias in node.names
-    }
-    assert imported <= {"__future__", "math", "re", "enum", "typing", "pydantic"}, imported
-
-
 def test_workflow_lookups(base_path: Path) -> None:
     wf: Workflow = studio.load(base_path)
     assert wf.node("review").kind == "approval"

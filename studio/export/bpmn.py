@@ -373,7 +373,7 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
     way; what it writes but the engine does not enforce (loop guards, ...) is appended to
     ``findings`` when a list is given (see :func:`bpmn_findings`).
     """
-    from studio import __version__  # noqa: PLC0415
+    from studio._version import __version__  # noqa: PLC0415
 
     name = workflow.metadata.name
     nodes, edges = _unique_nodes(workflow)

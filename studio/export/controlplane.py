@@ -1003,7 +1003,7 @@ def build_definition(
     ``min_gold_pass`` is the gold gate the evidence was checked against (``studio simulate --gold
     --min-pass``); None records the simulator's default, 1.0.
     """
-    from studio import __version__  # noqa: PLC0415
+    from studio._version import __version__  # noqa: PLC0415
 
     gate_min = DEFAULT_MIN_GOLD_PASS if min_gold_pass is None else float(min_gold_pass)
     if not 0.0 <= gate_min <= 1.0:
