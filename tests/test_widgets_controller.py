@@ -363,8 +363,19 @@ def test_options_and_labels(studio: StudioController) -> None:
     assert "procurement" in studio.options_for("templates")
     with pytest.raises(KeyError):
         studio.options_for("colours")
-    label = studio.edge_label(next(i for i, e in enumerate(studio.workflow.edges) if e.when))
-    assert " if " in label
+    labelled = next(i for i, e in enumerate(studio.workflow.edges) if e.label)
+    edge = studio.workflow.edges[labelled]
+    studio.update_edge(labelled, when="amount > 100000 and vendor_risk == 'high'", label=None)
+    index = labelled
+    label = studio.edge_label(index)
+    assert label.startswith(f"{edge.source} -> {edge.target} [if ") and label.endswith("]")
+    assert len(label) <= len(f"{edge.source} -> {edge.target} []") + 32
+    labelled = next(i for i, e in enumerate(studio.workflow.edges) if e.label)
+    assert "…" in label  # a long condition is cut
+    assert studio.edge_label(labelled).endswith(f"[{studio.workflow.edges[labelled].label}]")
+    choices = studio.edge_choices()
+    assert [label for label, _ in choices] == sorted(label for label, _ in choices)
+    assert sorted(index for _, index in choices) == list(range(len(studio.workflow.edges)))
 
 
 def test_select_finding_points_at_sections(studio: StudioController) -> None:

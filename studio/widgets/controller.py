@@ -10,7 +10,7 @@ why in :attr:`StudioController.message`).
 
 The view (``studio.widgets.studio``) only wires ipywidgets to these methods and properties::
 
-    edits      add_node, update_node, delete_node, add_edge, update_edge, delete_edge,
+    edits      add_node, insert_step, update_node, delete_node (rejoin=), add_edge, update_edge, delete_edge,
                add_actor / update_actor / delete_actor, add_tool / ..., add_data_source / ...,
                update_metadata, update_policies, update_simulation, undo, redo
     files      save, load, new_blank, from_template, copy_template (keeps an existing copy),
@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -642,14 +643,41 @@ class StudioController:
             return list(template_names())
         raise KeyError(f"no option list `{reference}`")
 
-    def edge_label(self, index: int) -> str:
+    def edge_label(self, index: int, limit: int = 32) -> str:
+        """``from -> to [label]``: the arrow's label, else its condition (``if ...``, cut at ``limit``
+        characters) or ``otherwise`` for a default route; nothing for an unconditional one."""
         edge = self._workflow.edges[index]
-        text = f"{edge.source} → {edge.target}"
-        if edge.when:
-            text += f"  if {edge.when}"
-        elif edge.default:
-            text += "  (otherwise)"
-        return text
+        text = f"{edge.source} -> {edge.target}"
+        tag = edge.label or (f"if {edge.when}" if edge.when else "otherwise" if edge.default else "")
+        if len(tag) > limit:
+            tag = tag[: limit - 1].rstrip() + "…"
+        return f"{text} [{tag}]" if tag else text
+
+    def edge_choices(self) -> list[tuple[str, int]]:
+        """``(edge_label, index)`` for every connection, sorted by their labels (for pick lists)."""
+        edges = self._workflow.edges
+        return sorted(((self.edge_label(i), i) for i in range(len(edges))), key=lambda pair: (pair[0], pair[1]))
+
+    def edge_index(self, source: str, target: str) -> int | None:
+        """The index of the connection ``source -> target``, or None when there is none."""
+        for index, edge in enumerate(self._workflow.edges):
+            if edge.source == source and edge.target == target:
+                return index
+        return None
+
+    def new_step_id(self, name: str | None = None) -> str:
+        """A free step id made from ``name`` (``"Check the contract"`` -> ``check_the_contract``), else ``step_N``."""
+        words = re.findall(r"[a-z0-9]+", (name or "").lower())
+        stem = "_".join(words)[:40].strip("_") or "step"
+        if stem[0].isdigit():
+            stem = f"step_{stem}"
+        used = set(self.options_for("nodes"))
+        if stem != "step" and stem not in used:
+            return stem
+        number = 1
+        while f"{stem}_{number}" in used:
+            number += 1
+        return f"{stem}_{number}"
 
     @property
     def can_undo(self) -> bool:
@@ -818,20 +846,106 @@ class StudioController:
             notes.insert(0, f" (renamed to `{new_id}`)")
         return self._commit(data, f"Changed step `{node_id}`{''.join(notes)}.")
 
-    def delete_node(self, id: str) -> Workflow:
-        """Delete a step and every edge to or from it."""
+    def insert_step(
+        self,
+        after: str | None = None,
+        before: str | None = None,
+        *,
+        kind: str = "task",
+        id: str | None = None,
+        name: str | None = None,
+        actor: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Insert a new step after ``after``, between ``after`` and ``before``, or before ``before``;
+        returns its id (made from ``name`` when ``id`` is not given).
+
+        On an existing connection ``after -> before`` the step goes onto it: the connection now ends
+        at the new step (keeping its condition and label) and a plain one leads on to ``before``.
+        ``after`` alone with exactly one connection out of it is the same as inserting on that
+        connection; with none or several, the step is only connected from ``after``. ``before``
+        alone: every connection into ``before`` now ends at the new step, which leads on to it.
+        """
+        if after is None and before is None:
+            raise EditRefused("select a step or a connection first: the new step goes after it or onto it")
+        if kind not in NODE_KINDS:
+            raise EditRefused(f"`{kind}` is not a kind of step; use one of {', '.join(NODE_KINDS)}")
+        for end in (after, before):
+            if end is not None:
+                self._index_of("nodes", end)
+        if after is not None and isinstance(self._workflow.node(after), End):
+            raise EditRefused(f"`{after}` is an end: nothing comes after it; select the connection into it instead")
+        if before is not None and isinstance(self._workflow.node(before), Start):
+            raise EditRefused(
+                f"`{before}` is a start: nothing comes before it; select the connection out of it instead"
+            )
+        node_id = self._require_new_id("nodes", id) if not _blank(id) else self.new_step_id(name)
+        item: dict[str, Any] = {"id": node_id, "kind": kind}
+        self._apply_fields(item, {"name": name, "actor": actor, **fields})
+        data = self._data()
+        edges: list[dict[str, Any]] = data.setdefault("edges", [])
+        if after is not None and before is None:
+            out = [e for e in edges if e.get("from") == after]
+            if len(out) == 1:
+                before = str(out[0]["to"])
+        nodes = data["nodes"]
+        anchor = after if after is not None else before
+        position = next(i for i, n in enumerate(nodes) if n.get("id") == anchor) + (1 if after is not None else 0)
+        nodes.insert(position, item)
+        split = next((e for e in edges if (e.get("from"), e.get("to")) == (after, before)), None)
+        if split is not None:
+            split["to"] = node_id
+            edges.insert(edges.index(split) + 1, {"from": node_id, "to": before})
+            where = f"on `{after}` → `{before}`"
+        elif after is not None and before is not None:
+            edges.append({"from": after, "to": node_id})
+            edges.append({"from": node_id, "to": before})
+            where = f"between `{after}` and `{before}`"
+        elif after is not None:
+            edges.append({"from": after, "to": node_id})
+            where = f"after `{after}` (connect it onwards)"
+        else:
+            for edge in edges:
+                if edge.get("to") == before:
+                    edge["to"] = node_id
+            edges.append({"from": node_id, "to": before})
+            where = f"before `{before}`"
+        who = f" done by `{actor}`" if actor else ""
+        self._commit(data, f"Inserted {kind} `{node_id}`{who} {where}.")
+        return node_id
+
+    def delete_node(self, id: str, rejoin: bool = False) -> Workflow:
+        """Delete a step and every edge to or from it.
+
+        ``rejoin=True``: when the step has exactly one connection in and one out, its neighbours are
+        connected directly (the new connection keeps the incoming one's condition and label);
+        otherwise (several ways in or out: which to join is not clear) nothing is re-joined and
+        the message says so.
+        """
         index = self._index_of("nodes", id)
         data = self._data()
         data["nodes"].pop(index)
         before = len(data.get("edges", []))
-        data["edges"] = [e for e in data.get("edges", []) if id not in (e.get("from"), e.get("to"))]
+        incoming = [e for e in data.get("edges", []) if e.get("to") == id and e.get("from") != id]
+        outgoing = [e for e in data.get("edges", []) if e.get("from") == id and e.get("to") != id]
+        kept = [e for e in data.get("edges", []) if id not in (e.get("from"), e.get("to"))]
+        joined = ""
+        if rejoin and len(incoming) == 1 and len(outgoing) == 1:
+            source, target = incoming[0]["from"], outgoing[0]["to"]
+            if source != target and not any((e.get("from"), e.get("to")) == (source, target) for e in kept):
+                position = sum(1 for e in data["edges"][: data["edges"].index(incoming[0])] if e in kept)
+                kept.insert(position, {**incoming[0], "to": target})
+                joined = f"; joined `{source}` → `{target}`"
+        elif rejoin and (incoming or outgoing):
+            joined = f" (not re-joined: {len(incoming)} way(s) in, {len(outgoing)} out; connect them as needed)"
         for node in data["nodes"]:
             if "reviews" in node:
                 node["reviews"] = _rename_in_list(node["reviews"], id, None)
                 if not node["reviews"]:
                     node.pop("reviews")
-        removed = before - len(data["edges"])
-        return self._commit(data, f"Deleted step `{id}` and its {removed} connection(s).")
+        data["edges"] = kept
+        removed = before - len(kept) + (1 if joined.startswith(";") else 0)
+        return self._commit(data, f"Deleted step `{id}` and its {removed} connection(s){joined}.")
 
     # ------------------------------------------------------------------ edges
 

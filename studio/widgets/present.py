@@ -26,9 +26,11 @@ __all__ = [
     "kpi_table",
     "network_svg",
     "overlay",
+    "oversight_summary",
     "pointers",
     "resource_rows",
     "table",
+    "walk_path",
     "walkthrough",
 ]
 
@@ -194,3 +196,81 @@ def _step_name(step: Any) -> str:
 def _short(value: Any, limit: int = 80) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def walk_path(walk: Any) -> tuple[list[str], str | None]:
+    """``(the node ids the case went through so far, the node it waits at)`` of a walkthrough, for
+    highlighting them on the diagram (the current node is also the path's last)."""
+    pending = getattr(walk, "pending", None)
+    path: list[str] = []
+    for step in list(getattr(walk, "history", None) or []):
+        node = step.get("node") if isinstance(step, Mapping) else step
+        if node is not None:
+            path.append(str(node))
+    if isinstance(pending, Mapping):
+        for node in pending.get("path") or []:
+            if str(node) not in path:
+                path.append(str(node))
+        here = pending.get("node")
+        if here is not None:
+            path.append(str(here))
+        return list(dict.fromkeys(path)), None if here is None else str(here)
+    return list(dict.fromkeys(path)), (path[-1] if path else None)
+
+
+def oversight_summary(workflow: Any) -> str:
+    """HTML in plain words of where people sit between agents and critical tools (what the
+    control-plane definition records): the approval gates, each agent's effective autonomy and the
+    paths that reach a critical step with no person on them. Empty without the export module."""
+    try:
+        from studio import graph as g  # noqa: PLC0415
+        from studio.export import _oversight as ov  # noqa: PLC0415
+        from studio.model import Agent, Approval, Autonomy  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - depends on the installation
+        return ""
+    graph = g.to_networkx(workflow)
+    gates = []
+    for node in workflow.nodes:
+        if isinstance(node, Approval):
+            who = f" by {_esc(node.actor)}" if node.actor else ""
+            when = f" only when <code>{_esc(node.threshold)}</code>" if node.threshold else " always"
+            gates.append(f"<b>{_esc(node.name or node.id)}</b>{who},{when}")
+    performed: dict[str, list[str]] = {}
+    for node in workflow.nodes:
+        actor = getattr(node, "actor", None)
+        if actor:
+            performed.setdefault(str(actor), []).append(node.id)
+    default = workflow.policies.autonomy
+    agents = []
+    for actor in workflow.actors:
+        if not isinstance(actor, Agent):
+            continue
+        declared = actor.autonomy or default
+        reaches = ov.agent_reaches(workflow, graph, performed.get(actor.id, []))
+        effective = Autonomy.HUMAN_ON_THE_LOOP if reaches and declared is Autonomy.HUMAN_IN_THE_LOOP else declared
+        text = f"<b>{_esc(actor.name or actor.id)}</b>: {_esc(effective.value.replace('_', ' '))}"
+        if effective is not declared:
+            first = reaches[0]
+            text += (
+                f" (declared {_esc(declared.value.replace('_', ' '))}, but it reaches "
+                f"<code>{_esc(first.critical)}</code> with no person in between)"
+            )
+        agents.append(text)
+    ungated = []
+    for node_id in ov.critical_nodes(workflow):
+        for found in ov.ungated_paths(workflow, graph, node_id):
+            when = f" when <code>{_esc(found.when)}</code>" if found.when else ""
+            ungated.append(f"{' → '.join(_esc(n) for n in found.path)}{when}")
+
+    def items(rows: list[str], empty: str) -> str:
+        return "<ul>" + "".join(f"<li>{row}</li>" for row in rows) + "</ul>" if rows else f" {empty}"
+
+    bad = "wds-bad" if ungated else "wds-ok"
+    return (
+        '<div class="wds-summary" style="font-size:15px">'
+        f"<b>Approval gates ({len(gates)}):</b>{items(gates, 'none: nobody approves anything.')}"
+        f"<br><b>Agents' effective autonomy:</b>{items(agents, 'no agents.')}"
+        f'<br><b class="{bad}">Paths to a critical step with no person on them ({len(ungated)}):</b>'
+        f"{items(ungated, 'none: a person is on every path to a critical tool.')}"
+        "</div>"
+    )

@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import ipywidgets as w
@@ -48,6 +49,7 @@ from studio.widgets.controller import (
     describe_distribution,
     make_distribution,
 )
+from studio.widgets.diagram import DiagramView, edge_id, split_edge_id
 
 __all__ = ["Studio"]
 
@@ -209,7 +211,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     ) -> None:
         self.controller = controller or StudioController(workflow_or_path, lanes=lanes)
         self._quiet = 0
-        self._selected: str | None = None
+        self._connect_from: str | None = None  # "Connect from selected": waiting for the target's click
         self._last_results: Any = None
         self._finding_lines: list[str] = []  # what the problem list shows
         self.title = w.HTML()
@@ -334,36 +336,46 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.blank_button = _button(
             "New blank", "", "Start a minimal workflow: start, one step, end (Undo brings this one back)", "file-o"
         )
-        self.lanes_pick = w.ToggleButtons(
-            options=[("Lanes: actor", "actor"), ("kind", "kind"), ("none", "none")],
-            value=c.lanes,
-            tooltips=["a lane per agent, pool or system", "agents, people, systems", "no lanes"],
-        )
-        self.direction_pick = w.ToggleButtons(
-            options=[("Top to bottom", "TB"), ("Left to right", "LR")], value=c.direction
-        )
-        self.zoom_pick = w.Dropdown(
-            options=[("Fit to width", "fit"), ("75%", "0.75"), ("100%", "1"), ("150%", "1.5")],
-            value="fit",
-            description="Zoom",
-            style={"description_width": "45px"},
-            layout=w.Layout(width="170px"),
-        )
+        # the diagram (zoom, lanes and direction are in its own bar)
+        self.diagram = DiagramView(lanes=c.lanes, direction=c.direction, shortcuts=True, height="760px")
+        self.diagram.observe(self._on_diagram_select, names="selected")
+        self.diagram.observe(self._on_view, names=["lanes", "direction"])
+        self.diagram.on_action("undo", lambda: self._act(c.undo))
+        self.diagram.on_action("redo", lambda: self._act(c.redo))
+        self.diagram.on_action("escape", self._on_escape)
+        self.diagram.on_action("delete", self.delete_selected)
         self.key_check = w.Checkbox(
             value=c.key, description="Show the key", indent=False, layout=w.Layout(width="130px")
         )
         self.key_check.observe(self._on_view, names="value")
-        for toggle in (self.lanes_pick, self.direction_pick):
-            toggle.style.button_width = "auto"
+        # what to do with the selection: fewer clicks than the forms
+        self.selection_label = w.HTML()
+        self.quick_name = w.Text(placeholder="new step's name", layout=w.Layout(width="230px"))
+        self.quick_actor = w.Dropdown(options=[("done by: nobody yet", "")], value="", layout=w.Layout(width="230px"))
+        self.insert_button = _button(
+            "Insert step",
+            "success",
+            "A new step after the selected step, onto the selected connection, or between two selected steps",
+            "plus",
+        )
+        self.connect_button = _button(
+            "Connect from selected", "", "Then click the step to connect to in the diagram", "long-arrow-right"
+        )
+        self.delete_selected_button = _button(
+            "Delete selected",
+            "danger",
+            "Delete the selected steps or connections (a step with one way in and one out: its neighbours are joined)",
+            "trash",
+        )
+        self.insert_button.on_click(lambda _: self.insert_step())
+        self.connect_button.on_click(lambda _: self.connect_from_selected())
+        self.delete_selected_button.on_click(lambda _: self.delete_selected())
         self.undo_button.on_click(lambda _: self._act(c.undo))
         self.redo_button.on_click(lambda _: self._act(c.redo))
         self.save_button.on_click(lambda _: self._act(lambda: c.save(self.path_text.value.strip() or None)))
         self.load_button.on_click(lambda _: self._act(lambda: c.load(self.path_text.value.strip())))
         self.template_button.on_click(lambda _: self._act(lambda: c.from_template(self.template_pick.value)))
         self.blank_button.on_click(lambda _: self._act(c.new_blank))
-        self.lanes_pick.observe(self._on_view, names="value")
-        self.direction_pick.observe(self._on_view, names="value")
-        self.zoom_pick.observe(lambda _: self._redraw(), names="value")
         wrap = w.Layout(flex_flow="row wrap", align_items="center")
         toolbar = w.HBox(
             [
@@ -380,11 +392,20 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             ],
             layout=wrap,
         )
-        view_bar = w.HBox([self.lanes_pick, self.direction_pick, self.zoom_pick, self.key_check], layout=wrap)
-        self.diagram = w.HTML(layout=w.Layout(width="100%"))
-        self.diagram_box = w.Box(
-            [self.diagram],
-            layout=w.Layout(width="100%", height="760px", overflow="auto", border="1px solid #CFD8DC", padding="4px"),
+        selection_bar = w.VBox(
+            [
+                w.HBox([self.selection_label, self.key_check], layout=w.Layout(justify_content="space-between")),
+                w.HBox(
+                    [
+                        self.quick_name,
+                        self.quick_actor,
+                        self.insert_button,
+                        self.connect_button,
+                        self.delete_selected_button,
+                    ],
+                    layout=wrap,
+                ),
+            ]
         )
         self.findings_list = w.Select(options=[], rows=7, layout=w.Layout(width="100%"))
         self.findings_list.add_class("wds-problems")
@@ -404,25 +425,161 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         )
         for index, name in enumerate(["Steps", "Connections", "People & agents", "Tools", "Data", "Settings"]):
             self.editors.set_title(index, name)
-        left = w.VBox([view_bar, self.diagram_box], layout=w.Layout(width="58%", padding="0 12px 0 0"))
+        left = w.VBox([selection_bar, self.diagram], layout=w.Layout(width="58%", padding="0 12px 0 0"))
         right = w.VBox([problems, self.editors], layout=w.Layout(width="42%"))
         return w.VBox([toolbar, w.HBox([left, right], layout=w.Layout(width="100%"))])
 
     def _on_view(self, _: Any = None) -> None:
-        self.controller.lanes = str(self.lanes_pick.value)
-        self.controller.direction = str(self.direction_pick.value)
+        self.controller.lanes = str(self.diagram.lanes)
+        self.controller.direction = str(self.diagram.direction)
         self.controller.key = bool(self.key_check.value)
         self.controller._cache.svg = None  # drawn again with the new lanes or direction
         self._redraw()
+        if self.controller.walkthrough is not None:
+            self._show_walk(self.controller.walkthrough)
 
     def _redraw(self) -> None:
         svg, why = self.controller.diagram_or_message()
-        if svg is None:
-            self.diagram.value = f'<div class="wds-bad">{_esc(why)}</div>'
+        wf = self.controller.workflow
+        known = set(wf.node_ids) | {edge_id(e.source, e.target) for e in wf.edges}
+        kept = [item for item in self.diagram.selected if item in known]
+        with self._quietly():
+            if kept != list(self.diagram.selected):
+                self.diagram.selected = kept
+            if self._connect_from is not None and self._connect_from not in known:
+                self._connect_from = None
+            self.diagram.hint = why if svg is None else self._connect_hint()
+            self.diagram.svg = svg or ""
+        self._refresh_selection()
+
+    # ------------------------------------------------------------------ the selection
+
+    def _connect_hint(self) -> str:
+        if self._connect_from is None:
+            return ""
+        return f"Click the step to connect `{self._connect_from}` to (Esc or Connect again cancels)."
+
+    def _refresh_selection(self) -> None:
+        nodes, edges = self.diagram.selected_nodes, self.diagram.selected_edges
+        if not nodes and not edges:
+            text = "Click a step or a connection in the diagram (Shift+click: several)."
+        else:
+            parts = [f"<b>{_esc(n)}</b>" for n in nodes] + [f"<b>{_esc(a)} → {_esc(b)}</b>" for a, b in edges]
+            text = "Selected: " + ", ".join(parts)
+        self.selection_label.value = f'<span style="font-size:15px">{text}</span>'
+        self.insert_button.disabled = self._insert_place() is None
+        self.connect_button.disabled = len(nodes) != 1 or bool(edges)
+        self.delete_selected_button.disabled = not nodes and not edges
+
+    def _insert_place(self) -> tuple[str | None, str | None] | None:
+        """Where Insert step puts the new step: ``(after, before)`` from the selection, or None."""
+        nodes, edges = self.diagram.selected_nodes, self.diagram.selected_edges
+        if len(edges) == 1 and not nodes:
+            return edges[0]
+        if len(nodes) == 2 and not edges:
+            return nodes[0], nodes[1]
+        if len(nodes) == 1 and not edges:
+            return nodes[0], None
+        return None
+
+    def select_items(self, items: Sequence[str]) -> None:
+        """Select nodes (ids) and edges (``"a->b"``) in the diagram, as clicks on them do, and open
+        the form of the first one."""
+        self.diagram.selected = list(items)
+
+    def _on_diagram_select(self, change: Mapping[str, Any]) -> None:
+        if self._quiet:
             return
-        zoom = self.zoom_pick.value
-        css = "wds-diagram wds-fit" if zoom == "fit" else "wds-diagram"
-        self.diagram.value = f'<div class="{css}">{_fit_svg(svg, zoom, self._selected)}</div>'
+        items = list(change["new"])
+        if self._connect_from is not None and len(items) == 1 and split_edge_id(items[0]) is None:
+            source, target = self._connect_from, items[0]
+            if target != source:
+                self._connect_from = None
+                if self._act(lambda: self.controller.add_edge(source, target)) is None:
+                    self._redraw()
+                else:
+                    with self._quietly():
+                        self.diagram.selected = [target]
+                    self._refresh_selection()
+                return
+        self._open_form(items[-1] if items else None)
+        self._refresh_selection()
+
+    def _open_form(self, item: str | None) -> None:
+        """The form of the selected node or edge, in the Map tab."""
+        if item is None:
+            return
+        pair = split_edge_id(item)
+        with self._quietly():
+            if pair is None:
+                if item in self.controller.workflow.node_ids:
+                    self.editors.selected_index = 0
+                    self.node_pick.value = item
+                    self._load_node()
+            else:
+                index = self.controller.edge_index(*pair)
+                if index is not None:
+                    self.editors.selected_index = 1
+                    self.edge_pick.value = index
+                    self._load_edge()
+
+    def _on_escape(self) -> None:
+        if self._connect_from is not None:
+            self._connect_from = None
+            self._say("Not connected.", "warn")
+        else:
+            self.diagram.selected = []
+        self.diagram.hint = ""
+        self._refresh_selection()
+
+    def insert_step(self) -> str | None:
+        """Insert step (the button): a new task with the quick name and actor after the selected
+        step, onto the selected connection or between the two selected steps; returns its id."""
+        place = self._insert_place()
+        if place is None:
+            self._say("Select a step or a connection first (or two steps to go between).", "warn")
+            return None
+        after, before = place
+        name = self.quick_name.value.strip() or None
+        actor = self.quick_actor.value or None
+        new_id: str | None = self._act(lambda: self.controller.insert_step(after, before, name=name, actor=actor))
+        if new_id is not None:
+            with self._quietly():
+                self.quick_name.value = ""
+                self.diagram.selected = [new_id]
+            self._open_form(new_id)
+            self._refresh_selection()
+        return new_id
+
+    def connect_from_selected(self) -> None:
+        """Connect from selected (the button): the next step clicked in the diagram is the target."""
+        nodes = self.diagram.selected_nodes
+        if self._connect_from is not None:
+            self._on_escape()
+            return
+        if len(nodes) != 1:
+            self._say("Select one step to connect from.", "warn")
+            return
+        self._connect_from = nodes[0]
+        self.diagram.hint = self._connect_hint()
+        self._say(self._connect_hint(), "ok")
+
+    def delete_selected(self) -> None:
+        """Delete selected (the button, or the Delete key on the diagram): connections first, then
+        steps (a step with one way in and one way out: its neighbours are joined)."""
+        c = self.controller
+        edges, nodes = self.diagram.selected_edges, self.diagram.selected_nodes
+        if not edges and not nodes:
+            self._say("Select what to delete in the diagram first.", "warn")
+            return
+        for source, target in edges:
+            index = c.edge_index(source, target)
+            if index is not None and self._act(partial(c.delete_edge, index)) is None:
+                return
+        for node in nodes:
+            if node in c.workflow.node_ids and self._act(partial(c.delete_node, node, rejoin=True)) is None:
+                return
+        self.diagram.selected = []
 
     # ------------------------------------------------------------------ findings
 
@@ -465,8 +622,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             if 0 <= index < len(self.controller.workflow.edges):
                 self.edge_pick.value = index
                 edge = self.controller.workflow.edges[index]
-                self._selected = edge.source
-            self._redraw()
+                self._mark([edge_id(edge.source, edge.target)])
             return
         item_id = self.controller.element_id(section, index)
         pick = {
@@ -477,9 +633,14 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         }[section]
         if item_id is not None and item_id in [value for _, value in pick.options]:
             pick.value = item_id
-        if section == "nodes":
-            self._selected = item_id
-            self._redraw()
+        if section == "nodes" and item_id is not None:
+            self._mark([item_id])
+
+    def _mark(self, items: Sequence[str]) -> None:
+        """Select ``items`` in the diagram without opening forms again (a form chose them)."""
+        with self._quietly():
+            self.diagram.selected = list(items)
+        self._refresh_selection()
 
     # ------------------------------------------------------------------ pick lists
 
@@ -495,9 +656,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         node_ids = [n.id for n in wf.nodes]
         actor_ids = [a.id for a in wf.actors]
         self.node_pick.options = [("+ a new step", NEW)] + [(f"{n.id}  ({n.kind})", n.id) for n in wf.nodes]
-        self.edge_pick.options = [("+ a new connection", -1)] + [
-            (self.controller.edge_label(i), i) for i in range(len(wf.edges))
-        ]
+        self.edge_pick.options = [("+ a new connection", -1), *self.controller.edge_choices()]
         self.actor_pick.options = [("+ a new actor", NEW)] + [(f"{a.id}  ({a.kind})", a.id) for a in wf.actors]
         self.tool_pick.options = [("+ a new tool", NEW)] + [(f"{t.id}  ({t.tier})", t.id) for t in wf.tools]
         self.data_pick.options = [("+ a new data source", NEW)] + [(d.id, d.id) for d in wf.data_sources]
@@ -509,6 +668,9 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         who = [("— nobody —", "")] + [(f"{a.id}  ({a.kind})", a.id) for a in wf.actors]
         humans = [("— nobody —", "")] + [(h, h) for h in self.controller.options_for("humans")]
         self.node_actor.options = who
+        quick = self.quick_actor.value
+        self.quick_actor.options = [("done by: nobody yet", "")] + [(f"{a.id}  ({a.kind})", a.id) for a in wf.actors]
+        self.quick_actor.value = quick if quick in actor_ids else ""
         self.node_escalate.options = humans
         self.node_tools.options = self.controller.options_for("tools")
         self.node_reads.options = self.controller.options_for("data_sources")
@@ -547,7 +709,9 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.node_ref = _text("Workflow", "path or template name")
         self.node_add = _button("Add step", "success", "Add a new step with these details", "plus")
         self.node_update = _button("Save changes", "primary", "Change the selected step", "check")
-        self.node_delete = _button("Delete step", "danger", "Delete the selected step and its connections", "trash")
+        self.node_delete = _button(
+            "Delete step", "danger", "Delete the step and its connections (one way in and one out: re-joined)", "trash"
+        )
         self.node_pick.observe(self._unless_quiet(self._on_node_pick), names="value")
         self.node_kind.observe(lambda _: self._node_layout(), names="value")
         self.node_threshold.observe(lambda ch: self._show_check(self.node_threshold_check, ch["new"]), names="value")
@@ -600,8 +764,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _on_node_pick(self) -> None:
         with self._quietly():
             self._load_node()
-        self._selected = self.node_pick.value or None
-        self._redraw()
+        self._mark([self.node_pick.value] if self.node_pick.value else [])
 
     def _load_node(self) -> None:
         node_id = self.node_pick.value
@@ -676,8 +839,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             with self._quietly():
                 self.node_pick.value = new_id
                 self._load_node()
-            self._selected = self.node_pick.value
-            self._redraw()
+            self._mark([self.node_pick.value])
 
     def _update_node(self) -> None:
         old = self.node_pick.value
@@ -690,11 +852,11 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             with self._quietly():
                 self.node_pick.value = new_id
                 self._load_node()
+            self._mark([new_id])
 
     def _delete_node(self) -> None:
-        if self._act(lambda: self.controller.delete_node(self.node_pick.value)) is not None:
-            self._selected = None
-            self._redraw()
+        if self._act(lambda: self.controller.delete_node(self.node_pick.value, rejoin=True)) is not None:
+            self._mark([])
 
     def _show_check(self, target: Any, text: str) -> None:
         caret = self.controller.condition_caret(text)
@@ -751,8 +913,8 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         with self._quietly():
             self._load_edge()
         index = self.edge_pick.value
-        self._selected = self.controller.workflow.edges[index].source if index >= 0 else None
-        self._redraw()
+        edges = self.controller.workflow.edges
+        self._mark([edge_id(edges[index].source, edges[index].target)] if 0 <= index < len(edges) else [])
 
     def _load_edge(self) -> None:
         index = self.edge_pick.value
@@ -1383,20 +1545,27 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.walk_reject = _button("Reject", "danger", "Reject, as the approver would", "times")
         self.walk_steer = _button("Steer (send back with the note)", "warning", "Send back with the note", "reply")
         self.walk_state = w.HTML()
+        self.walk_diagram = DiagramView(view_controls=False, selectable=False, height="620px")
         self.walk_start.on_click(lambda _: self.start_walkthrough())
         self.walk_approve.on_click(lambda _: self.answer("approve"))
         self.walk_reject.on_click(lambda _: self.answer("reject"))
         self.walk_steer.on_click(lambda _: self.answer("steer"))
         self._walk_buttons(False)
-        return w.VBox(
+        controls = w.VBox(
             [
                 w.HBox([self.case_pick, self.walk_start]),
                 self.walk_pending,
                 w.HBox([self.walk_approve, self.walk_reject, self.walk_steer]),
                 self.walk_note,
                 self.walk_state,
-            ]
+            ],
+            layout=w.Layout(width="42%", padding="0 12px 0 0"),
         )
+        legend = w.HTML(
+            '<span style="font-size:14px"><b style="color:#C62828">red</b>: where the case is now · '
+            '<b style="color:#EF6C00">orange</b>: the path so far</span>'
+        )
+        return w.HBox([controls, w.VBox([legend, self.walk_diagram], layout=w.Layout(width="58%"))])
 
     def _walk_buttons(self, enabled: bool) -> None:
         for button in (self.walk_approve, self.walk_reject, self.walk_steer):
@@ -1419,7 +1588,15 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
         if walk is None:
             self._walk_buttons(False)
+            self.walk_diagram.highlight = []
+            self.walk_diagram.current = ""
             return
+        path, here = views.walk_path(walk)
+        svg, why = self.controller.diagram_or_message()
+        self.walk_diagram.hint = why if svg is None else ""
+        self.walk_diagram.svg = svg or ""
+        self.walk_diagram.highlight = path
+        self.walk_diagram.current = here or ""
         pending, state = views.walkthrough(walk)
         self.walk_pending.value = pending
         self.walk_state.value = state
@@ -1504,6 +1681,12 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.export_result.value = f'<div class="wds-status wds-ok">{_esc(result.message)}</div>' + (
             _table(rows, ["code", "where", "not kept by this target", "what to do"]) if rows else ""
         )
+        from studio.widgets import present  # noqa: PLC0415
+
         preview = result.text if len(result.text) < 20000 else result.text[:20000] + "\n..."
-        self.export_preview.value = f'<pre style="font-size:13px">{_esc(preview)}</pre>'
+        summary = present.oversight_summary(self.controller.workflow)
+        self.export_preview.value = (
+            (f"<h4>In plain words</h4>{summary}<h4>The exported text</h4>" if summary else "")
+            + f'<pre style="font-size:13px">{_esc(preview)}</pre>'
+        )
         return result
