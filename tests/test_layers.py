@@ -268,14 +268,30 @@ def test_import_studio_is_lazy() -> None:
     assert _heavy(loaded) == []
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["templates"], ["new", "--help"], ["simulate", "--help"]])
-def test_cli_start_up_does_not_load_the_heavy_libraries(argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "without_model"),
+    [(["--help"], True), (["templates"], True), (["simulate", "--help"], True), (["new", "--help"], False)],
+)
+def test_cli_start_up_does_not_load_the_heavy_libraries(argv: list[str], without_model: bool) -> None:
     code = (
         "import contextlib, io\nfrom studio.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         f"    main({argv!r})\n"
     )
-    assert [m for m in _heavy(_loaded_after(code)) if not m.startswith("ruamel")] == []
+    loaded = _loaded_after(code)
+    assert [m for m in _heavy(loaded) if not m.startswith("ruamel")] == []
+    if without_model:
+        assert "pydantic" not in loaded
+        assert "studio.model" not in loaded
+
+
+def test_the_quick_template_listing_matches_the_templates() -> None:
+    from studio import templates
+    from studio.cli import template_descriptions
+
+    full = [(t.name, t.load().metadata.description or "") for t in templates.list_templates()]
+    assert template_descriptions() == full
+    assert len(full) >= 5
 
 
 def test_every_public_name_resolves() -> None:
