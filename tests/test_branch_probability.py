@@ -210,3 +210,52 @@ def test_validate_cli_names_the_edge_and_the_fix(tmp_path: Path, capsys: pytest.
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
     assert "S014" in out and "add up to 1.1, more than 1" in out and "over.yaml:" in out and "default: true" in out
+
+
+# --------------------------------------------------------------------------- exports
+
+EXPORTED = """apiVersion: studio/v1
+metadata: {name: branches, version: 1.0.0, owner: tests@example.com}
+actors:
+  - {id: bot, kind: agent, version: 1.0.0, owner: tests@example.com}
+nodes:
+  - {id: start, kind: start}
+  - {id: work, kind: task, actor: bot, outputs: [risk]}
+  - {id: gate, kind: decision}
+  - {id: fast, kind: end, outcome: fast}
+  - {id: slow, kind: end, outcome: slow}
+edges:
+  - {from: start, to: work}
+  - {from: work, to: gate}
+  - {from: gate, to: fast, probability: 0.6}
+  - {from: gate, to: slow, default: true}
+"""
+
+
+@pytest.mark.parametrize(("target", "code"), [("bpmn", "B105"), ("serverless", "W108"), ("langgraph", "R104")])
+def test_exports_report_a_branch_taken_only_by_probability(target: str, code: str) -> None:
+    from studio.export import export_as, export_losses
+
+    workflow = studio.loads(EXPORTED, "branches.yaml")
+    losses: list[studio.Finding] = []
+    export_as(workflow, target, losses=losses)
+    found = [f for f in losses if f.code == code]
+    assert len(found) == 1, [f.format() for f in losses]
+    assert found[0].location == "edges[2]" and "`gate` -> `fast`" in found[0].message
+    assert "when:" in found[0].hint and found[0].line == 14
+    assert [f.code for f in export_losses(workflow, target) if f.code == code] == [code]
+    conditioned = studio.loads(EXPORTED.replace("probability: 0.6", "when: 'risk == \"low\"', probability: 0.6"),
+                               "branches.yaml")
+    losses = []
+    export_as(conditioned, target, losses=losses)
+    assert code not in {f.code for f in losses}
+
+
+def test_control_plane_definition_drops_probabilities() -> None:
+    from studio.export import to_controlplane
+
+    conditioned = EXPORTED.replace("probability: 0.6", "when: 'risk == \"low\"', probability: 0.6")
+    with_probability = to_controlplane(studio.loads(conditioned, "branches.yaml"))
+    without = to_controlplane(studio.loads(conditioned.replace(", probability: 0.6", ""), "branches.yaml"))
+    assert with_probability.spec == without.spec  # only the provenance hash of the file differs
+    assert with_probability.metadata.content_hash == without.metadata.content_hash

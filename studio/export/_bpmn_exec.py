@@ -38,6 +38,7 @@ import networkx as nx
 
 from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
+from studio.export._conditions import probability_only_branches
 from studio.expr import ExpressionError
 from studio.model import Approval, Edge, Workflow, iso_duration
 from studio.model import escalation as escalates
@@ -257,6 +258,13 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             "B102", Severity.WARNING, "policies.max_turns", f"the limit of {policies.max_turns} steps per case is "
             "kept in the studio extension but BPMN engines do not enforce it",
             "enforce it in the control plane"))
+    for index, edge in probability_only_branches(workflow):
+        out.findings.append(Finding(
+            "B105", Severity.WARNING, f"edges[{index}]",
+            f"edge `{edge.source}` -> `{edge.target}` is taken with probability {edge.probability:g} in simulation "
+            "but has no condition; BPMN engines evaluate conditions, not probabilities, so the engine never "
+            "takes this flow (the probability is kept in the studio extension)",
+            "add `when:` with the condition a real case takes this branch on"))
     for node in nodes:
         if node.kind == "subworkflow":
             out.findings.append(Finding(

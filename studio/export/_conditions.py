@@ -14,7 +14,7 @@ from typing import Any
 
 from studio.expr import FUNCTIONS
 
-__all__ = ["BINOPS", "COMPARES", "CONSTANTS", "LENIENT", "PythonTranslator", "field_path"]
+__all__ = ["BINOPS", "COMPARES", "CONSTANTS", "LENIENT", "PythonTranslator", "field_path", "probability_only_branches"]
 
 CONSTANTS = {"true": "True", "false": "False", "null": "None"}
 """The language's constants, as Python."""
@@ -27,6 +27,15 @@ COMPARES: dict[type[ast.cmpop], str] = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
     ast.In: "in", ast.NotIn: "not in",
 }
+
+
+def probability_only_branches(workflow: Any) -> list[tuple[int, Any]]:
+    """``(index, edge)`` of the non-default edges leaving a decision that carry a branch probability but
+    no ``when``: the simulator takes them by chance, an engine that evaluates conditions never does."""
+    kinds = {n.id: n.kind for n in workflow.nodes}
+    return [(index, edge) for index, edge in enumerate(workflow.edges)
+            if kinds.get(edge.source) == "decision" and edge.probability is not None
+            and edge.when is None and not edge.default]
 
 
 def field_path(node: ast.Name | ast.Attribute) -> list[str]:

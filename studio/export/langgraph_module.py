@@ -24,7 +24,7 @@ from typing import Any
 
 from studio import io
 from studio.errors import Finding, Severity, sort_findings
-from studio.export._conditions import BINOPS, PythonTranslator
+from studio.export._conditions import BINOPS, PythonTranslator, probability_only_branches
 from studio.expr import parse
 from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
@@ -222,6 +222,12 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
                 "R103", Severity.WARNING, f"nodes[{index}]",
                 f"subworkflow `{node.id}` runs as one step of its actor, not as the workflow `{node.ref}`",
                 "export the referenced workflow too and call it from the actor's agent implementation"))
+    for index, edge in probability_only_branches(workflow):
+        findings.append(Finding(
+            "R104", Severity.WARNING, f"edges[{index}]",
+            f"edge `{edge.source}` -> `{edge.target}` is taken with probability {edge.probability:g} in simulation "
+            "but has no condition; the application routes by conditions, not probabilities, so it never takes "
+            "this branch", "add `when:` with the condition a real case takes this branch on"))
     for index, actor in enumerate(workflow.actors):
         if isinstance(actor, Agent) and actor.llm:
             findings.append(Finding(

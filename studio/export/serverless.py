@@ -44,6 +44,7 @@ from ruamel.yaml import YAML
 from studio import graph as g
 from studio import io
 from studio.errors import Finding, Severity, WorkflowInvalid
+from studio.export._conditions import probability_only_branches
 from studio.export._jq import UntranslatableCondition, condition_to_jq
 from studio.expr import ExpressionError
 from studio.model import (
@@ -741,6 +742,14 @@ class _Builder:
 
     def report_losses(self) -> None:
         policies = self.workflow.policies
+        for index, edge in probability_only_branches(self.workflow):
+            self.finding(
+                "W108", Severity.WARNING, f"edges[{index}]",
+                f"edge `{edge.source}` -> `{edge.target}` is taken with probability {edge.probability:g} in "
+                "simulation but has no condition; the `switch` evaluates conditions, not probabilities, so the "
+                "runtime never takes this branch",
+                "add `when:` with the condition a real case takes this branch on",
+            )
         guarded = [e for e in self.workflow.edges if e.max_repeats is not None]
         self.finding(
             "W103", Severity.WARNING, "policies",
