@@ -412,8 +412,8 @@ def test_export_writes_the_definition(studio: StudioController, tmp_path: Path) 
     assert result.ok and result.path == tmp_path / "out.json"
     text = (tmp_path / "out.json").read_text()
     assert text == result.text and "procurement" in text
-    if result.target == "controlplane":
-        assert '"kind": "AgentWorkflow"' in text
+    assert result.target == "controlplane"  # the default target
+    assert '"kind": "AgentWorkflow"' in text
     with pytest.raises(EditRefused, match="export format"):
         studio.export(fmt="xml")
 
