@@ -398,9 +398,7 @@ def distribution_mean(dist: AnyDistribution) -> float:
     """Expected value in seconds (used for critical paths and summaries), shift included; with
     ``min``/``max`` the truncated distribution's mean (computed by the simulator's sampler module)."""
     if dist.minimum is not None or dist.maximum is not None:
-        from studio.simulate.behaviour import expected  # noqa: PLC0415 - numerical, needs scipy
-
-        return expected(dist)
+        return _truncated_mean(dist)
     shift = dist.loc or 0.0
     if isinstance(dist, Fixed):
         return shift + dist.value
@@ -414,6 +412,42 @@ def distribution_mean(dist: AnyDistribution) -> float:
     if isinstance(dist, ExponNorm):
         return shift + dist.k * dist.scale
     return shift + dist.mean
+
+
+def _truncated_mean(dist: AnyDistribution) -> float:
+    """Mean of ``loc + X`` given ``min <= loc + X <= max`` (scipy, imported only here; the floor at
+    zero of `normal` and `exponnorm` is left out, as in the untruncated means)."""
+    from scipy import stats  # noqa: PLC0415 - numerical integration only for truncated distributions
+
+    shift = dist.loc or 0.0
+    low = -math.inf if dist.minimum is None else dist.minimum - shift
+    high = math.inf if dist.maximum is None else dist.maximum - shift
+    frozen: Any
+    if isinstance(dist, Fixed) or (isinstance(dist, (Normal, LogNormal)) and dist.sd == 0) \
+            or (isinstance(dist, Exponential) and dist.mean == 0) \
+            or (isinstance(dist, (Uniform, Triangular)) and dist.high == dist.low):
+        value = dist.value if isinstance(dist, Fixed) else getattr(dist, "mean", getattr(dist, "low", 0.0))
+        return shift + min(max(value, low), high)
+    if isinstance(dist, Uniform):
+        frozen = stats.uniform(dist.low, dist.high - dist.low)
+    elif isinstance(dist, Triangular):
+        frozen = stats.triang((dist.mode - dist.low) / (dist.high - dist.low), dist.low, dist.high - dist.low)
+    elif isinstance(dist, Normal):
+        frozen = stats.norm(dist.mean, dist.sd)
+    elif isinstance(dist, LogNormal):
+        sigma2 = math.log1p((dist.sd / dist.mean) ** 2)
+        frozen = stats.lognorm(math.sqrt(sigma2), scale=dist.mean * math.exp(-sigma2 / 2))
+    elif isinstance(dist, Exponential):
+        frozen = stats.expon(scale=dist.mean)
+    elif isinstance(dist, Gamma):
+        shape, scale = dist.shape_scale
+        frozen = stats.gamma(shape, scale=scale)
+    else:
+        frozen = stats.exponnorm(dist.k, scale=dist.scale)
+    mass = float(frozen.cdf(high) - frozen.cdf(low))
+    if not mass > 0.0:  # nothing inside the bounds: every draw is the nearer bound
+        return shift + min(max(float(frozen.median()), low), high)
+    return shift + float(frozen.expect(lambda x: x, lb=low, ub=high, conditional=True))
 
 
 # --------------------------------------------------------------------------- behaviour models

@@ -38,7 +38,7 @@ from studio.model import (
     parse_duration,
 )
 
-__all__ = ["DEFAULT_DURATIONS", "Resolved", "Rng", "expected", "layer", "override", "quantile", "sampler"]
+__all__ = ["DEFAULT_DURATIONS", "Resolved", "Rng", "layer", "override", "quantile", "sampler"]
 
 DEFAULT_DURATIONS: dict[str, float] = {"agent": 30.0, "human": 900.0, "system": 1.0, "tool": 0.0, "none": 0.0}
 """Seconds a step takes when no behaviour gives a duration (per actor kind)."""
@@ -161,7 +161,7 @@ def quantile(dist: AnyDistribution, u: float) -> float:
 
 
 class _Constant(Rng):
-    """A stream that always gives the same uniform (for :func:`quantile` and :func:`expected`)."""
+    """A stream that always gives the same uniform (for :func:`quantile`)."""
 
     __slots__ = ("_value",)
 
@@ -170,14 +170,6 @@ class _Constant(Rng):
 
     def u(self) -> float:
         return self._value
-
-
-def expected(dist: AnyDistribution, points: int = 2048) -> float:
-    """Mean of what :func:`sampler` draws (shift, truncation and the floor at zero included), by
-    the midpoint rule over the uniform: exact for bounded draws up to the rule's error (about
-    1e-4 of the mean for unbounded tails)."""
-    draw = sampler(dist, 0.0)
-    return math.fsum(draw(_Constant((i + 0.5) / points)) for i in range(points)) / points
 
 
 Quantile = Callable[[float], float]
