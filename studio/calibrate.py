@@ -492,27 +492,30 @@ class Calibration:
 
 
 def _parallel_blocks(cases: Mapping[str, Sequence[LogEvent]], share: float = 0.9) -> list[list[str]]:
-    """Sets of activities that run at the same time: every pair overlaps in time in at least ``share``
-    of the cases that have both, each occurs at most once per case, and they occur in the same cases."""
+    """Sets of activities that run at the same time: for every pair, in at least ``share`` of the cases
+    with either both occur, and at least ``share`` of the instances of each overlap an instance of the other."""
     occurs: Counter[str] = Counter()
-    repeated: set[str] = set()
     together: Counter[tuple[str, str]] = Counter()
-    overlap: Counter[tuple[str, str]] = Counter()
+    instances: Counter[tuple[str, str]] = Counter()  # (a, b): instances of a in cases with b
+    overlapping: Counter[tuple[str, str]] = Counter()  # ... that overlap an instance of b
     for events in cases.values():
-        counts = Counter(e.activity for e in events)
-        repeated |= {a for a, c in counts.items() if c > 1}
-        occurs.update(counts.keys())
-        for i, a in enumerate(events):
-            for b in events[i + 1:]:
-                if a.activity == b.activity:
+        names = sorted({e.activity for e in events})
+        occurs.update(names)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                together[(a, b)] += 1
+        for event in events:
+            for other in names:
+                if other == event.activity:
                     continue
-                pair = (min(a.activity, b.activity), max(a.activity, b.activity))
-                together[pair] += 1
-                if b.start < a.end or (b.start == a.start):
-                    overlap[pair] += 1
-    concurrent = {pair for pair, n in together.items()
-                  if pair[0] not in repeated and pair[1] not in repeated and overlap[pair] >= share * n
-                  and n >= share * max(occurs[pair[0]], occurs[pair[1]]) and n >= 5}
+                instances[(event.activity, other)] += 1
+                if any(o.activity == other and ((o.start < event.end and event.start < o.end) or o.start == event.start)
+                       for o in events):
+                    overlapping[(event.activity, other)] += 1
+    concurrent = {(a, b) for (a, b), n in together.items()
+                  if n >= 5 and n >= share * max(occurs[a], occurs[b])
+                  and overlapping[(a, b)] >= share * instances[(a, b)]
+                  and overlapping[(b, a)] >= share * instances[(b, a)]}
     neighbours: dict[str, set[str]] = defaultdict(set)
     for one, other in concurrent:
         neighbours[one].add(other)
@@ -545,12 +548,20 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
         report.append("parallel: " + " | ".join(f"`{a}`" for a in block)
                       + " overlap in time in nearly every case: a parallel split and join")
     traces: list[list[str]] = []
+    members_of = {f"parallel:{'+'.join(block)}": set(block) for block in blocks}
     for events in cases.values():
         symbols: list[str] = [_START]
+        pending: dict[str, set[str]] = {}  # an open parallel block: the members not seen yet in this round
         for event in events:
             symbol = block_of.get(event.activity, event.activity)
-            if symbol in block_of.values() and symbol in symbols[1:]:
-                continue
+            if symbol in members_of:
+                left = pending.get(symbol)
+                if left is not None and event.activity in left:
+                    left.discard(event.activity)
+                    if not left:
+                        del pending[symbol]
+                    continue
+                pending[symbol] = members_of[symbol] - {event.activity}
             symbols.append(symbol)
         symbols.append(_END)
         traces.append(symbols)
@@ -680,14 +691,13 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
             continue
         if symbol.startswith("parallel:"):
             members = symbol.split(":", 1)[1].split("+")
-            fork = slug("split_" + "_".join(activity_ids[m] for m in members), taken)
-            join = slug("join_" + "_".join(activity_ids[m] for m in members), taken)
-            nodes.append(Parallel(kind="parallel", id=fork))
+            fork, join = slug("split", taken), slug("join", taken)
+            nodes.append(Parallel(kind="parallel", id=fork, name="Start together: " + " | ".join(members)))
             for member in members:
                 nodes.append(tasks[member])
                 edges.append(Edge.model_validate({"from": fork, "to": activity_ids[member]}))
                 edges.append(Edge.model_validate({"from": activity_ids[member], "to": join}))
-            nodes.append(Join(kind="join", id=join))
+            nodes.append(Join(kind="join", id=join, name="All done: " + " | ".join(members)))
             node_of[symbol], ends_of[symbol] = fork, join
         else:
             nodes.append(tasks[symbol])
