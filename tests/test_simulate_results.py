@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from studio import io
@@ -64,9 +65,43 @@ def test_node_figures_and_edge_traffic(results: Results) -> None:
     assert traffic[("gate", "intake")] == figures["intake"]["visits"] - 80
 
 
-def test_plots_are_figures(results: Results) -> None:
-    for figure in (results.plot_cycle_times(), results.plot_utilisation(), results.plot_waits()):
-        assert isinstance(figure, Figure)
+def _drawn(figure: Figure) -> Axes:
+    assert isinstance(figure, Figure)
+    figure.draw_without_rendering()
+    [axes] = figure.axes
+    return axes
+
+
+def _legend(axes: Axes) -> list[str]:
+    legend = axes.get_legend()
+    return [text.get_text() for text in legend.get_texts()] if legend is not None else []
+
+
+def test_plots_show_the_runs_figures(results: Results) -> None:
+    kpis = results.kpis
+    # cycle times: one bar height per completed case, p50 and p95 marked at the KPIs' values
+    axes = _drawn(results.plot_cycle_times())
+    assert axes.get_title() == "approval: cycle times of completed cases"
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("cycle time (hours, virtual)", "cases")
+    assert sum(bar.get_height() for bar in axes.patches) == kpis["status"]["completed"]
+    cycle = kpis["cycle_time"]
+    assert _legend(axes) == [f"p50 {cycle['p50'] / 3600:.2f} h", f"p95 {cycle['p95'] / 3600:.2f} h"]
+
+    # utilisation: a row per pool, as long as its utilisation
+    axes = _drawn(results.plot_utilisation())
+    assert axes.get_title() == "approval: resource utilisation"
+    rows = [label.get_text() for label in axes.get_yticklabels()]
+    assert rows == ["directors", "managers"]
+    widths = {row: bar.get_width() for row, bar in zip(rows, axes.patches, strict=True)}
+    assert widths == pytest.approx({r: kpis["resources"][r]["utilisation"] for r in rows})
+
+    # waits: a row per step where cases waited, the stacked bars adding up to its mean wait per visit
+    axes = _drawn(results.plot_waits())
+    assert axes.get_title() == "approval: where cases wait"
+    assert [label.get_text() for label in axes.get_yticklabels()] == ["manager_approval"]
+    assert set(_legend(axes)) <= {"queue", "calendar", "rate_limit", "escalation"} and _legend(axes)
+    steps = results.steps[results.steps["node"] == "manager_approval"]
+    assert sum(bar.get_width() for bar in axes.patches) == pytest.approx(steps["wait"].mean() / 3600)
 
 
 def test_save_writes_kpis_traces_and_plots(results: Results, tmp_path: Path) -> None:
