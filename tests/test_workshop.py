@@ -160,3 +160,20 @@ def test_simulation_figures_do_not_depend_on_the_section(tmp_path: Path) -> None
     a = simulate(with_notes, cases=12, seed=4)
     b = simulate(without, cases=12, seed=4)
     assert a.kpis == b.kpis
+
+
+def test_the_documented_example_loads_and_validates(tmp_path: Path) -> None:
+    import re
+
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "workflow-format.md").read_text()
+    match = re.search(r"## Workshop notes.*?```yaml\n(.*?)```", doc, flags=re.S)
+    assert match is not None
+    template = ROOT / "templates" / "procurement"
+    for name in ("sample.csv", "gold.csv"):
+        (tmp_path / name).write_bytes((template / name).read_bytes())
+    (tmp_path / "workflow.yaml").write_text((template / "workflow.yaml").read_text() + match.group(1))
+    workflow = io.load(tmp_path / "workflow.yaml")
+    assert workflow.workshop.nodes["manager_approval"].raci.informed == ["ap_team", "Requesters"]
+    assert studio.validate(workflow, data=tmp_path / "sample.csv") == []
