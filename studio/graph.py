@@ -167,20 +167,6 @@ def cycle_edges(cycle: list[str]) -> list[tuple[str, str]]:
     return [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]
 
 
-def paths(graph: nx.DiGraph, workflow: Workflow, limit: int = 1000) -> Iterator[list[str]]:
-    """Simple paths from the start to every end, at most ``limit`` of them (loops taken once)."""
-    count = 0
-    ends = [e for e in end_ids(workflow) if e in graph]
-    for start in start_ids(workflow):
-        if start not in graph:
-            continue
-        for path in nx.all_simple_paths(graph, start, ends):
-            yield list(path)
-            count += 1
-            if count >= limit:
-                return
-
-
 def node_tiers(workflow: Workflow) -> dict[str, Tier]:
     """The highest permission tier each node's tools carry (nodes with no known tools left out)."""
     tiers = {t.id: t.tier for t in workflow.tools}
@@ -258,14 +244,6 @@ def node_actors(workflow: Workflow) -> dict[str, Agent | Human | System | None]:
         if node.id not in out:
             named = getattr(node, "actor", None)
             out[node.id] = actors.get(named) if named is not None else None
-    return out
-
-
-def edges_from(workflow: Workflow) -> dict[str, list[tuple[int, Any]]]:
-    """(index, edge) of each node's outgoing edges, in file order, for every source id at once."""
-    out: dict[str, list[tuple[int, Any]]] = {}
-    for index, edge in enumerate(workflow.edges):
-        out.setdefault(edge.source, []).append((index, edge))
     return out
 
 
@@ -464,25 +442,13 @@ def _successors(graph: nx.DiGraph, node: str) -> list[str]:
     return sorted(out, key=lambda succ: out[succ]["index"])
 
 
-def acyclic(graph: nx.DiGraph, workflow: Workflow) -> nx.DiGraph:
-    """The graph without its :func:`back_edges` (a copy; attributes kept)."""
-    dag: nx.DiGraph = graph.copy()
-    dag.remove_edges_from(back_edges(graph, workflow))
-    return dag
-
-
-def branch_probabilities(graph: nx.DiGraph, workflow: Workflow) -> dict[tuple[str, str], float]:
-    """Probability of each forward edge given its source is reached (back edges left out).
+def _branch_probabilities(dag: nx.DiGraph) -> dict[tuple[str, str], float]:
+    """Probability of each forward edge of ``dag`` (the forward view) given its source is reached.
 
     Parallel forks take every branch (1.0 each). Elsewhere one outgoing edge is taken: edges with
     a ``probability`` keep it, the remainder is split evenly among those without, and the forward
     edges are then scaled to add up to 1 (the share of a back edge goes to the forward ones).
     """
-    dag = acyclic(graph, workflow)
-    return _branch_probabilities(dag)
-
-
-def _branch_probabilities(dag: nx.DiGraph) -> dict[tuple[str, str], float]:
     out: dict[tuple[str, str], float] = {}
     for node in dag.nodes:
         succs = _successors(dag, node)
