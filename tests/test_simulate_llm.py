@@ -55,3 +55,13 @@ def test_a_factory_that_is_not_a_model_is_refused(llm_workflow) -> None:  # type
     bad = apply_scenario(llm_workflow, ["actors.intake_agent.llm=studio_test_llms:broken"])
     with pytest.raises(LLMError, match="no callable"):
         compile(bad, allow_llm=True).models()
+
+
+def test_agents_calling_a_model_run_on_langgraph_and_the_kernel_refuses_them(llm_workflow) -> None:  # type: ignore[no-untyped-def]
+    from studio.simulate import SimulationError
+
+    assert simulate(llm_workflow, cases=2, seed=1, allow_llm=True).kpis["engine"] == {"name": "langgraph",
+                                                                                       "verified": 0}
+    with pytest.raises(SimulationError, match="only the LangGraph engine"):
+        simulate(llm_workflow, cases=2, seed=1, allow_llm=True, engine="kernel")
+    assert simulate(llm_workflow, cases=2, seed=1).kpis["engine"]["name"] == "kernel"  # without allow_llm

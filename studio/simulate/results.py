@@ -307,6 +307,9 @@ class Results:
         if self.gold is not None:
             kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
                             "total": self.gold.total}
+        engine = self.settings.get("engine")
+        if engine is not None:  # which engine ran, and how many cases were replayed through LangGraph
+            kpis["engine"] = dict(engine)
         return kpis
 
     def kpis_json(self) -> str:

@@ -136,38 +136,46 @@ def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, payload: di
     graph = compiled.graph
     mismatches: list[Mismatch] = []
 
-    async def one(index: int) -> dict[str, Any] | str:
+    async def one(index: int) -> tuple[dict[str, Any], str | None]:
+        """The case's record from LangGraph, and why the replay stopped early (None: it did not)."""
         clock = Clock(asyncio.get_running_loop())
         env = Env(plan, clock=clock, decider=SimulatedHumans(), failures=True)
         queue: deque[_Grant] = deque(grants[index])
         env.pools = {pool_id: _ReplayPool(pool, queue) for pool_id, pool in env.pools.items()}
         env.limiters = {tool: _ReplayLimiter(tool, limiter, queue) for tool, limiter in env.limiters.items()}
         row = spec.row(index)
-        outcome: list[dict[str, Any] | str] = []
+        run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
+                      rng=Rng(spec.seed, replication, index), replication=replication)
+        problem: list[str] = []
 
         async def start_case(_index: int, cc: CaseClock) -> None:
-            run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
-                          rng=Rng(spec.seed, replication, index), replication=replication, cc=cc)
+            run.cc = cc
             try:
                 await invoke(graph, run, row)
             except _Diverged as exc:
-                outcome.append(str(exc))
+                problem.append(str(exc))
             else:
-                outcome.append(run.payload() if not queue else
-                               f"the kernel's case asked for {len(queue)} more resource grant(s) than LangGraph's")
+                if queue:
+                    problem.append(f"the kernel's case asked for {len(queue)} more resource grant(s)")
             finally:
                 clock.case_finished(cc)
 
         await clock.drive([(times[index], index)], start_case)
-        return outcome[0]
+        return run.payload(), (problem[0] if problem else None)
 
     for index in sorted(grants):
         want = payload["cases"][index]
-        got = run_sync(partial(one, index))
-        if isinstance(got, str):
-            mismatches.append(Mismatch(replication, index, spec.case_ids[index], None, None, "resources", got, None))
-            continue
-        difference = _first_difference(replication, want, got)
+        got, problem = run_sync(partial(one, index))
+        if problem is None:
+            difference = _first_difference(replication, want, got)
+        else:  # the replay stopped early: the first step that differs so far, else where it stopped
+            done = len(got["steps"])
+            difference = _first_difference(replication, {**want, "steps": want["steps"][:done]},
+                                           {**want, "steps": got["steps"]})
+            if difference is None:
+                node = want["steps"][done][0] if done < len(want["steps"]) else None
+                difference = Mismatch(replication, index, spec.case_ids[index], done, node, "resources",
+                                      "the grants recorded", problem)
         if difference is not None:
             mismatches.append(difference)
     return mismatches

@@ -1,0 +1,273 @@
+"""The Monte Carlo kernel against the LangGraph engine: identical records, and a run that refuses to
+report when they differ.
+
+Differential tests: every template, every simulation fixture and generated workflows (loops,
+parallel branches, decisions into joins, approvals with SLAs and escalation, failures with retries,
+calendars, rate-limited tools, contended pools) give byte-identical per-case records and KPIs on
+both engines for the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import studio
+from studio.cli import main
+from studio.errors import has_errors
+from studio.model import Workflow
+from studio.simulate import EngineMismatch, SimulationError, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = sorted((ROOT / "templates").glob("*/workflow.yaml"))
+FIXTURES = sorted((ROOT / "tests" / "fixtures" / "simulate").glob("*.yaml"))
+
+
+def _without_engine(kpis: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in kpis.items() if key != "engine"}
+
+
+def _both(workflow: Any, **options: Any) -> tuple[Any, Any]:
+    kernel = simulate(workflow, engine="kernel", verify=0, **options)
+    langgraph = simulate(workflow, engine="langgraph", **options)
+    return kernel, langgraph
+
+
+def _assert_identical(kernel: Any, langgraph: Any) -> None:
+    assert kernel.kpis["engine"] == {"name": "kernel", "verified": 0}
+    assert langgraph.kpis["engine"] == {"name": "langgraph", "verified": 0}
+    for mine, theirs in zip(kernel.payloads, langgraph.payloads, strict=True):
+        for a, b in zip(mine["cases"], theirs["cases"], strict=True):
+            assert json.dumps(a) == json.dumps(b), f"case {a['case_id']} differs"
+    assert json.dumps(_without_engine(kernel.kpis)) == json.dumps(_without_engine(langgraph.kpis))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.parent.name)
+def test_templates_give_identical_files_on_both_engines(path: Path, tmp_path: Path) -> None:
+    kernel = simulate(path, cases=120, seed=3, replications=2, engine="kernel", verify=5, out=tmp_path / "k")
+    langgraph = simulate(path, cases=120, seed=3, replications=2, engine="langgraph", out=tmp_path / "l")
+    assert kernel.kpis["engine"] == {"name": "kernel", "verified": 5}
+    for name in ("cases.jsonl", "traces.jsonl"):
+        assert (tmp_path / "k" / name).read_bytes() == (tmp_path / "l" / name).read_bytes(), name
+    kpis_k = json.loads((tmp_path / "k" / "kpis.json").read_text())
+    kpis_l = json.loads((tmp_path / "l" / "kpis.json").read_text())
+    assert kpis_l["engine"]["name"] == "langgraph"
+    assert _without_engine(kpis_k) == _without_engine(kpis_l)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_simulation_fixtures_are_identical_on_both_engines(path: Path) -> None:
+    data = None
+    if path.stem == "calendar":  # arrivals from a column: cases around nights and a weekend, some together
+        data = [{"case_id": f"c{i}", "arrival": i * 5400.0 + (345600 if i % 3 == 0 else 0)} for i in range(40)]
+    kernel, langgraph = _both(path, data=data, cases=80, seed=11)
+    _assert_identical(kernel, langgraph)
+
+
+# --------------------------------------------------------------------------- generated workflows
+
+ROWS = [{"case_id": f"c{i}", "amount": amount, "tier": tier}
+        for i, (amount, tier) in enumerate([(120, "gold"), (900, "basic"), (4500, "gold"), (60, "basic"),
+                                            (2500, "basic"), (700, "gold")])]
+
+
+@st.composite
+def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: PLR0915 - one generator reads better whole
+    """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
+    SLAs with escalation), parallel sections (a decision straight into the join included), decisions
+    that merge again, and send-back loops with guards."""
+    ids = iter(range(1000))
+    nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
+    edges: list[dict[str, Any]] = []
+    fail = st.sampled_from([0.0, 0.0, 0.02, 0.1, 0.3])
+
+    def new(kind: str, **fields: Any) -> str:
+        node_id = f"{kind[:3]}{next(ids)}"
+        nodes.append({"id": node_id, "kind": kind, **fields})
+        return node_id
+
+    def task() -> str:
+        actor = draw(st.sampled_from(["agent_a", "agent_b", "robot", "clerks"]))
+        fields: dict[str, Any] = {"actor": actor}
+        if actor.startswith("agent"):
+            fields["tools"] = draw(st.sampled_from([[], ["lookup"], ["lookup", "ledger"]]))
+            if draw(st.booleans()):
+                fields["behaviour"] = {"failures": {"tool": draw(fail), "reasoning": draw(fail)},
+                                       "retries": draw(st.integers(0, 2))}
+        return new("task", **fields)
+
+    def approval() -> str:
+        fields: dict[str, Any] = {"actor": "approvers"}
+        if draw(st.booleans()):
+            fields["threshold"] = f"amount > {draw(st.sampled_from([100, 800, 3000]))}"
+        if draw(st.booleans()):
+            fields.update(sla=draw(st.sampled_from(["10m", "1h", "4h"])), escalate_to="leads")
+        return new("approval", **fields)
+
+    def link(source: str, target: str, **fields: Any) -> None:
+        edges.append({"from": source, "to": target, **fields})
+
+    tail = "start"
+    for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop"]),
+                               min_size=1, max_size=6)):
+        if block in ("task", "human"):
+            node = task() if block == "task" else new("task", actor="clerks")
+            link(tail, node)
+            tail = node
+        elif block == "approval":
+            node = approval()
+            link(tail, node)
+            tail = node
+        elif block == "parallel":
+            fork, join = new("parallel"), new("join")
+            link(tail, fork)
+            for _ in range(draw(st.integers(2, 3))):
+                if draw(st.integers(0, 3)) == 0:  # a decision whose default goes straight into the join
+                    decide, work = new("decision"), task()
+                    link(fork, decide)
+                    link(decide, work, when=f"amount > {draw(st.sampled_from([100, 1000]))}")
+                    link(decide, join, default=True)
+                    link(work, join)
+                else:
+                    first = task()
+                    link(fork, first)
+                    last = first
+                    if draw(st.booleans()):
+                        last = task()
+                        link(first, last)
+                    link(last, join)
+            tail = join
+        elif block == "decision":
+            decide, left, right, merge = new("decision"), task(), task(), task()
+            link(tail, decide)
+            link(decide, left, when=draw(st.sampled_from(["amount > 1000", "tier == 'gold'"])))
+            link(decide, right, default=True)
+            link(left, merge)
+            link(right, merge)
+            tail = merge
+        else:  # a send-back loop: work, review, back to work when sent back
+            work, review, check = task(), new("approval", actor="reviewers"), new("decision")
+            link(tail, work)
+            link(work, review)
+            link(review, check)
+            guard = draw(st.sampled_from([None, 1, 2, 4]))
+            back: dict[str, Any] = {"when": f"{review}_decision == 'send_back'"}
+            if guard is not None:
+                back["max_repeats"] = guard
+            link(check, work, **back)
+            after = task()
+            link(check, after, default=True)
+            tail = after
+    end = new("end", outcome="done")
+    link(tail, end)
+
+    calendar = {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00", "timezone": "Europe/Berlin"}
+    agent_behaviour = {"duration": {"dist": "lognormal", "mean": "40s", "sd": "20s"}, "tokens_in": 500,
+                       "cost_per_1k_tokens": 0.01}
+    human = {"duration": {"dist": "exponential", "mean": draw(st.sampled_from(["5m", "20m", "1h"]))}}
+    actors: list[dict[str, Any]] = [
+        {"id": "agent_a", "kind": "agent", "version": "1.0.0", "owner": "o@example.com",
+         "tools": ["lookup", "ledger"], "behaviour": agent_behaviour},
+        {"id": "agent_b", "kind": "agent", "version": "1.0.0", "owner": "o@example.com",
+         "tools": ["lookup", "ledger"], "behaviour": agent_behaviour},
+        {"id": "robot", "kind": "system", "behaviour": {"duration": "3s"}},
+        {"id": "clerks", "kind": "human", "capacity": draw(st.integers(1, 3)), "behaviour": human},
+        {"id": "approvers", "kind": "human", "capacity": draw(st.integers(1, 2)),
+         "behaviour": {**human, "approve_rate": 0.85, "send_back_rate": 0.1}},
+        {"id": "reviewers", "kind": "human", "capacity": 1,
+         "behaviour": {"duration": "15m", "approve_rate": 0.5, "send_back_rate": 0.4}},
+        {"id": "leads", "kind": "human", "capacity": 1, "behaviour": {"duration": "10m", "approve_rate": 0.9}},
+    ]
+    for actor in actors:
+        if actor["kind"] == "human" and draw(st.integers(0, 2)) == 0:
+            actor["calendar"] = calendar
+    lookup: dict[str, Any] = {"id": "lookup", "tier": "read_only"}
+    if draw(st.booleans()):
+        lookup["rate_limit"] = {"calls": draw(st.integers(1, 3)), "per": "1m"}
+    return {
+        "apiVersion": "studio/v1",
+        "metadata": {"name": "generated", "version": "1.0.0", "owner": "tests@example.com"},
+        "actors": actors,
+        "tools": [lookup, {"id": "ledger", "tier": "restricted_write", "behaviour": {"failures": {"tool": draw(fail)}}}],
+        "nodes": nodes,
+        "edges": edges,
+        "policies": {"max_turns": draw(st.sampled_from([12, 40, 100])), "retries": draw(st.integers(0, 2))},
+        "simulation": {"seed": draw(st.integers(0, 10**6)),
+                       "arrivals": {"process": "poisson", "rate": draw(st.sampled_from(["6/h", "30/h", "120/h"]))}},
+    }
+
+
+# 60 workflows in the everyday suite; STUDIO_DIFFERENTIAL_EXAMPLES=400 for a longer run (docs/simulation.md).
+EXAMPLES = int(os.environ.get("STUDIO_DIFFERENTIAL_EXAMPLES", "60"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(workflows())
+def test_generated_workflows_are_identical_on_both_engines(data: dict[str, Any]) -> None:
+    workflow = Workflow.model_validate(data)
+    findings = studio.validate(workflow, data=ROWS)
+    assert not has_errors(findings), [f.format() for f in findings if f.is_error]
+    kernel, langgraph = _both(workflow, data=ROWS, cases=25)
+    _assert_identical(kernel, langgraph)
+
+
+# --------------------------------------------------------------------------- the run's own check
+
+
+def test_a_run_on_the_kernel_replays_its_sample_through_langgraph() -> None:
+    results = simulate(TEMPLATES[0], cases=60, seed=5, verify=7)
+    assert results.kpis["engine"] == {"name": "kernel", "verified": 7}
+    assert simulate(TEMPLATES[0], cases=60, seed=5, verify=0).kpis["engine"] == {"name": "kernel", "verified": 0}
+    assert simulate(TEMPLATES[0], cases=3, seed=5, verify=50).kpis["engine"]["verified"] == 3
+
+
+def _break_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that draws its cases' numbers from other random streams than LangGraph."""
+    from studio.simulate import kernel
+    from studio.simulate.behaviour import Rng
+
+    monkeypatch.setattr(kernel, "Rng", lambda seed, replication, index: Rng(seed + 1, replication, index))
+
+
+def test_a_kernel_that_differs_from_langgraph_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_the_kernel(monkeypatch)
+    with pytest.raises(EngineMismatch) as caught:
+        simulate(TEMPLATES[0], cases=20, seed=5, verify=3)
+    first = caught.value.mismatches[0]
+    assert first.step is not None and first.step > 0  # the start node draws nothing; a later step differs
+    assert first.field in ("end", "service", "decision", "attempts", "failure")
+    assert f"step {first.step} (`{first.node}`) differs in `{first.field}`" in str(caught.value)
+    assert simulate(TEMPLATES[0], cases=20, seed=5, verify=3, engine="langgraph").kpis["engine"]["name"] == "langgraph"
+
+
+def test_the_cli_exits_1_and_shows_the_first_differing_step(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    _break_the_kernel(monkeypatch)
+    code = main(["simulate", str(TEMPLATES[0]), "--cases", "10", "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "disagree on" in err and "differs in" in err and "--engine langgraph" in err
+    assert not (tmp_path / "kpis.json").exists()
+
+
+def test_an_unknown_engine_or_a_negative_sample_is_refused() -> None:
+    with pytest.raises(SimulationError, match="engine `fast`"):
+        simulate(FIXTURES[0], cases=5, engine="fast")
+    with pytest.raises(SimulationError, match="0 or more"):
+        simulate(FIXTURES[0], cases=5, verify=-1)
+
+
+def test_workers_and_resume_agree_with_one_process_on_the_kernel(tmp_path: Path) -> None:
+    one = simulate(TEMPLATES[1], cases=50, seed=2, replications=3, verify=4)
+    two = simulate(TEMPLATES[1], cases=50, seed=2, replications=3, workers=2, verify=4)
+    assert one.kpis_json() == two.kpis_json()
+    simulate(TEMPLATES[1], cases=50, seed=2, replications=3, engine="langgraph", out=tmp_path)
+    (tmp_path / "progress" / "rep-0001.json").unlink()
+    resumed = simulate(TEMPLATES[1], cases=50, seed=2, replications=3, out=tmp_path, resume=True, verify=4)
+    assert _without_engine(resumed.kpis) == _without_engine(one.kpis)
