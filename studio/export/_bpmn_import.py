@@ -16,8 +16,13 @@ called by another):
 * exclusive gateways -> ``decision`` (``default`` kept); parallel -> ``parallel``/``join``;
   inclusive -> ``parallel``/``join`` (approximation, ``B002``); event-based and complex gateways ->
   ``decision`` (``B011``);
-* conditions: ``conditionExpression`` text that parses in the studio's safe language (after
-  dropping a ``${...}`` wrapper) -> ``when``; other text stays as the edge label (``B003``);
+* conditions: ``conditionExpression`` text in the studio's safe language, or in a dialect it
+  translates (:func:`translate_condition`: JUEL ``${...}``, XPath ``bpmn:getDataObject('x')``, simple
+  FEEL) -> ``when`` (``B014`` says what was translated); other text stays as the edge label (``B003``);
+* branch probabilities -> ``probability`` (``B015``): a number as the condition (Simod/Prosimos), a
+  flow property (Camunda, Zeebe, Signavio; ``30%`` allowed), BPSim ``Probability`` parameters, BIMP
+  ``qbp:sequenceFlow executionProbability``, or a Prosimos parameter JSON (``simulation=``); a branch
+  at 0, or the one branch without a probability, becomes the default taking the remainder;
 * sub-processes and call activities of processes in the same file are inlined (``B004``); other
   call activities -> ``subworkflow`` with ``ref``;
 * intermediate events -> tasks (``B005``; link events are joined instead);
@@ -44,11 +49,15 @@ B010  loop or multi-instance marker dropped (the activity runs once)
 B011  event-based or complex gateway approximated as a decision
 B012  sequence flow to or from an unknown element dropped
 B013  event trigger or task type not represented (timer start, script task, ...)
+B014  condition translated from another dialect (JUEL, XPath, FEEL) into the condition language
+B015  branch probability read from a tool's data, adjusted to the studio's rule, or not usable
 ====  ==================================================================================
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -92,6 +101,214 @@ _ARTIFACTS = frozenset({"textAnnotation", "association", "group", "dataObject", 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _WRAPPED = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
 _NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Node)
+
+
+# --------------------------------------------------------------------------- condition dialects
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+)
+  | (?P<dataobject>(?:bpmn:)?getDataObject\s*\(\s*(?P<q>["'])(?P<object>[A-Za-z_][A-Za-z0-9_.]*)(?P=q)\s*\))
+  | (?P<getvariable>execution\s*\.\s*getVariable\s*\(\s*(?P<q2>["'])(?P<variable>[A-Za-z_][A-Za-z0-9_]*)(?P=q2)\s*\))
+  | (?P<xbool>(?:true|false)\s*\(\s*\))
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<op>===|!==|==|!=|<=|>=|&&|\|\||[<>=!+\-*/%(),\[\]])
+""", re.VERBOSE)
+_JUEL_WORDS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "div": "/", "mod": "%"}
+_OPS = {"&&": "and", "||": "or", "=": "==", "===": "==", "!==": "!=", "!": "not"}
+_NUMBER_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*$")
+_EMPTY_ARGUMENT = "<the operand of JUEL's empty>"
+
+
+def _dialect(text: str, language: str | None) -> str:
+    lang = (language or "").lower()
+    if _WRAPPED.match(text) or "juel" in lang:
+        return "JUEL"
+    if "getdataobject" in text.lower() or "xpath" in lang:
+        return "XPath"
+    if "feel" in lang or text.lstrip().startswith("="):
+        return "FEEL"
+    return "expression"
+
+
+def translate_condition(text: str, language: str | None = None) -> tuple[str | None, str]:
+    """A BPMN condition in the studio's condition language, and the dialect it was read as.
+
+    Reads JUEL (``${amount > 1000}``, ``${!approved}``, ``${a && b}``, ``eq``/``lt``..., ``empty x``,
+    ``execution.getVariable('x')``), XPath (``bpmn:getDataObject('approved')``, ``=``, ``not(...)``,
+    ``true()``) and simple FEEL (``amount > 1000``, ``status = "open"``, ``not(approved)``, a leading
+    ``=``). The result is checked by the studio's own parser; ``None`` when the text is something else
+    (a method call, a script, a FEEL range...): the caller keeps it as a label and reports it.
+    Nothing is ever evaluated.
+    """
+    dialect = _dialect(text, language)
+    body = text.strip()
+    wrapped = _WRAPPED.match(body)
+    if wrapped is not None:
+        body = wrapped.group(1).strip()
+    if dialect == "FEEL" and body.startswith("=") and not body.startswith("=="):
+        body = body[1:].strip()
+    if check(body) is None and "=" not in re.sub(r"[=!<>]=", "", body):
+        return body, dialect  # already the studio's language (Python-like)
+    out: list[str] = []
+    position = 0
+    while position < len(body):
+        match = _TOKEN.match(body, position)
+        if match is None:
+            return None, dialect
+        position = match.end()
+        kind = match.lastgroup
+        token = match.group(0)
+        if match.group("dataobject") is not None:
+            out.append(match.group("object"))
+        elif match.group("getvariable") is not None:
+            out.append(match.group("variable"))
+        elif match.group("xbool") is not None:
+            out.append(token.split("(")[0].strip())
+        elif kind == "space":
+            continue
+        elif kind == "name":
+            name = re.sub(r"\s+", "", token)
+            if dialect == "JUEL" and name in _JUEL_WORDS:
+                out.append(_JUEL_WORDS[name])
+            elif dialect == "JUEL" and name == "empty":
+                out.append("is_empty")
+                out.append(_EMPTY_ARGUMENT)
+            else:
+                out.append(name)
+        elif kind == "op":
+            if dialect == "JUEL" and match.group("op") == "=":
+                return None, dialect  # assignment in EL, not a comparison
+            out.append(_OPS.get(token, token))
+        else:
+            out.append(token)
+    result = _join(out)
+    if result is None or check(result) is not None:
+        return None, dialect
+    return result, dialect
+
+
+def _probability_value(raw: str) -> float | None:
+    """``0.2``, ``20%`` -> 0.2; None for anything that is not a probability."""
+    text = raw.strip()
+    scale = 1.0
+    if text.endswith("%"):
+        text, scale = text[:-1].strip(), 0.01
+    try:
+        value = float(text) * scale
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 0.0 <= value <= 1.0 else None
+
+
+_PROPERTY_KEYS = frozenset({"probability", "branchprobability", "executionprobability", "routingprobability"})
+
+
+def _flow_extension_probability(flow: Any) -> tuple[str, str] | None:
+    """A probability in the flow's own extension elements: Camunda/Zeebe ``property name="probability"``,
+    Signavio ``signavioMetaData metaKey="probability"``, or an ``executionProbability``/``probability``
+    attribute on an extension element."""
+    ext = flow.find(bpmn("extensionElements"))
+    if ext is None:
+        return None
+    for element in ext.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = _local(element)
+        key = (element.get("name") or element.get("metaKey") or element.get("key") or "").lower()
+        if key in _PROPERTY_KEYS:
+            value = element.get("value") or element.get("metaValue") or (element.text or "").strip()
+            if value:
+                return value, f"the `{tag}` extension `{key}`"
+        for attribute in ("executionProbability", "probability"):
+            if element.get(attribute) is not None and tag != "route":
+                return element.get(attribute) or "", f"the `{tag}` extension"
+    return None
+
+
+def _document_probabilities(root: Any) -> dict[str, tuple[str, str]]:
+    """Flow id -> probability kept apart from the flows: BPSim ``ElementParameters`` (``Probability``
+    control parameter, written by Bizagi, Signavio...) and BIMP/QBP ``sequenceFlow executionProbability``
+    (Apromore's simulator)."""
+    found: dict[str, tuple[str, str]] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = _local(element)
+        if tag == "ElementParameters" and element.get("elementRef"):
+            for item in element.iter():
+                if isinstance(item.tag, str) and _local(item) == "Probability":
+                    values = [v for v in item.iter() if isinstance(v.tag, str) and v.get("value") is not None]
+                    if values:
+                        found[element.get("elementRef")] = (values[0].get("value") or "", "BPSim parameters")
+        elif tag == "sequenceFlow" and not _is_bpmn(element) and element.get("elementId") \
+                and element.get("executionProbability") is not None:
+            found[element.get("elementId")] = (element.get("executionProbability") or "", "BIMP simulation info")
+    return found
+
+
+def read_simulation_probabilities(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Flow id -> probability from a Prosimos simulation-parameter JSON (``gateway_branching_probabilities``:
+    ``[{gateway_id, probabilities: [{path_id, value}]}]``). Bad input raises :class:`LoadError` naming the
+    file and the place."""
+    file = None if isinstance(source, dict) else str(source)
+    if isinstance(source, dict):
+        data: Any = source
+    else:
+        try:
+            data = json.loads(read_limited_bytes(source, "bpmn_bytes", "simulation parameters").decode("utf-8"))
+        except LoadError:
+            raise
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise LoadError([Finding("B000", Severity.ERROR, "", f"the simulation parameters are not JSON: {exc}",
+                                     "pass the Prosimos parameter file (JSON) the model was simulated with", file)],
+                            summary=f"{file}: not JSON") from None
+
+    def bad(where: str, what: str) -> LoadError:
+        return LoadError([Finding("B000", Severity.ERROR, where, f"simulation parameters: `{where}` {what}",
+                                  "write it as Prosimos does: `gateway_branching_probabilities: [{gateway_id, "
+                                  "probabilities: [{path_id, value}]}]`", file)], summary=f"{file or 'input'}: bad "
+                                                                                           "simulation parameters")
+
+    if not isinstance(data, dict):
+        raise bad("(top level)", "is not a JSON object")
+    gateways = data.get("gateway_branching_probabilities", [])
+    if not isinstance(gateways, list):
+        raise bad("gateway_branching_probabilities", "is not a list")
+    found: dict[str, tuple[str, str]] = {}
+    for g_index, gateway in enumerate(gateways):
+        where = f"gateway_branching_probabilities[{g_index}]"
+        paths = gateway.get("probabilities") if isinstance(gateway, dict) else None
+        if not isinstance(paths, list):
+            raise bad(where, "has no list of `probabilities`")
+        for p_index, path in enumerate(paths):
+            if not isinstance(path, dict) or not isinstance(path.get("path_id"), str) or "value" not in path:
+                raise bad(f"{where}.probabilities[{p_index}]", "needs a `path_id` and a `value`")
+            found[path["path_id"]] = (str(path["value"]), "the simulation parameters")
+    return found
+
+
+def _join(tokens: list[str]) -> str | None:
+    """Tokens back to text; JUEL's ``empty x`` becomes ``is_empty(x)``."""
+    parts: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token is _EMPTY_ARGUMENT:
+            if index + 1 >= len(tokens):
+                return None
+            parts.append(f"({tokens[index + 1]})")
+            index += 2
+            continue
+        parts.append(token)
+        index += 1
+    text = ""
+    for part in parts:
+        tight = not text or part in (")", "]", ",") or text.endswith(("(", "["))
+        glue = "" if tight or (part.startswith("(") and text.endswith("is_empty")) else " "
+        text += glue + part
+    return text
 
 
 @dataclass(frozen=True)
@@ -283,7 +500,8 @@ def _fold_studio_helpers(root: Any) -> dict[str, str]:
 
 
 class _Importer:
-    def __init__(self, root: Any, file: str | None, process: str | None, name: str | None) -> None:
+    def __init__(self, root: Any, file: str | None, process: str | None, name: str | None,
+                 simulation: dict[str, tuple[str, str]] | None = None) -> None:
         self.census = bpmn_census(root)
         self.studio = root.get("exporter") == EXPORTER
         self.fate: dict[str, str] = _fold_studio_helpers(root) if self.studio else {}
@@ -304,6 +522,8 @@ class _Importer:
         self.processes = [p for p in root if p.tag == bpmn("process")]
         self.start_taken = False
         self.process: Any = None
+        self.flow_probabilities: dict[str, tuple[str, str]] = {**_document_probabilities(root), **(simulation or {})}
+        """Flow id -> (probability as written, where it was found): BPSim, BIMP/QBP, a Prosimos JSON."""
 
     # ---- findings
 
@@ -631,6 +851,10 @@ class _Importer:
             edge.probability = probability if probability is not None and 0 <= probability <= 1 else None
         except ValueError:
             edge.probability = None
+        if not self.studio:
+            found = _flow_extension_probability(flow) or self.flow_probabilities.get(flow_id)
+            if found is not None:
+                self.probability(flow, edge, *found)
         condition = flow.find(bpmn("conditionExpression"))
         if self.studio and route.get("when") and check(route["when"]) is None:
             edge.when = route["when"]  # the studio's text; the conditionExpression is its Python for the engine
@@ -652,13 +876,39 @@ class _Importer:
         wrapped = _WRAPPED.match(text)
         if wrapped is not None:
             candidate = wrapped.group(1).strip()
-        if check(candidate) is None:
-            edge.when = candidate
+        if _NUMBER_RE.match(candidate) and not self.studio:  # a branch probability written as the condition
+            if edge.probability is None:
+                self.probability(flow, edge, candidate, "the condition expression")
+            else:
+                self.note("B015", Severity.INFO, flow, f"sequence flow `{flow.get('id')}` has the number `{text}` "
+                          f"as its condition and the probability {edge.probability:g} elsewhere; the latter is kept")
+            return
+        translated, dialect = translate_condition(text, element.get("language"))
+        if translated is not None:
+            edge.when = translated
+            if translated != candidate:
+                self.note("B014", Severity.INFO, flow, f"condition `{text}` of sequence flow `{flow.get('id')}` was "
+                          f"read as {dialect} and translated to `{translated}`",
+                          "check that the case fields it reads have these names")
             return
         edge.label = f"{edge.label} [{text}]" if edge.label and text not in edge.label else edge.label or text
-        self.note("B003", Severity.WARNING, flow, f"condition `{text}` of sequence flow `{flow.get('id')}` is not "
-                  "in the studio's condition language; kept as the label",
+        what = f" ({dialect})" if dialect != "expression" else ""
+        self.note("B003", Severity.WARNING, flow, f"condition `{text}`{what} of sequence flow `{flow.get('id')}` is "
+                  "not in the studio's condition language and could not be translated; kept as the label",
                   "rewrite it as a condition on case fields, e.g. `amount > 1000 and region == \"EU\"`")
+
+    def probability(self, flow: Any, edge: _E, raw: str, where: str) -> None:
+        """A flow's branch probability as a tool wrote it (`0.2`, `20%`), checked and kept on the edge."""
+        value = _probability_value(raw)
+        if value is None:
+            self.note("B015", Severity.WARNING, flow, f"the probability `{raw}` of sequence flow `{flow.get('id')}` "
+                      f"({where}) is not a number between 0 and 1 (or a percentage); it was dropped",
+                      "give the branch a `probability:` between 0 and 1 in the workflow")
+            return
+        edge.probability = value
+        edge.conditional = True
+        self.note("B015", Severity.INFO, flow, f"sequence flow `{flow.get('id')}` is taken with probability {value:g} "
+                  f"(read from {where})")
 
     # ---- graph clean-up
 
@@ -736,6 +986,47 @@ class _Importer:
             what = "conditional flows" if conditional else "several unconditional flows (all run)"
             self.note("B009", Severity.INFO, node.element, f"{self.label(node.element)} has {what} leaving it; a "
                       f"{kind} node was added after it", "")
+
+    def branch_probabilities(self) -> None:
+        """Make a gateway's branch probabilities fit the studio's rule (docs/semantics.md), or say why not.
+
+        A branch with probability 0 (Prosimos writes them) or the one branch a tool left without a
+        probability becomes the default, which takes the remainder; sums off 1 by rounding (at most
+        0.01) are rescaled; probabilities on flows that do not leave a decision are dropped."""
+        for node in self.nodes.values():
+            outs = self.out_edges(node.key)
+            if not any(e.probability is not None for e in outs):
+                continue
+            if node.kind != "decision":
+                for edge in outs:
+                    edge.probability = None
+                self.note("B015", Severity.INFO, node.element, f"branch probabilities on the flows leaving "
+                          f"{self.label(node.element)} were dropped: it is imported as a `{node.kind}`, where every "
+                          "branch runs")
+                continue
+            for edge in outs:
+                if edge.probability == 0.0:
+                    edge.probability = None  # never taken: only a default taking a remainder of 0 can say so
+            default = next((e for e in outs if e.default), None)
+            missing = [e for e in outs if not e.default and e.probability is None]
+            given = math.fsum(e.probability or 0.0 for e in outs if not e.default)
+            if default is None and len(missing) == 1:
+                missing[0].default = True
+                self.note("B015", Severity.INFO, node.element, f"the flow of {self.label(node.element)} without a "
+                          f"probability (or with 0) is the default: it takes the remaining {max(0.0, 1 - given):.6g}")
+                default, missing = missing[0], []
+            if default is not None and default.probability is not None:
+                default.probability = None  # the default takes the remainder, whatever a tool wrote on it
+            if missing:
+                self.note("B015", Severity.WARNING, node.element, f"{self.label(node.element)} has probabilities on "
+                          f"some flows only ({len(missing)} without); the workflow needs one on every branch",
+                          "give every branch a `probability:`, or one `default: true` edge for the remainder")
+                continue
+            if default is None and 1e-9 < abs(given - 1.0) <= 0.01:
+                for edge in outs:
+                    edge.probability = (edge.probability or 0.0) / given
+                self.note("B015", Severity.INFO, node.element, f"the branch probabilities of "
+                          f"{self.label(node.element)} add up to {given:.6g}; they were rescaled to add up to 1")
 
     # ---- ids, actors, workflow
 
@@ -896,6 +1187,8 @@ class _Importer:
             if node.kind == "decision" and len(outs) == 1 and outs[0].when is None:
                 outs[0].default = True
         self.explicit_gateways()
+        if not self.studio:
+            self.branch_probabilities()
         ids = self.assign_ids()
         actors, actor_of_lane = self.actors(lanes)
         known_actors = {a["id"] for a in actors}
@@ -1081,22 +1374,52 @@ class _Importer:
 
 
 def read_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = None,
-              name: str | None = None) -> BpmnImport:
+              name: str | None = None,
+              simulation: str | os.PathLike[str] | dict[str, Any] | None = None) -> BpmnImport:
     """Import a BPMN 2.0 file (a path, or the XML as bytes), with the census and every element's fate.
 
-    ``process`` picks a process by id or name; ``name`` sets the workflow's name.
+    ``process`` picks a process by id or name; ``name`` sets the workflow's name; ``simulation`` is a
+    Prosimos simulation-parameter JSON (path or parsed) whose gateway branching probabilities become
+    the edges' ``probability`` (its other sections are not read).
     """
+    probabilities = read_simulation_probabilities(simulation) if simulation is not None else None
     root, file = _parse(source)
     if name is not None and not _ID_RE.match(name):
         raise LoadError([Finding("B000", Severity.ERROR, "", f"`{name}` is not a valid workflow name",
                                  "use letters, digits, `_` and `-`, starting with a letter", file)],
                         summary="invalid name")
-    return _Importer(root, file, process, name).run()
+    result = _Importer(root, file, process, name, probabilities).run()
+    if probabilities is not None:
+        result.findings.extend(_simulation_findings(simulation, probabilities, result.fate, file))
+    return result
+
+
+def _simulation_findings(simulation: Any, probabilities: dict[str, tuple[str, str]], fate: dict[str, str],
+                         file: str | None) -> list[Finding]:
+    """What a Prosimos parameter file holds that the import did not use: unknown flows, other sections."""
+    where = "" if isinstance(simulation, dict) else str(simulation)
+    out = [Finding("B015", Severity.WARNING, path_id, f"the simulation parameters give a probability to `{path_id}`, "
+                   "which is no sequence flow of the imported process", "check the parameter file belongs to this "
+                   "model", file) for path_id in sorted(probabilities) if path_id not in fate]
+    data = simulation if isinstance(simulation, dict) else None
+    if data is None:
+        try:
+            data = json.loads(Path(simulation).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # pragma: no cover - read once already
+            data = {}
+    others = sorted(k for k in (data or {}) if k != "gateway_branching_probabilities")
+    if others:
+        out.append(Finding("B015", Severity.INFO, "", f"the simulation parameters{f' in {where}' if where else ''} "
+                           f"also hold {', '.join(f'`{k}`' for k in others)}, which the import does not read (only "
+                           "`gateway_branching_probabilities`)", "set arrivals, pools and durations in the workflow",
+                           file))
+    return out
 
 
 def import_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = None,
-                name: str | None = None) -> tuple[Workflow, list[Finding]]:
+                name: str | None = None,
+                simulation: str | os.PathLike[str] | dict[str, Any] | None = None) -> tuple[Workflow, list[Finding]]:
     """Import a BPMN 2.0 file: the workflow and the findings about what was approximated or dropped."""
-    result = read_bpmn(source, process=process, name=name)
+    result = read_bpmn(source, process=process, name=name, simulation=simulation)
     return result.workflow, result.findings
 
