@@ -3,9 +3,13 @@ a tool gateway, loop guards, an audit log and durable checkpoints (docs/semantic
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -305,7 +309,7 @@ def test_the_audit_log_records_steps_tools_and_decisions(tmp_path: Path) -> None
 
 
 DURABLE_START = """
-import json, os, signal, sqlite3, sys
+import json, sqlite3, sys
 sys.path.insert(0, sys.argv[1])
 import app
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -313,7 +317,7 @@ saver = SqliteSaver(sqlite3.connect(sys.argv[2], check_same_thread=False))
 graph = app.build_graph(saver, audit=sys.argv[3])
 state = graph.invoke({"case": json.loads(sys.argv[4])}, {"configurable": {"thread_id": "case-7"}})
 print(state["__interrupt__"][0].value["node"], flush=True)
-os.kill(os.getpid(), signal.SIGKILL)
+sys.stdin.read()  # the case waits here until the test kills the process
 """
 
 DURABLE_RESUME = """
@@ -332,6 +336,24 @@ print(json.dumps({"path": state["path"], "outcome": state["outcome"]}))
 """
 
 
+def _wait_for_interrupt_row(db: Path, thread_id: str, process: subprocess.Popen[str]) -> None:
+    """Until the checkpointer has committed the case's interrupt (its pending approval) to ``db``."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the process ended before it was killed"
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
+                (count,) = connection.execute(
+                    "SELECT count(*) FROM writes WHERE thread_id = ? AND channel = '__interrupt__'", (thread_id,)
+                ).fetchone()
+        except sqlite3.OperationalError:  # no file or no tables yet
+            count = 0
+        if count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no interrupt for {thread_id} committed to {db}")
+
+
 def test_a_case_waiting_at_an_approval_survives_a_killed_process(tmp_path: Path) -> None:
     folder = TEMPLATES / "procurement"
     workflow = io.load(folder / "workflow.yaml")
@@ -341,10 +363,14 @@ def test_a_case_waiting_at_an_approval_survives_a_killed_process(tmp_path: Path)
     case = {k: v for k, v in row.items() if k not in GOLD_COLUMNS}
     db, audit = tmp_path / "cases.db", tmp_path / "audit.jsonl"
     args = [str(tmp_path), str(db), str(audit), json.dumps(case)]
-    first = subprocess.run([sys.executable, "-c", DURABLE_START, *args], check=False, capture_output=True, text=True,
-                           timeout=120)
-    assert first.returncode == -9, first.stderr  # killed while the case waits
-    assert first.stdout.strip() == "manager_approval"
+    with subprocess.Popen([sys.executable, "-c", DURABLE_START, *args], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as first:
+        assert first.stdout is not None and first.stderr is not None
+        waiting_at = first.stdout.readline().strip()  # blocks until the case is at the approval
+        assert waiting_at == "manager_approval", first.stderr.read() if first.poll() is not None else waiting_at
+        _wait_for_interrupt_row(db, "case-7", first)
+        first.kill()  # SIGKILL while the case waits: no clean-up runs in the app
+        assert first.wait(timeout=60) == -signal.SIGKILL
     second = subprocess.run([sys.executable, "-c", DURABLE_RESUME, *args], check=False, capture_output=True, text=True,
                             timeout=120)
     assert second.returncode == 0, second.stderr
