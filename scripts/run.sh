@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the studio on a fresh machine and run it.
 #   bash scripts/run.sh demo   set up, then run the demo (the main job)
-#   bash scripts/run.sh test   set up, then run every test
+#   bash scripts/run.sh test   set up, then run every test (and list the slowest ten)
 #   bash scripts/run.sh setup  set up only
 # Set-up is idempotent: system packages (Graphviz, Chromium) through apt-get when running as
 # root, a virtual environment in .venv with the project and its test tools installed.
@@ -62,7 +62,8 @@ case "${1:-demo}" in
     test)
         shift || true
         setup test
-        exec "$VENV/bin/python" -m pytest "$@"
+        # --durations=10: the slowest ten tests, to keep the suite's time in view
+        exec "$VENV/bin/python" -m pytest --durations=10 "$@"
         ;;
     *)
         echo "usage: bash scripts/run.sh [demo|test|setup]" >&2
