@@ -444,7 +444,7 @@ def _clock(seconds: float) -> tuple[int, int]:
     return moment.weekday(), moment.hour * 60 + moment.minute + (1 if moment.second or moment.microsecond else 0)
 
 
-def _calendar(events: Sequence[LogEvent], span_days: float) -> tuple[Calendar | None, str]:
+def _calendar(events: Sequence[LogEvent], covered: set[int]) -> tuple[Calendar | None, str]:
     """Working days and hours of a resource from its events' times (UTC), or None when it works around the clock."""
     per_day: Counter[int] = Counter()
     hours: set[int] = set()
@@ -458,12 +458,11 @@ def _calendar(events: Sequence[LogEvent], span_days: float) -> tuple[Calendar | 
         _end_day, end_minute = _clock(event.end)  # work pauses outside the hours: ends fall inside them
         closes = max(closes, end_minute if end_minute > 0 or event.end == event.start else 24 * 60)
     busiest = max(per_day.values())
-    days = [d for d in range(7) if per_day[d] >= 0.1 * busiest]
-    if span_days < 7:
-        days = sorted(set(days) | {d for d in range(7) if d not in {(_clock(e.start)[0]) for e in events}})
+    # a working day: one with work on it, or a weekday that never falls wholly while cases arrive (unknown)
+    days = [d for d in range(7) if per_day[d] >= 0.1 * busiest or d not in covered]
     opens = max(0, (opens // 15) * 15)
     closes = min(24 * 60, -(-closes // 15) * 15)
-    if len(days) == 7 and len(hours) >= 22:
+    if len(days) == 7 and len(hours) >= 20:
         return None, "works around the clock"
     if closes <= opens:
         return None, "works around the clock (no working hours found)"
@@ -537,9 +536,10 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
     report = [f"event log {log.path}: {len(log.events)} event(s), {len(log.cases)} case(s)"]
     report += [f"  {note}" for note in log.notes]
     cases = log.cases
-    first = min(e.start for e in log.events)
-    last = max(e.end for e in log.events)
-    span_days = (last - first) / 86400.0
+    starts = sorted(events[0].start for events in cases.values())
+    span_days = (starts[-1] - starts[0]) / 86400.0
+    covered = {(EPOCH + timedelta(days=day)).weekday()  # weekdays seen whole while cases arrive
+               for day in range(math.ceil(starts[0] / 86400), math.floor(starts[-1] / 86400))}
 
     # ---- parallel blocks: one symbol each in the directly-follows graph
     blocks = _parallel_blocks(cases)
@@ -608,12 +608,13 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
     for event in log.events:
         by_resource[event.resource].append(event)
         by_activity[event.activity].append(event)
-    gaps: dict[int, float] = {}
+    gaps: dict[int, float] = {}  # how long each event waited after the case's work before it (not the first)
     for events in cases.values():
         done = events[0].start
         for event in events:
-            gaps[id(event)] = max(0.0, event.start - done) if event is not events[0] else 0.0
+            gaps[id(event)] = max(0.0, event.start - done)
             done = max(done, event.end)
+    firsts = {id(events[0]) for events in cases.values()}
     taken: set[str] = {"start", "end"}
     actor_ids: dict[str, str] = {}
     actors: list[Human | System] = []
@@ -621,13 +622,14 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
     for resource in sorted(by_resource):
         events = by_resource[resource]
         rid = actor_ids[resource] = slug(resource, taken)
-        calendar, hours = _calendar(events, span_days)
-        immediate = sum(1 for e in events if gaps[id(e)] <= 1.0) / len(events)
+        calendar, hours = _calendar(events, covered)
+        handed = [gaps[id(e)] for e in events if id(e) not in firsts]  # a first event's wait is unknown
+        immediate = sum(1 for gap in handed if gap <= 1.0) / len(handed) if handed else float(calendar is None)
         peak = _concurrency((e.start, e.end) for e in events)
-        if calendar is None and immediate >= 0.95:
+        if calendar is None and immediate >= 0.95:  # around the clock, never waits: a system
             calendars[resource] = None
             actors.append(System(kind="system", id=rid, name=resource if rid != resource else None))
-            report.append(f"resource `{resource}`: system ({hours}, starts as soon as work arrives in "
+            report.append(f"resource `{resource}`: system ({hours}; starts as soon as the work before it ends in "
                           f"{immediate:.0%} of its events; at most {peak} at once)")
         else:
             calendars[resource] = calendar
@@ -635,9 +637,9 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
                                 calendar=calendar))
             report.append(f"resource `{resource}`: human pool of {peak} (the most activities at once, a lower bound),"
                           f" working {hours}")
-    if span_days < 7:
-        report.append(f"the log spans {span_days:.1f} day(s), less than a week: weekdays it does not cover count as "
-                      "working days")
+    if len(covered) < 7:
+        report.append(f"cases arrive over {span_days:.1f} day(s): a weekday never seen whole while they arrive counts "
+                      "as a working day")
 
     # ---- activities: actor, durations, escalation
     humans = {r for r in by_resource if isinstance(next(a for a in actors if a.id == actor_ids[r]), Human)}
@@ -650,16 +652,19 @@ def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01
         resource, count = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
         sla: float | None = None
         escalate: str | None = None
+        if len(counts) == 2 and set(counts) <= humans:
+            # an escalation: one pool takes the work only after a wait longer than any the other pool let pass
+            for primary, backup in (sorted(counts), sorted(counts, reverse=True)):
+                own = [gaps[id(e)] for e in events if e.resource == primary]
+                theirs = [gaps[id(e)] for e in events if e.resource == backup]
+                if min(theirs) > 0 and max(own) <= min(theirs):
+                    sla = _round_sla(max(own), min(theirs))
+                    resource, count, escalate = primary, counts[primary], backup
+                    report.append(f"activity `{activity}`: done by `{backup}` only after a wait of "
+                                  f"{_hours(min(theirs))} or more, by `{primary}` after at most {_hours(max(own))}: "
+                                  f"an escalation to `{backup}` after an SLA of {_hours(sla)}")
+                    break
         others = [r for r in counts if r != resource]
-        if len(others) == 1 and resource in humans and others[0] in humans:
-            own = [gaps[id(e)] for e in events if e.resource == resource]
-            theirs = [gaps[id(e)] for e in events if e.resource == others[0]]
-            if min(theirs) > 0 and max(own) <= min(theirs):
-                sla = _round_sla(max(own), min(theirs))
-                escalate = others[0]
-                report.append(f"activity `{activity}`: done by `{others[0]}` only after a wait of "
-                              f"{_hours(min(theirs))} or more, by `{resource}` after at most {_hours(max(own))}: "
-                              f"an escalation to `{others[0]}` after an SLA of {_hours(sla)}")
         if escalate is None and others:
             report.append(f"activity `{activity}`: done by `{resource}` in {count} of {len(events)} events; also by "
                           + ", ".join(f"`{r}` ({counts[r]})" for r in sorted(others))
