@@ -153,6 +153,14 @@ def test_diff_ignores_the_section(tmp_path: Path) -> None:
         assert result.changes == () and result.flags == ()
 
 
+def test_the_diff_command_reports_no_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    with_notes, without = _pair(tmp_path)
+    assert main(["diff", str(without.source.path), str(with_notes.source.path)]) == 0
+    assert capsys.readouterr().out.strip() == "`claims` 1.2.0 -> `claims` 1.2.0: no changes"
+
+
 def test_simulation_figures_do_not_depend_on_the_section(tmp_path: Path) -> None:
     from studio.simulate import simulate
 
