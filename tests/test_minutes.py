@@ -220,3 +220,19 @@ def test_cli_bad_input_exits_2_with_a_message(case: str, expected: str, folder: 
     captured = capsys.readouterr()
     assert expected in captured.err and "Traceback" not in captured.err + captured.out
     assert out.read_text() == "the minutes of last week"  # nothing the user had is lost
+
+
+def test_without_graphviz_the_minutes_still_go_out(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio import render
+    from studio.errors import GraphvizMissing
+
+    def missing(*_: object, **__: object) -> bytes:
+        raise GraphvizMissing()
+
+    monkeypatch.setattr(render, "_pipe", missing)
+    workflow = _load(folder)
+    markdown = write_minutes(workflow, folder / "minutes.md").read_text()
+    assert "Not drawn here (Graphviz is needed): `studio render workflow.yaml -o map.svg --findings`." in markdown
+    assert not (folder / "minutes-map.png").exists()
+    page = write_minutes(workflow, folder / "minutes.html").read_text()
+    assert "<svg" not in page and "needs Graphviz" in page and "Who approves when both" in page
