@@ -376,9 +376,8 @@ def fit_duration(samples: Sequence[float]) -> tuple[Any, str, list[str]]:
     """
     try:
         from scipy import stats  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - scipy comes with the analysis extra
-        raise CalibrationError(
-            "fitting durations needs scipy: pip install 'workflow-design-studio[analysis]'") from None
+    except ImportError:  # pragma: no cover - scipy is a dependency of the studio
+        raise CalibrationError("fitting durations needs scipy: pip install scipy") from None
 
     xs = sorted(float(x) for x in samples)
     n = len(xs)
