@@ -21,7 +21,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -220,62 +220,82 @@ _PYDANTIC_STEPS = frozenset(
 _TAGS = _union_tags() | _PYDANTIC_STEPS
 
 
-def _describe(error: Mapping[str, Any], where: str) -> tuple[str, str]:
+def file_place(loc: Loc) -> str:
+    """How a file's problem names its place: the path in backticks (`` `nodes[1].actor` ``)."""
+    return f"`{format_location(loc) or 'top level'}`"
+
+
+def _describe(error: Mapping[str, Any], loc: Loc, place: Callable[[Loc], str]) -> tuple[str, str]:
+    """(message, hint) for one pydantic error at the data location ``loc``, named by ``place``."""
     kind = error["type"]
-    loc = error["loc"]
-    last = str(loc[-1]) if loc else ""
+    raw = error["loc"]
+    last = str(raw[-1]) if raw else ""
+    where = place(loc)
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        parent = where.rsplit(".", 1)[0] if "." in where else "the top level"
-        return f"unknown field `{last}` in `{parent}`", _suggest(last, loc[:-1])
+        parent = place(loc[:-1]) if len(loc) > 1 else "the top level"
+        return f"unknown field `{last}` in {parent}: `{last}` does not apply here", _suggest(last, raw[:-1])
     if kind == "missing":
-        return f"`{where}` is required but missing", f"add `{last}:`"
+        return f"{where} is required but missing", f"add `{last}:`"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         return (
-            f"`{ctx.get('tag')}` is not a valid `{ctx.get('discriminator', 'kind').strip(chr(39))}` at `{where}`",
+            f"`{ctx.get('tag')}` is not a valid `{ctx.get('discriminator', 'kind').strip(chr(39))}` at {where}",
             f"use one of {ctx.get('expected_tags')}",
         )
     if kind == "union_tag_not_found":
         ctx = error.get("ctx", {})
         disc = str(ctx.get("discriminator", "kind")).strip("'")
-        return f"`{where}` has no `{disc}`", f"add `{disc}:` to say what it is"
+        return f"{where} has no `{disc}`", f"add `{disc}:` to say what it is"
     if kind == "string_type":
-        return f"`{where}` must be text, got `{error.get('input')!r}`", "put the value in quotes"
+        return f"{where} must be text, got `{error.get('input')!r}`", "put the value in quotes"
     if kind == "string_pattern_mismatch":
-        if where.endswith("version"):
+        if loc and str(loc[-1]).endswith("version"):
             return (
-                f"`{where}` `{error.get('input')}` is not a semantic version",
+                f"{where} `{error.get('input')}` is not a semantic version",
                 'write it as MAJOR.MINOR.PATCH in quotes, e.g. "1.2.0"',
             )
         return (
-            f"`{where}` `{error.get('input')}` is not a valid identifier",
+            f"{where} `{error.get('input')}` is not a valid identifier",
             "use letters, digits, `_` and `-`, starting with a letter or `_`",
         )
+    if kind in ("int_parsing", "float_parsing"):
+        return f"{where}: `{error.get('input')}` is not a number", "write a number, e.g. 3 or 0.5"
     if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
         expected = "a list" if kind == "list_type" else "a mapping"
-        return f"`{where}` must be {expected}", "check the indentation of this block"
+        return f"{where} must be {expected}", "check the indentation of this block"
     if "; " in message:  # the model's own messages read "what is wrong; how to fix it"
         problem, fix = message.split("; ", 1)
-        return f"`{where}`: {problem}", fix
-    return f"`{where}`: {message}", "check the value against docs/workflow-format.md"
+        return f"{where}: {problem}", fix
+    return f"{where}: {message}", "check the value against docs/workflow-format.md"
 
 
-def _validation_findings(
-    exc: ValidationError, data: Any, positions: Mapping[Loc, tuple[int, int]], file: str | None
+def validation_findings(
+    exc: ValidationError,
+    data: Any,
+    positions: Mapping[Loc, tuple[int, int]] | None = None,
+    file: str | None = None,
+    *,
+    place: Callable[[Loc], str] = file_place,
 ) -> list[Finding]:
-    source = Source(None, dict(positions))
+    """The one translation of pydantic's errors into findings (``L003``): what is wrong, where, how to fix it.
+
+    ``data`` is what was validated (pydantic's locations are mapped back onto its keys and
+    indices); ``positions`` add line and column. Loading a file names places by their path
+    (:func:`file_place`); the studio's edits pass ``place`` to name the element instead
+    ("step `review`, `sla`").
+    """
+    source = Source(None, dict(positions or {}))
     findings = []
     for error in exc.errors(include_url=False):
         loc = _data_loc(data, error["loc"])
-        where = format_location(loc) or "top level"
-        message, hint = _describe(error, where)
+        message, hint = _describe(error, loc, place)
         line_col = source.position(loc)
         findings.append(
             Finding(
                 "L003",
                 Severity.ERROR,
-                where,
+                format_location(loc) or "top level",
                 message,
                 hint,
                 file,
@@ -313,7 +333,7 @@ def loads(text: str, file: str | os.PathLike[str] | None = None) -> Workflow:
     try:
         workflow = Workflow.model_validate(data)
     except ValidationError as exc:
-        findings = _validation_findings(exc, data, positions, name)
+        findings = validation_findings(exc, data, positions, name)
         raise LoadError(findings, summary=f"{name or 'input'}: {len(findings)} problem(s) in the workflow") from None
     workflow._source = Source(Path(file) if file is not None else None, positions, text)
     return workflow

@@ -28,7 +28,7 @@ import importlib
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -255,26 +255,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _data_loc(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
-    """Keep the parts of a pydantic error location that are real keys or indices (drop union tags)."""
-    out: list[str | int] = []
-    node = data
-    for position, part in enumerate(loc):
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        in_dict = isinstance(node, dict) and isinstance(part, str) and part in node
-        if in_list or in_dict:
-            out.append(part)
-            node = node[part]
-        elif position == len(loc) - 1:
-            out.append(part)
-    return tuple(out)
-
-
 def _explain(exc: ValidationError, data: Mapping[str, Any]) -> str:
-    """Short, element-first messages for a refused edit (at most three problems)."""
-    problems: list[str] = []
-    for error in exc.errors(include_url=False):
-        loc = _data_loc(data, error["loc"])
+    """Short, element-first messages for a refused edit (at most three problems), worded as a
+    file's problems are (:func:`studio.io.validation_findings`), with the element named."""
+
+    def place(loc: tuple[str | int, ...]) -> str:
         where = io.format_location(loc) or "the workflow"
         if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int) and loc[0] in _SINGULAR:
             item = data[loc[0]][loc[1]]
@@ -283,21 +268,9 @@ def _explain(exc: ValidationError, data: Mapping[str, Any]) -> str:
                 name = f"{item.get('from')} → {item.get('to')}"
             rest = io.format_location(loc[2:])
             where = f"{_SINGULAR[loc[0]]} `{name}`" + (f", `{rest}`" if rest else "")
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = f"`{loc[-1]}` does not apply here"
-        elif error["type"] == "missing":
-            message = "is required"
-        elif error["type"] == "string_pattern_mismatch":
-            message = (
-                f"`{error.get('input')}` is not a valid id: use letters, digits, `_` and `-`, "
-                "starting with a letter or `_`"
-                if not where.endswith("version`")
-                else f"`{error.get('input')}` is not a version such as 1.2.0"
-            )
-        elif error["type"] in ("float_parsing", "int_parsing"):
-            message = f"`{error.get('input')}` is not a number"
-        problems.append(f"{where}: {message}")
+        return where
+
+    problems = [finding.message for finding in io.validation_findings(exc, data, place=place)]
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
     return "; ".join(problems[:3]) + more
 
