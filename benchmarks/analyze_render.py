@@ -29,7 +29,7 @@ HUMANS = 4
 SYSTEMS = 2
 
 
-def make_workflow(target_nodes: int = 1000) -> Workflow:
+def make_workflow(target_nodes: int = 1000) -> Workflow:  # noqa: C901, PLR0915 - one generator of the benchmark's workflow, read top to bottom
     """A valid workflow of about ``target_nodes`` nodes, the same every time."""
     agents = [f"agent_{i:02d}" for i in range(AGENTS)]
     humans = [f"pool_{i}" for i in range(HUMANS)]

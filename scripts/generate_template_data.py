@@ -1149,7 +1149,7 @@ def typed(row: Row) -> dict[str, Any]:
     return {key: coerce(value) for key, value in row.items()}
 
 
-def build_row(spec: TemplateData, rng: random.Random, case_id: str, *, moment: datetime, offset: int,
+def build_row(spec: TemplateData, rng: random.Random, case_id: str, *, moment: datetime, offset: int,  # noqa: PLR0913 - each keyword is one input of a generated row
               pins: Forced) -> Row:
     time_column = spec.columns[1]
     row: Row = {"case_id": case_id, time_column: iso(moment), "arrival_s": str(offset)}

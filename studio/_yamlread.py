@@ -52,7 +52,7 @@ class _Refused(Exception):
         self.code, self.mark, self.message, self.hint = code, mark, message, hint
 
 
-def _resolve(value: str, digits: int, mark: Any) -> Any:
+def _resolve(value: str, digits: int, mark: Any) -> Any:  # noqa: PLR0911 - one return per YAML 1.2 scalar type
     """A plain scalar's value under YAML 1.2's core schema."""
     if not value or value[0] not in _FIRST:
         return value
@@ -158,7 +158,7 @@ def _error(file: str | None, code: str, message: str, hint: str, at: tuple[int |
                      summary=f"{file or 'input'}: {what}")
 
 
-def _build(text: str, positions: Positions, limits: Limits) -> Any:
+def _build(text: str, positions: Positions, limits: Limits) -> Any:  # noqa: C901, PLR0912, PLR0915 - one loop over the parser's events (no recursion); a branch per event kind
     depth_limit, node_limit, digits = limits.yaml_depth, limits.yaml_nodes, limits.number_digits
     anchors: dict[str, tuple[Any, int]] = {}
     stack: list[_Frame] = []

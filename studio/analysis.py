@@ -116,7 +116,7 @@ class Analysis:
             },
         }
 
-    def format_text(self, routes_shown: int = 10) -> str:
+    def format_text(self, routes_shown: int = 10) -> str:  # noqa: C901, PLR0912, PLR0915 - the report's sections in reading order, each a short block
         """A report for a terminal: short sections, most important first within each."""
         out: list[str] = [f"{self.workflow} {self.version}: interaction analysis", ""]
 

@@ -135,7 +135,7 @@ def _seconds(text: str, where: str) -> float:
     return (moment - EPOCH).total_seconds()
 
 
-def read_log(path: str | os.PathLike[str], *, case: str | None = None, activity: str | None = None,
+def read_log(path: str | os.PathLike[str], *, case: str | None = None, activity: str | None = None,  # noqa: PLR0913 - the log's column names, each an optional keyword
              resource: str | None = None, start: str | None = None, end: str | None = None) -> EventLog:
     """Read a ``.csv`` or ``.xes`` event log; column (or XES attribute) names given or guessed."""
     from studio.io import read_limited  # noqa: PLC0415
@@ -150,7 +150,7 @@ def read_log(path: str | os.PathLike[str], *, case: str | None = None, activity:
     return log
 
 
-def _read_csv(path: str, text: str, given: Mapping[str, str | None]) -> EventLog:
+def _read_csv(path: str, text: str, given: Mapping[str, str | None]) -> EventLog:  # noqa: C901, PLR0912 - one pass over the rows; each refusal has its own message
     reader = csv.reader(_io.StringIO(text))
     try:
         header = next(reader)
@@ -530,7 +530,7 @@ def _parallel_blocks(cases: Mapping[str, Sequence[LogEvent]], share: float = 0.9
     return blocks
 
 
-def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01) -> Calibration:
+def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01) -> Calibration:  # noqa: C901, PLR0912, PLR0915 - the calibration's steps in order, each adding to one report
     """Discover a workflow from ``log``; edges taken by fewer than ``min_share`` of a step's cases are dropped."""
     report = [f"event log {log.path}: {len(log.events)} event(s), {len(log.cases)} case(s)"]
     report += [f"  {note}" for note in log.notes]

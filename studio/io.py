@@ -225,7 +225,7 @@ def file_place(loc: Loc) -> str:
     return f"`{format_location(loc) or 'top level'}`"
 
 
-def _describe(error: Mapping[str, Any], loc: Loc, place: Callable[[Loc], str]) -> tuple[str, str]:
+def _describe(error: Mapping[str, Any], loc: Loc, place: Callable[[Loc], str]) -> tuple[str, str]:  # noqa: PLR0911 - one return per pydantic error type
     """(message, hint) for one pydantic error at the data location ``loc``, named by ``place``."""
     kind = error["type"]
     raw = error["loc"]
@@ -573,7 +573,7 @@ def load_cases(path: str | os.PathLike[str]) -> Cases:
     return cases
 
 
-def _data_error(code: str, path: Path, where: str, message: str, hint: str, *, line: int) -> Finding:
+def _data_error(code: str, path: Path, where: str, message: str, hint: str, *, line: int) -> Finding:  # noqa: PLR0913 - a finding's fields, as keywords
     return Finding(code, Severity.ERROR, where, message, hint, str(path), line, 1)
 
 
@@ -586,7 +586,7 @@ def _csv(text: str, path: Path, bounds: limits.Limits) -> Cases:
         csv.field_size_limit(previous)
 
 
-def _csv_rows(text: str, path: Path, bounds: limits.Limits) -> Cases:
+def _csv_rows(text: str, path: Path, bounds: limits.Limits) -> Cases:  # noqa: C901, PLR0912 - one pass over the rows; each refusal has its own message
     reader = csv.reader(io.StringIO(text))
 
     def csv_error(exc: csv.Error) -> LoadError:

@@ -394,7 +394,7 @@ DurationModel = Annotated[
 ]
 
 
-def distribution_mean(dist: AnyDistribution) -> float:
+def distribution_mean(dist: AnyDistribution) -> float:  # noqa: PLR0911 - one return per distribution
     """Expected value in seconds (used for critical paths and summaries), shift included; with
     ``min``/``max`` the truncated distribution's mean (computed by the simulator's sampler module)."""
     if dist.minimum is not None or dist.maximum is not None:

@@ -112,7 +112,7 @@ def _check_lanes(lanes: str) -> None:
         raise ValueError(f"lanes must be one of {', '.join(LANES)}, not `{lanes}`")
 
 
-def _lane_of_nodes(workflow: Workflow, graph: Any, lanes: str,
+def _lane_of_nodes(workflow: Workflow, graph: Any, lanes: str,  # noqa: C901 - the lane rules in the order they apply
                    loops: set[tuple[str, str]]) -> tuple[list[_Lane], dict[str, str]]:
     """The lanes in workflow order and the lane of each node (nodes outside any lane left out).
 
@@ -229,7 +229,7 @@ def _fmt_count(value: float) -> str:
 # --------------------------------------------------------------------------- DOT
 
 
-def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None,
+def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None,  # noqa: C901, PLR0912, PLR0913, PLR0915 - the DOT document's parts in drawing order; options are the renderer's public keywords
            overlay: Overlay | None = None, *, legend: bool = True, dpi: int | None = None,
            direction: str = "LR") -> str:
     """The workflow as Graphviz DOT text (byte-stable: the same input gives the same bytes).
@@ -397,7 +397,7 @@ def _actors_by_id(workflow: Workflow) -> dict[str, Any]:
     return actors
 
 
-def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:
+def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:  # noqa: C901, PLR0912, PLR0915 - a node's attributes, one block per kind and overlay
     lanes, tiers, actors, overlay = scene.lanes, scene.tiers, scene.actors, scene.overlay
     node = scene.graph.nodes[node_id]["node"]
     kind = node.kind
@@ -596,7 +596,7 @@ def _mermaid_ids(workflow: Workflow) -> dict[str, str]:
     return ids
 
 
-def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None) -> str:
+def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None) -> str:  # noqa: C901, PLR0912, PLR0915 - the Mermaid text's parts in drawing order
     """The workflow as a Mermaid ``flowchart LR`` (deterministic text).
 
     Lanes become subgraphs, node kinds shapes (start ``(( ))``, end ``((( )))``, task rounded,

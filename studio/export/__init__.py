@@ -117,7 +117,7 @@ def export_losses(workflow: Workflow, target: str) -> list[Finding]:
     return placed(workflow, found)
 
 
-def export_as(
+def export_as(  # noqa: PLR0913 - the one export call's options, passed on to the targets
     workflow: Workflow,
     target: str,
     *,

@@ -118,7 +118,7 @@ def _translate(text: str, where: str, what: str, out: list[Finding]) -> PythonCo
         return None
 
 
-def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list[str]) -> ExecPlan:
+def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list[str]) -> ExecPlan:  # noqa: C901, PLR0912, PLR0915 - one pass over the nodes, a branch per node kind
     """Flows, helpers, timers and findings for ``nodes``/``edges`` (already de-duplicated)."""
     out = ExecPlan()
     by_id = {n.id: n for n in nodes}

@@ -55,7 +55,7 @@ def field_path(node: ast.Name | ast.Attribute) -> list[str]:
 class PythonTranslator:
     """Python source for a parsed condition; subclasses write fields, unary and binary operators, calls."""
 
-    def expr(self, node: ast.expr, lenient: bool = False) -> str:
+    def expr(self, node: ast.expr, lenient: bool = False) -> str:  # noqa: C901, PLR0911, PLR0912 - a branch per expression node type
         if isinstance(node, ast.Constant):
             return self.constant(node.value)
         if isinstance(node, (ast.Name, ast.Attribute)):

@@ -108,7 +108,7 @@ class _Translator:
 
     # ---- value context
 
-    def value(self, node: ast.expr) -> Typed:
+    def value(self, node: ast.expr) -> Typed:  # noqa: PLR0911 - one return per expression node type
         if isinstance(node, ast.Constant):
             return self.constant(node.value)
         if isinstance(node, (ast.Name, ast.Attribute)):
@@ -287,7 +287,7 @@ class _Translator:
 
     # ---- functions
 
-    def call(self, name: str, args: list[ast.expr], node: ast.Call) -> Typed:
+    def call(self, name: str, args: list[ast.expr], node: ast.Call) -> Typed:  # noqa: PLR0911 - one return per function of the safe language
         shown = self.show(node)
         if name in _REFUSED_CALLS:
             self.refuse(f"`{shown}`: {_REFUSED_CALLS[name]}")

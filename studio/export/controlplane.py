@@ -603,7 +603,7 @@ def _sample_rows(workflow: Workflow) -> list[dict[str, Any]] | None:
         return None
 
 
-def _json_type(value: Any) -> FieldType:
+def _json_type(value: Any) -> FieldType:  # noqa: PLR0911 - one return per JSON type
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -336,7 +336,7 @@ class _Builder:
 
     # ---- tasks by node kind
 
-    def task(self, key: _ListKey, node_id: str) -> _Task:
+    def task(self, key: _ListKey, node_id: str) -> _Task:  # noqa: PLR0911 - one state per node kind
         node = self.nodes[node_id]
         if isinstance(node, End):
             outcome = node.outcome or node.id
@@ -565,7 +565,7 @@ class _Builder:
         escalates = escalation(node, self.actors, self.workflow.policies)
         return escalates[1] if escalates is not None else None
 
-    def wait_for_people(self, subject: str, node_id: str, role: str | None, *, sla: float | None,
+    def wait_for_people(self, subject: str, node_id: str, role: str | None, *, sla: float | None,  # noqa: PLR0913 - the wait's settings, as keywords
                         escalate_to: str | None, extra: Mapping[str, Any], first: list[dict[str, Any]]) -> _Task:
         """Announce the work and wait for its answer; past the SLA, announce it to the escalation role.
 
