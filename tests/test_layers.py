@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -308,3 +309,20 @@ def test_every_public_name_resolves() -> None:
     assert set(studio.__all__) <= set(dir(studio))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         studio.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+# --------------------------------------------------------------------------- the README says the same
+
+
+def test_the_readme_layout_matches_the_tree_and_the_layers() -> None:
+    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    order = " -> ".join(name for name, _ in LAYERS)
+    assert f"\n{order}\n" in section, f"the README's layer line should read: {order}"
+    named = set(re.findall(r"\bstudio/[\w/]*[\w.]+/?", section))
+    assert all((ROOT.parent / name).exists() for name in named), sorted(named)
+    public = {f"studio/{p.name}" for p in ROOT.glob("*.py") if not p.name.startswith("_")}
+    packages = {f"studio/{p.name}/" for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    assert sorted((public | packages) - named) == [], "describe these in the README's Layout section"
+    helpers = {p.name for p in ROOT.glob("_*.py") if p.name != "__init__.py"}
+    assert sorted(h for h in helpers if h not in section) == []
