@@ -22,6 +22,7 @@ file, the row (CSV) or line (XES) and the column or attribute.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io as _io
 import itertools
@@ -44,7 +45,9 @@ from studio.model import (
     Edge,
     End,
     Exponential,
+    ExponNorm,
     Fixed,
+    Gamma,
     Human,
     Join,
     LogNormal,
@@ -409,19 +412,27 @@ def fit_duration(samples: Sequence[float]) -> tuple[Any, str, list[str]]:
             lsd = lmean * math.sqrt(math.expm1(sigma**2))
             add("lognormal", LogNormal(dist="lognormal", mean=_r(lmean), sd=_r(lsd)),
                 stats.lognorm(sigma, scale=math.exp(mu)))
+    if len(positive) == n and n >= 20:
+        with contextlib.suppress(Exception):  # a fit that does not converge is no candidate
+            shape, _loc, scale = stats.gamma.fit(xs, floc=0)
+            add("gamma", Gamma(dist="gamma", mean=_r(shape * scale), sd=_r(math.sqrt(shape) * scale)),
+                stats.gamma(shape, scale=scale))
+    if n >= 20:
+        with contextlib.suppress(Exception):
+            k, loc, scale = stats.exponnorm.fit(xs)
+            if loc >= 0 and scale > 0:  # a shift is a duration: never negative
+                add("exponnorm", ExponNorm(dist="exponnorm", k=round(k, 4), scale=_r(scale), loc=_r(loc)),
+                    stats.exponnorm(k, loc=loc, scale=scale))
     candidates.sort(key=lambda c: (c[0], c[1]))
     best_d, best_name, best = candidates[0]
     notes: list[str] = []
     if len(positive) == n and n >= 20:
-        for name, family in (("gamma", stats.gamma), ("weibull", stats.weibull_min)):
-            try:
-                params = family.fit(xs, floc=0)
-            except Exception:  # noqa: S112 - a fit that does not converge is no better
-                continue
-            d = float(stats.kstest(xs, family(*params).cdf).statistic)
+        with contextlib.suppress(Exception):
+            params = stats.weibull_min.fit(xs, floc=0)
+            d = float(stats.kstest(xs, stats.weibull_min(*params).cdf).statistic)
             if d < best_d * 0.8:
-                notes.append(f"a {name} distribution fits better (KS {d:.3f} against {best_d:.3f}) but the format "
-                             "has no such distribution (issue 10 item 5)")
+                notes.append(f"a Weibull distribution fits better (KS {d:.3f} against {best_d:.3f}) but the format "
+                             "has no such distribution")
     why = f"{best_name} (KS {best_d:.3f}; " + ", ".join(f"{name} {d:.3f}" for d, name, _m in candidates[1:]) + ")"
     return best, why, notes
 
