@@ -259,3 +259,36 @@ def test_control_plane_definition_drops_probabilities() -> None:
     without = to_controlplane(studio.loads(conditioned.replace(", probability: 0.6", ""), "branches.yaml"))
     assert with_probability.spec == without.spec  # only the provenance hash of the file differs
     assert with_probability.metadata.content_hash == without.metadata.content_hash
+
+
+def test_a_decision_by_condition_draws_nothing_from_the_stream() -> None:
+    """The step after a condition-routed decision draws exactly what it draws with no decision before it."""
+    base = HEADER.replace("behaviour: {duration: 1m}", "behaviour: {duration: {dist: uniform, low: 1m, high: 9m}}")
+    plain = base + """nodes:
+  - {id: start, kind: start}
+  - {id: work, kind: task, actor: bot}
+  - {id: done, kind: end}
+edges:
+  - {from: start, to: work}
+  - {from: work, to: done}
+"""
+    routed = base + """nodes:
+  - {id: start, kind: start}
+  - {id: gate, kind: decision}
+  - {id: work, kind: task, actor: bot}
+  - {id: done, kind: end}
+edges:
+  - {from: start, to: gate}
+  - {from: gate, to: work, when: "n >= 0"}
+  - {from: gate, to: done, default: true}
+  - {from: work, to: done}
+"""
+    rows = [{"n": i} for i in range(50)]
+
+    def services(text: str) -> list[float]:
+        cases = simulate(studio.loads(text, "w.yaml"), data=rows, cases=50, seed=9).payloads[0]["cases"]
+        return [step[3] - step[2] for case in cases for step in case["steps"] if step[0] == "work"]
+
+    assert services(routed) == services(plain)
+    drawn = routed.replace('when: "n >= 0"', 'when: "n >= 0", probability: 1.0')
+    assert services(drawn) != services(plain)  # a probability decision takes one draw first
