@@ -229,7 +229,7 @@ def _fmt_count(value: float) -> str:
 # --------------------------------------------------------------------------- DOT
 
 
-def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None,  # noqa: C901, PLR0912, PLR0913, PLR0915 - the DOT document's parts in drawing order; options are the renderer's public keywords
+def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None,  # noqa: PLR0913 - the renderer's public keywords
            overlay: Overlay | None = None, *, legend: bool = True, dpi: int | None = None,
            direction: str = "LR") -> str:
     """The workflow as Graphviz DOT text (byte-stable: the same input gives the same bytes).
@@ -247,13 +247,29 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
     graph = g.to_networkx(workflow)
     loop_edges = set(g.back_edges(graph, workflow))
     tiers = {t.id: t.tier.value for t in workflow.tools}
-    actors = _actors_by_id(workflow)
     node_findings, edge_findings, actor_findings, rest = _findings_by_place(workflow, findings or ())
     heat = overlay.heat() if overlay is not None else {}
-    traffic = {k: float(v) for k, v in (overlay.edges if overlay is not None else {}).items()}
-    busiest = max(traffic.values(), default=0.0)
 
+    found_lanes, placed = _lane_of_nodes(workflow, graph, lanes, loop_edges)
+    lane_keys = {lane.key for lane in found_lanes} if lanes == "actor" else set()
+    rest = rest + [f for actor_id, items in actor_findings.items() if actor_id not in lane_keys for f in items]
     dot = graphviz.Digraph(name=workflow.metadata.name, engine="dot")
+    _set_dot_defaults(dot, workflow, direction, _title(workflow, findings, rest), dpi)
+
+    scene = _Scene(graph, lanes, tiers, _actors_by_id(workflow), node_findings, heat, overlay)
+    for node_id in graph.nodes:
+        if node_id not in placed:
+            _add_node(dot, scene, node_id)
+    _add_lanes(dot, scene, found_lanes, placed, actor_findings)
+    _add_edges(dot, graph, loop_edges, edge_findings, overlay)
+    if legend:
+        _add_legend(dot, workflow, findings is not None, overlay)
+    dot_text: str = dot.source
+    return dot_text
+
+
+def _set_dot_defaults(dot: graphviz.Digraph, workflow: Workflow, direction: str, title: str, dpi: int | None) -> None:
+    """The graph's own attributes (title, direction, spacing) and the nodes' and edges' defaults."""
     graph_attrs: dict[str, str] = {
         "rankdir": direction,
         "fontname": FONT,
@@ -268,11 +284,8 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
         "labelloc": "t",
         "labeljust": "l",
         "tooltip": _plain(workflow.metadata.description or workflow.metadata.name),
+        "label": title,
     }
-    found_lanes, placed = _lane_of_nodes(workflow, graph, lanes, loop_edges)
-    lane_keys = {lane.key for lane in found_lanes} if lanes == "actor" else set()
-    rest = rest + [f for actor_id, items in actor_findings.items() if actor_id not in lane_keys for f in items]
-    graph_attrs["label"] = _title(workflow, findings, rest)
     if dpi is not None:
         graph_attrs["dpi"] = str(dpi)
     dot.graph_attr.update(dict(sorted(graph_attrs.items())))
@@ -281,16 +294,16 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
     dot.edge_attr.update({"fontname": FONT, "fontsize": "10", "color": EDGE_COLOUR, "fontcolor": "#37474F",
                           "arrowsize": "0.7", "penwidth": "1.2"})
 
-    scene = _Scene(graph, lanes, tiers, actors, node_findings, heat, overlay)
-    for node_id in graph.nodes:
-        if node_id not in placed:
-            _add_node(dot, scene, node_id)
+
+def _add_lanes(dot: graphviz.Digraph, scene: _Scene, found_lanes: Sequence[_Lane], placed: Mapping[str, str],
+               actor_findings: Mapping[str, list[Finding]]) -> None:
+    """A cluster per lane with its steps; an actor's findings outline its lane."""
     for lane in found_lanes:
         fill, border = LANE_FILLS.get(lane.kind, LANE_FILLS["system"])
-        members = [n for n in graph.nodes if placed.get(n) == lane.key]
+        members = [n for n in scene.graph.nodes if placed.get(n) == lane.key]
         with dot.subgraph(name=f"cluster_{lane.key}") as sub:
             attrs = {
-                "label": _lane_title(lane, lanes),
+                "label": _lane_title(lane, scene.lanes),
                 "style": "filled,rounded",
                 "fillcolor": fill,
                 "color": border,
@@ -298,7 +311,7 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
                 "fontsize": "12",
                 "margin": "10",
             }
-            problems = actor_findings.get(lane.key, []) if lanes == "actor" else []
+            problems = actor_findings.get(lane.key, []) if scene.lanes == "actor" else []
             if problems:
                 attrs["color"] = SEVERITY_COLOURS[_worst(problems)]
                 attrs["penwidth"] = "3"
@@ -307,6 +320,12 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
             for node_id in members:
                 _add_node(sub, scene, node_id)
 
+
+def _add_edges(dot: graphviz.Digraph, graph: Any, loop_edges: set[tuple[str, str]],
+               edge_findings: Mapping[tuple[str, str], list[Finding]], overlay: Overlay | None) -> None:
+    """The edges in file order: condition labels, loops dashed, traffic as width, findings outlined."""
+    traffic = {k: float(v) for k, v in (overlay.edges if overlay is not None else {}).items()}
+    busiest = max(traffic.values(), default=0.0)
     for source, target, data in sorted(graph.edges(data=True), key=lambda e: e[2]["index"]):
         edge = data["edge"]
         attrs = {}
@@ -336,11 +355,6 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
             tooltip += [f"{f.code} {f.severity}: {f.message}" for f in problems]
         attrs["tooltip"] = _lines("\n".join(tooltip))
         dot.edge(source, target, **dict(sorted(attrs.items())))
-
-    if legend:
-        _add_legend(dot, workflow, findings is not None, overlay)
-    dot_text: str = dot.source
-    return dot_text
 
 
 def _title(workflow: Workflow, findings: Sequence[Finding] | None, rest: Sequence[Finding]) -> str:
@@ -397,59 +411,18 @@ def _actors_by_id(workflow: Workflow) -> dict[str, Any]:
     return actors
 
 
-def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:  # noqa: C901, PLR0912, PLR0915 - a node's attributes, one block per kind and overlay
-    lanes, tiers, actors, overlay = scene.lanes, scene.tiers, scene.actors, scene.overlay
+def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:
+    """One node: its shape and label by kind, then the overlay's heat and the findings' outline."""
     node = scene.graph.nodes[node_id]["node"]
     kind = node.kind
-    attrs: dict[str, str] = {}
     tooltip = [f"{node.label} ({kind})"]
     if node.description:
         tooltip.append(node.description)
-    figure = overlay.figure(node_id) if overlay is not None else None
-    if kind in ("start", "end"):
-        attrs.update(shape="circle" if kind == "start" else "doublecircle", label="", width="0.3", height="0.3",
-                     fixedsize="true", style="filled", fillcolor="#FFFFFF" if kind == "end" else "#E8F5E9",
-                     penwidth="1.5" if kind == "start" else "2")
-        attrs["xlabel"] = _xlabel(node.label, figure)
-    elif kind in ("parallel", "join"):
-        attrs.update(shape="box", label="", width="0.12", height="0.7", fixedsize="true", style="filled",
-                     fillcolor="#263238", color="#263238")
-        attrs["xlabel"] = _xlabel(node.label if node.name and kind == "parallel" else "", figure)
-        what = "parallel fork: every branch runs" if kind == "parallel" else "join: waits for every branch"
-        tooltip[0] = f"{node.label} ({what})"
-    elif kind == "decision":
-        attrs.update(shape="diamond", style="filled", fillcolor="#FFFDE7", margin="0.02,0.02", fontsize="10")
-        attrs["label"] = _html_label([_esc(line) for line in _wrap(node.label, 14)], [], figure, bold=False)
+    figure = scene.overlay.figure(node_id) if scene.overlay is not None else None
+    if kind in ("start", "end", "parallel", "join", "decision"):
+        attrs = _gateway_attrs(node, figure, tooltip)
     else:
-        actor_id = getattr(node, "actor", None)
-        actor = actors.get(actor_id) if actor_id else None
-        small: list[str] = []
-        if lanes != "actor" and actor_id:
-            who = actor.name or actor.id if actor is not None else actor_id
-            small.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(who)}</FONT>')
-        tools = list(node.tools) if isinstance(node, Task) else []
-        small += _tool_lines(tools, tiers)
-        if tools:
-            tooltip.append("tools: " + ", ".join(f"{t} ({tiers.get(t, 'unknown tier')})" for t in tools))
-        if actor_id:
-            tooltip.append(f"actor: {actor_id}")
-        title = [_esc(line) for line in _wrap(node.label, 22)]
-        attrs["label"] = _html_label(title, small, figure)
-        if kind == "task":
-            attrs.update(shape="box", style="rounded,filled", fillcolor="#FFFFFF")
-            if isinstance(node, Task) and node.validates:
-                tooltip.append("a control point: checks the work before it")
-        elif kind == "approval":
-            attrs.update(shape="box", style="filled,diagonals", fillcolor="#FFF3C4", color="#8D6E00", penwidth="1.6")
-        else:  # subworkflow
-            attrs.update(shape="box", style="filled", fillcolor="#FFFFFF", peripheries="2")
-            ref = getattr(node, "ref", None)
-            if ref:
-                tooltip.append(f"runs {ref}")
-        if isinstance(actor, Agent) and isinstance(node, Task):
-            tooltip.append(f"agent {actor.id}" + (f"@{actor.version}" if actor.version else ""))
-        if isinstance(actor, Human) and kind == "task":
-            attrs["fillcolor"] = "#FFFFFF"
+        attrs = _step_attrs(node, scene, figure, tooltip)
     if node_id in scene.heat:
         attrs["style"] = _with_filled(attrs.get("style", ""))
         if kind not in ("parallel", "join"):
@@ -464,6 +437,64 @@ def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:  # no
         attrs.pop("xlabel", None)
     label = attrs.pop("label", "")
     dot.node(node_id, label, **dict(sorted(attrs.items())))
+
+
+def _gateway_attrs(node: Any, figure: str | None, tooltip: list[str]) -> dict[str, str]:
+    """Start and end circles, parallel and join bars, decision diamonds (``tooltip`` is adjusted)."""
+    kind = node.kind
+    attrs: dict[str, str] = {}
+    if kind in ("start", "end"):
+        attrs.update(shape="circle" if kind == "start" else "doublecircle", label="", width="0.3", height="0.3",
+                     fixedsize="true", style="filled", fillcolor="#FFFFFF" if kind == "end" else "#E8F5E9",
+                     penwidth="1.5" if kind == "start" else "2")
+        attrs["xlabel"] = _xlabel(node.label, figure)
+    elif kind in ("parallel", "join"):
+        attrs.update(shape="box", label="", width="0.12", height="0.7", fixedsize="true", style="filled",
+                     fillcolor="#263238", color="#263238")
+        attrs["xlabel"] = _xlabel(node.label if node.name and kind == "parallel" else "", figure)
+        what = "parallel fork: every branch runs" if kind == "parallel" else "join: waits for every branch"
+        tooltip[0] = f"{node.label} ({what})"
+    else:  # decision
+        attrs.update(shape="diamond", style="filled", fillcolor="#FFFDE7", margin="0.02,0.02", fontsize="10")
+        attrs["label"] = _html_label([_esc(line) for line in _wrap(node.label, 14)], [], figure, bold=False)
+    return attrs
+
+
+def _step_attrs(node: Any, scene: _Scene, figure: str | None, tooltip: list[str]) -> dict[str, str]:
+    """Tasks, approvals and subworkflows: a box with the label, the actor (without actor lanes) and
+    the tools by tier; who does it and what it calls go into ``tooltip``."""
+    kind = node.kind
+    attrs: dict[str, str] = {}
+    actor_id = getattr(node, "actor", None)
+    actor = scene.actors.get(actor_id) if actor_id else None
+    small: list[str] = []
+    if scene.lanes != "actor" and actor_id:
+        who = actor.name or actor.id if actor is not None else actor_id
+        small.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(who)}</FONT>')
+    tools = list(node.tools) if isinstance(node, Task) else []
+    small += _tool_lines(tools, scene.tiers)
+    if tools:
+        tooltip.append("tools: " + ", ".join(f"{t} ({scene.tiers.get(t, 'unknown tier')})" for t in tools))
+    if actor_id:
+        tooltip.append(f"actor: {actor_id}")
+    title = [_esc(line) for line in _wrap(node.label, 22)]
+    attrs["label"] = _html_label(title, small, figure)
+    if kind == "task":
+        attrs.update(shape="box", style="rounded,filled", fillcolor="#FFFFFF")
+        if isinstance(node, Task) and node.validates:
+            tooltip.append("a control point: checks the work before it")
+    elif kind == "approval":
+        attrs.update(shape="box", style="filled,diagonals", fillcolor="#FFF3C4", color="#8D6E00", penwidth="1.6")
+    else:  # subworkflow
+        attrs.update(shape="box", style="filled", fillcolor="#FFFFFF", peripheries="2")
+        ref = getattr(node, "ref", None)
+        if ref:
+            tooltip.append(f"runs {ref}")
+    if isinstance(actor, Agent) and isinstance(node, Task):
+        tooltip.append(f"agent {actor.id}" + (f"@{actor.version}" if actor.version else ""))
+    if isinstance(actor, Human) and kind == "task":
+        attrs["fillcolor"] = "#FFFFFF"
+    return attrs
 
 
 def _with_filled(style: str) -> str:
@@ -596,7 +627,7 @@ def _mermaid_ids(workflow: Workflow) -> dict[str, str]:
     return ids
 
 
-def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None) -> str:  # noqa: C901, PLR0912, PLR0915 - the Mermaid text's parts in drawing order
+def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[Finding] | None = None) -> str:
     """The workflow as a Mermaid ``flowchart LR`` (deterministic text).
 
     Lanes become subgraphs, node kinds shapes (start ``(( ))``, end ``((( )))``, task rounded,
@@ -608,28 +639,12 @@ def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Seque
     graph = g.to_networkx(workflow)
     ids = _mermaid_ids(workflow)
     loop_edges = set(g.back_edges(graph, workflow))
-    tiers = {t.id: t.tier for t in workflow.tools}
     node_findings, _, _, _ = _findings_by_place(workflow, findings or ())
     found_lanes, placed = _lane_of_nodes(workflow, graph, lanes, loop_edges)
     actors = _actors_by_id(workflow)
 
     def node_line(node_id: str, indent: str) -> str:
-        node = graph.nodes[node_id]["node"]
-        opening, closing = _MERMAID_SHAPES[node.kind]
-        text = node.label
-        if node.kind in ("parallel", "join"):
-            text = "+" if not node.name else f"+ {node.name}"
-        extra: list[str] = []
-        actor_id = getattr(node, "actor", None)
-        if lanes != "actor" and actor_id:
-            actor = actors.get(actor_id)
-            extra.append(actor.name or actor.id if actor is not None else actor_id)
-        if isinstance(node, Task) and node.tools:
-            extra.append(", ".join(node.tools))
-        label = _mermaid_text(text)
-        if extra:
-            label += "<br/><small>" + "<br/>".join(_mermaid_text(e) for e in extra) + "</small>"
-        return f'{indent}{ids[node_id]}{opening}"{label}"{closing}'
+        return indent + _mermaid_node(graph.nodes[node_id]["node"], ids[node_id], lanes, actors)
 
     lines = ["flowchart LR", f"    %% {_mermaid_text(workflow.metadata.name)} {workflow.metadata.version}"]
     for node_id in graph.nodes:
@@ -648,7 +663,49 @@ def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Seque
         text = _edge_text(edge.label, edge.when, edge.default)
         label = f'|"{_mermaid_text(text)}"|' if text else ""
         lines.append(f"    {ids[source]} {arrow}{label} {ids[target]}")
+    lines += _mermaid_classes(workflow, graph, ids, node_findings)
+    for position, lane in enumerate(found_lanes):
+        fill, border = LANE_FILLS.get(lane.kind, LANE_FILLS["system"])
+        lines.append(f"    style lane_{position} fill:{fill},stroke:{border}")
+    return "\n".join(lines) + "\n"
 
+
+def _mermaid_node(node: Any, mermaid_id: str, lanes: str, actors: Mapping[str, Any]) -> str:
+    """A node's shape and label (with the actor when there are no actor lanes, and the tools)."""
+    opening, closing = _MERMAID_SHAPES[node.kind]
+    text = node.label
+    if node.kind in ("parallel", "join"):
+        text = "+" if not node.name else f"+ {node.name}"
+    extra: list[str] = []
+    actor_id = getattr(node, "actor", None)
+    if lanes != "actor" and actor_id:
+        actor = actors.get(actor_id)
+        extra.append(actor.name or actor.id if actor is not None else actor_id)
+    if isinstance(node, Task) and node.tools:
+        extra.append(", ".join(node.tools))
+    label = _mermaid_text(text)
+    if extra:
+        label += "<br/><small>" + "<br/>".join(_mermaid_text(e) for e in extra) + "</small>"
+    return f'{mermaid_id}{opening}"{label}"{closing}'
+
+
+_MERMAID_STYLES = {
+    "approval": "fill:#FFF3C4,stroke:#8D6E00",
+    "gateway": "fill:#FFFDE7,stroke:#455A64",
+    "bar": "fill:#263238,stroke:#263238,color:#FFFFFF",
+    Tier.RESTRICTED_WRITE.value: f"stroke:{TIER_COLOURS[Tier.RESTRICTED_WRITE.value]},stroke-width:2px",
+    Tier.CRITICAL.value: f"stroke:{TIER_COLOURS[Tier.CRITICAL.value]},stroke-width:3px",
+    "warning": f"stroke:{SEVERITY_COLOURS['warning']},stroke-width:4px,stroke-dasharray:5 3",
+    "error": f"stroke:{SEVERITY_COLOURS['error']},stroke-width:4px,stroke-dasharray:5 3",
+    "info": f"stroke:{SEVERITY_COLOURS['info']},stroke-width:2px",
+}
+"""Mermaid classes in the order they are written: later classes win, so findings come last."""
+
+
+def _mermaid_classes(workflow: Workflow, graph: Any, ids: Mapping[str, str],
+                     node_findings: Mapping[str, list[Finding]]) -> list[str]:
+    """``classDef`` and ``class`` lines: gateway kinds, the highest tool tier, findings."""
+    tiers = {t.id: t.tier for t in workflow.tools}
     classes: dict[str, list[str]] = {}
     for node_id in graph.nodes:
         node = graph.nodes[node_id]["node"]
@@ -664,24 +721,12 @@ def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Seque
         problems = node_findings.get(node_id)
         if problems:
             classes.setdefault(_worst(problems), []).append(ids[node_id])
-    styles = {
-        "approval": "fill:#FFF3C4,stroke:#8D6E00",
-        "gateway": "fill:#FFFDE7,stroke:#455A64",
-        "bar": "fill:#263238,stroke:#263238,color:#FFFFFF",
-        Tier.RESTRICTED_WRITE.value: f"stroke:{TIER_COLOURS[Tier.RESTRICTED_WRITE.value]},stroke-width:2px",
-        Tier.CRITICAL.value: f"stroke:{TIER_COLOURS[Tier.CRITICAL.value]},stroke-width:3px",
-        "warning": f"stroke:{SEVERITY_COLOURS['warning']},stroke-width:4px,stroke-dasharray:5 3",
-        "error": f"stroke:{SEVERITY_COLOURS['error']},stroke-width:4px,stroke-dasharray:5 3",
-        "info": f"stroke:{SEVERITY_COLOURS['info']},stroke-width:2px",
-    }
-    for name, style in styles.items():  # in this order: later classes win, so findings come last
+    lines = []
+    for name, style in _MERMAID_STYLES.items():
         if name in classes:
             lines.append(f"    classDef {name} {style}")
             lines.append(f"    class {','.join(classes[name])} {name}")
-    for position, lane in enumerate(found_lanes):
-        fill, border = LANE_FILLS.get(lane.kind, LANE_FILLS["system"])
-        lines.append(f"    style lane_{position} fill:{fill},stroke:{border}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 # --------------------------------------------------------------------------- files and notebooks
