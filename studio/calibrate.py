@@ -541,231 +541,253 @@ def _parallel_blocks(cases: Mapping[str, Sequence[LogEvent]], share: float = 0.9
     return blocks
 
 
-def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01) -> Calibration:  # noqa: C901, PLR0912, PLR0915 - the calibration's steps in order, each adding to one report
+def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01) -> Calibration:
     """Discover a workflow from ``log``; edges taken by fewer than ``min_share`` of a step's cases are dropped."""
-    report = [f"event log {log.path}: {len(log.events)} event(s), {len(log.cases)} case(s)"]
-    report += [f"  {note}" for note in log.notes]
-    cases = log.cases
-    starts = sorted(events[0].start for events in cases.values())
-    span_days = (starts[-1] - starts[0]) / 86400.0
-    covered = {(EPOCH + timedelta(days=day)).weekday()  # weekdays seen whole while cases arrive
-               for day in range(math.ceil(starts[0] / 86400), math.floor(starts[-1] / 86400))}
+    return _Discovery(log, min_share).run(name)
 
-    # ---- parallel blocks: one symbol each in the directly-follows graph
-    blocks = _parallel_blocks(cases)
-    block_of = {a: f"parallel:{'+'.join(block)}" for block in blocks for a in block}
-    for block in blocks:
-        report.append("parallel: " + " | ".join(f"`{a}`" for a in block)
-                      + " overlap in time in nearly every case: a parallel split and join")
-    traces: list[list[str]] = []
-    members_of = {f"parallel:{'+'.join(block)}": set(block) for block in blocks}
-    for events in cases.values():
-        symbols: list[str] = [_START]
-        pending: dict[str, set[str]] = {}  # an open parallel block: the members not seen yet in this round
-        for event in events:
-            symbol = block_of.get(event.activity, event.activity)
-            if symbol in members_of:
-                left = pending.get(symbol)
-                if left is not None and event.activity in left:
-                    left.discard(event.activity)
-                    if not left:
-                        del pending[symbol]
-                    continue
-                pending[symbol] = members_of[symbol] - {event.activity}
-            symbols.append(symbol)
-        symbols.append(_END)
-        traces.append(symbols)
 
-    # ---- directly-follows graph with frequency filtering
-    dfg: Counter[tuple[str, str]] = Counter()
-    repeats = 0
-    for symbols in traces:
-        pairs = Counter(itertools.pairwise(symbols))
-        dfg.update(pairs)
-        repeats = max(repeats, *pairs.values())
-    outgoing: dict[str, Counter[str]] = defaultdict(Counter)
-    for (a, b), n in dfg.items():
-        outgoing[a][b] = n
-    kept: dict[str, Counter[str]] = {}
-    dropped: list[str] = []
-    for a in sorted(outgoing):
-        total = sum(outgoing[a].values())
-        keep = Counter({b: n for b, n in outgoing[a].items() if n >= min_share * total})
-        if not keep:
-            keep = Counter(dict(outgoing[a].most_common(1)))
-        for b, n in sorted(outgoing[a].items()):
-            if b not in keep:
-                dropped.append(f"{_show(a)} -> {_show(b)} ({n} of {total})")
-        kept[a] = keep
-    # every symbol must still reach the end: put back the most frequent edge toward it where it cannot
-    reach = _reaching_end(kept)
-    for a in sorted(outgoing):
-        if a not in reach and a != _END:
-            for b, n in outgoing[a].most_common():
-                if b in reach:
-                    kept[a][b] = n
-                    reach = _reaching_end(kept)
-                    dropped = [d for d in dropped if not d.startswith(f"{_show(a)} -> {_show(b)} ")]
-                    break
-    if dropped:
-        report.append(f"dropped {len(dropped)} rare transition(s) (under {min_share:.0%} of a step's cases; "
-                      "--min-share): " + "; ".join(dropped[:12]) + (" ..." if len(dropped) > 12 else ""))
-    report.append(f"directly-follows graph: {len(dfg)} transition(s), {sum(len(v) for v in kept.values())} kept")
+class _Discovery:
+    """One calibration, step by step; each step adds to the report."""
 
-    # ---- resources: kind, calendar, capacity; escalations
-    by_resource: dict[str, list[LogEvent]] = defaultdict(list)
-    by_activity: dict[str, list[LogEvent]] = defaultdict(list)
-    for event in log.events:
-        by_resource[event.resource].append(event)
-        by_activity[event.activity].append(event)
-    gaps: dict[int, float] = {}  # how long each event waited after the case's work before it (not the first)
-    for events in cases.values():
-        done = events[0].start
-        for event in events:
-            gaps[id(event)] = max(0.0, event.start - done)
-            done = max(done, event.end)
-    firsts = {id(events[0]) for events in cases.values()}
-    taken: set[str] = {"start", "end"}
-    actor_ids: dict[str, str] = {}
-    actors: list[Human | System] = []
-    calendars: dict[str, Calendar | None] = {}
-    for resource in sorted(by_resource):
-        events = by_resource[resource]
-        rid = actor_ids[resource] = slug(resource, taken)
-        calendar, hours = _calendar(events, covered)
-        handed = [gaps[id(e)] for e in events if id(e) not in firsts]  # a first event's wait is unknown
-        immediate = sum(1 for gap in handed if gap <= 1.0) / len(handed) if handed else float(calendar is None)
-        peak = _concurrency((e.start, e.end) for e in events)
-        if calendar is None and immediate >= 0.95:  # around the clock, never waits: a system
-            calendars[resource] = None
-            actors.append(System(kind="system", id=rid, name=resource if rid != resource else None))
-            report.append(f"resource `{resource}`: system ({hours}; starts as soon as the work before it ends in "
-                          f"{immediate:.0%} of its events; at most {peak} at once)")
-        else:
-            calendars[resource] = calendar
-            actors.append(Human(kind="human", id=rid, name=resource if rid != resource else None, capacity=peak,
-                                calendar=calendar))
-            report.append(f"resource `{resource}`: human pool of {peak} (the most activities at once, a lower bound),"
-                          f" working {hours}")
-    if len(covered) < 7:
-        report.append(f"cases arrive over {span_days:.1f} day(s): a weekday never seen whole while they arrive counts "
-                      "as a working day")
+    def __init__(self, log: EventLog, min_share: float) -> None:
+        self.log = log
+        self.min_share = min_share
+        self.cases = log.cases
+        self.report = [f"event log {log.path}: {len(log.events)} event(s), {len(self.cases)} case(s)"]
+        self.report += [f"  {note}" for note in log.notes]
+        self.taken: set[str] = {"start", "end"}
+        self.arrivals = sorted(events[0].start for events in self.cases.values())
+        # how long each event waited after the case's work before it (a first event's wait is unknown)
+        self.gaps: dict[int, float] = {}
+        for events in self.cases.values():
+            done = events[0].start
+            for event in events:
+                self.gaps[id(event)] = max(0.0, event.start - done)
+                done = max(done, event.end)
+        self.firsts = {id(events[0]) for events in self.cases.values()}
+        self.actor_ids: dict[str, str] = {}
+        self.calendars: dict[str, Calendar | None] = {}
+        self.activity_ids: dict[str, str] = {}
 
-    # ---- activities: actor, durations, escalation
-    humans = {r for r in by_resource if isinstance(next(a for a in actors if a.id == actor_ids[r]), Human)}
-    activity_ids: dict[str, str] = {}
-    tasks: dict[str, Task] = {}
-    for activity in sorted(by_activity):
-        events = by_activity[activity]
-        aid = activity_ids[activity] = slug(activity, taken)
+    def run(self, name: str | None) -> Calibration:
+        traces = self.traces()
+        dfg, kept, repeats = self.flow(traces)
+        actors = self.resources()
+        humans = {r for r, rid in self.actor_ids.items() if any(isinstance(a, Human) and a.id == rid for a in actors)}
+        tasks = {activity: self.task(activity, events, humans) for activity, events in self.by("activity").items()}
+        nodes, edges = self.graph(kept, tasks)
+        window = self.arrivals[-1] - self.arrivals[0]
+        rate = (len(self.arrivals) - 1) / window if window > 0 else 1 / 60
+        self.report.append(f"arrivals: Poisson, {rate * 3600:.4g} case(s) per hour over {_hours(window)} "
+                           "(the first event of a case is its arrival)")
+        self.report.append("  " + _arrival_pattern(self.arrivals) + "; the format has no arrival calendar yet "
+                           "(issue 10 item 1), so the rate is constant around the clock")
+        policies = Policies(max_repeats=max(3, repeats), max_turns=max(100, 2 * max(len(t) for t in traces)))
+        if repeats > 3:
+            self.report.append(f"loop guard: a transition repeats up to {repeats} times in one case, so "
+                               f"`policies.max_repeats` is {repeats}")
+        self.report.append("times are read in UTC: calendars are written in UTC; failures, retries, tokens and costs "
+                           "are not in an event log and are left at their defaults (no failures)")
+        log, cases = self.log, self.cases
+        workflow = Workflow(
+            metadata=Metadata(name=name or slug(Path(log.path).stem, set()), version="0.1.0",
+                              description=f"Calibrated from the event log {Path(log.path).name} "
+                              f"({len(cases)} cases, {len(log.events)} events)."),
+            actors=list(actors), nodes=nodes, edges=edges, policies=policies,
+            simulation=Simulation(seed=0, cases=len(cases), arrivals=PoissonArrivals(process="poisson", rate=rate)),
+        )
+        return Calibration(workflow, self.report, dict(sorted(dfg.items())), self.activity_ids)
+
+    def by(self, what: str) -> dict[str, list[LogEvent]]:
+        """Events grouped by ``activity`` or ``resource``, names sorted."""
+        groups: dict[str, list[LogEvent]] = defaultdict(list)
+        for event in self.log.events:
+            groups[getattr(event, what)].append(event)
+        return dict(sorted(groups.items()))
+
+    # ---- each case as symbols: activities, a parallel block as one symbol, a start and an end
+
+    def traces(self) -> list[list[str]]:
+        blocks = _parallel_blocks(self.cases)
+        block_of = {a: f"parallel:{'+'.join(block)}" for block in blocks for a in block}
+        members_of = {f"parallel:{'+'.join(block)}": set(block) for block in blocks}
+        for block in blocks:
+            self.report.append("parallel: " + " | ".join(f"`{a}`" for a in block)
+                               + " overlap in time in nearly every case: a parallel split and join")
+        traces: list[list[str]] = []
+        for events in self.cases.values():
+            symbols: list[str] = [_START]
+            pending: dict[str, set[str]] = {}  # an open parallel block: the members not seen yet in this round
+            for event in events:
+                symbol = block_of.get(event.activity, event.activity)
+                if symbol in members_of:
+                    left = pending.get(symbol)
+                    if left is not None and event.activity in left:
+                        left.discard(event.activity)
+                        if not left:
+                            del pending[symbol]
+                        continue
+                    pending[symbol] = members_of[symbol] - {event.activity}
+                symbols.append(symbol)
+            symbols.append(_END)
+            traces.append(symbols)
+        return traces
+
+    # ---- the directly-follows graph with frequency filtering
+
+    def flow(self, traces: list[list[str]]) -> tuple[Counter[tuple[str, str]], dict[str, Counter[str]], int]:
+        dfg: Counter[tuple[str, str]] = Counter()
+        repeats = 0
+        for symbols in traces:
+            pairs = Counter(itertools.pairwise(symbols))
+            dfg.update(pairs)
+            repeats = max(repeats, *pairs.values())
+        outgoing: dict[str, Counter[str]] = defaultdict(Counter)
+        for (a, b), n in dfg.items():
+            outgoing[a][b] = n
+        kept: dict[str, Counter[str]] = {}
+        dropped: dict[tuple[str, str], str] = {}
+        for a in sorted(outgoing):
+            total = sum(outgoing[a].values())
+            kept[a] = Counter({b: n for b, n in outgoing[a].items() if n >= self.min_share * total}) \
+                or Counter(dict(outgoing[a].most_common(1)))
+            dropped.update({(a, b): f"{_show(a)} -> {_show(b)} ({n} of {total})"
+                            for b, n in sorted(outgoing[a].items()) if b not in kept[a]})
+        # every symbol must still reach the end: put back the most frequent edge toward it where it cannot
+        for a in sorted(outgoing):
+            reach = _reaching_end(kept)
+            if a not in reach and a != _END:
+                b, n = next((b, n) for b, n in outgoing[a].most_common() if b in reach)
+                kept[a][b] = n
+                dropped.pop((a, b), None)
+        if dropped:
+            shown = [dropped[key] for key in sorted(dropped)]
+            self.report.append(f"dropped {len(shown)} rare transition(s) (under {self.min_share:.0%} of a step's "
+                               "cases; --min-share): " + "; ".join(shown[:12]) + (" ..." if len(shown) > 12 else ""))
+        self.report.append(f"directly-follows graph: {len(dfg)} transition(s), "
+                           f"{sum(len(v) for v in kept.values())} kept")
+        return dfg, kept, repeats
+
+    # ---- resources: system or pool, calendar, capacity
+
+    def resources(self) -> list[Human | System]:
+        starts = self.arrivals
+        covered = {(EPOCH + timedelta(days=day)).weekday()  # weekdays seen whole while cases arrive
+                   for day in range(math.ceil(starts[0] / 86400), math.floor(starts[-1] / 86400))}
+        actors: list[Human | System] = []
+        for resource, events in self.by("resource").items():
+            rid = self.actor_ids[resource] = slug(resource, self.taken)
+            calendar, hours = _calendar(events, covered)
+            handed = [self.gaps[id(e)] for e in events if id(e) not in self.firsts]
+            immediate = sum(1 for gap in handed if gap <= 1.0) / len(handed) if handed else float(calendar is None)
+            peak = _concurrency((e.start, e.end) for e in events)
+            label = resource if rid != resource else None
+            if calendar is None and immediate >= 0.95:  # around the clock, never waits: a system
+                self.calendars[resource] = None
+                actors.append(System(kind="system", id=rid, name=label))
+                self.report.append(f"resource `{resource}`: system ({hours}; starts as soon as the work before it "
+                                   f"ends in {immediate:.0%} of its events; at most {peak} at once)")
+            else:
+                self.calendars[resource] = calendar
+                actors.append(Human(kind="human", id=rid, name=label, capacity=peak, calendar=calendar))
+                self.report.append(f"resource `{resource}`: human pool of {peak} (the most activities at once, a "
+                                   f"lower bound), working {hours}")
+        if len(covered) < 7:
+            self.report.append(f"cases arrive over {(starts[-1] - starts[0]) / 86400:.1f} day(s): a weekday never "
+                               "seen whole while they arrive counts as a working day")
+        return actors
+
+    # ---- an activity: its actor (and escalation), its duration
+
+    def escalation(self, activity: str, events: list[LogEvent], counts: Counter[str]
+                   ) -> tuple[str, str, float] | None:
+        """``(pool, escalation pool, SLA)`` when one pool takes the work only after a wait longer than any
+        the other pool let pass."""
+        for primary, backup in (sorted(counts), sorted(counts, reverse=True)):
+            own = [self.gaps[id(e)] for e in events if e.resource == primary]
+            theirs = [self.gaps[id(e)] for e in events if e.resource == backup]
+            if min(theirs) > 0 and max(own) <= min(theirs):
+                sla = _round_sla(max(own), min(theirs))
+                self.report.append(f"activity `{activity}`: done by `{backup}` only after a wait of "
+                                   f"{_hours(min(theirs))} or more, by `{primary}` after at most {_hours(max(own))}: "
+                                   f"an escalation to `{backup}` after an SLA of {_hours(sla)}")
+                return primary, backup, sla
+        return None
+
+    def task(self, activity: str, events: list[LogEvent], humans: set[str]) -> Task:
+        aid = self.activity_ids[activity] = slug(activity, self.taken)
         counts = Counter(e.resource for e in events)
         resource, count = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
-        sla: float | None = None
-        escalate: str | None = None
-        if len(counts) == 2 and set(counts) <= humans:
-            # an escalation: one pool takes the work only after a wait longer than any the other pool let pass
-            for primary, backup in (sorted(counts), sorted(counts, reverse=True)):
-                own = [gaps[id(e)] for e in events if e.resource == primary]
-                theirs = [gaps[id(e)] for e in events if e.resource == backup]
-                if min(theirs) > 0 and max(own) <= min(theirs):
-                    sla = _round_sla(max(own), min(theirs))
-                    resource, count, escalate = primary, counts[primary], backup
-                    report.append(f"activity `{activity}`: done by `{backup}` only after a wait of "
-                                  f"{_hours(min(theirs))} or more, by `{primary}` after at most {_hours(max(own))}: "
-                                  f"an escalation to `{backup}` after an SLA of {_hours(sla)}")
-                    break
-        others = [r for r in counts if r != resource]
-        if escalate is None and others:
-            report.append(f"activity `{activity}`: done by `{resource}` in {count} of {len(events)} events; also by "
-                          + ", ".join(f"`{r}` ({counts[r]})" for r in sorted(others))
-                          + ": a task has one actor, so these are simulated as `" + resource + "`")
-        samples = [_working_seconds(calendars.get(e.resource), e.start, e.end) for e in events]
+        escalates = self.escalation(activity, events, counts) if len(counts) == 2 and set(counts) <= humans else None
+        if escalates is not None:
+            resource = escalates[0]
+        elif len(counts) > 1:
+            others = sorted(r for r in counts if r != resource)
+            self.report.append(f"activity `{activity}`: done by `{resource}` in {count} of {len(events)} events; "
+                               "also by " + ", ".join(f"`{r}` ({counts[r]})" for r in others)
+                               + f": a task has one actor, so these are simulated as `{resource}`")
+        samples = [_working_seconds(self.calendars.get(e.resource), e.start, e.end) for e in events]
         dist, why, notes = fit_duration(samples)
-        report.append(f"activity `{activity}` ({len(events)} events): duration {why}"
-                      + (" in working time" if calendars.get(resource) is not None else ""))
-        report += [f"  {note}" for note in notes]
+        self.report.append(f"activity `{activity}` ({len(events)} events): duration {why}"
+                           + (" in working time" if self.calendars.get(resource) is not None else ""))
+        self.report += [f"  {note}" for note in notes]
         if len(counts) > 1:
             means = {r: _mean([s for s, e in zip(samples, events, strict=True) if e.resource == r]) for r in counts}
-            low, high = min(means.values()), max(means.values())
-            if high > 1.2 * low:
-                report.append("  its mean duration differs by resource ("
-                              + ", ".join(f"`{r}` {_hours(m)}" for r, m in sorted(means.items()))
-                              + "); a step has one duration for whoever does it (issue 10 item 4)")
-        tasks[activity] = Task(kind="task", id=aid, name=activity if aid != activity else None,
-                               actor=actor_ids[resource], behaviour=Behaviour(duration=dist),
-                               sla=sla, escalate_to=actor_ids[escalate] if escalate is not None else None)
+            if max(means.values()) > 1.2 * min(means.values()):
+                self.report.append("  its mean duration differs by resource ("
+                                   + ", ".join(f"`{r}` {_hours(m)}" for r, m in sorted(means.items()))
+                                   + "); a step has one duration for whoever does it (issue 10 item 4)")
+        return Task(kind="task", id=aid, name=activity if aid != activity else None,
+                    actor=self.actor_ids[resource], behaviour=Behaviour(duration=dist),
+                    sla=escalates[2] if escalates else None,
+                    escalate_to=self.actor_ids[escalates[1]] if escalates else None)
 
-    # ---- the graph
-    nodes: list[Any] = [Start(kind="start", id="start")]
-    edges: list[Edge] = []
-    node_of: dict[str, str] = {_START: "start", _END: "end"}
-    ends_of: dict[str, str] = {}
-    order = _order(kept)
-    for symbol in order:
-        if symbol in (_START, _END):
-            continue
-        if symbol.startswith("parallel:"):
+    # ---- the workflow graph: tasks, parallel blocks, decisions with branch probabilities
+
+    def graph(self, kept: dict[str, Counter[str]], tasks: dict[str, Task]) -> tuple[list[Any], list[Edge]]:
+        nodes: list[Any] = [Start(kind="start", id="start")]
+        edges: list[Edge] = []
+        node_of: dict[str, str] = {_START: "start", _END: "end"}
+        ends_of: dict[str, str] = {_START: "start"}
+        order = _order(kept)
+        for symbol in order:
+            if symbol in (_START, _END):
+                continue
+            if not symbol.startswith("parallel:"):
+                nodes.append(tasks[symbol])
+                node_of[symbol] = ends_of[symbol] = self.activity_ids[symbol]
+                continue
             members = symbol.split(":", 1)[1].split("+")
-            fork, join = slug("split", taken), slug("join", taken)
+            fork, join = slug("split", self.taken), slug("join", self.taken)
             nodes.append(Parallel(kind="parallel", id=fork, name="Start together: " + " | ".join(members)))
             for member in members:
                 nodes.append(tasks[member])
-                edges.append(Edge.model_validate({"from": fork, "to": activity_ids[member]}))
-                edges.append(Edge.model_validate({"from": activity_ids[member], "to": join}))
+                edges.append(Edge.model_validate({"from": fork, "to": self.activity_ids[member]}))
+                edges.append(Edge.model_validate({"from": self.activity_ids[member], "to": join}))
             nodes.append(Join(kind="join", id=join, name="All done: " + " | ".join(members)))
             node_of[symbol], ends_of[symbol] = fork, join
-        else:
-            nodes.append(tasks[symbol])
-            node_of[symbol] = ends_of[symbol] = activity_ids[symbol]
-    ends_of[_START] = "start"
-    gates: dict[str, Decision] = {}  # after the node they follow, in the file
-    for symbol in order:
-        if symbol == _END:
-            continue
-        successors = kept.get(symbol, Counter())
-        source = ends_of[symbol]
-        if len(successors) == 1:
-            (target,) = successors
-            edges.append(Edge.model_validate({"from": source, "to": node_of[target]}))
-            continue
-        gate = slug(f"after_{source}", taken)
-        gates[source] = Decision(kind="decision", id=gate)
-        edges.append(Edge.model_validate({"from": source, "to": gate}))
-        total = sum(successors.values())
-        shares = _shares(successors, total)
-        ranked = sorted(successors, key=lambda b: (-successors[b], _show(b)))
-        report.append(f"decision after {_show(symbol)}: " + ", ".join(
-            f"{_show(b)} {shares[b]:.4f}" for b in ranked) + f" (of {total})"
-            + (" - a loop" if any(_loops_back(b, symbol, kept) for b in ranked) else ""))
-        for b in ranked:  # the most frequent branch is the default: it takes the rest (docs/workflow-format.md)
-            branch = {"default": True} if b == ranked[0] else {"probability": shares[b]}
-            edges.append(Edge.model_validate({"from": gate, "to": node_of[b], **branch}))
-    nodes = [placed for node in nodes for placed in (node, gates.get(node.id)) if placed is not None]
-    nodes.append(End(kind="end", id="end"))
-
-    # ---- arrivals
-    arrivals = sorted(events[0].start for events in cases.values())
-    window = arrivals[-1] - arrivals[0]
-    rate = (len(arrivals) - 1) / window if window > 0 else 1 / 60
-    report.append(f"arrivals: Poisson, {rate * 3600:.4g} case(s) per hour over {_hours(window)} "
-                  "(the first event of a case is its arrival)")
-    report.append("  " + _arrival_pattern(arrivals) + "; the format has no arrival calendar yet (issue 10 item 1), "
-                  "so the rate is constant around the clock")
-    policies = Policies(max_repeats=max(3, repeats), max_turns=max(100, 2 * max(len(t) for t in traces)))
-    if repeats > 3:
-        report.append(f"loop guard: a transition repeats up to {repeats} times in one case, so "
-                      f"`policies.max_repeats` is {repeats}")
-    report.append("times are read in UTC: calendars are written in UTC; failures, retries, tokens and costs are "
-                  "not in an event log and are left at their defaults (no failures)")
-    title = name or slug(Path(log.path).stem, set())
-    workflow = Workflow(
-        metadata=Metadata(name=title, version="0.1.0",
-                          description=f"Calibrated from the event log {Path(log.path).name} "
-                          f"({len(cases)} cases, {len(log.events)} events)."),
-        actors=list(actors), nodes=nodes, edges=edges, policies=policies,
-        simulation=Simulation(seed=0, cases=len(cases), arrivals=PoissonArrivals(process="poisson", rate=rate)),
-    )
-    return Calibration(workflow, report, dict(sorted(dfg.items())), activity_ids)
+        gates: dict[str, Decision] = {}  # after the node they follow, in the file
+        for symbol in order:
+            successors = kept.get(symbol, Counter())
+            if symbol == _END:
+                continue
+            if len(successors) == 1:
+                edges.append(Edge.model_validate({"from": ends_of[symbol], "to": node_of[next(iter(successors))]}))
+                continue
+            gate = gates[ends_of[symbol]] = Decision(kind="decision", id=slug(f"after_{ends_of[symbol]}", self.taken))
+            edges.append(Edge.model_validate({"from": ends_of[symbol], "to": gate.id}))
+            total = sum(successors.values())
+            shares = _shares(successors, total)
+            ranked = sorted(successors, key=lambda b: (-successors[b], _show(b)))
+            self.report.append(f"decision after {_show(symbol)}: " + ", ".join(
+                f"{_show(b)} {shares[b]:.4f}" for b in ranked) + f" (of {total})"
+                + (" - a loop" if any(_loops_back(b, symbol, kept) for b in ranked) else ""))
+            for b in ranked:  # the most frequent branch is the default: it takes the rest (docs/workflow-format.md)
+                branch = {"default": True} if b == ranked[0] else {"probability": shares[b]}
+                edges.append(Edge.model_validate({"from": gate.id, "to": node_of[b], **branch}))
+        nodes = [placed for node in nodes for placed in (node, gates.get(node.id)) if placed is not None]
+        nodes.append(End(kind="end", id="end"))
+        return nodes, edges
 
 
 def _show(symbol: str) -> str:
