@@ -154,7 +154,9 @@ def read_log(path: str | os.PathLike[str], *, case: str | None = None, activity:
 
 
 def _read_csv(path: str, text: str, given: Mapping[str, str | None]) -> EventLog:  # noqa: C901, PLR0912 - one pass over the rows; each refusal has its own message
-    reader = csv.reader(_io.StringIO(text))
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=first_line.count)  # comma, or what a spreadsheet in another locale wrote
+    reader = csv.reader(_io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -336,7 +338,8 @@ def _read_xes(path: str, text: str, given: Mapping[str, str | None]) -> EventLog
 def _check(log: EventLog) -> None:
     cases = log.cases
     if not log.events:
-        raise CalibrationError(f"{log.path}: the event log has no events")
+        raise CalibrationError(f"{log.path}: the event log has no events (a header only, or no traces); "
+                               "it needs one row (or XES event) per activity instance")
     if len(cases) < 2:
         only = next(iter(cases))
         raise CalibrationError(

@@ -78,6 +78,22 @@ def test_columns_are_guessed_and_reported_or_named(tmp_path: Path, capsys: pytes
     assert io.load(out).metadata.name == "w" or io.load(out).metadata.name == "renamed"
 
 
+def test_semicolons_naive_times_and_other_names_are_read() -> None:
+    log = read_log(LOGS / "known_semicolon.csv")  # the first 40 rows of known.csv as another tool exports them
+    assert log.columns == {"case": "case", "activity": "activity", "resource": "user", "start": "started",
+                           "end": "completed"}
+    review = log.events[1]
+    assert (review.activity, review.resource, review.start, review.end) == ("Review", "reviewers", 34200.0, 36000.0)
+
+
+def test_xes_without_start_events_starts_each_event_when_the_one_before_ended() -> None:
+    log = read_log(LOGS / "complete_only.xes")  # the first 40 rows of known.csv, complete events only
+    first, second = log.events[0], log.events[1]
+    assert first.start == first.end == 9 * 3600 + 600  # the case's first event: no duration to see
+    assert (second.start, second.end) == (first.end, 10 * 3600)  # Review: its 20 minutes' wait included
+    assert any("40 complete event(s) without a start event" in note for note in log.notes)
+
+
 def test_output_is_the_same_every_run(tmp_path: Path) -> None:
     for name in ("a.yaml", "b.yaml"):
         assert main(["calibrate", str(LOGS / "known.csv"), "-o", str(tmp_path / name)]) == 0
@@ -152,6 +168,7 @@ def test_xes_and_csv_logs_calibrate_alike_and_parallel_work_is_a_split(tmp_path:
     ("bad_timestamp.csv", ["row 6", "column `start_time`", "`yesterday` is not a timestamp"]),
     ("one_case.csv", ["row 2", "column `case_id`", "at least two cases"]),
     ("out_of_order.xes", ["line 18", "attribute `time:timestamp`", "case `C000`", "time order"]),
+    ("header_only.csv", ["has no events", "one row"]),
 ])
 def test_bad_logs_get_a_message_naming_file_row_and_column(
     name: str, expected: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
