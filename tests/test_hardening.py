@@ -219,15 +219,18 @@ def test_full_or_read_only_disk_while_saving_results(
     assert (out / "kpis.json").read_text() == '{"old": true}'  # nothing the user had is lost
 
 
+HEADER = '{"format": 2, "fingerprint": "x", "replication": 0, "cases": 1}'
+
+
 @pytest.mark.parametrize(
     "record",
-    ["{not json", "[]", '{"fingerprint": "x", "replication": "zero", "cases": []}',
-     '{"fingerprint": "x", "replication": 0, "cases": [{"index": 0}]}'],
+    ["{not json", "[]", '{"format": 2, "fingerprint": "x", "replication": "zero", "cases": 1}',
+     HEADER + '\n{"index": 0}\n', HEADER + "\n", ""],
 )
 def test_malformed_progress_record_is_named(approval: Path, capsys: pytest.CaptureFixture[str], record: str) -> None:
     out = approval.parent / "out"
     (out / "progress").mkdir(parents=True)
-    bad = out / "progress" / "rep-0000.json"
+    bad = out / "progress" / "rep-0000.jsonl"
     bad.write_text(record)
     code, text = _run(capsys, "simulate", str(approval), "--cases", "2", "--out", str(out), "--resume",
                       "--no-progress")

@@ -71,16 +71,18 @@ def test_exit_codes(argv: list[str], code: int, tmp_path: Path) -> None:
 
 
 def test_resume_after_sigkill_gives_the_same_kpis(tmp_path: Path) -> None:
+    """Killed while running on LangGraph, resumed on the kernel: the same cases and KPIs as one fresh run."""
     common = ["simulate", str(SIM / "chain.yaml"), "--cases", "100", "--seed", "11", "--replications", "6",
               "--no-progress"]
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "studio.cli", *common, "--out", str(killed)], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "studio.cli", *common, "--engine", "langgraph",
+                                "--out", str(killed)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = killed / "progress"
     deadline = time.monotonic() + 120
     try:
-        while not list(progress.glob("rep-*.json")):
+        while not list(progress.glob("rep-*.jsonl")):
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "no replication was recorded in time"
             time.sleep(0.02)
@@ -88,17 +90,22 @@ def test_resume_after_sigkill_gives_the_same_kpis(tmp_path: Path) -> None:
     finally:
         process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
-    done_before = sorted(p.name for p in progress.glob("rep-*.json"))
+    done_before = sorted(p.name for p in progress.glob("rep-*.jsonl"))
     assert 1 <= len(done_before) < 6
     assert not (killed / "kpis.json").exists()
 
     assert main([*common, "--out", str(killed), "--resume"]) == 0
-    assert sorted(p.name for p in progress.glob("rep-*.json")) == [f"rep-{i:04d}.json" for i in range(6)]
+    assert sorted(p.name for p in progress.glob("rep-*.jsonl")) == [f"rep-{i:04d}.jsonl" for i in range(6)]
+    assert not list(progress.glob(".rep-*"))  # no half-written replication left behind
     fresh = tmp_path / "fresh"
     assert main([*common, "--out", str(fresh)]) == 0
-    assert (killed / "kpis.json").read_bytes() == (fresh / "kpis.json").read_bytes()
+    resumed_kpis = json.loads((killed / "kpis.json").read_text())
+    fresh_kpis = json.loads((fresh / "kpis.json").read_text())
+    assert resumed_kpis.pop("engine")["verified"] <= fresh_kpis.pop("engine")["verified"] == 20
+    assert resumed_kpis == fresh_kpis
     assert (killed / "traces.jsonl").read_bytes() == (fresh / "traces.jsonl").read_bytes()
-    assert json.loads((fresh / "kpis.json").read_text())["cases"] == 600
+    assert (killed / "cases.jsonl").read_bytes() == (fresh / "cases.jsonl").read_bytes()
+    assert fresh_kpis["cases"] == 600
 
 
 def test_resume_refuses_progress_of_another_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

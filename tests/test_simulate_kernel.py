@@ -53,6 +53,8 @@ def test_templates_give_identical_files_on_both_engines(path: Path, tmp_path: Pa
     kernel = simulate(path, cases=120, seed=3, replications=2, engine="kernel", verify=5, out=tmp_path / "k")
     langgraph = simulate(path, cases=120, seed=3, replications=2, engine="langgraph", out=tmp_path / "l")
     assert kernel.kpis["engine"] == {"name": "kernel", "verified": 5}
+    assert langgraph.kpis["engine"] == {"name": "langgraph", "verified": 0}
+    assert sum(len(p["cases"]) for p in kernel.payloads) == 240  # read back from the progress files
     for name in ("cases.jsonl", "traces.jsonl"):
         assert (tmp_path / "k" / name).read_bytes() == (tmp_path / "l" / name).read_bytes(), name
     kpis_k = json.loads((tmp_path / "k" / "kpis.json").read_text())
@@ -194,7 +196,8 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         "apiVersion": "studio/v1",
         "metadata": {"name": "generated", "version": "1.0.0", "owner": "tests@example.com"},
         "actors": actors,
-        "tools": [lookup, {"id": "ledger", "tier": "restricted_write", "behaviour": {"failures": {"tool": draw(fail)}}}],
+        "tools": [lookup, {"id": "ledger", "tier": "restricted_write",
+                           "behaviour": {"failures": {"tool": draw(fail)}}}],
         "nodes": nodes,
         "edges": edges,
         "policies": {"max_turns": draw(st.sampled_from([12, 40, 100])), "retries": draw(st.integers(0, 2))},
@@ -268,6 +271,6 @@ def test_workers_and_resume_agree_with_one_process_on_the_kernel(tmp_path: Path)
     two = simulate(TEMPLATES[1], cases=50, seed=2, replications=3, workers=2, verify=4)
     assert one.kpis_json() == two.kpis_json()
     simulate(TEMPLATES[1], cases=50, seed=2, replications=3, engine="langgraph", out=tmp_path)
-    (tmp_path / "progress" / "rep-0001.json").unlink()
+    (tmp_path / "progress" / "rep-0001.jsonl").unlink()
     resumed = simulate(TEMPLATES[1], cases=50, seed=2, replications=3, out=tmp_path, resume=True, verify=4)
     assert _without_engine(resumed.kpis) == _without_engine(one.kpis)

@@ -21,6 +21,7 @@ from studio.simulate.clock import CaseClock, Clock
 from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, superstep_limit
 from studio.simulate.inputs import Spec, arrival_times
 from studio.simulate.runtime import CaseRun, CaseStop, Env, SimulatedHumans
+from studio.simulate.store import CaseWriter
 
 __all__ = ["graph_config", "invoke", "run_replication", "run_sync"]
 
@@ -82,15 +83,17 @@ async def invoke(graph: Any, run: CaseRun, row: Mapping[str, Any]) -> None:
 
 
 async def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: int,
-                          on_case: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Run every case of one replication through LangGraph; the payload (plain JSON data)."""
+                          on_case: Callable[[], None] | None = None, *,
+                          writer: CaseWriter | None = None) -> dict[str, Any]:
+    """Run every case of one replication through LangGraph; the payload (plain JSON data).
+    ``writer``: where finished cases go (default: a list in memory)."""
     loop = asyncio.get_running_loop()
     clock = Clock(loop)
     plan = compiled.plan
     env = Env(plan, clock=clock, decider=SimulatedHumans(), failures=True, models=compiled.models())
     graph = compiled.graph
     times = arrival_times(spec, replication)
-    results: list[dict[str, Any] | None] = [None] * spec.cases
+    sink = writer if writer is not None else CaseWriter(replication, spec.cases)
     seed = spec.seed
 
     async def start_case(index: int, cc: CaseClock) -> None:
@@ -101,10 +104,10 @@ async def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: i
             await invoke(graph, run, row)
         finally:
             clock.case_finished(cc)
-        results[index] = run.payload()
+        sink.add(index, run.payload())
         if on_case is not None:
             on_case()
 
     order = sorted(range(spec.cases), key=lambda i: (times[i], i))
     await clock.drive([(times[i], i) for i in order], start_case)
-    return {"replication": replication, "cases": results}
+    return sink.close()

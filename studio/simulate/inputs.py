@@ -18,11 +18,10 @@ from studio.io import Cases, as_cases, load_cases, sample_path, to_data
 from studio.model import ColumnArrivals, FixedArrivals, Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import iso_to_seconds
+from studio.simulate.store import FORMAT
 
-__all__ = ["FORMAT", "SimulationError", "Spec", "arrival_times", "case_ids", "load_rows"]
+__all__ = ["SimulationError", "Spec", "arrival_times", "case_ids", "load_rows"]
 
-FORMAT = 1
-"""Version of the progress-record format (part of a run's fingerprint)."""
 _ARRIVAL_STREAM = 1 << 40
 
 

@@ -34,6 +34,7 @@ from studio.simulate.behaviour import Rng
 from studio.simulate.compiler import CompiledWorkflow, superstep_limit
 from studio.simulate.inputs import Spec, arrival_times
 from studio.simulate.runtime import CaseRun, CaseStop, Env, SimulatedHumans
+from studio.simulate.store import CaseWriter
 
 __all__ = ["Grants", "run_replication"]
 
@@ -121,15 +122,16 @@ def _apply(state: dict[str, Any], update: dict[str, Any]) -> None:
 
 def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: int,
                     on_case: Callable[[], None] | None = None, *,
-                    record: Collection[int] = ()) -> tuple[dict[str, Any], Grants]:
+                    record: Collection[int] = (), writer: CaseWriter | None = None) -> tuple[dict[str, Any], Grants]:
     """Run every case of one replication; the payload (as the LangGraph engine's) and the resource
-    grants of the cases in ``record`` (for :func:`studio.simulate.verify.replay`)."""
+    grants of the cases in ``record`` (for :func:`studio.simulate.verify.replay`). ``writer``: where
+    finished cases go (default: a list in memory)."""
     plan = compiled.plan
     clock = _Now()
     env = Env(plan, clock=clock, decider=SimulatedHumans(), failures=True)
     times = arrival_times(spec, replication)
     order = sorted(range(spec.cases), key=lambda i: (times[i], i))
-    results: list[dict[str, Any] | None] = [None] * spec.cases
+    sink = writer if writer is not None else CaseWriter(replication, spec.cases)
     grants: Grants = {}
     heap: list[tuple[float, int, _Node]] = []
     seq = 0
@@ -145,7 +147,7 @@ def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: int,
             if node.coro is not None and not node.dead:  # parked siblings of a node that stopped the case
                 node.dead = True
                 node.coro.close()
-        results[run.index] = run.payload()
+        sink.add(run.index, run.payload())
         if on_case is not None:
             on_case()
 
@@ -232,4 +234,4 @@ def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: int,
         clock.now = max(clock.now, at)
         drive(node)
         settle(node.case)
-    return {"replication": replication, "cases": results}, grants
+    return sink.close(), grants

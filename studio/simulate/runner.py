@@ -21,11 +21,12 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from studio.io import atomic_write, read_limited
+from studio import limits
 from studio.model import Workflow
 from studio.simulate import engine as langgraph_engine
 from studio.simulate import kernel
@@ -35,6 +36,7 @@ from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_id
 from studio.simulate.results import Results
 from studio.simulate.runtime import STEP_FIELDS
 from studio.simulate.scenarios import apply, normalise
+from studio.simulate.store import FORMAT, CaseFile, CaseWriter
 from studio.simulate.verify import Mismatch, describe, replay, sample
 
 __all__ = ["ENGINES", "EngineMismatch", "SimulationError", "arrival_times", "load_rows", "simulate"]
@@ -58,14 +60,34 @@ class EngineMismatch(SimulationError):
 # --------------------------------------------------------------------------- one replication
 
 
-def _replicate(compiled: CompiledWorkflow, spec: Spec, engine: str, replication: int, record: list[int], *,
-               on_case: Callable[[], None] | None = None) -> tuple[dict[str, Any], kernel.Grants]:
-    """One replication on ``engine``; the payload and, on the kernel, the grants of ``record``'s cases."""
-    if engine == "kernel":
-        return kernel.run_replication(compiled, spec, replication, on_case, record=record)
-    payload = langgraph_engine.run_sync(
-        partial(langgraph_engine.run_replication, compiled, spec, replication, on_case))
-    return payload, {}
+@dataclass
+class _Job:
+    """How replications run: the engine, which cases to verify, where their cases go."""
+
+    engine: str
+    records: dict[int, list[int]]
+    folder: Path | None
+    fingerprint: str
+
+
+def _replicate(compiled: CompiledWorkflow, spec: Spec, job: _Job, replication: int, *,
+               on_case: Callable[[], None] | None = None) -> tuple[dict[str, Any], kernel.Grants, dict[int, Any]]:
+    """One replication; its payload, and on the kernel the grants and records of the cases to verify."""
+    record = job.records.get(replication, [])
+    path = _rep_path(job.folder, replication) if job.folder is not None else None
+    writer = CaseWriter(replication, spec.cases, path=path, fingerprint=job.fingerprint, keep=record)
+    try:
+        if job.engine == "kernel":
+            payload, grants = kernel.run_replication(compiled, spec, replication, on_case, record=record,
+                                                     writer=writer)
+        else:
+            payload = langgraph_engine.run_sync(partial(
+                langgraph_engine.run_replication, compiled, spec, replication, on_case, writer=writer))
+            grants = {}
+    except BaseException:
+        writer.abort()
+        raise
+    return payload, grants, writer.kept
 
 
 # --------------------------------------------------------------------------- workers
@@ -73,16 +95,14 @@ def _replicate(compiled: CompiledWorkflow, spec: Spec, engine: str, replication:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: Spec, engine: str, records: dict[int, list[int]]) -> None:
+def _init_worker(spec: Spec, job: _Job) -> None:
     _WORKER["spec"] = spec
-    _WORKER["engine"] = engine
-    _WORKER["records"] = records
+    _WORKER["job"] = job
     _WORKER["compiled"] = compile(spec.workflow, allow_llm=spec.allow_llm)
 
 
-def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants]:
-    return _replicate(_WORKER["compiled"], _WORKER["spec"], _WORKER["engine"], replication,
-                      _WORKER["records"].get(replication, []))
+def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants, dict[int, Any]]:
+    return _replicate(_WORKER["compiled"], _WORKER["spec"], _WORKER["job"], replication)
 
 
 def _context() -> Any:
@@ -104,37 +124,76 @@ def _progress_dir(out: Path) -> Path:
 
 
 def _rep_path(out: Path, replication: int) -> Path:
-    return _progress_dir(out) / f"rep-{replication:04d}.json"
+    return _progress_dir(out) / f"rep-{replication:04d}.jsonl"
 
 
 _CASE_KEYS = frozenset(("index", "case_id", "arrival", "end", "status", "outcome", "category", "reason", "where",
                         "node", "actor", "steps"))
 
 
-def _record_problem(data: Any) -> str | None:
-    """What is wrong with a progress record's content, or None when it has the shape this module writes."""
+def _header_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
-        return "it is not a JSON object"
-    for key in ("fingerprint", "replication", "cases"):
+        return "its first line is not a JSON object"
+    for key in ("format", "fingerprint", "replication", "cases"):
         if key not in data:
-            return f"it has no `{key}`"
-    replication = data["replication"]
-    if not isinstance(replication, int) or isinstance(replication, bool) or replication < 0:
-        return f"`replication` is {replication!r}, not a replication number"
-    cases = data["cases"]
-    if not isinstance(cases, list):
-        return "`cases` is not a list"
-    for index, case in enumerate(cases):
-        if not isinstance(case, dict) or not case.keys() >= _CASE_KEYS:
-            return f"case {index} lacks fields a finished case has"
-        steps = case["steps"]
-        if not isinstance(steps, list) or any(not isinstance(s, list) or len(s) != len(STEP_FIELDS) for s in steps):
-            return f"the steps of case {index} are not steps this studio writes"
-        for key in ("arrival", "end"):
-            value = case[key]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                return f"case {index} has `{key}` {value!r}, not a time"
+            return f"its first line has no `{key}`"
+    for key in ("replication", "cases"):
+        value = data[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"`{key}` is {value!r}, not a count"
     return None
+
+
+def _case_problem(case: Any, line: int) -> str | None:
+    if not isinstance(case, dict) or not case.keys() >= _CASE_KEYS:
+        return f"line {line} lacks fields a finished case has"
+    steps = case["steps"]
+    if not isinstance(steps, list) or any(not isinstance(s, list) or len(s) != len(STEP_FIELDS) for s in steps):
+        return f"the steps on line {line} are not steps this studio writes"
+    for key in ("arrival", "end"):
+        value = case[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return f"line {line} has `{key}` {value!r}, not a time"
+    return None
+
+
+def _check_record(path: Path, fingerprint: str) -> tuple[int, int]:
+    """(replication, cases) of a progress file, checked line by line; SimulationError naming what is wrong."""
+    fix = "delete it to run that replication again, or run without --resume to start over"
+    longest = limits.current().data_bytes
+    cases = 0
+    header: dict[str, Any] = {}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if len(line) > longest:
+                    raise SimulationError(f"progress record `{path}`: line {number} is longer than the "
+                                          f"`data_bytes` limit; {fix}")
+                try:
+                    data = json.loads(line)
+                except (ValueError, RecursionError):
+                    raise SimulationError(f"progress record `{path}` cannot be read (line {number} is not valid "
+                                          f"JSON); {fix}") from None
+                problem = _header_problem(data) if number == 1 else _case_problem(data, number)
+                if problem is not None:
+                    raise SimulationError(f"progress record `{path}` is not one this studio wrote ({problem}); {fix}")
+                if number == 1:
+                    header = data
+                    if data["fingerprint"] != fingerprint or data["format"] != FORMAT:
+                        raise SimulationError(
+                            f"progress record `{path}` was written by a different run (another workflow, data, "
+                            "seed, case count, scenario or studio version); use another --out folder or run "
+                            "without --resume to start over"
+                        )
+                else:
+                    cases += 1
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SimulationError(f"progress record `{path}` cannot be read ({exc}); {fix}") from None
+    if not header:
+        raise SimulationError(f"progress record `{path}` is empty; {fix}")
+    if cases != header["cases"]:
+        raise SimulationError(f"progress record `{path}` holds {cases} of its {header['cases']} cases; {fix}")
+    return int(header["replication"]), cases
 
 
 def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict[str, Any]]:
@@ -142,31 +201,20 @@ def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict
     folder = _progress_dir(out)
     if not folder.is_dir():
         return done
-    fix = "delete it to run that replication again, or run without --resume to start over"
-    for path in sorted(folder.glob("rep-*.json")):
-        text = read_limited(path, "data_bytes", "progress record")  # bounded, names the file when refused
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):
-            raise SimulationError(f"progress record `{path}` cannot be read (it is not valid JSON); {fix}") from None
-        problem = _record_problem(data)
-        if problem is not None:
-            raise SimulationError(f"progress record `{path}` is not one this studio wrote ({problem}); {fix}")
-        if data.get("fingerprint") != fingerprint:
-            raise SimulationError(
-                f"`{path}` was written by a different run (another workflow, data, seed, case count or scenario); "
-                "use another --out folder or run without --resume to start over"
-            )
-        replication = int(data["replication"])
+    for path in sorted(folder.glob("rep-*.jsonl")):
+        replication, cases = _check_record(path, fingerprint)
         if replication < replications:
-            done[replication] = {"replication": replication, "cases": data["cases"]}
+            done[replication] = {"replication": replication, "cases": CaseFile(path, cases)}
     return done
 
 
-def _record(out: Path, fingerprint: str, payload: Mapping[str, Any]) -> None:
-    text = json.dumps({"fingerprint": fingerprint, "replication": payload["replication"],
-                       "cases": payload["cases"]}, separators=(",", ":"))
-    atomic_write(_rep_path(out, int(payload["replication"])), text)
+def _clear(out: Path) -> None:
+    """Remove the progress files of an earlier run (or of this one, when it is refused)."""
+    folder = _progress_dir(out)
+    if folder.is_dir():
+        stale = [*folder.glob("rep-*.jsonl"), *folder.glob(".rep-*.jsonl.tmp"), *folder.glob("rep-*.json")]
+        for path in sorted(stale):
+            path.unlink()
 
 
 # --------------------------------------------------------------------------- progress display
@@ -286,40 +334,38 @@ def simulate(  # noqa: PLR0917 - the documented positional order
         if resume:
             done = _load_done(folder, fingerprint, replications)
         else:
-            for stale in sorted(_progress_dir(folder).glob("rep-*.json")) if _progress_dir(folder).is_dir() else []:
-                stale.unlink()
+            _clear(folder)
     todo = [r for r in range(replications) if r not in done]
     records = sample(count, replications, verify) if chosen == "kernel" else {}
-    records = {r: indices for r, indices in records.items() if r in todo}
+    job = _Job(chosen, {r: indices for r, indices in records.items() if r in todo}, folder, fingerprint)
     mismatches: list[Mismatch] = []
     verified = 0
 
-    def check(payload: dict[str, Any], grants: kernel.Grants) -> None:
+    def check(payload: dict[str, Any], grants: kernel.Grants, kept: dict[int, Any]) -> None:
         nonlocal verified
         replication = int(payload["replication"])
         if grants:
-            mismatches.extend(replay(compiled, spec, replication, payload, grants))
+            mismatches.extend(replay(compiled, spec, replication, kept, grants))
             verified += len(grants)
         done[replication] = payload
-        if folder is not None and not mismatches:
-            _record(folder, fingerprint, payload)
 
     bar = _Progress(progress, replications * count, len(done) * count)
     try:
         if workers == 1 or len(todo) <= 1:
             for replication in todo:
-                check(*_replicate(compiled, spec, chosen, replication, records.get(replication, []),
-                                 on_case=bar.update))
+                check(*_replicate(compiled, spec, job, replication, on_case=bar.update))
         else:
             context = _context()
             with context.Pool(min(workers, len(todo)), initializer=_init_worker,
-                              initargs=(spec, chosen, records)) as pool:
-                for payload, grants in pool.imap_unordered(_worker_run, todo):
-                    check(payload, grants)
+                              initargs=(spec, job)) as pool:
+                for payload, grants, kept in pool.imap_unordered(_worker_run, todo):
+                    check(payload, grants, kept)
                     bar.update(count)
     finally:
         bar.close()
     if mismatches:
+        if folder is not None:
+            _clear(folder)  # unverified replications are not kept for --resume
         raise EngineMismatch(mismatches)
     settings = {"seed": spec.seed, "cases": count, "replications": replications, "scenario": changes,
                 "engine": {"name": chosen, "verified": verified}}

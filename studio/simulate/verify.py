@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -128,9 +128,10 @@ def _first_difference(replication: int, want: dict[str, Any], got: dict[str, Any
     return None  # pragma: no cover - equal after all
 
 
-def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, payload: dict[str, Any],
+def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, records: Mapping[int, dict[str, Any]],
            grants: Grants) -> list[Mismatch]:
-    """Replay the recorded cases of one kernel replication through LangGraph; every difference found."""
+    """Replay the recorded cases of one kernel replication through LangGraph (``records``: case index ->
+    the kernel's record of it); every difference found."""
     times = arrival_times(spec, replication)
     plan = compiled.plan
     graph = compiled.graph
@@ -164,7 +165,7 @@ def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, payload: di
         return run.payload(), (problem[0] if problem else None)
 
     for index in sorted(grants):
-        want = payload["cases"][index]
+        want = records[index]
         got, problem = run_sync(partial(one, index))
         if problem is None:
             difference = _first_difference(replication, want, got)
