@@ -45,6 +45,7 @@ def _errors(workflow: studio.Workflow) -> list[str]:
         ("bpmn:getDataObject('amount') > 1000", "http://www.w3.org/1999/XPath", "amount > 1000", "XPath"),
         ("bpmn:getDataObject('region') = 'EU' or true()", "http://www.w3.org/1999/XPath", "region == 'EU' or true",
          "XPath"),
+        ("bpmn:getDataObject('total') div 2 > 10", "http://www.w3.org/1999/XPath", "total / 2 > 10", "XPath"),
         ("amount > 1000", "https://www.omg.org/spec/FEEL/20140401", "amount > 1000", "FEEL"),
         ('status = "open"', "feel", 'status == "open"', "FEEL"),
         ("not(approved)", "feel", "not(approved)", "FEEL"),
@@ -58,7 +59,7 @@ def test_dialects_translate(text: str, language: str | None, expected: str, dial
 @pytest.mark.parametrize(
     "text",
     ['${execution.getVariable("supplier").isNew()}', "=amount in [100..500]", 'date("2024-01-01") > due',
-     "${a = 1}", "${x ? y : z}", "__import__('os')"],
+     "${a = 1}", "${x ? y : z}", "__import__('os')", "bpmn:getDataObject('order')/amount > 5"],
 )
 def test_what_is_not_a_condition_is_not_translated(text: str) -> None:
     assert translate_condition(text)[0] is None

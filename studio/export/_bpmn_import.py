@@ -170,7 +170,7 @@ def translate_condition(text: str, language: str | None = None) -> tuple[str | N
             continue
         elif kind == "name":
             name = re.sub(r"\s+", "", token)
-            if dialect == "JUEL" and name in _JUEL_WORDS:
+            if name in _JUEL_WORDS and (dialect == "JUEL" or (dialect == "XPath" and name in ("div", "mod"))):
                 out.append(_JUEL_WORDS[name])
             elif dialect == "JUEL" and name == "empty":
                 out.append("is_empty")
@@ -178,8 +178,8 @@ def translate_condition(text: str, language: str | None = None) -> tuple[str | N
             else:
                 out.append(name)
         elif kind == "op":
-            if dialect == "JUEL" and match.group("op") == "=":
-                return None, dialect  # assignment in EL, not a comparison
+            if (dialect, match.group("op")) in (("JUEL", "="), ("XPath", "/")):
+                return None, dialect  # assignment in EL; a path step in XPath (`getDataObject('o')/amount`)
             out.append(_OPS.get(token, token))
         else:
             out.append(token)
