@@ -6,7 +6,7 @@ The public surface, by layer::
     io         load, loads, save, dumps, load_cases
     templates  list_templates, load_template
     validate   validate -> list[Finding]
-    graph      analyze -> Analysis (interaction network, hand-offs, loops, reach, reliability)
+    analysis   analyze -> Analysis (interaction network, hand-offs, loops, reach, reliability)
     render     to_dot, to_mermaid (SVG/PNG files: studio.render.render)
     errors     Finding, Severity, StudioError, LoadError, WorkflowInvalid, GraphvizMissing
     export     to_controlplane, diff_workflows (BPMN, LangGraph, Mermaid: studio.export)
