@@ -484,12 +484,6 @@ def _calendar(events: Sequence[LogEvent], covered: set[int]) -> tuple[Calendar |
     return calendar, f"{','.join(_DAY_NAMES[d] for d in days)} {text} UTC"
 
 
-def _working_seconds(calendar: Calendar | None, start: float, end: float) -> float:
-    if calendar is None:
-        return end - start
-    return WorkCalendar(calendar).open_seconds(start, end)
-
-
 # --------------------------------------------------------------------------- discovery
 
 
@@ -516,20 +510,28 @@ def _parallel_blocks(cases: Mapping[str, Sequence[LogEvent]], share: float = 0.9
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 together[(a, b)] += 1
+        spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for event in events:
+            spans[event.activity].append((event.start, event.end))
         for event in events:
             for other in names:
                 if other == event.activity:
                     continue
                 instances[(event.activity, other)] += 1
-                if any(o.activity == other and ((o.start < event.end and event.start < o.end) or o.start == event.start)
-                       for o in events):
+                if any((start < event.end and event.start < end) or start == event.start
+                       for start, end in spans[other]):
                     overlapping[(event.activity, other)] += 1
     concurrent = {(a, b) for (a, b), n in together.items()
                   if n >= 5 and n >= share * max(occurs[a], occurs[b])
                   and overlapping[(a, b)] >= share * instances[(a, b)]
                   and overlapping[(b, a)] >= share * instances[(b, a)]}
+    return _cliques(concurrent)
+
+
+def _cliques(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Groups in which every pair is in ``pairs``, grown from each name in order (a name joins one group)."""
     neighbours: dict[str, set[str]] = defaultdict(set)
-    for one, other in concurrent:
+    for one, other in pairs:
         neighbours[one].add(other)
         neighbours[other].add(one)
     blocks: list[list[str]] = []
@@ -729,7 +731,9 @@ class _Discovery:
             self.report.append(f"activity `{activity}`: done by `{resource}` in {count} of {len(events)} events; "
                                "also by " + ", ".join(f"`{r}` ({counts[r]})" for r in others)
                                + f": a task has one actor, so these are simulated as `{resource}`")
-        samples = [_working_seconds(self.calendars.get(e.resource), e.start, e.end) for e in events]
+        hours = {r: WorkCalendar(c) for r, c in self.calendars.items() if c is not None and r in counts}
+        samples = [hours[e.resource].open_seconds(e.start, e.end) if e.resource in hours else e.end - e.start
+                   for e in events]  # working time: the simulator pauses a pool's work outside its hours
         dist, why, notes = fit_duration(samples)
         self.report.append(f"activity `{activity}` ({len(events)} events): duration {why}"
                            + (" in working time" if self.calendars.get(resource) is not None else ""))
