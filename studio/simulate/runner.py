@@ -28,8 +28,8 @@ from typing import Any
 
 from studio import limits
 from studio.model import Workflow
+from studio.simulate import _dask, kernel
 from studio.simulate import engine as langgraph_engine
-from studio.simulate import kernel
 from studio.simulate.compiler import CompiledWorkflow, compile
 from studio.simulate.gold import run_gold
 from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_ids, load_rows
@@ -103,6 +103,23 @@ def _init_worker(spec: Spec, job: _Job) -> None:
 
 def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants, dict[int, Any]]:
     return _replicate(_WORKER["compiled"], _WORKER["spec"], _WORKER["job"], replication)
+
+
+def _stored(job: _Job, spec: Spec, payload: dict[str, Any]) -> dict[str, Any]:
+    """A replication that ran elsewhere (its cases in memory) written to its progress file, as
+    :func:`_replicate` would have; the payload unchanged without an output folder."""
+    if job.folder is None:
+        return payload
+    replication = int(payload["replication"])
+    writer = CaseWriter(replication, spec.cases, path=_rep_path(job.folder, replication),
+                        fingerprint=job.fingerprint)
+    try:
+        for case in payload["cases"]:
+            writer.add(int(case["index"]), case)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def _context() -> Any:
@@ -279,6 +296,8 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     gold: bool = False,
     engine: str = "auto",
     verify: int = DEFAULT_VERIFY,
+    executor: str = "processes",
+    scheduler: str | None = None,
 ) -> Results:
     """Simulate ``cases`` cases of ``workflow`` against its sample data, ``replications`` times.
 
@@ -293,7 +312,9 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     the gold cases (:func:`studio.simulate.gold.run_gold`) and adds their pass rate to the KPIs.
     ``engine``: ``"auto"`` (the kernel unless an agent calls a real model), ``"kernel"`` or
     ``"langgraph"``. ``verify``: on the kernel, how many of the run's cases to replay through
-    LangGraph (0: none); raises :class:`EngineMismatch` if any differs.
+    LangGraph (0: none); raises :class:`EngineMismatch` if any differs. ``executor="dask"`` runs
+    the replications on a Dask ``LocalCluster`` of ``workers`` processes, or on the cluster whose
+    scheduler is at ``scheduler`` (``tcp://HOST:PORT``); same results (``docs/simulation.md``).
     """
     if replications < 1:
         raise SimulationError("replications must be at least 1")
@@ -301,6 +322,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
         raise SimulationError("workers must be at least 1")
     if verify < 0:
         raise SimulationError("verify must be 0 or more cases")
+    _dask.check_executor(executor, scheduler)
     compiled_in = workflow if isinstance(workflow, CompiledWorkflow) else None
     if compiled_in is not None:
         model = compiled_in.workflow
@@ -351,7 +373,13 @@ def simulate(  # noqa: PLR0917 - the documented positional order
 
     bar = _Progress(progress, replications * count, len(done) * count)
     try:
-        if workers == 1 or len(todo) <= 1:
+        if executor == "dask" and todo:
+            key = fingerprint or spec.fingerprint()
+            with _dask.connect(workers, scheduler) as client:
+                for _, (payload, grants, kept) in _dask.run_tasks(client, [(spec, job, key, todo)]):
+                    check(_stored(job, spec, payload), grants, kept)
+                    bar.update(count)
+        elif workers == 1 or len(todo) <= 1:
             for replication in todo:
                 check(*_replicate(compiled, spec, job, replication, on_case=bar.update))
         else:
