@@ -108,3 +108,11 @@ def test_cli_writes_the_log_and_refuses_an_unknown_suffix(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert "log.json" in err and "`.csv` or `.xes`" in err and "Traceback" not in err
     assert not (tmp_path / "out2" / "kpis.json").exists()
+
+
+def test_replications_share_one_log_with_the_replication_in_the_case_id() -> None:
+    results = simulate(APPROVAL, cases=4, seed=2, replications=2)
+    cases = {row["case_id"] for row in _rows(to_csv(results))}
+    assert {case.split(":", 1)[0] for case in cases} == {"r0", "r1"}
+    single = {row["case_id"] for row in _rows(to_csv(simulate(APPROVAL, cases=4, seed=2)))}
+    assert {case.split(":", 1)[1] for case in cases} == single
