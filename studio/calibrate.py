@@ -547,7 +547,7 @@ def _cliques(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
 
 
 def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01) -> Calibration:
-    """Discover a workflow from ``log``; edges taken by fewer than ``min_share`` of a step's cases are dropped."""
+    """Discover a workflow from ``log``; a transition that follows fewer than ``min_share`` of a step's visits is dropped."""
     return _Discovery(log, min_share).run(name)
 
 
@@ -668,7 +668,7 @@ class _Discovery:
         if dropped:
             shown = [dropped[key] for key in sorted(dropped)]
             self.report.append(f"dropped {len(shown)} rare transition(s) (under {self.min_share:.0%} of a step's "
-                               "cases; --min-share): " + "; ".join(shown[:12]) + (" ..." if len(shown) > 12 else ""))
+                               "visits; --min-share): " + "; ".join(shown[:12]) + (" ..." if len(shown) > 12 else ""))
         self.report.append(f"directly-follows graph: {len(dfg)} transition(s), "
                            f"{sum(len(v) for v in kept.values())} kept")
         return dfg, kept, repeats
@@ -923,4 +923,4 @@ def setup_arguments(p: Any) -> None:
                        help=f"the column with each event's {what} (default: guessed from common names{xes})")
     p.add_argument("--name", metavar="NAME", help="the workflow's name (default: from the log's file name)")
     p.add_argument("--min-share", type=_share, default=0.01, metavar="P",
-                   help="drop transitions taken by fewer than this share of a step's cases (default 0.01)")
+                   help="drop a transition that follows fewer than this share of a step's visits (default 0.01)")
