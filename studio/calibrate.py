@@ -547,7 +547,8 @@ def _cliques(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
 
 
 def calibrate(log: EventLog, *, name: str | None = None, min_share: float = 0.01) -> Calibration:
-    """Discover a workflow from ``log``; a transition that follows fewer than ``min_share`` of a step's visits is dropped."""
+    """Discover a workflow from ``log``; a transition that follows fewer than ``min_share`` of a step's visits
+    is dropped (unless the step could then not reach the end)."""
     return _Discovery(log, min_share).run(name)
 
 
