@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import os
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -161,9 +162,14 @@ def _header_problem(data: Any) -> str | None:
     return None
 
 
-def _case_problem(case: Any, line: int) -> str | None:
+def _case_problem(case: Any, line: int, offsets: array[int]) -> str | None:
     if not isinstance(case, dict) or not case.keys() >= _CASE_KEYS:
         return f"line {line} lacks fields a finished case has"
+    index = case["index"]
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(offsets):
+        return f"line {line} has `index` {index!r}, not a case of this replication"
+    if offsets[index] >= 0:
+        return f"line {line} repeats case {index}"
     steps = case["steps"]
     if not isinstance(steps, list) or any(not isinstance(s, list) or len(s) != len(STEP_FIELDS) for s in steps):
         return f"the steps on line {line} are not steps this studio writes"
@@ -174,14 +180,16 @@ def _case_problem(case: Any, line: int) -> str | None:
     return None
 
 
-def _check_record(path: Path, fingerprint: str) -> tuple[int, int]:
-    """(replication, cases) of a progress file, checked line by line; SimulationError naming what is wrong."""
+def _check_record(path: Path, fingerprint: str) -> tuple[int, array[int]]:
+    """(replication, where each case's line starts) of a progress file, checked line by line;
+    SimulationError naming what is wrong."""
     fix = "delete it to run that replication again, or run without --resume to start over"
     longest = limits.current().data_bytes
-    cases = 0
     header: dict[str, Any] = {}
+    offsets = array("q")
+    position = 0
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
                 if len(line) > longest:
                     raise SimulationError(f"progress record `{path}`: line {number} is longer than the "
@@ -191,7 +199,7 @@ def _check_record(path: Path, fingerprint: str) -> tuple[int, int]:
                 except (ValueError, RecursionError):
                     raise SimulationError(f"progress record `{path}` cannot be read (line {number} is not valid "
                                           f"JSON); {fix}") from None
-                problem = _header_problem(data) if number == 1 else _case_problem(data, number)
+                problem = _header_problem(data) if number == 1 else _case_problem(data, number, offsets)
                 if problem is not None:
                     raise SimulationError(f"progress record `{path}` is not one this studio wrote ({problem}); {fix}")
                 if number == 1:
@@ -202,15 +210,18 @@ def _check_record(path: Path, fingerprint: str) -> tuple[int, int]:
                             "seed, case count, scenario or studio version); use another --out folder or run "
                             "without --resume to start over"
                         )
+                    offsets = array("q", [-1]) * int(data["cases"])
                 else:
-                    cases += 1
-    except (OSError, UnicodeDecodeError) as exc:
+                    offsets[data["index"]] = position
+                position += len(line)
+    except OSError as exc:
         raise SimulationError(f"progress record `{path}` cannot be read ({exc}); {fix}") from None
     if not header:
         raise SimulationError(f"progress record `{path}` is empty; {fix}")
-    if cases != header["cases"]:
-        raise SimulationError(f"progress record `{path}` holds {cases} of its {header['cases']} cases; {fix}")
-    return int(header["replication"]), cases
+    missing = sum(1 for offset in offsets if offset < 0)
+    if missing:
+        raise SimulationError(f"progress record `{path}` lacks {missing} of its {len(offsets)} cases; {fix}")
+    return int(header["replication"]), offsets
 
 
 def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict[str, Any]]:
@@ -219,9 +230,9 @@ def _load_done(out: Path, fingerprint: str, replications: int) -> dict[int, dict
     if not folder.is_dir():
         return done
     for path in sorted(folder.glob("rep-*.jsonl")):
-        replication, cases = _check_record(path, fingerprint)
+        replication, offsets = _check_record(path, fingerprint)
         if replication < replications:
-            done[replication] = {"replication": replication, "cases": CaseFile(path, cases)}
+            done[replication] = {"replication": replication, "cases": CaseFile(path, offsets)}
     return done
 
 

@@ -1,16 +1,21 @@
 """Where a replication's finished cases go: a list in memory, or a JSON Lines file streamed to disk.
 
-With an output folder, each replication streams its cases, in case order, to
-``OUT/progress/rep-NNNN.jsonl`` as they finish (a header line, then one case per line), under a
-temporary name renamed into place once the replication is complete: so memory holds only the cases
-in flight, a killed run leaves only complete replications behind (``--resume`` reuses them), and
+With an output folder, each replication streams its cases to ``OUT/progress/rep-NNNN.jsonl`` as
+they finish (a header line, then one case per line), under a temporary name renamed into place once
+the replication is complete: so memory holds only the cases in flight, a killed run leaves only
+complete replications behind (``--resume`` reuses them), and
 :class:`~studio.simulate.results.Results` reads the cases back from the file in one pass per use.
+
+The file holds cases in the order they finished (a case that waits long would otherwise hold
+every later case in memory until it finishes); the writer notes where each case's line starts, and
+:class:`CaseFile` reads them back in case order through those offsets.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,26 +27,27 @@ FORMAT = 2
 
 
 class CaseFile:
-    """The cases of one finished replication, read lazily from its progress file (re-iterable, picklable)."""
+    """The cases of one finished replication, read lazily from its progress file in case order
+    (``offsets[i]``: where case ``i``'s line starts); re-iterable, picklable."""
 
-    __slots__ = ("count", "path")
+    __slots__ = ("offsets", "path")
 
-    def __init__(self, path: Path, count: int) -> None:
+    def __init__(self, path: Path, offsets: array[int]) -> None:
         self.path = path
-        self.count = count
+        self.offsets = offsets
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.offsets)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        with self.path.open(encoding="utf-8") as handle:
-            handle.readline()  # the header
-            for line in handle:
-                case: dict[str, Any] = json.loads(line)
+        with self.path.open("rb") as handle:
+            for offset in self.offsets:
+                handle.seek(offset)
+                case: dict[str, Any] = json.loads(handle.readline())
                 yield case
 
     def __repr__(self) -> str:
-        return f"CaseFile({str(self.path)!r}, {self.count} cases)"
+        return f"CaseFile({str(self.path)!r}, {len(self.offsets)} cases)"
 
 
 def header_of(fingerprint: str, replication: int, cases: int) -> dict[str, Any]:
@@ -49,11 +55,9 @@ def header_of(fingerprint: str, replication: int, cases: int) -> dict[str, Any]:
 
 
 class CaseWriter:
-    """Takes a replication's cases as they finish and keeps them in case order, in memory or on disk.
+    """Takes a replication's cases as they finish, in memory or streamed to disk.
 
-    Cases finish out of order; one that finishes before an earlier case waits in a small buffer
-    (as many cases as are in flight). ``keep``: case indices also kept in memory (the cases the
-    kernel's run is verified on).
+    ``keep``: case indices also kept in memory (the cases the kernel's run is verified on).
     """
 
     def __init__(self, replication: int, cases: int, *, path: Path | None = None, fingerprint: str = "",
@@ -63,49 +67,47 @@ class CaseWriter:
         self.path = path
         self.keep = frozenset(keep)
         self.kept: dict[int, dict[str, Any]] = {}
-        self._next = 0
-        self._waiting: dict[int, dict[str, Any]] = {}
+        self._count = 0
         self._memory: list[dict[str, Any]] = []
         self._tmp: Path | None = None
-        self._handle: IO[str] | None = None
+        self._handle: IO[bytes] | None = None
+        self._offsets = array("q", [-1]) * cases
+        self._position = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._tmp = path.with_name(f".{path.name}.tmp")
-            self._handle = self._tmp.open("w", encoding="utf-8", newline="\n")
-            self._handle.write(json.dumps(header_of(fingerprint, replication, cases), separators=(",", ":")) + "\n")
+            self._handle = self._tmp.open("wb")
+            self._write(header_of(fingerprint, replication, cases))
 
     def add(self, index: int, case: dict[str, Any]) -> None:
         if index in self.keep:
             self.kept[index] = case
-        if index != self._next:
-            self._waiting[index] = case
-            return
-        self._put(case)
-        waiting = self._waiting
-        while self._next in waiting:
-            self._put(waiting.pop(self._next))
-
-    def _put(self, case: dict[str, Any]) -> None:
-        self._next += 1
+        self._count += 1
         if self._handle is None:
             self._memory.append(case)
         else:
-            self._handle.write(json.dumps(case, separators=(",", ":")))
-            self._handle.write("\n")
+            self._offsets[index] = self._position
+            self._write(case)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        assert self._handle is not None
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        self._handle.write(line)
+        self._position += len(line)
 
     def close(self) -> dict[str, Any]:
         """The replication's payload: ``{"replication", "cases"}`` (a list, or a :class:`CaseFile`)."""
-        if self._next != self.cases or self._waiting:
+        if self._count != self.cases:
             self.abort()
-            raise RuntimeError(f"replication {self.replication} ended with {self._next} of {self.cases} cases "
+            raise RuntimeError(f"replication {self.replication} ended with {self._count} of {self.cases} cases "
                                "(internal error)")
         if self._handle is None:
-            return {"replication": self.replication, "cases": self._memory}
+            return {"replication": self.replication, "cases": sorted(self._memory, key=lambda case: case["index"])}
         assert self.path is not None and self._tmp is not None
         self._handle.close()
         self._handle = None
         os.replace(self._tmp, self.path)
-        return {"replication": self.replication, "cases": CaseFile(self.path, self.cases)}
+        return {"replication": self.replication, "cases": CaseFile(self.path, self._offsets)}
 
     def abort(self) -> None:
         """Drop a replication that did not finish (its temporary file too)."""
