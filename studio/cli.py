@@ -435,6 +435,13 @@ def _setup_simulate(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=simulate_cli.cmd_simulate)
 
 
+def _setup_sweep(p: argparse.ArgumentParser) -> None:
+    from studio.simulate.sweep import add_arguments, cmd_sweep  # noqa: PLC0415
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_sweep)
+
+
 def _setup_calibrate(p: argparse.ArgumentParser) -> None:
     from studio.calibrate import setup_arguments  # noqa: PLC0415
 
@@ -455,6 +462,8 @@ _DEFERRED: tuple[tuple[str, str, Setup], ...] = (
     ("import", "import a BPMN 2.0 process as a workflow", _setup_import),
     ("diff", "what changed between two workflows, and which changes weaken governance", _setup_diff),
     ("simulate", "run cases in virtual time: cycle time, waits, cost, failures, gold gate", _setup_simulate),
+    ("sweep", "run a grid of what-if scenarios with replications: one table with 95% intervals, a plot",
+     _setup_sweep),
     ("calibrate", "discover a simulation-ready workflow from an event log (CSV or XES)", _setup_calibrate),
 )
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from studio.simulate.runtime import CaseStop
     from studio.simulate.scenarios import ScenarioError
     from studio.simulate.scenarios import apply as apply_scenario
+    from studio.simulate.sweep import SweepResult, sweep
     from studio.simulate.walkthrough import Walkthrough
 
 _WHERE = {
@@ -50,6 +51,8 @@ _WHERE = {
     "compile": ("compiler", "compile"),
     "run_gold": ("gold", "run_gold"),
     "simulate": ("runner", "simulate"),
+    "SweepResult": ("sweep", "SweepResult"),
+    "sweep": ("sweep", "sweep"),
 }
 
 __all__ = [
@@ -61,12 +64,14 @@ __all__ = [
     "Results",
     "ScenarioError",
     "SimulationError",
+    "SweepResult",
     "Walkthrough",
     "apply_scenario",
     "compare",
     "compile",
     "run_gold",
     "simulate",
+    "sweep",
 ]
 
 

@@ -58,7 +58,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="what-if overrides (one or more, repeatable), e.g. actors.approvers.capacity=5")
     p.add_argument("--replications", type=_positive, default=1, metavar="R")
-    p.add_argument("--workers", type=_positive, default=1, metavar="W", help="worker processes for replications")
+    p.add_argument("--workers", type=_positive, default=1, metavar="W",
+                   help="worker processes for replications (with --executor dask: the workers of a local cluster)")
+    p.add_argument("--executor", choices=("processes", "dask"), default="processes",
+                   help="processes (default): worker processes on this machine; dask: a Dask cluster (the `scale` "
+                        "extra), local or at --scheduler")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="with --executor dask: run on the cluster whose scheduler is there")
     p.add_argument("--gold", action="store_true", help="also run the gold cases and write gold.json")
     p.add_argument("--min-pass", type=_fraction, default=1.0, metavar="P",
                    help="with --gold: exit 1 when fewer than this share of gold cases pass (default 1.0)")
@@ -109,7 +115,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             workflow, data=args.data, cases=args.cases, seed=args.seed, scenario=args.scenario,
             replications=args.replications, workers=args.workers, progress=not args.no_progress,
             out=args.out, resume=args.resume, allow_llm=args.allow_llm, gold=args.gold,
-            engine=args.engine, verify=args.verify,
+            engine=args.engine, verify=args.verify, executor=args.executor, scheduler=args.scheduler,
         )
     except EngineMismatch as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
@@ -126,7 +132,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         baseline = simulate(
             workflow, data=args.data, cases=args.cases, seed=args.seed, replications=args.replications,
             workers=args.workers, progress=not args.no_progress, allow_llm=args.allow_llm,
-            engine=args.engine, verify=args.verify,
+            engine=args.engine, verify=args.verify, executor=args.executor, scheduler=args.scheduler,
         )
         comparison = compare(baseline, results)
     print(summary_text(results, baseline, comparison))
