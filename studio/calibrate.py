@@ -280,7 +280,9 @@ class _Xes:
             resource = attrs.get(self.keys["resource"], "").strip() or "unknown"
             transition = attrs.get("lifecycle:transition", "complete").strip().lower()
             instance = attrs.get("concept:instance", "")
-            if self.start_key is not None:
+            if self.start_key is not None:  # each complete event carries its own start
+                if transition != "complete":
+                    continue
                 begin = _seconds(self._need(attrs, "start", line),
                                  f"{self.path}, line {line}, attribute `{self.start_key}`")
                 if moment < begin:

@@ -94,6 +94,14 @@ def test_xes_without_start_events_starts_each_event_when_the_one_before_ended() 
     assert any("40 complete event(s) without a start event" in note for note in log.notes)
 
 
+def test_xes_with_a_start_attribute_named_by_option() -> None:
+    log = read_log(LOGS / "start_attribute.xes", start="start")
+    assert [(e.case, e.activity, e.start, e.end) for e in log.events] == [
+        ("A", "x", 9 * 3600, 9 * 3600 + 600), ("A", "y", 9 * 3600 + 1200, 9 * 3600 + 1800),
+        ("B", "x", 10 * 3600, 10 * 3600 + 600)]
+    assert {e.resource for e in log.events} == {"unknown"}  # org:resource is optional in XES
+
+
 def test_output_is_the_same_every_run(tmp_path: Path) -> None:
     for name in ("a.yaml", "b.yaml"):
         assert main(["calibrate", str(LOGS / "known.csv"), "-o", str(tmp_path / name)]) == 0
