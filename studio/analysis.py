@@ -13,11 +13,13 @@ from typing import Any
 
 import networkx as nx
 
-from studio import _gcpause
+from studio import _gcpause, io
 from studio import graph as g
 from studio.model import Workflow, format_duration
 
 ROUTE_LIMIT = 200
+SAMPLE_DATA: Any = object()
+"""``analyze(..., data=SAMPLE_DATA)`` (the default): the workflow's own sample data."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +114,22 @@ class Analysis:
             "success_estimate": {
                 "probability": _round(self.success.probability),
                 "steps": [[n, _round(p)] for n, p in self.success.steps],
+                "attempts": [[n, _round(p), r] for n, p, r in self.success.attempts],
                 "loops_left_out": [list(e) for e in self.success.back_edges],
+                "exact": self.success.exact,
+                "lost": {"failed_step": _round(self.success.failed_steps), "loop_guard": _round(self.success.killed),
+                         "no_branch": _round(self.success.failed_routing)},
+                "sample_rows": self.success.rows,
+                "branches": [
+                    {"decision": b.decision, "source": b.source, "unrouted": _round(b.unrouted),
+                     "shares": [[t, _round(p)] for t, p in b.shares]}
+                    for b in self.success.branches
+                ],
+                "assumptions": list(self.success.assumptions),
             },
         }
 
-    def format_text(self, routes_shown: int = 10) -> str:  # noqa: C901, PLR0912, PLR0915 - the report's sections in reading order, each a short block
+    def format_text(self, routes_shown: int = 10) -> str:  # noqa: C901, PLR0912 - the report's sections in reading order, each a short block
         """A report for a terminal: short sections, most important first within each."""
         out: list[str] = [f"{self.workflow} {self.version}: interaction analysis", ""]
 
@@ -186,14 +199,36 @@ class Analysis:
         if path.nodes:
             out.append("  " + " -> ".join(path.nodes))
 
+        out += ["", *self._success_text()]
+        return "\n".join(out) + "\n"
+
+    def _success_text(self) -> list[str]:
         success = self.success
-        out += ["", f"End-to-end success estimate: {success.probability:.1%} of cases finish with no failed step"]
+        out = [f"End-to-end success estimate: {success.probability:.1%} of cases complete "
+               "(what `studio simulate` counts as success)"]
+        out.append(f"  lost: {success.failed_steps:.1%} a step fails after its retries, "
+                   f"{success.killed:.1%} stopped by a loop guard, {success.failed_routing:.1%} no branch can be taken")
+        attempts = {n: (p, r) for n, p, r in success.attempts}
         weakest = sorted(success.steps, key=lambda s: (s[1], s[0]))[:3]
         if weakest:
-            out.append("  weakest steps: " + ", ".join(f"{n} {p:.1%}" for n, p in weakest))
+            out.append("  weakest steps: " + ", ".join(
+                f"{n} {p:.1%} (one attempt {attempts[n][0]:.1%}, {_retries(attempts[n][1])})" for n, p in weakest))
+        data = f"{success.rows} sample row(s)" if success.rows else "no sample data"
+        out.append(f"  branch probabilities ({data}):" if success.branches else f"  no decisions to route ({data})")
+        for branch in success.branches:
+            shares = ", ".join(f"{t} {p:.1%}" for t, p in branch.shares)
+            tail = f", {branch.unrouted:.1%} no branch" if branch.unrouted > 0 else ""
+            out.append(f"    {branch.decision}: from {branch.source}: {shares}{tail}")
         if success.back_edges:
             out.append("  loops left out: " + ", ".join(f"{a}->{b}" for a, b in success.back_edges))
-        return "\n".join(out) + "\n"
+        if success.assumptions:
+            out.append("  assumptions:")
+            out += [f"    - {text}" for text in success.assumptions]
+        return out
+
+
+def _retries(count: int) -> str:
+    return f"{count} retry" if count == 1 else f"{count} retries"
 
 
 def _round(value: float) -> float:
@@ -217,13 +252,21 @@ def _duration(seconds: float) -> str:
 
 @_gcpause.paused()
 def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit: int = ROUTE_LIMIT,
-            graph: nx.DiGraph | None = None) -> Analysis:
+            graph: nx.DiGraph | None = None, data: Any = SAMPLE_DATA) -> Analysis:
     """Run every interaction analysis on ``workflow``.
 
     ``observed`` maps ``(from_actor, to_actor)`` to hand-off counts from a simulation; they then
-    weight the interaction network and the hot spots.
+    weight the interaction network and the hot spots. ``data`` (rows, a path or
+    :class:`~studio.io.Cases`) routes decisions without branch probabilities by their conditions
+    for the success estimate and the route probabilities; by default (:data:`SAMPLE_DATA`) the
+    workflow's own ``simulation.sample_data`` when the file exists; None: no data (branches the
+    workflow gives no probability for are split evenly).
     """
+    if data is SAMPLE_DATA:
+        path = io.sample_path(workflow)
+        data = path if path is not None and path.is_file() else None
     index = g._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
+    success = g._success_estimate(index, g._rows_of(data))  # first: its branch shares weight the routes
     items = g._interactions(index, observed)
     network = g._network(index, observed)
     routes = g._routes(index, route_limit + 1)
@@ -240,8 +283,8 @@ def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit:
         delegation_risks=g._delegation_risks(index),
         pairwise=g._pairwise(index, items),
         critical_path=g._critical_path(index),
-        success=g._success_estimate(index),
+        success=success,
     )
 
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["SAMPLE_DATA", "Analysis", "analyze"]

@@ -31,11 +31,14 @@ from typing import Any
 
 import networkx as nx
 
+from studio.expr import EvaluationError, Expression, ExpressionError, parse
 from studio.model import (
     Agent,
     Approval,
     Behaviour,
+    Decision,
     Human,
+    Subworkflow,
     System,
     Task,
     Tier,
@@ -286,6 +289,10 @@ class _Index:
         self._kinds: dict[str, str] | None = None
         self._links: tuple[HandOff, ...] | None = None
         self._forward: _Forward | None = None
+        self.shares: dict[str, dict[str, float]] = {}
+        self._tool_failures: dict[str, float] | None = None
+        self._steps: dict[str, tuple[float, int, float]] = {}
+        """Branch probabilities per decision (target -> share) estimated from data; see ``use_shares``."""
 
     def actor_id(self, node_id: str) -> str | None:
         """The id of a node's actor when that actor is declared, else None."""
@@ -293,6 +300,25 @@ class _Index:
 
     def actor_kind(self, actor_id: str) -> str:
         return self.actors[actor_id].kind
+
+    def tool_failure(self, tool_id: str) -> float:
+        """Probability one call of a tool fails: ``simulation.tools[tool]`` over the tool's own behaviour."""
+        if self._tool_failures is None:
+            self._tool_failures = {}
+            for tool in self.workflow.tools:
+                if tool.id not in self._tool_failures:
+                    override = self.workflow.simulation.tools.get(tool.id)
+                    failures = _field(override, tool.behaviour, "failures")
+                    self._tool_failures[tool.id] = float(failures.total) if failures is not None else 0.0
+        return self._tool_failures.get(tool_id, 0.0)
+
+    def step(self, node_id: str) -> tuple[float, int, float]:
+        """(one attempt's success, retries, success with retries) of a node (worked out once)."""
+        known = self._steps.get(node_id)
+        if known is None:
+            attempt, retries = _attempt(self, node_id)
+            known = self._steps[node_id] = (attempt, retries, 1.0 - (1.0 - attempt) ** (retries + 1))
+        return known
 
     def node_tools(self, node_id: str) -> tuple[str, ...]:
         node = self.nodes.get(node_id)
@@ -345,6 +371,12 @@ class _Index:
             self._forward = _Forward(self)
         return self._forward
 
+    def use_shares(self, branches: Iterable[BranchShare]) -> None:
+        """Route probabilities from these branch shares (the forward view is worked out again)."""
+        self.shares = {b.decision: dict(b.shares) for b in branches if b.source != "even split"}
+        if self._forward is not None:
+            self._forward.probs = _branch_probabilities(self._forward.dag, self.shares)
+
 
 class _Forward:
     """The forward view used by the static estimates: no back edges, only nodes that can finish.
@@ -366,7 +398,7 @@ class _Forward:
         self.dag = dag
         self.succs: dict[str, list[str]] = {n: _successors(dag, n) for n in dag.nodes}
         self.kinds = index.kinds
-        self.probs = _branch_probabilities(dag)
+        self.probs = _branch_probabilities(dag, index.shares)
         self.joins = _fork_joins(dag, workflow)
         self.duration = {n: node_duration(workflow, n, _index=index) for n in dag.nodes}
         self.success = {n: step_success(workflow, n, _index=index) for n in dag.nodes}
@@ -391,12 +423,45 @@ def node_duration(workflow: Workflow, node_id: str, *, _index: _Index | None = N
 
 
 def step_success(workflow: Workflow, node_id: str, *, _index: _Index | None = None) -> float:
-    """Probability one step succeeds: ``1 - failures.total`` of the node's, else its actor's, behaviour."""
-    index = _index or _Index(workflow)
-    for behaviour in _behaviours(index, node_id):
-        if behaviour is not None and behaviour.failures is not None:
-            return 1.0 - behaviour.failures.total
-    return 1.0
+    """Probability a step succeeds, as the simulator runs it: every attempt calls the step's tools
+    (each may fail) and then does the work (``failures.total``); a failed attempt is retried
+    ``retries`` times (``behaviour.retries`` of the node, else its actor's, else
+    ``policies.retries``, which defaults to 1). Human steps and approvals never fail (their
+    outcome is a decision, not a failure); start, end and gateways cannot fail.
+    """
+    return (_index or _Index(workflow)).step(node_id)[2]
+
+
+def step_attempt(workflow: Workflow, node_id: str, *, _index: _Index | None = None) -> tuple[float, int]:
+    """(probability one attempt of the step succeeds, retries after a failed attempt)."""
+    attempt, retries, _ = (_index or _Index(workflow)).step(node_id)
+    return attempt, retries
+
+
+def _attempt(index: _Index, node_id: str) -> tuple[float, int]:
+    workflow = index.workflow
+    node = index.nodes.get(node_id)
+    if not isinstance(node, (Task, Subworkflow)):
+        return 1.0, 0
+    actor_id = index.actor_id(node_id)
+    if actor_id is not None and index.actor_kind(actor_id) == "human":
+        return 1.0, 0
+    own, actor = _behaviours(index, node_id)
+    failures = _field(own, actor, "failures")
+    retries = _field(own, actor, "retries")
+    attempt = 1.0 - (failures.total if failures is not None else 0.0)
+    for tool in node.tools if isinstance(node, Task) else ():
+        attempt *= 1.0 - index.tool_failure(tool)
+    return attempt, int(retries) if retries is not None else workflow.policies.retries
+
+
+def _field(own: Behaviour | None, actor: Behaviour | None, name: str) -> Any:
+    """A behaviour field as the simulator layers it: the node's, else its actor's, else None."""
+    for behaviour in (own, actor):
+        value = getattr(behaviour, name, None) if behaviour is not None else None
+        if value is not None:
+            return value
+    return None
 
 
 # --------------------------------------------------------------------------- acyclic view
@@ -442,7 +507,8 @@ def _successors(graph: nx.DiGraph, node: str) -> list[str]:
     return sorted(out, key=lambda succ: out[succ]["index"])
 
 
-def _branch_probabilities(dag: nx.DiGraph) -> dict[tuple[str, str], float]:
+def _branch_probabilities(dag: nx.DiGraph, shares: Mapping[str, Mapping[str, float]] | None = None
+                          ) -> dict[tuple[str, str], float]:
     """Probability of each forward edge of ``dag`` (the forward view) given its source is reached.
 
     Parallel forks take every branch (1.0 each). Elsewhere one outgoing edge is taken: edges with
@@ -456,6 +522,11 @@ def _branch_probabilities(dag: nx.DiGraph) -> dict[tuple[str, str], float]:
             continue
         if dag.nodes[node]["kind"] == "parallel" or len(succs) == 1:
             out.update({(node, s): 1.0 for s in succs})
+            continue
+        known_shares = (shares or {}).get(node)
+        if known_shares is not None and sum(known_shares.get(s, 0.0) for s in succs) > 0:
+            forward = sum(known_shares.get(s, 0.0) for s in succs)
+            out.update({(node, s): known_shares.get(s, 0.0) / forward for s in succs})
             continue
         given = {s: dag.edges[node, s]["edge"].probability for s in succs}
         known = sum(p for p in given.values() if p is not None)
@@ -735,28 +806,426 @@ def _critical_path(index: _Index) -> CriticalPath:
 
 
 @dataclass(frozen=True)
+class BranchShare:
+    """Where one decision's branch probabilities come from, and what they are (per visit)."""
+
+    decision: str
+    source: str
+    """``workflow`` (the edges' ``probability``), ``sample data`` (the conditions evaluated over the
+    rows, approvals' decisions weighted by their rates), ``approval rates`` (conditions that read
+    only approvals' decisions) or ``even split`` (no probabilities and no data to evaluate)."""
+    shares: tuple[tuple[str, float], ...]
+    """(target, probability) in edge order; with data, the rows no branch takes are left out."""
+    unrouted: float = 0.0
+    """Share of evaluations no branch takes or that cannot be evaluated (those cases fail)."""
+
+
+@dataclass(frozen=True)
 class SuccessEstimate:
-    """Static estimate of the share of cases that finish without a failed step."""
+    """Static estimate of the share of cases that complete (reach an end), computed the way the
+    simulator runs a case: step failures with retries, approvals' decisions by their rates, branch
+    probabilities or conditions over the sample data, loops until their guard stops them."""
 
     probability: float
     steps: tuple[tuple[str, float], ...]
-    """(node, success of one attempt) for every step that can fail, in workflow order."""
+    """(node, success with retries) for every step that can fail, in workflow order."""
     back_edges: tuple[tuple[str, str], ...]
-    """Loops left out of the estimate (a case is assumed not to loop back)."""
+    """Loops left out of the estimate (only when it fell back to the loop-free view; see ``exact``)."""
+    attempts: tuple[tuple[str, float, int], ...] = ()
+    """(node, success of one attempt, retries after a failed attempt) for the same steps."""
+    branches: tuple[BranchShare, ...] = ()
+    killed: float = 0.0
+    """Share of cases a loop guard stops."""
+    failed_steps: float = 0.0
+    """Share of cases a step fails (after its retries)."""
+    failed_routing: float = 0.0
+    """Share of cases a decision cannot route (a condition fails to evaluate, or no branch matches)."""
+    rows: int = 0
+    """Sample rows averaged over (cases cycle through them); 0 without data."""
+    exact: bool = True
+    """False when the case's states were too many (or a loop has no guard) and the estimate is the
+    loop-free one: back edges left out, their share given to the forward branches."""
+    assumptions: tuple[str, ...] = ()
 
 
-def success_estimate(workflow: Workflow, graph: nx.DiGraph | None = None) -> SuccessEstimate:
-    """End-to-end success: over every route, the product of its step successes, weighted by the
-    route's probability, summed; all branches of a parallel section must succeed.
+def success_estimate(workflow: Workflow, graph: nx.DiGraph | None = None, data: Any = None) -> SuccessEstimate:
+    """Share of cases that complete, as :func:`studio.simulate.simulate` would find it.
 
-    Computed by dynamic programming over the forward graph (so it is exact however many routes
-    there are); it equals ``sum(r.probability * r.success for r in routes(workflow))`` when the
-    routes are not cut off by their limit.
+    ``data``: sample rows (a :class:`~studio.io.Cases`, a path or dicts); decisions without branch
+    probabilities are routed by evaluating their conditions on each row (cases cycle through the
+    rows), without data their branches are split evenly. The walk is exact for a workflow without
+    parallel sections: every state a case can be in (node, loop counts, the approval decisions and
+    fields a later condition reads) is visited once per distinct row. Parallel branches must all
+    succeed and are taken to be independent.
     """
-    return _success_estimate(_Index(workflow, graph))
+    index = _Index(workflow, graph)
+    return _success_estimate(index, _rows_of(data))
 
 
-def _success_estimate(index: _Index) -> SuccessEstimate:
+def _rows_of(data: Any) -> list[dict[str, Any]] | None:
+    if data is None:
+        return None
+    from studio import io  # noqa: PLC0415 - only when data is given
+
+    cases = io.as_cases(data)
+    return [dict(row) for row in cases.rows] if cases is not None else None
+
+
+_SUCCESS = (1.0, 0.0, 0.0, 0.0)
+_KILLED = (0.0, 1.0, 0.0, 0.0)
+_FAILED = (0.0, 0.0, 1.0, 0.0)
+_UNROUTED = (0.0, 0.0, 0.0, 1.0)
+_STATE_LIMIT = 200_000
+_MISSING = object()
+
+Vec = tuple[float, float, float, float]
+State = tuple[str, tuple[tuple[str, str, int], ...], tuple[tuple[str, Any], ...], str | None]
+Term = tuple[float, "State | Vec"]
+
+
+class _TooMany(Exception):
+    """The walk met more states than the limit, or a loop without a guard."""
+
+
+class _Walker:
+    """Every decision the simulator makes for one case, as probabilities (see ``success_estimate``)."""
+
+    def __init__(self, index: _Index, rows: list[dict[str, Any]] | None) -> None:
+        self.index = index
+        graph = index.graph
+        self.rows = rows
+        self.kinds = index.kinds
+        self.edges: dict[str, list[Any]] = {}
+        for edge in index.workflow.edges:
+            if edge.source in graph and edge.target in graph:
+                self.edges.setdefault(edge.source, []).append(edge)
+        self._components()
+        self.success: dict[str, float] = {}
+        self.outputs: dict[str, tuple[str, ...]] = {}
+        self.approvals: dict[str, tuple[float, float, float, Expression | None]] = {}
+        self.conditions: dict[str, list[tuple[str, Expression | None, bool, float | None]]] = {}
+        self.last_read: dict[str, int] = {}
+        """Field -> the latest topological position of a node that reads it (see ``position``)."""
+        for node_id, node in index.nodes.items():
+            if node_id in graph:
+                self._node(node_id, node)
+        self.read = frozenset(self.last_read)
+        self.joins = index.forward.joins
+        self.assumptions: dict[str, None] = {}
+        self.states = 0
+
+    def _components(self) -> None:
+        """Loops (strongly connected components) and their guards."""
+        graph = self.index.graph
+        components = list(nx.strongly_connected_components(graph))
+        member = {node: i for i, nodes in enumerate(components) for node in nodes}
+        size = {i: len(nodes) for i, nodes in enumerate(components)}
+        condensed = nx.condensation(graph, scc=components)
+        order = {c: position for position, c in enumerate(nx.topological_sort(condensed))}
+        self.member = member
+        self.position = {node: order[c] for node, c in member.items()}
+        """Topological position of each node's strongly connected component: a loop's count is kept
+        only while the case is inside that loop's component, and a field only while a node that reads
+        it may still come (no reader at a later position: it is dropped), so states do not multiply
+        with every loop and approval the case has left behind."""
+        policy = self.index.workflow.policies.max_repeats
+        self.guards: dict[tuple[str, str], int] = {}
+        self.unguarded: list[tuple[str, str]] = []
+        for source, out in self.edges.items():
+            for edge in out:
+                same = member[source] == member[edge.target]
+                if not same or (size[member[source]] == 1 and source != edge.target):
+                    continue
+                limit = edge.max_repeats if edge.max_repeats is not None else policy
+                if limit is None:
+                    self.unguarded.append((source, edge.target))
+                else:
+                    self.guards.setdefault((source, edge.target), limit)
+
+    def _reads(self, node_id: str, expression: Expression | None) -> None:
+        if expression is not None:
+            for name in expression.root_fields():
+                self.last_read[name] = max(self.last_read.get(name, -1), self.position[node_id])
+
+    def _node(self, node_id: str, node: Any) -> None:
+        """What the walk needs about one node: success with retries, outputs, outcomes, branches."""
+        index = self.index
+        self.success[node_id] = index.step(node_id)[2]
+        self.outputs[node_id] = tuple(getattr(node, "outputs", ()) or ())
+        if isinstance(node, Approval):
+            own, actor = _behaviours(index, node_id)
+            approve = _field(own, actor, "approve_rate")
+            send_back = float(_field(own, actor, "send_back_rate") or 0.0)
+            approve = float(approve) if approve is not None else 1.0 - send_back
+            threshold = _parsed(node.threshold)
+            self._reads(node_id, threshold)
+            self.approvals[node_id] = (approve, send_back, max(0.0, 1.0 - approve - send_back), threshold)
+        elif isinstance(node, Decision):
+            branches = []
+            for edge in self.edges.get(node_id, []):
+                expression = None if edge.default else _parsed(edge.when)
+                self._reads(node_id, expression)
+                branches.append((edge.target, expression, edge.default, getattr(edge, "probability", None)))
+            self.conditions[node_id] = branches
+
+    # ------------------------------------------------------------------ one row
+
+    def solve(self, row: Mapping[str, Any]) -> Vec:
+        """(completed, killed, failed step, unrouted) shares of the cases that start with ``row``."""
+        starts = [s for s in start_ids(self.index.workflow) if s in self.index.graph]
+        if not starts:
+            return (0.0, 0.0, 0.0, 0.0)
+        memo: dict[State, Vec] = {}
+        root: State = (starts[0], (), (), None)
+        stack: list[tuple[State, tuple[str, float, list[Term]] | None]] = [(root, None)]
+        open_states: set[State] = set()
+        while stack:
+            state, expansion = stack.pop()
+            if state in memo:
+                continue
+            if expansion is None:
+                expansion = self._expand(state, row)
+                self.states += 1
+                if self.states > _STATE_LIMIT:
+                    raise _TooMany("states")
+            waiting = [child for _, child in expansion[2] if isinstance(child[0], str) and child not in memo]
+            if waiting:
+                if state in open_states:
+                    raise _TooMany("cycle")
+                open_states.add(state)
+                stack.append((state, expansion))
+                for child in waiting:
+                    if child in open_states:
+                        raise _TooMany("cycle")
+                    stack.append((child, None))
+                continue
+            open_states.discard(state)
+            memo[state] = self._combine(expansion, memo)
+        return memo[root]
+
+    @staticmethod
+    def _combine(expansion: tuple[str, float, list[Term]], memo: Mapping[State, Vec]) -> Vec:
+        how, factor, terms = expansion
+        vecs = [(w, child if not isinstance(child[0], str) else memo[child]) for w, child in terms]
+        if how == "sum":
+            return tuple(math.fsum(w * v[i] for w, v in vecs) for i in range(4))  # type: ignore[return-value]
+        # all of the children must complete (parallel branches, then what follows the join)
+        done = factor
+        for _, v in vecs:
+            done *= v[0]
+        rest = [sum(v[i] for _, v in vecs) for i in (1, 2, 3)]
+        total = sum(rest)
+        lost = factor * (1.0 - done / factor if factor > 0 else 1.0)
+        failed_here = 1.0 - factor
+        shares = [lost * r / total if total > 0 else 0.0 for r in rest]
+        return (done, shares[0], shares[1] + failed_here, shares[2])
+
+    def _expand(self, state: State, row: Mapping[str, Any]) -> tuple[str, float, list[Term]]:
+        node, counts, fields, stop = state
+        kind = self.kinds.get(node)
+        if kind == "end":
+            return ("sum", 1.0, [(1.0, _SUCCESS)])
+        case = {**row, **dict(fields)} if fields else row
+        if kind == "decision":
+            return ("sum", 1.0, self._route(node, state, case))
+        if kind == "approval":
+            return ("sum", 1.0, self._approval(state, case))
+        success = self.success.get(node, 1.0)
+        after = self._with(fields, {}, case, node) if self.outputs.get(node) else fields
+        targets = self._targets(node)
+        if len(targets) > 1:  # a fork: every branch must complete, then the join (or nothing) follows
+            join = self.joins.get(node) if kind == "parallel" else None
+            children: list[Term] = []
+            for target in targets:
+                children.append((1.0, self._go(node, target, counts, after, join)[1]))
+            if join is not None:
+                children.append((1.0, (join, counts, after, stop)))
+            elif stop is not None:
+                self._assume(f"`{node}`: branches that never meet inside an enclosing parallel section")
+            return ("prod", success, children)
+        terms = [(success * w, child) for w, child in self._onward(node, counts, after, stop)]
+        if success < 1.0:
+            terms.append((1.0 - success, _FAILED))
+        return ("sum", 1.0, terms)
+
+    def _approval(self, state: State, case: Mapping[str, Any]) -> list[Term]:
+        node, counts, fields, stop = state
+        approve, send_back, reject, threshold = self.approvals[node]
+        outcomes: list[tuple[float, str]] = [(approve, "approve"), (send_back, "send_back"), (reject, "reject")]
+        if threshold is not None:
+            try:
+                needed = threshold.evaluate_bool(case)
+            except ExpressionError:
+                if self.rows:
+                    return [(1.0, _UNROUTED)]
+                self._assume(f"approval `{node}`: its threshold cannot be evaluated without sample data; "
+                             "taken as needed")
+                needed = True
+            if not needed:
+                outcomes = [(1.0, "approve")]
+        terms: list[Term] = []
+        for weight, decision in outcomes:
+            if weight > 0:
+                after = self._with(fields, {f"{node}_decision": decision, f"{node}_note": None}, case, node)
+                terms += [(weight * w, child) for w, child in self._onward(node, counts, after, stop)]
+        return terms
+
+    def _targets(self, node: str) -> list[str]:
+        return list(dict.fromkeys(edge.target for edge in self.edges.get(node, [])))
+
+    def _onward(self, node: str, counts: Any, fields: Any, stop: str | None) -> list[Term]:
+        targets = self._targets(node)
+        if not targets:
+            return [(1.0, _SUCCESS)]  # a dead end: the case stops with nothing left to run
+        return [self._go(node, targets[0], counts, fields, stop)]
+
+    def _go(self, source: str, target: str, counts: tuple[tuple[str, str, int], ...], fields: Any,
+            stop: str | None) -> Term:
+        if target == stop:
+            return (1.0, _SUCCESS)
+        limit = self.guards.get((source, target))
+        if limit is not None:
+            taken = dict(((a, b), n) for a, b, n in counts)
+            n = taken.get((source, target), 0) + 1
+            if n > limit:
+                return (1.0, _KILLED)
+            taken[source, target] = n
+            counts = tuple(sorted((a, b, c) for (a, b), c in taken.items()))
+        if self.member[source] != self.member[target]:  # left a component: forget what cannot come back
+            inside = self.member[target]
+            counts = tuple(c for c in counts if self.member[c[1]] == inside)
+            here = self.position[target]
+            fields = tuple(f for f in fields if self.last_read.get(f[0], -1) >= here)
+        return (1.0, (target, counts, fields, stop))
+
+    def _route(self, node: str, state: State, case: Mapping[str, Any]) -> list[Term]:
+        _, counts, fields, stop = state
+        branches = self.conditions.get(node, [])
+        if not branches:
+            return [(1.0, _SUCCESS)]
+        default = next((target for target, _, is_default, _ in branches if is_default), None)
+        drawn = [(p, target) for target, _, is_default, p in branches if not is_default and p is not None]
+        if drawn:  # one fresh draw per visit; the default (else the last branch) takes the remainder
+            rest = max(0.0, 1.0 - math.fsum(p for p, _ in drawn))
+            if rest > 0:
+                drawn.append((rest, default if default is not None else drawn[-1][1]))
+            return [(p * w, child) for p, target in drawn
+                    for w, child in [self._go(node, target, counts, fields, stop)]]
+        for target, expression, is_default, _ in branches:
+            if is_default or expression is None:
+                continue
+            try:
+                taken = expression.evaluate_bool(case)
+            except ExpressionError as exc:
+                return self._unevaluable(node, state, expression, exc)
+            if taken:
+                return [self._go(node, target, counts, fields, stop)]
+        if default is None:
+            return [(1.0, _UNROUTED)]
+        return [self._go(node, default, counts, fields, stop)]
+
+    def _unevaluable(self, node: str, state: State, expression: Expression, exc: ExpressionError) -> list[Term]:
+        """With data, the simulator fails the case; without, the branches are split evenly (and it says so)."""
+        _, counts, fields, stop = state
+        if self.rows:
+            message = exc.message if isinstance(exc, EvaluationError) else str(exc)
+            self._assume(f"decision `{node}`: `{expression.text}` cannot be evaluated on some rows "
+                         f"({message}); the simulator fails those cases")
+            return [(1.0, _UNROUTED)]
+        self._assume(f"decision `{node}`: no sample data to evaluate its conditions; branches split evenly")
+        targets = list(dict.fromkeys(t for t, *_ in self.conditions[node]))
+        return [(w / len(targets), child) for t in targets for w, child in [self._go(node, t, counts, fields, stop)]]
+
+    def _with(self, fields: tuple[tuple[str, Any], ...], new: Mapping[str, Any], case: Mapping[str, Any],
+              node: str) -> tuple[tuple[str, Any], ...]:
+        """The fields a later condition reads, after ``node`` ran: its decision, outputs it left unset."""
+        changes = {k: v for k, v in new.items() if k in self.read}
+        for name in self.outputs.get(node, ()):
+            if name in self.read and name not in case and name not in changes:
+                changes[name] = None
+        if not changes:
+            return fields
+        merged = dict(fields)
+        merged.update(changes)
+        return tuple(sorted(merged.items(), key=lambda item: item[0]))
+
+    def _assume(self, text: str) -> None:
+        self.assumptions.setdefault(text, None)
+
+
+def _parsed(text: str | None) -> Expression | None:
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ExpressionError:
+        return None  # the validator reports it; the simulator would not compile
+
+
+def _success_estimate(index: _Index, rows: list[dict[str, Any]] | None = None) -> SuccessEstimate:
+    workflow = index.workflow
+    walker = _Walker(index, rows)
+    attempts = []
+    steps = []
+    for node in index.nodes:  # workflow order
+        attempt, retries, success = index.step(node)
+        if attempt < 1.0 and node in index.graph:
+            attempts.append((node, attempt, retries))
+            steps.append((node, success))
+    assumptions = _stated(workflow, walker, attempts)
+    groups: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
+    for row in rows or [{}]:
+        key = tuple(repr(row.get(name, _MISSING)) for name in sorted(walker.read))
+        seen = groups.get(key)
+        groups[key] = (row, seen[1] + 1 if seen is not None else 1)
+    total = sum(count for _, count in groups.values())
+    branches = _branch_shares(index, walker, rows)
+    index.use_shares(branches)
+    try:
+        if walker.unguarded:
+            raise _TooMany("cycle")
+        sums = [0.0, 0.0, 0.0, 0.0]
+        for row, count in groups.values():
+            vec = walker.solve(row)
+            for i in range(4):
+                sums[i] += vec[i] * count
+        probability, killed, failed, unrouted = (value / total for value in sums)
+    except _TooMany as why:
+        fwd = index.forward
+        loop_free = _loop_free(index)
+        reason = ("a loop has no guard (max_repeats: null)" if str(why) == "cycle"
+                  else f"more than {_STATE_LIMIT:,} states")
+        assumptions.append(f"loops left out ({reason}): a case is taken not to loop back")
+        assumptions += list(walker.assumptions)
+        return SuccessEstimate(loop_free, tuple(steps), fwd.back_edges, tuple(attempts), branches,
+                               rows=len(rows or ()), exact=False, assumptions=tuple(assumptions))
+    if walker.guards:
+        assumptions.append("loops run until a branch leaves them or their guard (max_repeats) stops the case")
+    if any(walker.kinds.get(n) == "parallel" for n in index.nodes):
+        assumptions.append("parallel branches succeed or fail independently; all must complete")
+    assumptions += list(walker.assumptions)
+    return SuccessEstimate(probability, tuple(steps), (), tuple(attempts), branches, killed, failed, unrouted,
+                           len(rows or ()), True, tuple(assumptions))
+
+
+def _stated(workflow: Workflow, walker: _Walker, attempts: list[tuple[str, float, int]]) -> list[str]:
+    """The assumptions every estimate of this workflow rests on."""
+    out: list[str] = []
+    if attempts:
+        retried = ", ".join(str(r) for r in sorted({r for _, _, r in attempts}))
+        out.append(f"a failed attempt is retried ({retried} time(s)); "
+                   f"policies.retries = {workflow.policies.retries} unless a behaviour sets `retries`")
+    if walker.approvals:
+        out.append("approvals decide by their approve_rate / send_back_rate (the rest rejects); an "
+                   "escalated approval is taken to decide at its own actor's rates")
+    if workflow.simulation.overrides:
+        out.append("per-case overrides (simulation.overrides) are not applied")
+    return out
+
+
+def _loop_free(index: _Index) -> float:
+    """The loop-free estimate: over the forward view, products of step successes weighted by branch
+    probabilities; all branches of a parallel section must succeed."""
     fwd = index.forward
     dag = fwd.dag
     stop = _regions(dag, fwd.joins)
@@ -781,9 +1250,71 @@ def _success_estimate(index: _Index) -> SuccessEstimate:
         else:
             value[node] = own * math.fsum(fwd.probs[node, s] * term(node, s) for s in succs)
     starts = [s for s in start_ids(index.workflow) if s in value]
-    probability = value[starts[0]] if starts else 0.0
-    steps = tuple((n, fwd.success[n]) for n in index.sort_nodes(fwd.dag.nodes) if fwd.success[n] < 1.0)
-    return SuccessEstimate(probability, steps, fwd.back_edges)
+    return value[starts[0]] if starts else 0.0
+
+
+def _branch_shares(index: _Index, walker: _Walker, rows: list[dict[str, Any]] | None) -> tuple[BranchShare, ...]:
+    """Each decision's branch probabilities per visit and where they come from."""
+    out: list[BranchShare] = []
+    for node in index.sort_nodes(walker.conditions):
+        branches = walker.conditions[node]
+        if len(branches) < 2:
+            continue
+        targets = list(dict.fromkeys(t for t, *_ in branches))
+        default = next((t for t, _, d, _ in branches if d), None)
+        drawn = [(t, p) for t, _, d, p in branches if not d and p is not None]
+        if drawn:
+            share = dict.fromkeys(targets, 0.0)
+            for t, p in drawn:
+                share[t] += p
+            share[default if default is not None else drawn[-1][0]] += max(0.0, 1.0 - sum(p for _, p in drawn))
+            out.append(BranchShare(node, "workflow", tuple(share.items())))
+        else:
+            out.append(_evaluated(node, walker, rows, targets, default))
+    return tuple(out)
+
+
+def _evaluated(node: str, walker: _Walker, rows: list[dict[str, Any]] | None, targets: list[str],
+               default: str | None) -> BranchShare:
+    """Shares of a decision routed by its conditions: over the rows, approvals' decisions by their rates."""
+    branches = walker.conditions[node]
+    approval_fields = {f"{a}_decision": a for a in walker.approvals}
+    read: set[str] = set()
+    for _, expression, _, _ in branches:
+        read |= expression.root_fields() if expression is not None else set()
+    decided = sorted(f for f in read if f in approval_fields)
+    if not rows and read - set(decided):
+        return BranchShare(node, "even split", tuple((t, 1.0 / len(targets)) for t in targets))
+    options: list[tuple[float, dict[str, Any]]] = [(1.0, {})]
+    for name in decided:
+        approve, send_back, reject, _ = walker.approvals[approval_fields[name]]
+        options = [(w * p, {**chosen, name: d}) for w, chosen in options
+                   for p, d in ((approve, "approve"), (send_back, "send_back"), (reject, "reject")) if p > 0]
+    share = dict.fromkeys(targets, 0.0)
+    unrouted = 0.0
+    cases = rows or [{}]
+    for row in cases:
+        for weight, chosen in options:
+            taken = _first_true(branches, {**row, **chosen}, default)
+            if taken is None:
+                unrouted += weight
+            else:
+                share[taken] += weight
+    n = len(cases)
+    return BranchShare(node, "sample data" if rows else "approval rates",
+                       tuple((t, v / n) for t, v in share.items()), unrouted / n)
+
+
+def _first_true(branches: list[tuple[str, Expression | None, bool, float | None]], case: Mapping[str, Any],
+                default: str | None) -> str | None:
+    """The branch the simulator takes for ``case`` (None: none can be taken, the case fails)."""
+    try:
+        for target, expression, is_default, _ in branches:
+            if not is_default and expression is not None and expression.evaluate_bool(case):
+                return target
+    except ExpressionError:
+        return None
+    return default
 
 
 def _regions(dag: nx.DiGraph, joins: Mapping[str, str | None]) -> dict[str, str | None]:
