@@ -462,7 +462,7 @@ _DEFERRED: tuple[tuple[str, str, Setup], ...] = (
     ("import", "import a BPMN 2.0 process as a workflow", _setup_import),
     ("diff", "what changed between two workflows, and which changes weaken governance", _setup_diff),
     ("simulate", "run cases in virtual time: cycle time, waits, cost, failures, gold gate", _setup_simulate),
-    ("sweep", "run a grid of what-if scenarios with replications: one table with 95% intervals, a plot",
+    ("sweep", "run a grid of what-if scenarios with replications: one table with 95%% intervals, a plot",
      _setup_sweep),
     ("calibrate", "discover a simulation-ready workflow from an event log (CSV or XES)", _setup_calibrate),
 )

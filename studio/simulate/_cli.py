@@ -101,7 +101,7 @@ def _check_out(out: Path) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from studio import io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
-    from studio.simulate import EngineMismatch, simulate  # noqa: PLC0415
+    from studio.simulate.runner import EngineMismatch, simulate  # noqa: PLC0415
     from studio.simulate.summary import text as summary_text  # noqa: PLC0415
 
     workflow = io.load(args.file)
@@ -127,7 +127,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
     baseline = comparison = None
     if args.scenario:  # the same run without the scenario, to compare with (no files written for it)
-        from studio.simulate import compare  # noqa: PLC0415
+        from studio.simulate.results import compare  # noqa: PLC0415
 
         baseline = simulate(
             workflow, data=args.data, cases=args.cases, seed=args.seed, replications=args.replications,

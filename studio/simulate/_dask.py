@@ -1,6 +1,6 @@
 """Replications on Dask: a ``LocalCluster`` started for the run, or an existing cluster.
 
-A task is one replication (:func:`studio.simulate.runner._replicate`, the same code the worker
+A task is one replication (``studio.simulate.runner._dask_run``: the same code the worker
 processes run); it returns the replication's cases in memory, because workers on other machines do
 not share the parent's file system: the parent writes the progress files, verifies the sampled cases
 against LangGraph and computes the KPIs, as with worker processes. Each spec is scattered to the
@@ -26,7 +26,6 @@ from studio.simulate.inputs import SimulationError
 if TYPE_CHECKING:
     from studio.simulate.compiler import CompiledWorkflow
     from studio.simulate.inputs import Spec
-    from studio.simulate.runner import _Job
 
 __all__ = ["EXECUTORS", "compiled_for", "connect", "run_tasks"]
 
@@ -131,15 +130,8 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Any]:
         cluster.close()
 
 
-def _task(spec: Spec, job: _Job, key: str, replication: int) -> tuple[dict[str, Any], Any, dict[int, Any]]:
-    """On a worker: one replication, its cases in memory."""
-    from studio.simulate.runner import _replicate  # noqa: PLC0415
-
-    return _replicate(compiled_for(spec, key), spec, job, replication)
-
-
-def run_tasks(client: Any, work: Sequence[tuple[Spec, _Job, str, Sequence[int]]],
-              task: Callable[..., Any] = _task) -> Iterator[tuple[int, Any]]:
+def run_tasks(client: Any, work: Sequence[tuple[Spec, Any, str, Sequence[int]]],
+              task: Callable[..., Any]) -> Iterator[tuple[int, Any]]:
     """Run ``task(spec, job, key, replication)`` for every spec's replications at once; yield
     ``(position of the spec in work, result)`` as tasks finish. Each spec travels to each worker once."""
     as_completed = _module("distributed").as_completed

@@ -106,6 +106,12 @@ def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants, dict[i
     return _replicate(_WORKER["compiled"], _WORKER["spec"], _WORKER["job"], replication)
 
 
+def _dask_run(spec: Spec, job: _Job, key: str, replication: int) -> tuple[dict[str, Any], kernel.Grants,
+                                                                           dict[int, Any]]:
+    """On a Dask worker: one replication, its cases in memory (``job.folder`` is None there)."""
+    return _replicate(_dask.compiled_for(spec, key), spec, job, replication)
+
+
 def _stored(job: _Job, spec: Spec, payload: dict[str, Any]) -> dict[str, Any]:
     """A replication that ran elsewhere (its cases in memory) written to its progress file, as
     :func:`_replicate` would have; the payload unchanged without an output folder."""
@@ -387,7 +393,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
         if executor == "dask" and todo:
             key = fingerprint or spec.fingerprint()
             with _dask.connect(workers, scheduler) as client:
-                for _, (payload, grants, kept) in _dask.run_tasks(client, [(spec, job, key, todo)]):
+                for _, (payload, grants, kept) in _dask.run_tasks(client, [(spec, job, key, todo)], _dask_run):
                     check(_stored(job, spec, payload), grants, kept)
                     bar.update(count)
         elif workers == 1 or len(todo) <= 1:
