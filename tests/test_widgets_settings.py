@@ -124,3 +124,17 @@ def test_a_policy_finding_opens_the_settings_form(tmp_path: Path) -> None:
     studio.select("policies", None)
     assert studio.editors.selected_index == 5
     assert studio.editors.get_title(5) == "Settings"
+
+
+def test_settings_forms_say_when_they_hold_unsaved_values(tmp_path: Path) -> None:
+    studio = Studio(copy_template("procurement", tmp_path))
+    assert studio.policy_save.description == "Save policies"
+    studio.policy_max_turns.value = "120"
+    assert studio.policy_save.description == "Save policies (changed)"
+    assert studio.policy_save.button_style == "warning"
+    studio.policy_save.click()
+    assert studio.policy_save.description == "Save policies" and studio.controller.workflow.policies.max_turns == 120
+    studio.sim_set_seed.value = "7"
+    assert studio.sim_settings_save.description.endswith("(changed)")
+    studio.controller.undo()  # the form shows the workflow again: nothing unsaved
+    assert studio.sim_settings_save.description == "Save simulation settings"

@@ -1306,6 +1306,24 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             "Save simulation settings", "primary", "Change the simulation settings", "check"
         )
         self.sim_set_process.observe(self._unless_quiet(self._settings_layout), names="value")
+        for field in (
+            self.policy_max_turns,
+            self.policy_max_repeats,
+            self.policy_sla,
+            self.policy_escalate,
+            self.policy_retries,
+            self.policy_autonomy,
+        ):
+            field.observe(self._unless_quiet(lambda: self._mark_unsaved(self.policy_save, True)), names="value")
+        for field in (
+            self.sim_set_seed,
+            self.sim_set_cases,
+            self.sim_set_process,
+            self.sim_set_arrival,
+            self.sim_set_sample,
+            self.sim_set_gold,
+        ):
+            field.observe(self._unless_quiet(lambda: self._mark_unsaved(self.sim_settings_save, True)), names="value")
         self.policy_save.on_click(lambda _: self._act(lambda: self.controller.update_policies(**self._policy_fields())))
         self.sim_settings_save.on_click(
             lambda _: self._act(lambda: self.controller.update_simulation(**self._simulation_fields()))
@@ -1361,7 +1379,16 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             param: self.sim_set_arrival.value,
         }
 
+    @staticmethod
+    def _mark_unsaved(button: Any, unsaved: bool) -> None:
+        """A settings form's Save button says when the form holds values not saved yet."""
+        text = button.description.removesuffix(" (changed)")
+        button.description = f"{text} (changed)" if unsaved else text
+        button.button_style = "warning" if unsaved else "primary"
+
     def _load_settings(self) -> None:
+        self._mark_unsaved(self.policy_save, False)
+        self._mark_unsaved(self.sim_settings_save, False)
         wf = self.controller.workflow
         policies, simulation = wf.policies, wf.simulation
         humans = self.controller.options_for("humans")
