@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]  # not `tests.conftest`: an installed package may own `tests`
 
 
 def test_demo_runs_one_template_and_prints_how_to_open_lab(tmp_path: Path) -> None:
