@@ -154,78 +154,96 @@ def _override_findings(workflow: Workflow) -> list[Finding]:
     return findings
 
 
-def build_plan(workflow: Workflow) -> Plan:
-    """The runtime plan of a (validated) workflow."""
-    policies = workflow.policies
-    actors = {a.id: a for a in workflow.actors}
-    nodes = {n.id: n for n in reversed(workflow.nodes)}  # first occurrence wins
-    kinds = {node_id: node.kind for node_id, node in nodes.items()}
-    joins = frozenset(node_id for node_id, kind in kinds.items() if kind == "join")
-    outgoing: dict[str, list[Any]] = {}
-    incoming: dict[str, list[Any]] = {}
-    for edge in workflow.edges:
-        if edge.source in nodes and edge.target in nodes:
-            outgoing.setdefault(edge.source, []).append(edge)
-            incoming.setdefault(edge.target, []).append(edge)
+@dataclass
+class _Graph:
+    """The workflow's nodes and edges indexed once (duplicates: the first node, the first actor win;
+    the validator reports them)."""
 
-    def resolved_for(node: Any, actor_id: str) -> tuple[Resolved, tuple[Behaviour | None, ...]]:
-        actor = actors.get(actor_id)
+    workflow: Workflow
+    actors: dict[str, Any]
+    nodes: dict[str, Any]
+    joins: frozenset[str]
+    outgoing: dict[str, list[Any]]
+    incoming: dict[str, list[Any]]
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> _Graph:
+        actors: dict[str, Any] = {}
+        for actor in workflow.actors:
+            actors.setdefault(actor.id, actor)
+        nodes: dict[str, Any] = {}
+        for node in workflow.nodes:
+            nodes.setdefault(node.id, node)
+        outgoing: dict[str, list[Any]] = {}
+        incoming: dict[str, list[Any]] = {}
+        for edge in workflow.edges:
+            if edge.source in nodes and edge.target in nodes:
+                outgoing.setdefault(edge.source, []).append(edge)
+                incoming.setdefault(edge.target, []).append(edge)
+        joins = frozenset(node_id for node_id, node in nodes.items() if node.kind == "join")
+        return cls(workflow, actors, nodes, joins, outgoing, incoming)
+
+    def resolved_for(self, node: Any, actor_id: str) -> tuple[Resolved, tuple[Behaviour | None, ...]]:
+        """A step's behaviour when ``actor_id`` does it: kind defaults <- actor <- node."""
+        actor = self.actors.get(actor_id)
         kind = actor.kind if actor is not None else "none"
         layers = (actor.behaviour if actor is not None else None, getattr(node, "behaviour", None))
-        return layer(DEFAULT_DURATIONS[kind], policies.retries, *layers), layers
+        return layer(DEFAULT_DURATIONS[kind], self.workflow.policies.retries, *layers), layers
 
-    plans: dict[str, NodePlan] = {}
-    for order, node in enumerate(workflow.nodes):
-        if node.id in plans:
-            continue
-        plan = NodePlan(id=node.id, kind=node.kind, order=order, label=node.label)
-        actor_id = getattr(node, "actor", None)
-        if actor_id is not None and actor_id in actors:
-            plan.actor = actor_id
-            plan.actor_kind = actors[actor_id].kind
-            plan.behaviours[actor_id], plan.behaviour_layers[actor_id] = resolved_for(node, actor_id)
-        elif isinstance(node, (Task, Approval, Subworkflow)):
-            plan.behaviours[""], plan.behaviour_layers[""] = resolved_for(node, "")
-        if isinstance(node, Task):
-            plan.tools = tuple(node.tools)
-            plan.outputs = tuple(node.outputs)
-        if isinstance(node, (Task, Approval)):
-            plan.sla = step_sla(node, policies)
-            escalates = escalation(node, actors, policies)
-            if escalates is not None:
-                plan.escalate_to = escalate = escalates[1]
-                plan.behaviours[escalate], plan.behaviour_layers[escalate] = resolved_for(node, escalate)
-        if isinstance(node, Approval):
-            plan.outputs = tuple(node.outputs)
-            plan.threshold = parse(node.threshold) if node.threshold is not None else None
-            plan.reviews = tuple(node.reviews)
-        if node.kind == "end":
-            plan.outcome = getattr(node, "outcome", None) or node.id
-        edges = outgoing.get(node.id, [])
-        if node.kind == "decision":
-            branches = []
-            for edge in edges:
-                if edge.default:
-                    if plan.default is None:
-                        plan.default = edge.target
-                elif edge.when is not None:
-                    branches.append((parse(edge.when), edge.target))
-            plan.branches = tuple(branches)
-            plan.probabilities = tuple((edge.probability, edge.target) for edge in edges
-                                       if not edge.default and edge.probability is not None)
-            for edge in edges:
-                target = edge.target
-                plan.graph_target[target] = _relay_id(node.id, target) if target in joins else target
-        else:
-            seen: dict[str, None] = {}
-            for edge in edges:
-                seen.setdefault(edge.target, None)
-            plan.targets = tuple(seen)
-        for edge in incoming.get(node.id, []):
-            limit = edge.max_repeats if edge.max_repeats is not None else policies.max_repeats
-            plan.limits.setdefault(edge.source, limit)
-        plans[node.id] = plan
 
+def _actor_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
+    """Who does the step, with what behaviour, tools, outputs, SLA and escalation."""
+    actor_id = getattr(node, "actor", None)
+    if actor_id is not None and actor_id in graph.actors:
+        plan.actor = actor_id
+        plan.actor_kind = graph.actors[actor_id].kind
+        plan.behaviours[actor_id], plan.behaviour_layers[actor_id] = graph.resolved_for(node, actor_id)
+    elif isinstance(node, (Task, Approval, Subworkflow)):
+        plan.behaviours[""], plan.behaviour_layers[""] = graph.resolved_for(node, "")
+    if isinstance(node, Task):
+        plan.tools = tuple(node.tools)
+        plan.outputs = tuple(node.outputs)
+    if isinstance(node, (Task, Approval)):
+        policies = graph.workflow.policies
+        plan.sla = step_sla(node, policies)
+        escalates = escalation(node, graph.actors, policies)
+        if escalates is not None:
+            plan.escalate_to = escalate = escalates[1]
+            plan.behaviours[escalate], plan.behaviour_layers[escalate] = graph.resolved_for(node, escalate)
+    if isinstance(node, Approval):
+        plan.outputs = tuple(node.outputs)
+        plan.threshold = parse(node.threshold) if node.threshold is not None else None
+        plan.reviews = tuple(node.reviews)
+    if node.kind == "end":
+        plan.outcome = getattr(node, "outcome", None) or node.id
+
+
+def _routing_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
+    """Where the case goes next: a decision's branches, or every target; and the loop-guard limits."""
+    edges = graph.outgoing.get(node.id, [])
+    if node.kind == "decision":
+        branches = []
+        for edge in edges:
+            if edge.default:
+                if plan.default is None:
+                    plan.default = edge.target
+            elif edge.when is not None:
+                branches.append((parse(edge.when), edge.target))
+        plan.branches = tuple(branches)
+        plan.probabilities = tuple((edge.probability, edge.target) for edge in edges
+                                   if not edge.default and edge.probability is not None)
+        for edge in edges:
+            target = edge.target
+            plan.graph_target[target] = _relay_id(node.id, target) if target in graph.joins else target
+    else:
+        plan.targets = tuple(dict.fromkeys(edge.target for edge in edges))
+    limit_default = graph.workflow.policies.max_repeats
+    for edge in graph.incoming.get(node.id, []):
+        plan.limits.setdefault(edge.source, edge.max_repeats if edge.max_repeats is not None else limit_default)
+
+
+def _relays_and_barriers(graph: _Graph, plans: dict[str, NodePlan]) -> None:
+    """Add a relay node for every decision branch into a join, and each join's barrier (what it waits for)."""
     relays: dict[str, NodePlan] = {}
     for plan in plans.values():
         for target, graph_name in plan.graph_target.items():
@@ -234,42 +252,59 @@ def build_plan(workflow: Workflow) -> Plan:
                     id=graph_name, kind="relay", order=plan.order, label=graph_name,
                     targets=(target,), relay_from=plan.id, relay_to=target,
                 )
-    for join in joins:
+    for join in graph.joins:
         preds: dict[str, None] = {}
-        for edge in incoming.get(join, []):
+        for edge in graph.incoming.get(join, []):
             source = plans[edge.source]
             preds.setdefault(source.graph_target.get(join, edge.source) if source.kind == "decision" else edge.source)
         plans[join].preds = tuple(preds)
     plans.update(relays)
 
-    tools = {}
+
+def _tool_plans(workflow: Workflow) -> dict[str, ToolPlan]:
+    tools: dict[str, ToolPlan] = {}
     for tool in workflow.tools:
         if tool.id in tools:
             continue
         layers = (tool.behaviour, workflow.simulation.tools.get(tool.id))
         rate = (tool.rate_limit.calls, tool.rate_limit.per) if tool.rate_limit is not None else None
         tools[tool.id] = ToolPlan(tool.id, layer(DEFAULT_DURATIONS["tool"], 0, *layers), rate, layers)
+    return tools
 
-    pools = {a.id: (a.capacity, a.calendar) for a in workflow.actors if isinstance(a, Human)}
-    overrides = []
-    for column, target in workflow.simulation.overrides.items():
-        head, _, name = target.partition(".")
-        overrides.append((column, head, name))
-    start = next(n.id for n in workflow.nodes if n.kind == "start")
+
+def build_plan(workflow: Workflow) -> Plan:
+    """The runtime plan of a (validated) workflow: node plans (actor part, routing part), relays and
+    join barriers, tools, pools and the per-case override columns."""
+    graph = _Graph.of(workflow)
+    plans: dict[str, NodePlan] = {}
+    for order, node in enumerate(workflow.nodes):
+        if node.id in plans:
+            continue
+        plan = NodePlan(id=node.id, kind=node.kind, order=order, label=node.label)
+        _actor_part(graph, node, plan)
+        _routing_part(graph, node, plan)
+        plans[node.id] = plan
+    _relays_and_barriers(graph, plans)
+    pools: dict[str, tuple[int, Any]] = {}
+    for actor in graph.actors.values():
+        if isinstance(actor, Human):
+            pools[actor.id] = (actor.capacity, actor.calendar)
+    overrides = tuple((column, *target.partition(".")[::2]) for column, target in workflow.simulation.overrides.items())
+    policies = workflow.policies
     return Plan(
         name=workflow.metadata.name,
         version=workflow.metadata.version,
-        start=start,
+        start=next(n.id for n in workflow.nodes if n.kind == "start"),
         nodes=plans,
-        joins=joins,
+        joins=graph.joins,
         pools=pools,
-        tools=tools,
-        actor_kinds={a.id: a.kind for a in workflow.actors},
-        agent_versions={a.id: a.version for a in workflow.actors if isinstance(a, Agent)},
+        tools=_tool_plans(workflow),
+        actor_kinds={actor.id: actor.kind for actor in graph.actors.values()},
+        agent_versions={a.id: a.version for a in graph.actors.values() if isinstance(a, Agent)},
         max_turns=policies.max_turns,
         retries=policies.retries,
-        overrides=tuple(overrides),
-        llm={a.id: a.llm for a in workflow.actors if isinstance(a, Agent) and a.llm},
+        overrides=overrides,
+        llm={a.id: a.llm for a in graph.actors.values() if isinstance(a, Agent) and a.llm},
     )
 
 
