@@ -148,8 +148,8 @@ def test_prosimos_model_probabilities_come_through_and_simulate() -> None:
     branches = _branches(result.workflow)
     assert {k: e.probability for k, e in branches.items()} == {"Approve": 0.5, "Rework": 0.3, "Escalate": 0.2}
     assert _errors(result.workflow) == []
-    unread = [f for f in result.findings if f.code == "B015" and "arrival_time_distribution" in f.message]
-    assert len(unread) == 1
+    arrivals = result.workflow.simulation.arrivals  # the other sections: tests/test_import_prosimos.py
+    assert arrivals.process == "poisson" and arrivals.rate == pytest.approx(1 / 600)
     n = 6_000
     cases = simulate(result.workflow, cases=n, seed=4).payloads[0]["cases"]
     taken = Counter(step[0] for case in cases for step in case["steps"])

@@ -51,6 +51,7 @@ B012  sequence flow to or from an unknown element dropped
 B013  event trigger or task type not represented (timer start, script task, ...)
 B014  condition translated from another dialect (JUEL, XPath, FEEL) into the condition language
 B015  branch probability read from a tool's data, adjusted to the studio's rule, or not usable
+B016  a simulation parameter (Prosimos JSON) approximated, not carried, or unknown
 ====  ==================================================================================
 """
 
@@ -60,7 +61,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1380,7 +1381,8 @@ def read_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = N
 
     ``process`` picks a process by id or name; ``name`` sets the workflow's name; ``simulation`` is a
     Prosimos simulation-parameter JSON (path or parsed) whose gateway branching probabilities become
-    the edges' ``probability`` (its other sections are not read).
+    the edges' ``probability``, its resource profiles pools, its task distributions the steps' actors and
+    durations, its arrival distribution the arrivals (``studio.export._prosimos``; ``B016`` findings).
     """
     probabilities = read_simulation_probabilities(simulation) if simulation is not None else None
     root, file = _parse(source)
@@ -1391,29 +1393,25 @@ def read_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = N
     result = _Importer(root, file, process, name, probabilities).run()
     if probabilities is not None:
         result.findings.extend(_simulation_findings(simulation, probabilities, result.fate, file))
+    if simulation is not None:
+        from studio.export._prosimos import apply_parameters  # noqa: PLC0415
+
+        params = simulation if isinstance(simulation, dict) else json.loads(
+            read_limited_bytes(simulation, "bpmn_bytes", "simulation parameters").decode("utf-8"))
+        workflow, more = apply_parameters(result.workflow, params, result.fate,
+                                          None if isinstance(simulation, dict) else str(simulation))
+        result = replace(result, workflow=workflow, findings=result.findings + more)
     return result
 
 
 def _simulation_findings(simulation: Any, probabilities: dict[str, tuple[str, str]], fate: dict[str, str],
                          file: str | None) -> list[Finding]:
-    """What a Prosimos parameter file holds that the import did not use: unknown flows, other sections."""
-    where = "" if isinstance(simulation, dict) else str(simulation)
-    out = [Finding("B015", Severity.WARNING, path_id, f"the simulation parameters give a probability to `{path_id}`, "
+    """Flows a Prosimos parameter file gives a probability that the process lacks (its other sections:
+    ``studio.export._prosimos``, ``B016``)."""
+    del simulation
+    return [Finding("B015", Severity.WARNING, path_id, f"the simulation parameters give a probability to `{path_id}`, "
                    "which is no sequence flow of the imported process", "check the parameter file belongs to this "
                    "model", file) for path_id in sorted(probabilities) if path_id not in fate]
-    data = simulation if isinstance(simulation, dict) else None
-    if data is None:
-        try:
-            data = json.loads(Path(simulation).read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # pragma: no cover - read once already
-            data = {}
-    others = sorted(k for k in (data or {}) if k != "gateway_branching_probabilities")
-    if others:
-        out.append(Finding("B015", Severity.INFO, "", f"the simulation parameters{f' in {where}' if where else ''} "
-                           f"also hold {', '.join(f'`{k}`' for k in others)}, which the import does not read (only "
-                           "`gateway_branching_probabilities`)", "set arrivals, pools and durations in the workflow",
-                           file))
-    return out
 
 
 def import_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = None,

@@ -40,6 +40,9 @@ def add_import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="workflow.yaml", help="workflow file to write")
     p.add_argument("--process", help="id or name of the process to import (default: the largest)")
     p.add_argument("--name", help="name of the workflow (default: from the process)")
+    p.add_argument("--simulation", metavar="PARAMS.json",
+                   help="a Prosimos simulation-parameter JSON: branch probabilities, pools and their calendars, "
+                        "task durations and arrivals come from it (what it cannot carry is reported)")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
 
 
@@ -119,7 +122,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         print(f"studio: error: `{target}` already exists; pass --force to overwrite it", file=sys.stderr)
         return EXIT_FINDINGS
-    result = read_bpmn(args.file, process=args.process, name=args.name)
+    result = read_bpmn(args.file, process=args.process, name=args.name, simulation=args.simulation)
     for finding in result.findings:
         print(finding.format())
     from studio import _backup  # noqa: PLC0415

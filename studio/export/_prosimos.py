@@ -1,0 +1,523 @@
+"""A Prosimos (or BIMP-derived) simulation-parameter JSON carried into an imported workflow.
+
+``read_bpmn(..., simulation=PATH)`` reads the gateway branching probabilities itself (``B015``);
+:func:`apply_parameters` carries the rest, reporting every approximation and every part it does
+not carry as a ``B016`` finding whose location is the JSON path (``resource_profiles[0].name``):
+
+* ``arrival_time_distribution`` -> ``simulation.arrivals``: ``expon`` -> ``poisson`` at 1 / mean
+  (a shift ``min`` or a ``max`` that cuts the tail is reported); ``fix`` -> ``fixed``; others ->
+  ``poisson`` with the same mean (reported);
+* ``arrival_time_calendar``: the format has no arrival calendar; one that is not round the clock is
+  reported (arrivals then run round the clock);
+* ``resource_profiles`` -> one ``human`` pool per profile (capacity = the sum of ``amount``); its
+  calendar from ``resource_calendars`` when every resource shares one the format can hold (days,
+  one ``hours`` range, UTC); else the majority's, or the range with most hours, reported; a round
+  the clock calendar is no calendar; ``cost_per_hour`` is not carried (reported);
+* ``task_resource_distribution`` -> the task's ``actor`` (the pool holding most of its resources)
+  and ``behaviour.duration`` (Prosimos 2 names and parameters: ``fix [value]``, ``expon [mean,
+  min, max]``, ``norm [mean, sd, min, max]``, ``lognorm``/``gamma [mean, variance, min, max]``,
+  ``uniform [min, max]``; ``exponnorm [K, loc, scale, min, max]`` and ``triang [c, loc, scale,
+  min, max]`` as scipy's; seconds); different durations for the resources of one pool: the one
+  nearest the amount-weighted mean, reported;
+* ``gateway_execution_limit`` (default 1000) -> ``policies.max_repeats`` (Prosimos never kills a
+  case in a loop before that);
+* the other Prosimos sections (batching, priorities, case and event attributes, branch rules,
+  event durations, multitasking, fuzzy calendars) are reported as not carried; unknown fields
+  anywhere are reported.
+
+Bad structure (a section of the wrong type, a distribution without its parameters) raises
+:class:`~studio.errors.LoadError` naming the file and the JSON path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections import Counter
+from statistics import NormalDist
+from typing import Any
+
+from studio.errors import Finding, LoadError, Severity
+from studio.model import Workflow, distribution_mean, format_duration
+
+__all__ = ["apply_parameters"]
+
+CODE = "B016"
+_DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+_STUDIO_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CARRIED = frozenset({"resource_profiles", "arrival_time_distribution", "arrival_time_calendar",
+                      "gateway_branching_probabilities", "task_resource_distribution", "resource_calendars",
+                      "gateway_execution_limit"})
+_NOT_CARRIED = {
+    "event_distribution": "durations of intermediate events",
+    "batch_processing": "batching",
+    "case_attributes": "case attributes",
+    "prioritisation_rules": "priorities",
+    "branch_rules": "branch conditions on attributes",
+    "event_attributes": "event attributes",
+    "global_attributes": "global attributes",
+    "multitask": "multitasking",
+    "model_type": "the calendar model type",
+    "granule_size": "fuzzy calendar granules",
+}
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$")
+_WEEK = 7 * 86400
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60].strip("_")
+    return slug if slug and (slug[0].isalpha() or slug[0] == "_") else f"pool_{slug}" if slug else ""
+
+
+class _Reader:
+    """One pass over the parameter file; ``findings`` collects what was approximated or dropped."""
+
+    def __init__(self, data: dict[str, Any], file: str | None) -> None:
+        self.data = data
+        self.file = file
+        self.findings: list[Finding] = []
+
+    # ---- reporting
+
+    def note(self, where: str, message: str, hint: str, severity: Severity = Severity.WARNING) -> None:
+        self.findings.append(Finding(CODE, severity, where, f"simulation parameters `{where}`: {message}", hint,
+                                     self.file))
+
+    def bad(self, where: str, what: str, hint: str) -> LoadError:
+        return LoadError([Finding("B000", Severity.ERROR, where, f"simulation parameters: `{where}` {what}", hint,
+                                  self.file)], summary=f"{self.file or 'input'}: bad simulation parameters")
+
+    def fields(self, item: Any, where: str, known: set[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """``item`` as a dict with its ``required`` keys; unknown keys reported."""
+        if not isinstance(item, dict):
+            raise self.bad(where, "is not a JSON object", "write it as Prosimos does (see docs/workflow-format.md)")
+        for key in required:
+            if key not in item:
+                raise self.bad(where, f"has no `{key}`", f"add `{key}` (Prosimos needs it too)")
+        for key in sorted(set(item) - known):
+            self.note(f"{where}.{key}", "unknown field, not read", "remove it, or check its spelling")
+        return item
+
+    def listed(self, key: str) -> list[Any]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            raise self.bad(key, "is not a list", f"write `{key}` as a JSON list")
+        return value
+
+    # ---- top level
+
+    def top_level(self) -> None:
+        for key in sorted(self.data):
+            if key in _CARRIED:
+                continue
+            if key in _NOT_CARRIED:
+                self.note(key, f"{_NOT_CARRIED[key]} not carried: the workflow format has no such setting",
+                          "model it in the workflow by hand, or leave it out of the comparison")
+            else:
+                self.note(key, "unknown field, not read", "remove it, or check its spelling")
+
+    # ---- calendars
+
+    def seconds_of_day(self, text: Any, where: str) -> int:
+        match = _TIME_RE.match(text) if isinstance(text, str) else None
+        if match is None or int(match.group(1)) > 24 or int(match.group(2)) > 59:
+            raise self.bad(where, f"`{text}` is not a time of day", "write it `HH:MM:SS`, e.g. `09:00:00`")
+        return int(match.group(1)) * 3600 + int(match.group(2)) * 60 + int(match.group(3) or 0)
+
+    def periods(self, items: Any, where: str) -> list[tuple[int, int, int]]:
+        """(day 0-6, begin, end seconds) for each day a list of Prosimos time periods covers."""
+        if not isinstance(items, list):
+            raise self.bad(where, "is not a list of time periods", "write `[{from, to, beginTime, endTime}]`")
+        out: list[tuple[int, int, int]] = []
+        for index, item in enumerate(items):
+            here = f"{where}[{index}]"
+            period = self.fields(item, here, {"from", "to", "beginTime", "endTime", "probability"},
+                                 ("from", "to", "beginTime", "endTime"))
+            days = []
+            for key in ("from", "to"):
+                if str(period[key]).upper() not in _DAYS:
+                    raise self.bad(f"{here}.{key}", f"`{period[key]}` is not a day", "write `MONDAY` ... `SUNDAY`")
+                days.append(_DAYS.index(str(period[key]).upper()))
+            begin = self.seconds_of_day(period["beginTime"], f"{here}.beginTime")
+            end = self.seconds_of_day(period["endTime"], f"{here}.endTime")
+            if end >= 86399:
+                end = 86400  # 23:59:59 is the end of the day
+            if end <= begin:
+                self.note(here, "a period that ends before it begins (over midnight) is not carried",
+                          "split it into two periods, one each side of midnight")
+                continue
+            first, last = days
+            span = range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)]
+            out.extend((day, begin, end) for day in span)
+        return out
+
+    def calendar(self, periods: list[tuple[int, int, int]]) -> tuple[dict[str, Any] | None, bool]:
+        """A studio calendar (None: round the clock) for some periods, and whether it is exact: the
+        working days, and the range of hours that covers most working time when days differ."""
+        by_day: dict[int, list[tuple[int, int]]] = {}
+        for day, begin, end in periods:
+            by_day.setdefault(day, []).append((begin, end))
+        if not by_day:
+            return None, False
+        merged: dict[int, tuple[int, int]] = {}
+        exact = True
+        for day, ranges in by_day.items():
+            ranges.sort()
+            if any(b > a_end for (_, a_end), (b, _) in itertools.pairwise(ranges)):
+                exact = False  # a break in the day: the format holds one range
+            merged[day] = (ranges[0][0], max(e for _, e in ranges))
+        if len(merged) == 7 and all(r == (0, 86400) for r in merged.values()):
+            return None, exact
+        counts: Counter[tuple[int, int]] = Counter(merged.values())
+        exact = exact and len(counts) == 1
+        begin, end = max(counts, key=lambda r: (counts[r] * (r[1] - r[0]), -r[0]))
+        hours = f"{begin // 3600:02d}:{begin % 3600 // 60:02d}-{end // 3600:02d}:{end % 3600 // 60:02d}"
+        return {"days": [_STUDIO_DAYS[d] for d in sorted(merged)], "hours": hours, "timezone": "UTC"}, exact
+
+    def calendars(self) -> dict[str, tuple[dict[str, Any] | None, bool, float]]:
+        """Prosimos calendar id -> (studio calendar, exact?, working hours a week in Prosimos)."""
+        out: dict[str, tuple[dict[str, Any] | None, bool, float]] = {}
+        for index, item in enumerate(self.listed("resource_calendars")):
+            where = f"resource_calendars[{index}]"
+            entry = self.fields(item, where, {"id", "name", "time_periods", "workload_ratio"}, ("id", "time_periods"))
+            if "workload_ratio" in entry:
+                self.note(f"{where}.workload_ratio", "fuzzy availability not carried", "use a crisp calendar")
+            periods = self.periods(entry["time_periods"], f"{where}.time_periods")
+            hours = sum(end - begin for _, begin, end in periods) / 3600
+            studio, exact = self.calendar(periods)
+            out[str(entry["id"])] = (studio, exact, hours)
+        return out
+
+
+def _week_hours(calendar: dict[str, Any] | None) -> float:
+    if calendar is None:
+        return 168.0
+    begin, end = calendar["hours"].split("-")
+    hours = (int(end[:2]) * 60 + int(end[3:]) - int(begin[:2]) * 60 - int(begin[3:])) / 60
+    return hours * len(calendar["days"])
+
+
+class _Params(_Reader):
+    """The sections carried into the workflow."""
+
+    def number(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.bad(where, f"`{value}` is not a number", "write a number of seconds")
+        return float(value)
+
+    def expon(self, values: list[float], where: str) -> tuple[float, float, float | None]:
+        """(mean, shift, cut or None) of an ``expon``: Prosimos 2 writes ``[mean, min, max]`` (draws are
+        ``min`` + exponential(mean - min), kept when <= ``max``); the older layout is scipy's ``[loc,
+        scale]`` or ``[loc, scale, min, max]`` (reported)."""
+        if not values:
+            raise self.bad(where, "is empty", "give `expon` its mean, min and max (seconds)")
+        if len(values) in (2, 4):
+            self.note(where, f"{len(values)} values for `expon`: read in the older Prosimos layout (loc, scale"
+                      + (", min, max)" if len(values) == 4 else ")"), "Prosimos 2 writes mean, min, max", Severity.INFO)
+            loc, scale = max(values[0], 0.0), max(values[1], 0.0)
+            return loc + scale, loc, values[3] if len(values) == 4 else None
+        low = max(values[1], 0.0) if len(values) > 1 else 0.0
+        mean = values[0] if values[0] >= low else low + values[0]  # Prosimos then takes the mean as the scale
+        return mean, low, values[2] if len(values) > 2 else None
+
+    def distribution(self, item: dict[str, Any], where: str) -> dict[str, Any] | None:  # noqa: C901, PLR0911, PLR0912 - one branch per distribution name
+        """A Prosimos distribution as a studio one (seconds); None (reported) when it has no equivalent."""
+        name = str(item.get("distribution_name", ""))
+        raw = item.get("distribution_params")
+        if not isinstance(raw, list):
+            raise self.bad(f"{where}.distribution_params", "is missing or not a list",
+                           "write `distribution_params: [{value: ...}, ...]`")
+        values = []
+        for index, param in enumerate(raw):
+            here = f"{where}.distribution_params[{index}]"
+            entry = self.fields(param, here, {"value"}, ("value",))
+            values.append(self.number(entry["value"], f"{here}.value"))
+        needs = {"fix": 1, "fixed": 1, "expon": 1, "norm": 2, "lognorm": 2, "gamma": 2, "uniform": 2,
+                 "exponnorm": 3, "triang": 3}
+        if name not in needs:
+            self.note(f"{where}.distribution_name", f"distribution `{name}` has no equivalent in the workflow "
+                      "format; the step keeps the default duration", "use expon, norm, lognorm, gamma, uniform, fix, "
+                      "exponnorm or triang")
+            return None
+        if len(values) < needs[name]:
+            raise self.bad(f"{where}.distribution_params", f"has {len(values)} value(s); `{name}` needs at least "
+                           f"{needs[name]}", "give every parameter Prosimos reads for this distribution")
+
+        def bounded(dist: dict[str, Any], at: int, floor: float = 0.0) -> dict[str, Any]:
+            if len(values) > at and values[at] > floor:
+                dist["min"] = values[at]
+            if len(values) > at + 1:
+                dist["max"] = values[at + 1]
+            return dist
+
+        if name in ("fix", "fixed"):
+            return {"dist": "fixed", "value": max(values[0], 0.0)}
+        if name == "expon":
+            mean, low, high = self.expon(values, f"{where}.distribution_params")
+            dist = {"dist": "exponential", "mean": mean - low, **({"loc": low} if low > 0 else {})}
+            if high is not None:
+                dist["max"] = high
+            return dist
+        if name == "norm":
+            mean, sd = values[0], values[1]
+            dist = {"dist": "normal", "mean": max(mean, 0.0), "sd": max(sd, 0.0)}
+            low = values[2] if len(values) > 2 else 0.0
+            if low > 0 or (sd > 0 and NormalDist(mean, sd).cdf(0.0) > 1e-9):
+                dist["min"] = max(low, 0.0)  # Prosimos redraws negative durations: truncation at zero
+            if len(values) > 3:
+                dist["max"] = values[3]
+            if mean < 0:
+                self.note(where, "a negative mean duration became zero", "check the parameters")
+            return dist
+        if name in ("lognorm", "gamma"):
+            mean, variance = values[0], values[1]
+            if mean <= 0 or variance <= 0:
+                return {"dist": "fixed", "value": max(mean, 0.0)}
+            return bounded({"dist": "lognormal" if name == "lognorm" else "gamma", "mean": mean,
+                            "sd": math.sqrt(variance)}, 2)
+        if name == "uniform":
+            return {"dist": "uniform", "low": min(values[:2]), "high": max(values[:2])}
+        if name == "exponnorm":
+            k, loc, scale = values[:3]
+            return bounded({"dist": "exponnorm", "k": k, "scale": scale, "loc": loc}, 3)
+        c, loc, scale = values[:3]  # triang
+        return bounded({"dist": "triangular", "low": loc, "mode": loc + c * scale, "high": loc + scale}, 3)
+
+    def arrivals(self) -> dict[str, Any] | None:
+        where = "arrival_time_distribution"
+        if where not in self.data:
+            self.note(where, "missing: the workflow keeps its default arrivals", "add the arrival distribution")
+            return None
+        item = self.fields(self.data[where], where, {"distribution_name", "distribution_params"},
+                           ("distribution_name", "distribution_params"))
+        name = str(item["distribution_name"])
+        if name == "expon":
+            raw = item["distribution_params"]
+            if not isinstance(raw, list):
+                raise self.bad(f"{where}.distribution_params", "is not a list", "write `[{value: ...}, ...]`")
+            values = [self.number(p.get("value") if isinstance(p, dict) else None, f"{where}.distribution_params[{i}]")
+                      for i, p in enumerate(raw)]
+            mean, low, high = self.expon(values, f"{where}.distribution_params")
+            if mean <= 0:
+                raise self.bad(f"{where}.distribution_params", "has no positive mean", "give the mean gap in seconds")
+            if low > 0.01 * mean or (high is not None and math.exp(-(high - low) / max(mean - low, 1e-9)) > 1e-6):
+                self.note(f"{where}.distribution_params", f"the gaps are shifted by {format_duration(low)} or cut "
+                          f"at {format_duration(high or math.inf)}: arrivals are Poisson at the same rate (one per "
+                          f"{format_duration(mean)})", "the format has no shifted or truncated arrivals",
+                          Severity.INFO)
+            return {"process": "poisson", "rate": 1.0 / mean}
+        dist = self.distribution(item, where)
+        if dist is None:
+            return None
+        if dist["dist"] == "fixed":
+            return {"process": "fixed", "interval": dist["value"]}
+        mean = distribution_mean(_as_model(dist))
+        if mean <= 0:
+            raise self.bad(where, "has a mean gap of zero", "give a positive mean gap between arrivals")
+        self.note(where, f"`{name}` gaps between arrivals approximated by Poisson arrivals at the same rate (one "
+                  f"per {format_duration(mean)})", "the format's arrivals are poisson, fixed or a column")
+        return {"process": "poisson", "rate": 1.0 / mean}
+
+    def arrival_calendar(self) -> None:
+        where = "arrival_time_calendar"
+        if where not in self.data:
+            return
+        periods = self.periods(self.data[where], where)
+        studio, _ = self.calendar(periods)
+        if studio is not None:
+            self.note(where, "arrivals only inside a calendar are not carried: the workflow's cases arrive round "
+                      "the clock", "the workflow format has no arrival calendar yet")
+
+
+def _as_model(dist: dict[str, Any]) -> Any:
+    from pydantic import TypeAdapter  # noqa: PLC0415 - only for a mean
+
+    from studio.model import Distribution  # noqa: PLC0415
+
+    return TypeAdapter(Distribution).validate_python(dist)
+
+
+def _unique_ids(names: list[str], taken: set[str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        base = _slug(name) or "pool"
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}_{n}", n + 1
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _node_of(fate: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for element, text in fate.items():
+        match = re.match(r"^node `([^`]+)`", text)
+        if match is not None:
+            out[element] = match.group(1)
+    return out
+
+
+class _Pools:
+    """The resource profiles: one pool each (by index until the ids are chosen)."""
+
+    def __init__(self, reader: _Params, calendars: dict[str, tuple[dict[str, Any] | None, bool, float]]) -> None:
+        self.reader = reader
+        self.calendars = calendars
+        self.entries: list[dict[str, Any]] = []
+        self.pool_of: dict[str, int] = {}
+        self.amount_of: dict[str, int] = {}
+        self.actors: list[dict[str, Any]] = []
+
+    def read(self) -> None:
+        reader = self.reader
+        for index, item in enumerate(reader.listed("resource_profiles")):
+            where = f"resource_profiles[{index}]"
+            entry = reader.fields(item, where, {"id", "name", "resource_list"}, ("id", "resource_list"))
+            if not isinstance(entry["resource_list"], list):
+                raise reader.bad(f"{where}.resource_list", "is not a list", "list the profile's resources")
+            self.entries.append(entry)
+            self.actors.append(self.pool(index, entry, where))
+        if any(r.get("cost_per_hour") for e in self.entries for r in e["resource_list"] if isinstance(r, dict)):
+            reader.note("resource_profiles", "`cost_per_hour` not carried: the format has no cost for people's "
+                        "time", "leave it out of the comparison", Severity.INFO)
+
+    def pool(self, index: int, entry: dict[str, Any], where: str) -> dict[str, Any]:
+        reader = self.reader
+        capacity = 0
+        by_calendar: Counter[str] = Counter()
+        for r_index, item in enumerate(entry["resource_list"]):
+            here = f"{where}.resource_list[{r_index}]"
+            resource = reader.fields(item, here, {"id", "name", "cost_per_hour", "amount", "calendar",
+                                                  "assigned_tasks"}, ("id", "calendar"))
+            amount = resource.get("amount", 1)
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+                raise reader.bad(f"{here}.amount", f"`{amount}` is not a number of people", "write a whole number")
+            rid = str(resource["id"])
+            if rid in self.pool_of and self.pool_of[rid] != index:
+                reader.note(f"{here}.id", f"resource `{rid}` is in another profile too: it counts in both pools",
+                            "give each resource one profile")
+            self.pool_of.setdefault(rid, index)
+            self.amount_of[rid] = amount
+            capacity += amount
+            if str(resource["calendar"]) not in self.calendars:
+                raise reader.bad(f"{here}.calendar", f"names calendar `{resource['calendar']}`, which "
+                                 "`resource_calendars` does not define", "add the calendar or fix its id")
+            by_calendar[str(resource["calendar"])] += amount
+        actor: dict[str, Any] = {"kind": "human", "name": str(entry.get("name") or entry["id"]),
+                                 "description": f"Resource profile `{entry['id']}` of the simulation parameters.",
+                                 "capacity": max(capacity, 1)}
+        if capacity == 0:
+            reader.note(f"{where}.resource_list", "a profile without people became a pool of one", "add its resources")
+        if not by_calendar:
+            return actor
+        order = list(by_calendar)
+        chosen = max(order, key=lambda c: (by_calendar[c], -order.index(c)))
+        studio, exact, hours = self.calendars[chosen]
+        if len({json_key(self.calendars[c][0]) for c in order}) > 1:
+            reader.note(f"{where}.resource_list", f"its resources work to different calendars ({', '.join(order)}): "
+                        f"the pool works to `{chosen}`, the most common", "the format has one calendar per pool; "
+                        "split the profile to keep them apart")
+        if not exact:
+            shown = f"{','.join(studio['days'])} {studio['hours']}" if studio else "round the clock"
+            reader.note(f"resource_calendars[{list(self.calendars).index(chosen)}]", f"calendar `{chosen}` "
+                        f"({hours:g} h a week) simplified to {shown} ({_week_hours(studio):g} h a week)",
+                        "the format holds working days and one range of hours")
+        if studio is not None:
+            actor["calendar"] = studio
+        return actor
+
+
+def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], node_of: dict[str, str]
+           ) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Node id -> (pool index, duration) from ``task_resource_distribution``."""
+    out: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, item in enumerate(reader.listed("task_resource_distribution")):
+        where = f"task_resource_distribution[{index}]"
+        entry = reader.fields(item, where, {"task_id", "resources"}, ("task_id", "resources"))
+        task_id = str(entry["task_id"])
+        node_id = node_of.get(task_id)
+        node = nodes.get(node_id) if node_id is not None else None
+        if node_id is None or node is None or node["kind"] not in ("task", "approval", "subworkflow"):
+            reader.note(f"{where}.task_id", f"`{task_id}` is no task of the imported process: not carried",
+                        "check the parameter file belongs to this model")
+            continue
+        if not isinstance(entry["resources"], list) or not entry["resources"]:
+            raise reader.bad(f"{where}.resources", "is not a list of resources", "list who does the task")
+        options: list[tuple[str, int, dict[str, Any], float]] = []
+        for r_index, res in enumerate(entry["resources"]):
+            here = f"{where}.resources[{r_index}]"
+            resource = reader.fields(res, here, {"resource_id", "distribution_name", "distribution_params"},
+                                     ("resource_id", "distribution_name", "distribution_params"))
+            rid = str(resource["resource_id"])
+            if rid not in pools.pool_of:
+                raise reader.bad(f"{here}.resource_id", f"names resource `{rid}`, which no resource profile lists",
+                                 "add it to a profile or fix its id")
+            dist = reader.distribution(resource, here)
+            if dist is not None:
+                options.append((rid, pools.pool_of[rid], dist, distribution_mean(_as_model(dist))))
+        if not options:
+            continue
+        weight: Counter[int] = Counter()
+        for rid, pool, _, _ in options:
+            weight[pool] += max(pools.amount_of.get(rid, 1), 1)
+        order = list(weight)
+        pool = max(order, key=lambda p: (weight[p], -order.index(p)))
+        name = pools.actors[pool]["name"]
+        if len(weight) > 1:
+            reader.note(f"{where}.resources", f"`{task_id}` is done by resources of {len(weight)} profiles: the step "
+                        f"goes to `{name}`, which holds most of them", "the format gives a step one actor")
+        own = [o for o in options if o[1] == pool]
+        chosen = own[0]
+        if len({json_key(o[2]) for o in own}) > 1:
+            weights = [max(pools.amount_of.get(o[0], 1), 1) for o in own]
+            target = sum(w * o[3] for w, o in zip(weights, own, strict=True)) / sum(weights)
+            chosen = min(own, key=lambda o: abs(o[3] - target))
+            reader.note(f"{where}.resources", f"the people of `{name}` take different times for `{task_id}` ("
+                        + ", ".join(f"{o[0]} mean {format_duration(round(o[3], 3))}" for o in own)
+                        + f"): the step uses {chosen[0]}'s, the nearest to the mean weighted by headcount "
+                        f"({format_duration(round(target, 3))})", "the format has one duration per step and pool")
+        out[node_id] = (pool, chosen[2])
+    return out
+
+
+def apply_parameters(workflow: Workflow, data: dict[str, Any], fate: dict[str, str],
+                     file: str | None) -> tuple[Workflow, list[Finding]]:
+    """The workflow with the parameter file's pools, durations, arrivals and loop limit; the findings."""
+    reader = _Params(data, file)
+    reader.top_level()
+    if not _CARRIED.difference({"gateway_branching_probabilities"}).intersection(data):
+        return workflow, reader.findings  # branching probabilities only (read by the import itself)
+    pools = _Pools(reader, reader.calendars())
+    pools.read()
+    doc = workflow.model_dump(mode="json", by_alias=True)
+    nodes = {n["id"]: n for n in doc["nodes"]}
+    assigned = _tasks(reader, pools, nodes, _node_of(fate))
+    used = {n.get("actor") for i, n in nodes.items() if i not in assigned}
+    used |= {n.get("escalate_to") for n in nodes.values()}
+    kept = [a for a in doc["actors"] if a["id"] in used]
+    for actor in doc["actors"]:
+        if actor["id"] not in used:
+            reader.note("resource_profiles", f"actor `{actor['id']}` (from a lane) does no step once the resource "
+                        "profiles assign them: dropped", "", Severity.INFO)
+    ids = _unique_ids([a["name"] for a in pools.actors], {a["id"] for a in kept})
+    for node_id, (pool, duration) in assigned.items():
+        nodes[node_id]["actor"] = ids[pool]
+        nodes[node_id].setdefault("behaviour", {})["duration"] = duration
+    doc["actors"] = kept + [{"id": pool_id, **actor} for pool_id, actor in zip(ids, pools.actors, strict=True)]
+    arrivals = reader.arrivals()
+    if arrivals is not None:
+        doc.setdefault("simulation", {})["arrivals"] = arrivals
+    reader.arrival_calendar()
+    limit = data.get("gateway_execution_limit", 1000)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise reader.bad("gateway_execution_limit", f"`{limit}` is not a positive whole number", "write e.g. 1000")
+    doc.setdefault("policies", {})["max_repeats"] = limit
+    return Workflow.model_validate(doc), reader.findings
+
+
+def json_key(value: Any) -> str:
+    """A stable text for comparing parsed JSON values."""
+    return json.dumps(value, sort_keys=True)
