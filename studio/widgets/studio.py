@@ -337,7 +337,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             "New blank", "", "Start a minimal workflow: start, one step, end (Undo brings this one back)", "file-o"
         )
         # the diagram (zoom, lanes and direction are in its own bar)
-        self.diagram = DiagramView(lanes=c.lanes, direction=c.direction, shortcuts=True, height="760px")
+        self.diagram = DiagramView(lanes=c.lanes, direction=c.direction, shortcuts=True, height="min(760px, 72vh)")
         self.diagram.observe(self._on_diagram_select, names="selected")
         self.diagram.observe(self._on_view, names=["lanes", "direction"])
         self.diagram.on_action("undo", lambda: self._act(c.undo))
@@ -1572,7 +1572,7 @@ class Studio(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.walk_reject = _button("Reject", "danger", "Reject, as the approver would", "times")
         self.walk_steer = _button("Steer (send back with the note)", "warning", "Send back with the note", "reply")
         self.walk_state = w.HTML()
-        self.walk_diagram = DiagramView(view_controls=False, selectable=False, height="620px")
+        self.walk_diagram = DiagramView(view_controls=False, selectable=False, height="min(620px, 66vh)")
         self.walk_start.on_click(lambda _: self.start_walkthrough())
         self.walk_approve.on_click(lambda _: self.answer("approve"))
         self.walk_reject.on_click(lambda _: self.answer("reject"))
