@@ -913,6 +913,7 @@ class _Walker:
         self.joins = index.forward.joins
         self.assumptions: dict[str, None] = {}
         self.states = 0
+        self._target_lists: dict[str, list[str]] = {}
 
     def _components(self) -> None:
         """Loops (strongly connected components) and their guards."""
@@ -1008,7 +1009,13 @@ class _Walker:
         how, factor, terms = expansion
         vecs = [(w, child if not isinstance(child[0], str) else memo[child]) for w, child in terms]
         if how == "sum":
-            return tuple(math.fsum(w * v[i] for w, v in vecs) for i in range(4))  # type: ignore[return-value]
+            done = killed = failed = unrouted = 0.0
+            for w, v in vecs:
+                done += w * v[0]
+                killed += w * v[1]
+                failed += w * v[2]
+                unrouted += w * v[3]
+            return (done, killed, failed, unrouted)
         # all of the children must complete (parallel branches, then what follows the join)
         done = factor
         for _, v in vecs:
@@ -1071,7 +1078,10 @@ class _Walker:
         return terms
 
     def _targets(self, node: str) -> list[str]:
-        return list(dict.fromkeys(edge.target for edge in self.edges.get(node, [])))
+        targets = self._target_lists.get(node)
+        if targets is None:
+            targets = self._target_lists[node] = list(dict.fromkeys(edge.target for edge in self.edges.get(node, [])))
+        return targets
 
     def _onward(self, node: str, counts: Any, fields: Any, stop: str | None) -> list[Term]:
         targets = self._targets(node)
@@ -1091,7 +1101,7 @@ class _Walker:
                 return (1.0, _KILLED)
             taken[source, target] = n
             counts = tuple(sorted((a, b, c) for (a, b), c in taken.items()))
-        if self.member[source] != self.member[target]:  # left a component: forget what cannot come back
+        if (counts or fields) and self.member[source] != self.member[target]:  # left a loop: forget what cannot return
             inside = self.member[target]
             counts = tuple(c for c in counts if self.member[c[1]] == inside)
             here = self.position[target]
