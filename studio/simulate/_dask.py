@@ -148,7 +148,8 @@ def run_tasks(client: Any, work: Sequence[tuple[Spec, Any, str, Sequence[int]]],
             futures[future] = position
     try:
         for future, result in as_completed(list(futures), loop=client.loop, with_results=True):
-            yield futures[future], result
+            # dropping the future lets the worker free the result (a replication's cases) now
+            yield futures.pop(future), result
     except BaseException:
         client.cancel([future for future in futures if not future.done()])
         raise
