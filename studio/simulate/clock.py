@@ -285,7 +285,7 @@ class Clock:
         self.live -= 1
         self.maybe_idle()
 
-    async def drive(
+    async def drive(  # noqa: C901, PLR0915 - the discrete-event loop: its order is the semantics, kept in one place
         self,
         arrivals: list[tuple[float, int]],
         start_case: Callable[[int, CaseClock], Coroutine[Any, Any, None]],

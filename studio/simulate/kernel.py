@@ -120,9 +120,10 @@ def _apply(state: dict[str, Any], update: dict[str, Any]) -> None:
             state[key] = value
 
 
-def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: int,
-                    on_case: Callable[[], None] | None = None, *,
-                    record: Collection[int] = (), writer: CaseWriter | None = None) -> tuple[dict[str, Any], Grants]:
+def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures share its heap, speed per step
+    compiled: CompiledWorkflow, spec: Spec, replication: int, on_case: Callable[[], None] | None = None, *,
+    record: Collection[int] = (), writer: CaseWriter | None = None,
+) -> tuple[dict[str, Any], Grants]:
     """Run every case of one replication; the payload (as the LangGraph engine's) and the resource
     grants of the cases in ``record`` (for :func:`studio.simulate.verify.replay`). ``writer``: where
     finished cases go (default: a list in memory)."""

@@ -40,7 +40,7 @@ def _sig_map(values: Mapping[str, float | None], digits: int = 6) -> dict[str, f
     return {key: sig(values[key], digits) for key in sorted(values)}
 
 
-class _Rep:
+class _Tally:
     """Sums and lists for one replication (the unit of the confidence intervals)."""
 
     def __init__(self, results: Results, payload: Mapping[str, Any]) -> None:
@@ -67,59 +67,73 @@ class _Rep:
         self.node_visits: Counter[str] = Counter()
         self.node_wait: Counter[str] = Counter()
         self.edges: Counter[tuple[str, str]] = Counter()
-        first = math.inf
-        last = -math.inf
-        for case in cases:
-            status = case["status"]
-            self.status[status] += 1
-            arrival, end = case["arrival"], case["end"]
-            first = min(first, arrival)
-            last = max(last, end)
-            if status == "completed":
-                self.cycle.append(end - arrival)
-                self.outcomes[case["outcome"]] += 1
+        self.escalated_in: Counter[str] = Counter()
+        self.first = math.inf
+        self.last = -math.inf
+        limited = results.limited_tools
+        for case in cases:  # one pass: the cases may stream from a progress file
+            self._count_case(case)
+            self._count_steps(case["steps"], limited)
+        self._horizon(plan)
+
+    def _count_case(self, case: Mapping[str, Any]) -> None:
+        """Status, outcome, cycle time and where a stopped case stopped."""
+        status = case["status"]
+        self.status[status] += 1
+        arrival, end = case["arrival"], case["end"]
+        self.first = min(self.first, arrival)
+        self.last = max(self.last, end)
+        if status == "completed":
+            self.cycle.append(end - arrival)
+            self.outcomes[case["outcome"]] += 1
+            return
+        self.categories[case.get("category") or "policy"] += 1
+        if status == "killed":
+            if case.get("reason") == "max_turns":
+                self.max_turns[case.get("where") or ""] += 1
             else:
-                category = case.get("category") or "policy"
-                self.categories[category] += 1
-                if status == "killed":
-                    if case.get("reason") == "max_turns":
-                        self.max_turns[case.get("where") or ""] += 1
-                    else:
-                        self.kills[case.get("where") or ""] += 1
-                else:
-                    self.failed_nodes[case.get("node") or ""] += 1
-                    if case.get("actor"):
-                        self.failed_actors[case["actor"]] += 1
-            seen: Counter[str] = Counter()
-            for step in case["steps"]:
-                node = step[N]
-                self.cost += step[COST]
-                self.tokens_in += step[TIN]
-                self.tokens_out += step[TOUT]
-                if step[ATTEMPTS] > 1:
-                    self.retries += step[ATTEMPTS] - 1
-                if step[HANDOFF] is not None:
-                    self.handoffs += 1
-                    self.network[(step[HANDOFF], step[ACTOR])] += 1
-                if step[ESCALATED] is not None:
-                    self.escalations[node] += 1
-                resource = step[RESOURCE]
-                if resource is not None:
-                    self.pool_waits[resource].append(step[WAIT])
-                    self.pool_busy[resource] += step[SERVICE]
-                for tool, wait in step[TOOLS]:
-                    if tool in results.limited_tools:
-                        self.tool_waits[tool].append(wait)
-                self.node_visits[node] += 1
-                self.node_wait[node] += step[WAIT]
-                for source in step[JOINED] or ([step[FROM]] if step[FROM] is not None else []):
-                    self.edges[(source, node)] += 1
-                    seen[f"{source}>{node}"] += 1
-            for transition, count in seen.items():
-                if count > 1:
-                    self.loops[transition] += 1
-        self.first = first if self.n else 0.0
-        self.last = last if self.n else 0.0
+                self.kills[case.get("where") or ""] += 1
+        else:
+            self.failed_nodes[case.get("node") or ""] += 1
+            if case.get("actor"):
+                self.failed_actors[case["actor"]] += 1
+
+    def _count_steps(self, steps: Sequence[Sequence[Any]], limited: frozenset[str]) -> None:
+        """Cost, tokens, retries, hand-offs, escalations, resource waits, node and edge traffic, loops."""
+        seen: Counter[str] = Counter()
+        for step in steps:
+            node = step[N]
+            self.cost += step[COST]
+            self.tokens_in += step[TIN]
+            self.tokens_out += step[TOUT]
+            if step[ATTEMPTS] > 1:
+                self.retries += step[ATTEMPTS] - 1
+            if step[HANDOFF] is not None:
+                self.handoffs += 1
+                self.network[(step[HANDOFF], step[ACTOR])] += 1
+            if step[ESCALATED] is not None:
+                self.escalations[node] += 1
+                self.escalated_in[step[ESCALATED]] += 1
+            resource = step[RESOURCE]
+            if resource is not None:
+                self.pool_waits[resource].append(step[WAIT])
+                self.pool_busy[resource] += step[SERVICE]
+            for tool, wait in step[TOOLS]:
+                if tool in limited:
+                    self.tool_waits[tool].append(wait)
+            self.node_visits[node] += 1
+            self.node_wait[node] += step[WAIT]
+            for source in step[JOINED] or ([step[FROM]] if step[FROM] is not None else []):
+                self.edges[(source, node)] += 1
+                seen[f"{source}>{node}"] += 1
+        for transition, count in seen.items():
+            if count > 1:
+                self.loops[transition] += 1
+
+    def _horizon(self, plan: Any) -> None:
+        """First arrival to last end, and each pool's working time in it."""
+        if not self.n:
+            self.first = self.last = 0.0
         self.span = max(self.last - self.first, 0.0)
         self.open: dict[str, float] = {}
         for pool, (capacity, calendar) in plan.pools.items():
@@ -176,8 +190,8 @@ class Results:
     # ------------------------------------------------------------------ KPIs
 
     @cached_property
-    def _reps(self) -> list[_Rep]:
-        return [_Rep(self, payload) for payload in self.payloads]
+    def _reps(self) -> list[_Tally]:
+        return [_Tally(self, payload) for payload in self.payloads]
 
     @cached_property
     def replication_kpis(self) -> list[dict[str, float | None]]:
@@ -227,12 +241,7 @@ class Results:
                 "utilisation": sig(busy / available) if available > 0 else None,
                 "escalated_in": 0,
             }
-        escalated_in: Counter[str] = Counter()
-        for payload in self.payloads:
-            for case in payload["cases"]:
-                for step in case["steps"]:
-                    if step[ESCALATED] is not None:
-                        escalated_in[step[ESCALATED]] += 1
+        escalated_in = counter("escalated_in")
         for pool, figures in resources.items():
             figures["escalated_in"] = escalated_in[pool]
         for tool_id in sorted(self.limited_tools):
