@@ -206,8 +206,11 @@ class Analysis:
         success = self.success
         out = [f"End-to-end success estimate: {success.probability:.1%} of cases complete "
                "(what `studio simulate` counts as success)"]
-        out.append(f"  lost: {success.failed_steps:.1%} a step fails after its retries, "
-                   f"{success.killed:.1%} stopped by a loop guard, {success.failed_routing:.1%} no branch can be taken")
+        if success.exact:
+            out.append(f"  lost: {success.failed_steps:.1%} a step fails after its retries, {success.killed:.1%} "
+                       f"stopped by a loop guard, {success.failed_routing:.1%} no branch can be taken")
+        else:
+            out.append("  an estimate without loops (see the assumptions): rework is not counted")
         attempts = {n: (p, r) for n, p, r in success.attempts}
         weakest = sorted(success.steps, key=lambda s: (s[1], s[0]))[:3]
         if weakest:

@@ -94,6 +94,20 @@ def test_routes_use_the_branch_shares_from_the_data() -> None:
         0.3 * 0.1 / 0.8)
 
 
+def test_a_loop_without_a_guard_falls_back_to_the_loop_free_estimate_and_says_so() -> None:
+    workflow = load("loop_guard")
+    workflow.policies.max_repeats = None
+    for edge in workflow.edges:
+        edge.max_repeats = None
+    report = analyze(workflow)
+    assert not report.success.exact
+    assert report.success.back_edges == (("verdict", "draft"),)
+    assert report.success.probability == pytest.approx(0.99 * 0.8 * 0.99)  # one pass, the loop's share forward
+    text = report.format_text()
+    assert "loops left out (a loop has no guard (max_repeats: null)): a case is taken not to loop back" in text
+    assert "an estimate without loops (see the assumptions): rework is not counted" in text
+
+
 # --------------------------------------------------------------------------- the command
 
 
