@@ -47,9 +47,11 @@ def test_a_sweep_on_a_two_worker_local_cluster_gives_the_in_process_table(
 
 
 def test_the_sweep_api_returns_the_table_the_command_writes(tmp_path: Path) -> None:
+    counted: list[tuple[int, int]] = []
     result = sweep(MMC, grid={"actors.approvers.capacity": [2, 3], "simulation.arrivals.rate": ["6/h", "9.6/h"]},
-                   replications=2, cases=15, seed=4)
-    assert _sweep(tmp_path) == 0
+                   replications=2, cases=15, seed=4, progress=lambda done, total: counted.append((done, total)))
+    assert counted[0] == (1, 120) and counted[-1] == (120, 120) and len(counted) == 120  # per case
+    assert _sweep(tmp_path, "--workers", "2") == 0  # worker processes
     assert result.csv() == (tmp_path / "sweep.csv").read_text()
     table = result.table
     assert len(table) == 4 and list(table.columns) == result.columns

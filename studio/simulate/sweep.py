@@ -124,12 +124,13 @@ def scenarios(grid: Mapping[str, Sequence[str]]) -> list[list[str]]:
 # --------------------------------------------------------------------------- tasks
 
 
-def _measure(compiled: Any, spec: Any, job: Any, replication: int) -> tuple[int, dict[str, float | None], Any, Any]:
+def _measure(compiled: Any, spec: Any, job: Any, replication: int,
+             on_case: Callable[[], None] | None = None) -> tuple[int, dict[str, float | None], Any, Any]:
     """One replication reduced to its scalar KPIs, with what the parent needs to verify it."""
     from studio.simulate.results import Results  # noqa: PLC0415
     from studio.simulate.runner import _replicate  # noqa: PLC0415
 
-    payload, grants, kept = _replicate(compiled, spec, job, replication)
+    payload, grants, kept = _replicate(compiled, spec, job, replication, on_case=on_case)
     flat = Results(compiled, [payload], {}).replication_kpis[0]
     return replication, flat, grants, kept
 
@@ -345,9 +346,12 @@ def _prepare(model: Any, table: Any, changes: list[str], values: dict[str, str],
     return _Scenario(values, compiled, spec, _Job(chosen, records, None, key), key)
 
 
-def _results(runs: list[_Scenario], replications: int, *, executor: str, workers: int,
-             scheduler: str | None) -> Iterator[tuple[int, tuple[int, dict[str, float | None], Any, Any]]]:
-    """(scenario position, measured replication) for every pair, as they finish."""
+def _results(runs: list[_Scenario], replications: int, where: tuple[str, int, str | None],
+             on_case: Callable[[], None]) -> Iterator[tuple[int, tuple[int, dict[str, float | None], Any, Any]]]:
+    """(scenario position, measured replication) for every pair, as they finish. ``where``: executor,
+    workers, scheduler; ``on_case`` after each case run in this process (elsewhere the caller counts
+    whole replications)."""
+    executor, workers, scheduler = where
     tasks = [(position, replication) for position in range(len(runs)) for replication in range(replications)]
     if executor == "dask":
         from studio.simulate import _dask  # noqa: PLC0415
@@ -358,7 +362,7 @@ def _results(runs: list[_Scenario], replications: int, *, executor: str, workers
     elif workers == 1 or len(tasks) <= 1:
         for position, replication in tasks:
             run = runs[position]
-            yield position, _measure(run.compiled, run.spec, run.job, replication)
+            yield position, _measure(run.compiled, run.spec, run.job, replication, on_case)
     else:
         from studio.simulate.runner import _context  # noqa: PLC0415
 
@@ -391,6 +395,7 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     :class:`~studio.simulate.EngineMismatch` if any differs."""
     from studio.model import Workflow  # noqa: PLC0415
     from studio.simulate import _dask  # noqa: PLC0415
+    from studio.simulate.compiler import CompiledWorkflow  # noqa: PLC0415
     from studio.simulate.inputs import SimulationError, load_rows  # noqa: PLC0415
     from studio.simulate.runner import EngineMismatch, _Progress  # noqa: PLC0415
     from studio.simulate.summary import currency, names  # noqa: PLC0415
@@ -404,7 +409,9 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
         raise SimulationError("verify must be 0 or more cases")
     _dask.check_executor(executor, scheduler)
     parsed = parse_grid(grid)
-    if isinstance(workflow, Workflow):
+    if isinstance(workflow, CompiledWorkflow):
+        model = workflow.workflow
+    elif isinstance(workflow, Workflow):
         model = workflow
     else:
         from studio.io import load  # noqa: PLC0415
@@ -421,15 +428,17 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     mismatches: list[Mismatch] = []
     verified = 0
     bar = _Progress(progress, len(runs) * replications * count, 0)
+    here = executor != "dask" and (workers == 1 or len(runs) * replications <= 1)  # counted per case
     try:
         for position, (replication, flat, grants, kept) in _results(
-                runs, replications, executor=executor, workers=workers, scheduler=scheduler):
+                runs, replications, (executor, workers, scheduler), bar.update):
             run = runs[position]
             if grants:
                 mismatches.extend(replay(run.compiled, run.spec, replication, kept, grants))
                 verified += len(grants)
             run.flats[replication] = flat
-            bar.update(run.spec.cases)
+            if not here:
+                bar.update(run.spec.cases)
     finally:
         bar.close()
     if mismatches:
