@@ -14,8 +14,8 @@ from studio.widgets.controller import EditRefused, StudioController, copy_templa
 pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
-from studio.widgets import Studio  # noqa: E402
-from studio.widgets.diagram import DiagramView, edge_id, split_edge_id  # noqa: E402
+from studio.widgets import Studio
+from studio.widgets.diagram import DiagramView, edge_id, split_edge_id
 
 
 @pytest.fixture
@@ -184,3 +184,19 @@ def test_export_preview_leads_with_a_plain_summary(studio: Studio) -> None:
     preview = studio.export_preview.value
     assert preview.index("Approval gates") < preview.index("<pre")
     assert "effective autonomy" in preview and "Paths to a critical step with no person" in preview
+
+
+def test_workshop_tab_follows_the_selection_and_writes_minutes(studio: Studio, tmp_path: Path) -> None:
+    titles = [studio.tabs.get_title(i) for i in range(len(studio.tabs.children))]
+    if studio.workshop_tab is None:
+        pytest.skip("workshop mode is not installed")
+    assert titles[-1] == "Workshop"
+    studio.diagram.selected = ["manager_approval"]  # a click on the step in the diagram
+    panel = studio.workshop_tab
+    assert panel.selected == "manager_approval"
+    panel.question_text.value = "Who approves when the manager is away?"
+    panel.add_question_button.click()
+    assert studio.controller.workflow.workshop.nodes["manager_approval"].questions
+    panel.minutes_path.value = str(tmp_path / "minutes.md")
+    panel.minutes_button.click()
+    assert "Who approves when the manager is away?" in (tmp_path / "minutes.md").read_text()

@@ -172,6 +172,7 @@ class StudioBase:
     tabs: Any
     _quiet: int
     _connect_from: str | None
+    workshop_tab: Any
     _finding_lines: list[str]
 
     @contextmanager

@@ -217,6 +217,8 @@ class MapTab(ItemForms):
                     self.editors.selected_index = 0
                     self.node_pick.value = item
                     self._load_node()
+                    if self.workshop_tab is not None:
+                        self.workshop_tab.select(item)  # the Workshop tab shows this step's notes
             else:
                 index = self.controller.edge_index(*pair)
                 if index is not None:

@@ -1,17 +1,25 @@
 """The studio widget: ipywidgets wired to :class:`~studio.widgets.controller.StudioController`.
 
 Nothing here decides anything: every button calls one controller method, every refresh reads the
-controller's state. Standard ipywidgets only (no custom JavaScript, nothing from a CDN), so the
-studio works offline in JupyterLab and in a saved notebook.
+controller's state. Standard ipywidgets plus the interactive diagram
+(:class:`~studio.widgets.diagram.DiagramView`, an anywidget whose JavaScript ships in the package:
+nothing from a CDN), so the studio works offline in JupyterLab and in a saved notebook.
+
+Each tab is a module of its own, mixed into :class:`Studio`: :mod:`~studio.widgets.map_tab` (with
+the forms of :mod:`~studio.widgets.forms`), :mod:`~studio.widgets.simulate_tab`,
+:mod:`~studio.widgets.walk_tab`, :mod:`~studio.widgets.export_tab`, and the Workshop tab's
+:class:`~studio.widgets.workshop.WorkshopPanel` when it is installed.
 
 Layout (made for a projector)::
 
     Workflow Design Studio: <name> <version>        <file>       2 errors · 1 warning
     <what the last action did>
-    [ Map | Simulate | Walk a case | Export ]
-    Map:  Undo Redo | Save  [path]  Open | [template] Start from template | lanes
-          the diagram (inline SVG, problems outlined, the selected element in blue)
-          [ Steps | Connections | People & agents | Tools | Data ]      Problems (click to jump)
+    [ Map | Simulate | Walk a case | Export | Workshop ]
+    Map:  Undo Redo | Save  [path]  Open | [template] Start from template | New blank
+          Selected: <step or connection>                                   Problems (click to jump)
+          [new step's name] [done by] Insert step | Connect from selected | Delete selected
+          Fit Presentation - + Full screen  Lanes  Direction
+          the diagram (click, wheel zoom, drag)      [ Steps | Connections | People & agents | ... ]
 """
 
 from __future__ import annotations
@@ -37,6 +45,15 @@ from studio.widgets.simulate_tab import SimulateTab
 from studio.widgets.walk_tab import WalkTab
 
 __all__ = ["Studio"]
+
+
+def _workshop_panel(controller: StudioController) -> Any:
+    """The Workshop tab (RACI, questions, decisions, minutes), or None when it is not installed."""
+    try:
+        from studio.widgets.workshop import WorkshopPanel  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - depends on the installation
+        return None
+    return WorkshopPanel(controller)
 
 
 class Studio(MapTab, SimulateTab, WalkTab, ExportTab, w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -66,8 +83,17 @@ class Studio(MapTab, SimulateTab, WalkTab, ExportTab, w.VBox):  # type: ignore[m
         self.simulate_tab = self._build_simulate()
         self.walk_tab = self._build_walkthrough()
         self.export_tab = self._build_export()
-        self.tabs = w.Tab(children=[self.map_tab, self.simulate_tab, self.walk_tab, self.export_tab])
-        for index, name in enumerate(["Map", "Simulate", "Walk a case", "Export"]):
+        self.workshop_tab = _workshop_panel(self.controller)  # None where workshop mode is not installed
+        pages = [
+            (self.map_tab, "Map"),
+            (self.simulate_tab, "Simulate"),
+            (self.walk_tab, "Walk a case"),
+            (self.export_tab, "Export"),
+        ]
+        if self.workshop_tab is not None:
+            pages.append((self.workshop_tab, "Workshop"))
+        self.tabs = w.Tab(children=[page for page, _ in pages])
+        for index, (_, name) in enumerate(pages):
             self.tabs.set_title(index, name)
         super().__init__(children=[w.HTML(CSS), self.title, self.status, self.tabs], layout=w.Layout(width="100%"))
         self.add_class("wds-studio")
