@@ -500,8 +500,8 @@ def apply_parameters(workflow: Workflow, data: dict[str, Any], fate: dict[str, s
     kept = [a for a in doc["actors"] if a["id"] in used]
     for actor in doc["actors"]:
         if actor["id"] not in used:
-            reader.note("resource_profiles", f"actor `{actor['id']}` (from a lane) does no step once the resource "
-                        "profiles assign them: dropped", "", Severity.INFO)
+            reader.note("resource_profiles", f"actor `{actor['id']}` of the BPMN import (a lane or a placeholder) "
+                        "does no step once the resource profiles assign the tasks: dropped", "", Severity.INFO)
     ids = _unique_ids([a["name"] for a in pools.actors], {a["id"] for a in kept})
     for node_id, (pool, duration) in assigned.items():
         nodes[node_id]["actor"] = ids[pool]

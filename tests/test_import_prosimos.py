@@ -1,0 +1,181 @@
+"""A Prosimos simulation-parameter JSON carried into an imported workflow (studio.export._prosimos, B016).
+
+Fixture: tests/fixtures/prosimos/small.bpmn + small.json, written by hand so every imported value is
+known: three profiles (one with two resources and different durations for one task), calendars
+that fit the format exactly, one that does not, each Prosimos distribution name, exponential
+arrivals, an arrival calendar, a loop limit and a section the format has no place for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import studio
+from studio import io
+from studio.cli import main
+from studio.errors import Finding
+from studio.export.bpmn import read_bpmn
+from studio.model import Human, Task, Workflow
+
+HERE = Path(__file__).parent / "fixtures" / "prosimos"
+MODEL = HERE / "small.bpmn"
+PARAMS = HERE / "small.json"
+
+
+def _params() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(PARAMS.read_text(encoding="utf-8"))
+    return data
+
+
+def _duration(workflow: Workflow, node_id: str) -> Any:
+    node = workflow.node(node_id)
+    assert isinstance(node, Task) and node.behaviour.duration is not None
+    return node.behaviour.duration.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _b016(findings: list[Finding]) -> dict[str, str]:
+    return {f.location: f.severity.value for f in findings if f.code == "B016"}
+
+
+def test_pools_come_from_the_resource_profiles_with_their_calendars() -> None:
+    workflow = read_bpmn(MODEL, simulation=PARAMS).workflow
+    pools = {a.id: a for a in workflow.actors}
+    assert sorted(pools) == ["desk_clerks", "night_shift", "reviewers"]  # the placeholder agent is gone
+    assert all(isinstance(a, Human) for a in pools.values())
+    summary = {pid: (a.capacity, a.calendar.model_dump(mode="json") if a.calendar else None)
+               for pid, a in pools.items() if isinstance(a, Human)}
+    assert summary == {
+        "desk_clerks": (3, {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00", "timezone": "UTC"}),
+        "reviewers": (1, {"days": ["mon", "tue", "wed", "thu"], "hours": "08:00-12:00", "timezone": "UTC"}),
+        "night_shift": (1, {"days": ["sat", "sun"], "hours": "00:00-24:00", "timezone": "UTC"}),
+    }
+
+
+def test_each_task_gets_its_pool_and_its_duration_in_the_formats_distribution() -> None:
+    workflow = read_bpmn(MODEL, simulation=PARAMS).workflow
+    actors = {n.id: n.actor for n in workflow.nodes if isinstance(n, Task)}
+    assert actors == {"stamp": "desk_clerks", "sort": "desk_clerks", "read": "desk_clerks", "review": "reviewers",
+                      "deep_review_2": "reviewers", "night_check": "night_shift", "file": "desk_clerks",
+                      "archive": "desk_clerks"}
+    assert _duration(workflow, "stamp") == "5m"  # fix [value]
+    # Prosimos 2 expon [mean, min, max]: min + exponential(mean - min), kept below max
+    assert _duration(workflow, "sort") == {"dist": "exponential", "mean": "9m", "loc": "1m", "max": "100m"}
+    # norm [mean, sd, min, max]: no mass below zero worth a truncation at 900 +- 120 s
+    assert _duration(workflow, "read") == {"dist": "normal", "mean": "15m", "sd": "2m", "max": "1h"}
+    # lognorm and gamma [mean, variance, min, max]
+    assert _duration(workflow, "review") == {"dist": "lognormal", "mean": "20m", "sd": "5m", "min": "100s",
+                                             "max": "2h"}
+    assert _duration(workflow, "deep_review_2") == {"dist": "gamma", "mean": "30m", "sd": "10m", "max": "10000s"}
+    assert _duration(workflow, "night_check") == {"dist": "uniform", "low": "1m", "high": "3m"}
+    # exponnorm [K, loc, scale, min, max] and triang [c, loc, scale] as scipy's
+    assert _duration(workflow, "file") == {"dist": "exponnorm", "k": 2.0, "scale": "1m", "loc": "5m",
+                                           "max": "5000s"}
+    assert _duration(workflow, "archive") == {"dist": "triangular", "low": "100s", "mode": "200s", "high": "5m"}
+
+
+def test_arrivals_probabilities_and_loop_limit() -> None:
+    workflow = read_bpmn(MODEL, simulation=PARAMS).workflow
+    arrivals = workflow.simulation.arrivals
+    assert arrivals.process == "poisson" and arrivals.rate == pytest.approx(1 / 1200, rel=1e-12)
+    assert {(e.source, e.target): e.probability for e in workflow.edges if e.probability is not None} == {
+        ("deep_review", "deep_review_2"): 0.25, ("deep_review", "night_check"): 0.75}
+    assert workflow.policies.max_repeats == 50
+    assert [f.code for f in studio.validate(workflow) if f.is_error] == []
+
+
+def test_what_is_not_carried_is_reported_with_its_json_path() -> None:
+    result = read_bpmn(MODEL, simulation=PARAMS)
+    assert _b016(result.findings) == {
+        "batch_processing": "warning",  # a Prosimos section the format has no place for
+        "resource_calendars[1]": "warning",  # two ranges of hours: simplified
+        "task_resource_distribution[6].resources": "warning",  # different durations in one pool
+        "arrival_time_calendar": "warning",  # the format has no arrival calendar
+        "resource_profiles": "info",  # the placeholder actor dropped
+    }
+    by_place = {f.location: f for f in result.findings if f.code == "B016"}
+    assert "17 h a week" in by_place["resource_calendars[1]"].message
+    assert "16 h a week" in by_place["resource_calendars[1]"].message
+    weighted = by_place["task_resource_distribution[6].resources"].message
+    assert "r_a's" in weighted and "446.667s" in weighted  # (2 x 420 s + 1 x 500 s) / 3
+    assert all(f.file == str(PARAMS) and f.hint for f in result.findings if f.code == "B016" and f.severity.value
+               == "warning")
+
+
+def test_unknown_fields_are_reported_not_ignored() -> None:
+    data = _params()
+    data["arival_time_distribution"] = {}
+    data["resource_profiles"][1]["resource_list"][0]["colour"] = "blue"
+    findings = _b016(read_bpmn(MODEL, simulation=data).findings)
+    assert findings["arival_time_distribution"] == "warning"
+    assert findings["resource_profiles[1].resource_list[0].colour"] == "warning"
+
+
+def test_a_flow_or_task_the_process_lacks_is_reported() -> None:
+    data = _params()
+    data["gateway_branching_probabilities"][0]["probabilities"].append({"path_id": "f_elsewhere", "value": 0.0})
+    data["task_resource_distribution"].append(
+        {"task_id": "t_elsewhere", "resources": [{"resource_id": "r_a", "distribution_name": "fix",
+                                                  "distribution_params": [{"value": 1}]}]})
+    findings = read_bpmn(MODEL, simulation=data).findings
+    assert [f.location for f in findings if f.code == "B015" and f.severity.value == "warning"] == ["f_elsewhere"]
+    assert _b016(findings)["task_resource_distribution[8].task_id"] == "warning"
+
+
+def test_an_unknown_distribution_keeps_the_default_and_says_so() -> None:
+    data = _params()
+    data["task_resource_distribution"][0]["resources"][0]["distribution_name"] = "weibull"
+    result = read_bpmn(MODEL, simulation=data)
+    assert _b016(result.findings)["task_resource_distribution[0].resources[0].distribution_name"] == "warning"
+    stamp = result.workflow.node("stamp")
+    assert isinstance(stamp, Task) and stamp.behaviour.duration is None
+
+
+@pytest.mark.parametrize(
+    ("change", "place"),
+    [
+        (lambda d: d.__setitem__("resource_profiles", {}), "resource_profiles"),
+        (lambda d: d["resource_profiles"][0]["resource_list"][0].__setitem__("calendar", "nope"),
+         "resource_profiles[0].resource_list[0].calendar"),
+        (lambda d: d["task_resource_distribution"][1]["resources"][0].__setitem__("resource_id", "r_zz"),
+         "task_resource_distribution[1].resources[0].resource_id"),
+        (lambda d: d["task_resource_distribution"][1]["resources"][0].pop("distribution_params"),
+         "task_resource_distribution[1].resources[0]"),
+        (lambda d: d["resource_calendars"][0]["time_periods"][0].__setitem__("from", "MONDAYS"),
+         "resource_calendars[0].time_periods[0].from"),
+        (lambda d: d["resource_calendars"][0]["time_periods"][0].__setitem__("endTime", "5pm"),
+         "resource_calendars[0].time_periods[0].endTime"),
+    ],
+)
+def test_bad_structure_names_the_json_path(change: Any, place: str, tmp_path: Path) -> None:
+    data = _params()
+    change(data)
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(studio.LoadError) as caught:
+        read_bpmn(MODEL, simulation=path)
+    finding = caught.value.findings[0]
+    assert finding.location == place and place in finding.message
+    assert finding.file == str(path) and finding.hint
+
+
+def test_cli_imports_with_the_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "small.yaml"
+    assert main(["import", str(MODEL), "--simulation", str(PARAMS), "-o", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "B016" in stdout and "batch_processing" in stdout
+    workflow = io.load(out)
+    assert workflow == read_bpmn(MODEL, simulation=PARAMS).workflow
+    reviewers = workflow.actor("reviewers")
+    assert isinstance(reviewers, Human) and reviewers.capacity == 1
+
+
+def test_cli_missing_parameter_file_is_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere.json"
+    assert main(["import", str(MODEL), "--simulation", str(missing), "-o", str(tmp_path / "x.yaml")]) == 2
+    captured = capsys.readouterr()
+    assert str(missing) in captured.out + captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "x.yaml").exists()
