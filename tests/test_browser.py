@@ -10,7 +10,8 @@ into a field), never Python typed into the notebook:
   the step sits on that connection, saved, within the click budget (counted);
 - connect from the selection by clicking the target, Ctrl+Z / Ctrl+Y undo and redo it;
 - edit a policy, run a what-if against the plan and see the comparison, walk a case with its
-  path highlighted on the diagram, export with the plain summary first;
+  path highlighted on the diagram, export with the plain summary first; in the Workshop tab
+  (when installed) note an open question on the step clicked in the diagram and Write minutes;
 - open a generated 50-node workflow and time edit -> redrawn diagram (median of 5, printed, not
   asserted); screenshots at 1920x1080 and 1280x800 go to ``test-artifacts/browser/``.
 
@@ -402,6 +403,7 @@ def _drive(page: object, lab: Lab, workflow_file: Path) -> None:
     _simulate_and_compare(page, studio)
     _walk(page, studio)
     _export(page, studio)
+    _workshop(page, studio, workflow_file)
     _small_screen(page, studio)
     _time_redraws(page, studio, lab)
 
@@ -553,6 +555,29 @@ def _export(page: object, studio: object) -> None:
     assert preview.index("Approval gates") < preview.index("Paths to a critical step") < preview.index("The exported")
     studio.evaluate("e => e.scrollIntoView({block: 'start'})")  # type: ignore[attr-defined]
     _shot(page, "04_export")
+
+
+def _workshop(page: object, studio: object, workflow_file: Path) -> None:
+    """Click a step in the diagram, note an open question in the Workshop tab, Write minutes."""
+    tabs = studio.locator(".lm-TabBar-tab")  # type: ignore[attr-defined]
+    if not tabs.filter(has_text="Workshop").count():
+        print("\nno Workshop tab in this installation: minutes not driven")
+        return
+    tabs.filter(has_text="Map").first.click()
+    _click_item(page, "manager_approval")
+    tabs.filter(has_text="Workshop").first.click()
+    question = "Who approves while the line manager is away?"
+    box = studio.get_by_placeholder("what the room could not answer yet").first  # type: ignore[attr-defined]
+    _typed(page, box, question)
+    studio.get_by_role("button", name="Add question").click()  # type: ignore[attr-defined]
+    _saved(workflow_file, lambda wf: question in str(wf.workshop.nodes.get("manager_approval")),
+           "the open question on manager_approval")
+    studio.get_by_role("button", name="Write minutes").click()  # type: ignore[attr-defined]
+    studio.get_by_text("Wrote the minutes to").first.wait_for()  # type: ignore[attr-defined]
+    written = sorted(workflow_file.parent.glob("*minutes*"))
+    assert written and question in written[0].read_text(), written
+    studio.evaluate("e => e.scrollIntoView({block: 'start'})")  # type: ignore[attr-defined]
+    _shot(page, "06_workshop_minutes")
 
 
 def _small_screen(page: object, studio: object) -> None:
