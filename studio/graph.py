@@ -876,6 +876,7 @@ _KILLED = (0.0, 1.0, 0.0, 0.0)
 _FAILED = (0.0, 0.0, 1.0, 0.0)
 _UNROUTED = (0.0, 0.0, 0.0, 1.0)
 _STATE_LIMIT = 200_000
+_SWEEPS = 5_000
 _MISSING = object()
 
 Vec = tuple[float, float, float, float]
@@ -976,8 +977,46 @@ class _Walker:
         starts = [s for s in start_ids(self.index.workflow) if s in self.index.graph]
         if not starts:
             return (0.0, 0.0, 0.0, 0.0)
-        memo: dict[State, Vec] = {}
         root: State = (starts[0], (), (), None)
+        try:
+            return self._acyclic(root, row)
+        except _TooMany as why:
+            if str(why) != "cycle":
+                raise
+            return self._iterate(root, row)
+
+    def _iterate(self, root: State, row: Mapping[str, Any]) -> Vec:
+        """A loop without a guard makes the states cyclic: every reachable state, then sweeps of the
+        same sums until they settle (they converge like the chance of still being in the loop).
+        What never leaves the loop is what ``policies.max_turns`` stops: counted as killed."""
+        expansions: dict[State, tuple[str, float, list[Term]]] = {}
+        todo = [root]
+        while todo:
+            state = todo.pop()
+            if state in expansions:
+                continue
+            expansions[state] = expansion = self._expand(state, row)
+            self.states += 1
+            if self.states > _STATE_LIMIT:
+                raise _TooMany("states")
+            todo += [child for _, child in expansion[2] if isinstance(child[0], str) and child not in expansions]
+        values: dict[State, Vec] = dict.fromkeys(expansions, (0.0, 0.0, 0.0, 0.0))
+        order = list(reversed(expansions))
+        for _ in range(_SWEEPS):
+            change = 0.0
+            for state in order:
+                new = self._combine(expansions[state], values)
+                change = max(change, abs(new[0] - values[state][0]), abs(new[1] - values[state][1]))
+                values[state] = new
+            if change < 1e-13:
+                break
+        else:
+            raise _TooMany("sweeps")
+        done, killed, failed, unrouted = values[root]
+        return (done, killed + max(0.0, 1.0 - done - killed - failed - unrouted), failed, unrouted)
+
+    def _acyclic(self, root: State, row: Mapping[str, Any]) -> Vec:
+        memo: dict[State, Vec] = {}
         stack: list[tuple[State, tuple[str, float, list[Term]] | None]] = [(root, None)]
         open_states: set[State] = set()
         while stack:
@@ -1192,8 +1231,6 @@ def _success_estimate(index: _Index, rows: list[dict[str, Any]] | None = None) -
     branches = _branch_shares(index, walker, rows)
     index.use_shares(branches)
     try:
-        if walker.unguarded:
-            raise _TooMany("cycle")
         sums = [0.0, 0.0, 0.0, 0.0]
         for row, count in groups.values():
             vec = walker.solve(row)
@@ -1203,7 +1240,7 @@ def _success_estimate(index: _Index, rows: list[dict[str, Any]] | None = None) -
     except _TooMany as why:
         fwd = index.forward
         loop_free = _loop_free(index)
-        reason = ("a loop has no guard (max_repeats: null)" if str(why) == "cycle"
+        reason = (f"an unguarded loop did not settle in {_SWEEPS:,} sweeps" if str(why) == "sweeps"
                   else f"more than {_STATE_LIMIT:,} states")
         assumptions.append(f"loops left out ({reason}): a case is taken not to loop back")
         assumptions += list(walker.assumptions)
@@ -1211,6 +1248,9 @@ def _success_estimate(index: _Index, rows: list[dict[str, Any]] | None = None) -
                                rows=len(rows or ()), exact=False, assumptions=tuple(assumptions))
     if walker.guards:
         assumptions.append("loops run until a branch leaves them or their guard (max_repeats) stops the case")
+    if walker.unguarded:
+        assumptions.append("a loop without a guard runs until a branch leaves it; policies.max_turns is not "
+                           "counted, so only a case that can never leave counts as stopped")
     if any(walker.kinds.get(n) == "parallel" for n in index.nodes):
         assumptions.append("parallel branches succeed or fail independently; all must complete")
     assumptions += list(walker.assumptions)

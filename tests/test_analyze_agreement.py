@@ -94,18 +94,34 @@ def test_routes_use_the_branch_shares_from_the_data() -> None:
         0.3 * 0.1 / 0.8)
 
 
-def test_a_loop_without_a_guard_falls_back_to_the_loop_free_estimate_and_says_so() -> None:
+def test_a_loop_without_a_guard_runs_until_a_branch_leaves_it() -> None:
     workflow = load("loop_guard")
     workflow.policies.max_repeats = None
     for edge in workflow.edges:
         edge.max_repeats = None
-    report = analyze(workflow)
-    assert not report.success.exact
-    assert report.success.back_edges == (("verdict", "draft"),)
-    assert report.success.probability == pytest.approx(0.99 * 0.8 * 0.99)  # one pass, the loop's share forward
-    text = report.format_text()
-    assert "loops left out (a loop has no guard (max_repeats: null)): a case is taken not to loop back" in text
-    assert "an estimate without loops (see the assumptions): rework is not counted" in text
+    estimate = analyze(workflow).success
+    x = 0.99 * 0.8
+    assert estimate.exact and estimate.killed == pytest.approx(0.0, abs=1e-12)
+    assert estimate.probability == pytest.approx(0.4 * 0.99 * x / (1 - 0.6 * x), rel=1e-9)  # a geometric series
+    assert any("a loop without a guard runs until a branch leaves it" in a for a in estimate.assumptions)
+
+
+def test_a_loop_nothing_leaves_counts_as_stopped_by_max_turns() -> None:
+    workflow = load("loop_guard")
+    workflow.policies.max_repeats = None
+    for edge in workflow.edges:
+        edge.max_repeats = None
+        if edge.target == "draft" and edge.source == "verdict":
+            edge.probability = None  # routed by its condition, which no sample row can make false
+        if edge.target == "publish":
+            edge.default = True
+    workflow.nodes = [n for n in workflow.nodes if n.id != "review"]
+    workflow.edges = [e for e in workflow.edges if "review" not in (e.source, e.target)]
+    workflow.edges.append(type(workflow.edges[0]).model_validate({"from": "draft", "to": "verdict"}))
+    workflow.actors[0].behaviour.failures = None  # the draft never fails: the case goes round for ever
+    estimate = analyze(workflow, data=[{"quality": 1}]).success
+    assert estimate.probability == pytest.approx(0.0)
+    assert estimate.killed == pytest.approx(1.0)
 
 
 # --------------------------------------------------------------------------- the command
