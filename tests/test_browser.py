@@ -594,6 +594,10 @@ def _small_screen(page: object, studio: object) -> None:
     bar = studio.locator(".wds-dg-bar").first  # type: ignore[attr-defined]
     bar.get_by_role("button", name="Presentation").click()
     _click_item(page, "check_the_invoice")  # the selection scrolls into view
+    page.wait_for_function(  # type: ignore[attr-defined]  # its form is open
+        "() => [...document.querySelectorAll('.wds-studio input')].some(i => i.value === 'Check the invoice')"
+    )
+    _idle(page)
     studio.evaluate("e => e.scrollIntoView({block: 'start'})")  # type: ignore[attr-defined]
     _shot(page, "1280_01_map_presentation")
     bar.get_by_role("button", name="Fit").click()
