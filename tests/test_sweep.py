@@ -61,7 +61,10 @@ def test_the_sweep_api_returns_the_table_the_command_writes(tmp_path: Path) -> N
 
 def test_simulate_on_dask_gives_the_kpis_of_one_process(tmp_path: Path) -> None:
     simulate(MMC, cases=20, seed=2, replications=3, out=tmp_path / "one")
-    simulate(MMC, cases=20, seed=2, replications=3, out=tmp_path / "dask", executor="dask", workers=2)
+    seen: list[tuple[int, int]] = []
+    simulate(MMC, cases=20, seed=2, replications=3, out=tmp_path / "dask", executor="dask", workers=2,
+             progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (60, 60) and [d for d, _ in seen] == sorted({d for d, _ in seen})  # counts up to all cases
     for name in ("kpis.json", "cases.jsonl", "traces.jsonl"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
     # the parent wrote the progress files: --resume reuses them

@@ -8,6 +8,11 @@ workers once; a worker compiles a workflow once per spec (cached by the spec's f
 the same seed gives the same records whatever the executor and worker count. ``docs/simulation.md``
 (Scale-out on Dask) says how to run on a real cluster.
 
+Progress: a task counts its finished cases and, at most four times a second, sends the count as a
+Dask event (``Worker.log_event``, batched with the worker's other messages to the scheduler); the
+parent subscribes to the run's topic and moves the bar, and tops a replication up to its case count
+when its result arrives (an event may come late or, on a busy cluster, not at all).
+
 Dask is an optional extra (``scale``); this module imports it only when a run asks for it.
 """
 
@@ -15,6 +20,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -130,26 +137,89 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Any]:
         cluster.close()
 
 
-def run_tasks(client: Any, work: Sequence[tuple[Spec, Any, str, Sequence[int]]],
-              task: Callable[..., Any]) -> Iterator[tuple[int, Any]]:
-    """Run ``task(spec, job, key, replication)`` for every spec's replications at once; yield
-    ``(position of the spec in work, result)`` as tasks finish. Each spec travels to each worker once."""
+def reporter(report: tuple[str, int] | None, replication: int) -> Callable[[], None] | None:
+    """On a worker: the ``on_case`` that sends the count of finished cases to the run's topic
+    (``report``: the topic and the spec's position in the run; None: no one counts)."""
+    if report is None:
+        return None
+    topic, position = report
+    worker = _module("distributed").get_worker()
+    state = {"n": 0, "sent": time.monotonic()}
+
+    def on_case() -> None:
+        state["n"] += 1
+        now = time.monotonic()
+        if now - state["sent"] >= 0.25:
+            worker.log_event(topic, [position, replication, state["n"]])
+            state["n"] = 0
+            state["sent"] = now
+
+    return on_case
+
+
+class _Counter:
+    """In the parent: cases counted per task from the workers' events, topped up when a task ends."""
+
+    def __init__(self, on_cases: Callable[[int], None]) -> None:
+        self._on_cases = on_cases
+        self._lock = threading.Lock()
+        self._counted: dict[tuple[int, int], int] = {}
+        self._ended: set[tuple[int, int]] = set()
+
+    def event(self, event: Any) -> None:  # on the client's event-loop thread
+        try:
+            position, replication, n = event[1]
+        except (TypeError, ValueError, IndexError):
+            return
+        with self._lock:
+            task = (int(position), int(replication))
+            if task in self._ended:
+                return
+            self._counted[task] = self._counted.get(task, 0) + int(n)
+            self._on_cases(int(n))
+
+    def ended(self, position: int, replication: int, cases: int) -> None:
+        with self._lock:
+            task = (position, replication)
+            self._ended.add(task)
+            rest = cases - self._counted.pop(task, 0)
+            if rest > 0:
+                self._on_cases(rest)
+
+
+def run_tasks(client: Any, work: Sequence[tuple[Spec, Any, str, Sequence[int]]], task: Callable[..., Any],
+              on_cases: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
+    """Run ``task(spec, job, key, replication, report)`` for every spec's replications at once; yield
+    ``(position of the spec in work, result)`` as tasks finish. Each spec travels to each worker once.
+    ``on_cases(n)``: n more cases finished (``report`` is then what the task passes to :func:`reporter`;
+    None without ``on_cases``)."""
     as_completed = _module("distributed").as_completed
-    futures: dict[Any, int] = {}
+    futures: dict[Any, tuple[int, int]] = {}
     token = uuid.uuid4().hex[:8]  # task keys unique on a cluster that other runs share
-    for position, (spec, job, key, replications) in enumerate(work):
-        if not replications:
-            continue
-        shared = client.scatter(spec, broadcast=True, hash=False)
-        local = replace(job, folder=None)
-        for replication in replications:
-            future = client.submit(task, shared, local, key, replication, pure=False,
-                                   key=f"studio-{token}-{position}-{replication}")
-            futures[future] = position
+    topic = f"studio-progress-{token}" if on_cases is not None else None
+    counter = _Counter(on_cases) if on_cases is not None else None
+    if counter is not None:
+        client.subscribe_topic(topic, counter.event)
     try:
+        for position, (spec, job, key, replications) in enumerate(work):
+            if not replications:
+                continue
+            shared = client.scatter(spec, broadcast=True, hash=False)
+            local = replace(job, folder=None)
+            for replication in replications:
+                report = (topic, position) if topic is not None else None
+                future = client.submit(task, shared, local, key, replication, report, pure=False,
+                                       key=f"studio-{token}-{position}-{replication}")
+                futures[future] = (position, replication)
         for future, result in as_completed(list(futures), loop=client.loop, with_results=True):
             # dropping the future lets the worker free the result (a replication's cases) now
-            yield futures.pop(future), result
+            position, replication = futures.pop(future)
+            if counter is not None:
+                counter.ended(position, replication, work[position][0].cases)
+            yield position, result
     except BaseException:
         client.cancel([future for future in futures if not future.done()])
         raise
+    finally:
+        if counter is not None:
+            client.unsubscribe_topic(topic)

@@ -106,10 +106,11 @@ def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants, dict[i
     return _replicate(_WORKER["compiled"], _WORKER["spec"], _WORKER["job"], replication)
 
 
-def _dask_run(spec: Spec, job: _Job, key: str, replication: int) -> tuple[dict[str, Any], kernel.Grants,
-                                                                           dict[int, Any]]:
+def _dask_run(spec: Spec, job: _Job, key: str, replication: int,
+              report: tuple[str, int] | None) -> tuple[dict[str, Any], kernel.Grants, dict[int, Any]]:
     """On a Dask worker: one replication, its cases in memory (``job.folder`` is None there)."""
-    return _replicate(_dask.compiled_for(spec, key), spec, job, replication)
+    return _replicate(_dask.compiled_for(spec, key), spec, job, replication,
+                      on_case=_dask.reporter(report, replication))
 
 
 def _stored(job: _Job, spec: Spec, payload: dict[str, Any]) -> dict[str, Any]:
@@ -393,9 +394,9 @@ def simulate(  # noqa: PLR0917 - the documented positional order
         if executor == "dask" and todo:
             key = fingerprint or spec.fingerprint()
             with _dask.connect(workers, scheduler) as client:
-                for _, (payload, grants, kept) in _dask.run_tasks(client, [(spec, job, key, todo)], _dask_run):
+                for _, (payload, grants, kept) in _dask.run_tasks(client, [(spec, job, key, todo)], _dask_run,
+                                                                  bar.update):
                     check(_stored(job, spec, payload), grants, kept)
-                    bar.update(count)
         elif workers == 1 or len(todo) <= 1:
             for replication in todo:
                 check(*_replicate(compiled, spec, job, replication, on_case=bar.update))

@@ -31,6 +31,7 @@ import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +136,13 @@ def _measure(compiled: Any, spec: Any, job: Any, replication: int,
     return replication, flat, grants, kept
 
 
-def _remote(spec: Any, job: Any, key: str, replication: int) -> tuple[int, dict[str, float | None], Any, Any]:
-    """A task on a Dask worker or a worker process: the workflow compiled once per worker."""
-    from studio.simulate._dask import compiled_for  # noqa: PLC0415
+def _remote(spec: Any, job: Any, key: str, replication: int,
+            report: tuple[str, int] | None = None) -> tuple[int, dict[str, float | None], Any, Any]:
+    """A task on a Dask worker or a worker process: the workflow compiled once per worker; on Dask,
+    its finished cases are counted (``report``: the run's progress topic and this scenario's position)."""
+    from studio.simulate._dask import compiled_for, reporter  # noqa: PLC0415
 
-    return _measure(compiled_for(spec, key), spec, job, replication)
+    return _measure(compiled_for(spec, key), spec, job, replication, reporter(report, replication))
 
 
 _WORK: list[tuple[Any, Any, str]] = []
@@ -347,10 +350,10 @@ def _prepare(model: Any, table: Any, changes: list[str], values: dict[str, str],
 
 
 def _results(runs: list[_Scenario], replications: int, where: tuple[str, int, str | None],
-             on_case: Callable[[], None]) -> Iterator[tuple[int, tuple[int, dict[str, float | None], Any, Any]]]:
+             on_cases: Callable[[int], None]) -> Iterator[tuple[int, tuple[int, dict[str, float | None], Any, Any]]]:
     """(scenario position, measured replication) for every pair, as they finish. ``where``: executor,
-    workers, scheduler; ``on_case`` after each case run in this process (elsewhere the caller counts
-    whole replications)."""
+    workers, scheduler; ``on_cases(n)`` as cases finish, in this process or on Dask (with worker
+    processes the caller counts whole replications)."""
     executor, workers, scheduler = where
     tasks = [(position, replication) for position in range(len(runs)) for replication in range(replications)]
     if executor == "dask":
@@ -358,11 +361,11 @@ def _results(runs: list[_Scenario], replications: int, where: tuple[str, int, st
 
         with _dask.connect(workers, scheduler) as client:
             work = [(run.spec, run.job, run.key, range(replications)) for run in runs]
-            yield from _dask.run_tasks(client, work, task=_remote)
+            yield from _dask.run_tasks(client, work, _remote, on_cases)
     elif workers == 1 or len(tasks) <= 1:
         for position, replication in tasks:
             run = runs[position]
-            yield position, _measure(run.compiled, run.spec, run.job, replication, on_case)
+            yield position, _measure(run.compiled, run.spec, run.job, replication, partial(on_cases, 1))
     else:
         from studio.simulate.runner import _context  # noqa: PLC0415
 
@@ -428,7 +431,7 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     mismatches: list[Mismatch] = []
     verified = 0
     bar = _Progress(progress, len(runs) * replications * count, 0)
-    here = executor != "dask" and (workers == 1 or len(runs) * replications <= 1)  # counted per case
+    counted = executor == "dask" or workers == 1 or len(runs) * replications <= 1  # as cases finish
     try:
         for position, (replication, flat, grants, kept) in _results(
                 runs, replications, (executor, workers, scheduler), bar.update):
@@ -437,7 +440,7 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
                 mismatches.extend(replay(run.compiled, run.spec, replication, kept, grants))
                 verified += len(grants)
             run.flats[replication] = flat
-            if not here:
+            if not counted:
                 bar.update(run.spec.cases)
     finally:
         bar.close()
