@@ -138,3 +138,11 @@ def test_settings_forms_say_when_they_hold_unsaved_values(tmp_path: Path) -> Non
     assert studio.sim_settings_save.description.endswith("(changed)")
     studio.controller.undo()  # the form shows the workflow again: nothing unsaved
     assert studio.sim_settings_save.description == "Save simulation settings"
+
+
+def test_policy_message_names_only_what_changed(studio: StudioController) -> None:
+    studio.update_policies(max_turns="120", retries=str(studio.workflow.policies.retries))
+    assert studio.message == "Changed the policies (`max_turns`)."
+    undo_depth = len(studio.history)
+    studio.update_policies(max_turns="120")
+    assert "as they were" in studio.message and len(studio.history) == undo_depth  # nothing recorded

@@ -1062,8 +1062,17 @@ class StudioController:
         _set_fields(policies, fields)
         if not policies:
             data.pop("policies")
-        changed = ", ".join(f"`{k}`" for k in fields) or "`max_repeats`"
-        return self._commit(data, f"Changed the policies ({changed}).")
+        try:
+            after = Workflow.model_validate(data).policies.model_dump()
+        except ValidationError as exc:
+            self.message = f"Not changed: {_explain(exc, data)}"
+            raise EditRefused(self.message) from None
+        before = self._workflow.policies.model_dump()
+        changed = [f"`{key}`" for key in POLICY_FIELDS if before.get(key) != after.get(key)]
+        if not changed:
+            self.message = "The policies are as they were: nothing to change."
+            return self._workflow
+        return self._commit(data, f"Changed the policies ({', '.join(changed)}).")
 
     def update_simulation(
         self,
