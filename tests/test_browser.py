@@ -5,7 +5,8 @@ Starts JupyterLab on 127.0.0.1 (a free port, a random token) on a temporary copy
 into a field), never Python typed into the notebook:
 
 - the interactive diagram drew the template; the presentation zoom makes every node's text at
-  least 14 px high on a 1920x1080 screen (measured from the SVG text's bounding boxes);
+  least 14 px high on a 1920x1080 screen (measured from the SVG text's bounding boxes); the wheel
+  zooms, a drag pans, Full screen fills the screen;
 - click a node: its form opens; click a connection, name a step, pick its actor, Insert step:
   the step sits on that connection, saved, within the click budget (counted);
 - connect from the selection by clicking the target, Ctrl+Z / Ctrl+Y undo and redo it;
@@ -421,6 +422,7 @@ def _presentation(page: object, studio: object) -> None:
     )
     assert heights and min(heights) >= 14, f"smallest node text {min(heights):.1f} px"
     print(f"\npresentation zoom: smallest node text {min(heights):.1f} px high at 1920x1080")
+    _wheel_drag_full_screen(page, studio)
     _click_item(page, "manager_approval")  # click a node: its form opens
     form = studio.locator(".widget-tab-contents").first  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
@@ -431,6 +433,33 @@ def _presentation(page: object, studio: object) -> None:
     studio.evaluate("e => e.scrollIntoView({block: 'start'})")  # type: ignore[attr-defined]
     _shot(page, "01_map_presentation")
     bar.get_by_role("button", name="Fit").click()
+
+
+def _wheel_drag_full_screen(page: object, studio: object) -> None:
+    """The wheel zooms around the pointer, a drag pans, Full screen fills the screen (Esc leaves)."""
+    widget = studio.locator(".wds-dg").first  # type: ignore[attr-defined]
+    viewport = studio.locator(".wds-dg-viewport").first  # type: ignore[attr-defined]
+    box = viewport.bounding_box()
+    scale = float(widget.get_attribute("data-scale"))
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # type: ignore[attr-defined]
+    page.mouse.wheel(0, -400)  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "s => parseFloat(document.querySelector('.wds-studio .wds-dg').dataset.scale) > s", arg=scale
+    )
+    before = viewport.evaluate("e => [e.scrollLeft, e.scrollTop]")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)  # type: ignore[attr-defined]
+    page.mouse.down()  # type: ignore[attr-defined]
+    page.mouse.move(x - 120, y - 160, steps=8)  # type: ignore[attr-defined]
+    page.mouse.up()  # type: ignore[attr-defined]
+    after = viewport.evaluate("e => [e.scrollLeft, e.scrollTop]")
+    assert after != before, (before, after)  # dragged: the diagram moved under the pointer
+    widget.get_by_role("button", name="Full screen").click()
+    page.wait_for_function("() => document.fullscreenElement?.classList.contains('wds-dg')")  # type: ignore[attr-defined]
+    _shot(page, "01_map_full_screen")
+    widget.get_by_role("button", name="Leave full screen").click()
+    page.wait_for_function("() => !document.fullscreenElement")  # type: ignore[attr-defined]
+    widget.get_by_role("button", name="Presentation").click()  # back to the preset
 
 
 def _insert_and_connect(page: object, studio: object, workflow_file: Path) -> int:
