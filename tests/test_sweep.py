@@ -117,6 +117,19 @@ def test_an_unreachable_scheduler_is_named_with_the_fix(tmp_path: Path, capsys: 
     assert "dask worker tcp://127.0.0.1:9" in err and "Traceback" not in err
 
 
+def test_a_scheduler_without_workers_is_named_with_the_fix(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import dask.config
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as empty, \
+            dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = main(["simulate", str(MMC), "--cases", "5", "--executor", "dask", "--scheduler",
+                     empty.scheduler_address, "--no-progress", "--out", str(tmp_path)])
+    assert code == 2
+    assert f"the Dask scheduler at `{empty.scheduler_address}` has no workers (waited 1 s)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler names a Dask scheduler; add --executor dask"),
     (["--executor", "dask", "--scheduler", "my laptop"], "is not a scheduler address; write it tcp://HOST:PORT"),

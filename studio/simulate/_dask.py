@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["EXECUTORS", "compiled_for", "connect", "run_tasks"]
 
 EXECUTORS = ("processes", "dask")
-_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx|inproc)://[^\s/]+$")
+_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://[^\s/]+$")
 _CACHE: dict[tuple[str, bool], CompiledWorkflow] = {}
 _CACHE_SIZE = 64
 
@@ -122,11 +122,16 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Any]:
                 "distributed.comm.timeouts.connect, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=60s)"
             ) from None
         try:
+            _wait_for_workers(client, scheduler, timeout)
             yield client
         finally:
             client.close()
         return
-    cluster = _local_cluster(distributed, workers)
+    try:
+        cluster = _local_cluster(distributed, workers)
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise SimulationError(f"cannot start a local Dask cluster of {workers} worker(s): {exc}; run without "
+                              "--executor dask, or start a cluster yourself and pass --scheduler") from None
     try:
         client = distributed.Client(cluster, set_as_default=False)
         try:
@@ -135,6 +140,33 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Any]:
             client.close()
     finally:
         cluster.close()
+
+
+def _wait_for_workers(client: Any, scheduler: str, timeout: float) -> None:
+    """A scheduler without workers would hold the tasks for ever: wait for one, then say so."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        raise SimulationError(
+            f"the Dask scheduler at `{scheduler}` has no workers (waited {timeout:g} s); start them with "
+            f"`dask worker {scheduler}` on machines with this studio version installed"
+        ) from None
+
+
+def _cluster_problem(exc: BaseException) -> str | None:
+    """What went wrong on the cluster (not in the simulation), in words; None for anything else."""
+    distributed = _module("distributed")
+    if isinstance(exc, ImportError):
+        return (f"a Dask worker cannot import what the run needs ({exc}); install the same studio version "
+                "and extras on every worker (docs/simulation.md, Scale-out on Dask)")
+    if isinstance(exc, distributed.KilledWorker):
+        return (f"Dask workers died running a replication ({exc}); a worker may have run out of memory: use "
+                "fewer cases per replication, more memory per worker, or fewer workers per machine")
+    if isinstance(exc, distributed.CancelledError):
+        return f"the Dask cluster cancelled the run's tasks ({exc}); was the scheduler restarted or closed?"
+    if isinstance(exc, (OSError, TimeoutError)):
+        return f"lost the Dask cluster during the run ({exc}); check the scheduler and the network, then --resume"
+    return None
 
 
 def reporter(report: tuple[str, int] | None, replication: int) -> Callable[[], None] | None:
@@ -217,8 +249,12 @@ def run_tasks(client: Any, work: Sequence[tuple[Spec, Any, str, Sequence[int]]],
             if counter is not None:
                 counter.ended(position, replication, work[position][0].cases)
             yield position, result
-    except BaseException:
-        client.cancel([future for future in futures if not future.done()])
+    except BaseException as exc:
+        with suppress(OSError, TimeoutError):  # the cluster may be gone
+            client.cancel([future for future in futures if not future.done()])
+        problem = _cluster_problem(exc)
+        if problem is not None:
+            raise SimulationError(problem) from exc
         raise
     finally:
         if counter is not None:
