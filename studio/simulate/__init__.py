@@ -2,7 +2,7 @@
 
 ::
 
-    from studio.simulate import compile, simulate, Walkthrough, compare
+    from studio.simulate import compile, simulate, Walkthrough, compare, sweep
 
     compiled = compile(workflow)                  # validate, then build the LangGraph graph once
     results = simulate(workflow, replications=5, seed=1)
@@ -12,6 +12,8 @@
 
     what_if = simulate(workflow, scenario=["actors.approvers.capacity=5"], replications=5, seed=1)
     compare(results, what_if)                     # per KPI: difference with a 95% interval
+    grid = sweep(workflow, grid={"actors.approvers.capacity": [2, 3, 4]}, replications=5, seed=1)
+    grid.table; grid.plot(); grid.save("out/")    # one row per scenario with 95% intervals
 
     wt = Walkthrough(compiled, case=0); wt.start(); wt.answer("approve")
 

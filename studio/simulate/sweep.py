@@ -174,6 +174,14 @@ class SweepResult:
     pools: list[str] = field(default_factory=list)
     pool_names: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return (f"<SweepResult {self.workflow}: {len(self.rows)} scenario(s) over {', '.join(self.keys)}, "
+                f"{self.settings.get('replications')} replication(s) x {self.settings.get('cases')} case(s)>")
+
+    def _repr_html_(self) -> str:
+        html: str = self.table.to_html(index=False, na_rep="")
+        return html
+
     @property
     def table(self) -> Any:
         """One row per scenario (pandas DataFrame, the columns of ``sweep.csv``)."""
