@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
@@ -481,6 +482,11 @@ class Behaviour(Strict):
     tokens_out: Annotated[int, Field(ge=0)] | None = None
     cost_per_1k_tokens: Annotated[float, Field(ge=0)] | None = None
     cost_per_call: Annotated[float, Field(ge=0)] | None = None
+    cost_per_hour: Annotated[float, Field(ge=0)] | None = Field(
+        default=None,
+        description="Cost of each hour the actor works on a step: a person's service time, an agent's or "
+        "system's own work time (tool time not counted), e.g. `45` for a clerk at 45 per hour.",
+    )
     approve_rate: Probability | None = None
     send_back_rate: Probability | None = None
 
@@ -559,6 +565,19 @@ class System(ActorBase):
 
     kind: Literal["system"]
     tools: list[Identifier] = Field(default_factory=list)
+    capacity: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None,
+        description="Steps the system can work on at once; more wait in a queue (unset: no limit).",
+    )
+    calendar: Calendar | None = Field(
+        default=None, description="When a system with a `capacity` works (e.g. a batch window); needs `capacity`."
+    )
+
+    @model_validator(mode="after")
+    def _calendar_needs_capacity(self) -> System:
+        if self.calendar is not None and self.capacity is None:
+            raise ValueError("a system's `calendar` needs a `capacity` (how many steps it works on at once)")
+        return self
 
 
 Actor = Annotated[Union[Agent, Human, System], Field(discriminator="kind")]
@@ -748,11 +767,18 @@ class Policies(Strict):
 class PoissonArrivals(Strict):
     process: Literal["poisson"]
     rate: Rate
+    calendar: Calendar | None = Field(
+        default=None,
+        description="Cases arrive only in these hours, at `rate` per working hour (e.g. claims on weekdays).",
+    )
 
 
 class FixedArrivals(Strict):
     process: Literal["fixed"]
     interval: Duration
+    calendar: Calendar | None = Field(
+        default=None, description="Cases arrive only in these hours, one every `interval` of working time."
+    )
 
 
 class ColumnArrivals(Strict):
@@ -765,7 +791,27 @@ Arrivals = Annotated[Union[PoissonArrivals, FixedArrivals, ColumnArrivals], Fiel
 
 class Simulation(Strict):
     seed: int = 0
+    start: str | None = Field(
+        default=None,
+        description="When the first generated arrival may happen (ISO time, e.g. `2026-03-02T08:00:00Z`); "
+        "default Monday 2024-01-01 00:00 UTC. Virtual time is counted from that Monday either way.",
+    )
     cases: Annotated[int, Field(ge=1)] | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _start_is_a_time(cls, start: str | None) -> str | None:
+        if start is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"`{start}` is not a time; write it like `2026-03-02T08:00:00Z`") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if moment < datetime(2024, 1, 1, tzinfo=timezone.utc):
+            raise ValueError(f"`{start}` is before 2024-01-01, where virtual time begins; choose a later start")
+        return start.strip()
     arrivals: Arrivals = Field(default_factory=lambda: PoissonArrivals(process="poisson", rate=1 / 60))
     sample_data: str | None = Field(default=None, description="CSV/JSONL path relative to the workflow file.")
     gold_data: str | None = None

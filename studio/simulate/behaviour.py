@@ -304,6 +304,7 @@ class Resolved:
     tokens_out: int = 0
     cost_per_1k_tokens: float = 0.0
     cost_per_call: float = 0.0
+    cost_per_hour: float = 0.0
     approve_rate: float = 1.0
     send_back_rate: float = 0.0
 
@@ -340,17 +341,18 @@ def layer(default_seconds: float, retries: int, *behaviours: Behaviour | None) -
         tokens_out=int(fields.get("tokens_out", 0)),
         cost_per_1k_tokens=float(fields.get("cost_per_1k_tokens", 0.0)),
         cost_per_call=float(fields.get("cost_per_call", 0.0)),
+        cost_per_hour=float(fields.get("cost_per_hour", 0.0)),
         approve_rate=float(approve) if approve is not None else 1.0 - send_back,
         send_back_rate=send_back,
     )
 
 
-_FLOATS = {"cost_per_1k_tokens", "cost_per_call", "approve_rate", "send_back_rate"}
+_FLOATS = {"cost_per_1k_tokens", "cost_per_call", "cost_per_hour", "approve_rate", "send_back_rate"}
 _INTS = {"retries", "tokens_in", "tokens_out"}
 _FAILURES = {"tool": "fail_tool", "reasoning": "fail_reasoning", "handoff": "fail_handoff"}
 OVERRIDE_FIELDS = (
     "duration", "failures.tool", "failures.reasoning", "failures.handoff", "retries", "tokens_in", "tokens_out",
-    "cost_per_1k_tokens", "cost_per_call", "approve_rate", "send_back_rate",
+    "cost_per_1k_tokens", "cost_per_call", "cost_per_hour", "approve_rate", "send_back_rate",
 )
 """Behaviour fields a case column may override (``simulation.overrides``)."""
 

@@ -32,7 +32,18 @@ from langgraph.graph import END, START, StateGraph
 
 from studio.errors import Finding, Severity, WorkflowInvalid, has_errors
 from studio.expr import Expression, parse
-from studio.model import Agent, Approval, Behaviour, Human, Subworkflow, Task, Workflow, escalation, step_sla
+from studio.model import (
+    Agent,
+    Approval,
+    Behaviour,
+    Human,
+    Subworkflow,
+    System,
+    Task,
+    Workflow,
+    escalation,
+    step_sla,
+)
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, layer
 
 __all__ = [
@@ -286,9 +297,10 @@ def build_plan(workflow: Workflow) -> Plan:
         plans[node.id] = plan
     _relays_and_barriers(graph, plans)
     pools: dict[str, tuple[int, Any]] = {}
-    for actor in graph.actors.values():
-        if isinstance(actor, Human):
-            pools[actor.id] = (actor.capacity, actor.calendar)
+    for actor in graph.actors.values():  # people, and systems with a capacity, queue for their pool
+        capacity = actor.capacity if isinstance(actor, (Human, System)) else None
+        if capacity is not None:
+            pools[actor.id] = (capacity, actor.calendar)
     overrides = tuple((column, *target.partition(".")[::2]) for column, target in workflow.simulation.overrides.items())
     policies = workflow.policies
     return Plan(

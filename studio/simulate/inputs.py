@@ -15,9 +15,9 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.io import Cases, as_cases, load_cases, sample_path, to_data
-from studio.model import ColumnArrivals, FixedArrivals, Workflow
+from studio.model import ColumnArrivals, FixedArrivals, PoissonArrivals, Workflow
 from studio.simulate.behaviour import Rng
-from studio.simulate.clock import iso_to_seconds
+from studio.simulate.clock import WorkCalendar, iso_to_seconds
 from studio.simulate.store import FORMAT
 
 __all__ = ["SimulationError", "Spec", "arrival_times", "case_ids", "load_rows"]
@@ -66,36 +66,63 @@ def case_ids(rows: Sequence[Mapping[str, Any]], cases: int) -> list[str]:
 
 
 def arrival_times(spec: Spec, replication: int) -> list[float]:
-    """Virtual arrival time of every case of a replication."""
-    arrivals = spec.workflow.simulation.arrivals
-    n = spec.cases
+    """Virtual arrival time of every case of a replication (from ``simulation.start`` when set; in an
+    arrival calendar's working hours when it has one)."""
+    simulation = spec.workflow.simulation
+    arrivals = simulation.arrivals
+    origin = iso_to_seconds(simulation.start) if simulation.start is not None else 0.0
     if isinstance(arrivals, FixedArrivals):
-        return [i * arrivals.interval for i in range(n)]
+        return _fixed_times(arrivals, spec.cases, origin)
     if isinstance(arrivals, ColumnArrivals):
-        times = []
-        for index in range(n):
-            value = spec.row(index).get(arrivals.column)
-            try:
-                if isinstance(value, bool) or value is None:
-                    raise ValueError
-                seconds = float(value) if isinstance(value, (int, float)) else iso_to_seconds(str(value))
-                if not math.isfinite(seconds):
-                    raise ValueError
-            except ValueError:
-                raise SimulationError(
-                    f"case {spec.case_ids[index]}: arrival column `{arrivals.column}` holds {value!r}, which is "
-                    "neither seconds nor an ISO time"
-                ) from None
-            times.append(seconds)
-        return times
-    rate = arrivals.rate
-    if rate <= 0:
-        return [0.0] * n
-    rng = Rng(spec.seed, replication, _ARRIVAL_STREAM)
-    now = 0.0
+        return _column_times(spec, arrivals.column)
+    return _poisson_times(arrivals, spec.cases, origin, Rng(spec.seed, replication, _ARRIVAL_STREAM))
+
+
+def _fixed_times(arrivals: FixedArrivals, n: int, origin: float) -> list[float]:
+    if arrivals.calendar is None:
+        return [origin + i * arrivals.interval for i in range(n)]
+    hours = WorkCalendar(arrivals.calendar)  # one every `interval` of working time
+    now = hours.next_open(origin)
     times = []
     for _ in range(n):
-        now += -math.log1p(-rng.u()) / rate
+        times.append(now)
+        now = hours.next_open(hours.add_work(now, arrivals.interval))
+    return times
+
+
+def _column_times(spec: Spec, column: str) -> list[float]:
+    times = []
+    for index in range(spec.cases):
+        value = spec.row(index).get(column)
+        try:
+            if isinstance(value, bool) or value is None:
+                raise ValueError
+            seconds = float(value) if isinstance(value, (int, float)) else iso_to_seconds(str(value))
+            if not math.isfinite(seconds):
+                raise ValueError
+        except ValueError:
+            raise SimulationError(
+                f"case {spec.case_ids[index]}: arrival column `{column}` holds {value!r}, which is "
+                "neither seconds nor an ISO time"
+            ) from None
+        times.append(seconds)
+    return times
+
+
+def _poisson_times(arrivals: PoissonArrivals, n: int, origin: float, rng: Rng) -> list[float]:
+    rate = arrivals.rate
+    if rate <= 0:
+        return [origin] * n
+    now = origin
+    times = []
+    if arrivals.calendar is None:
+        for _ in range(n):
+            now += -math.log1p(-rng.u()) / rate
+            times.append(now)
+        return times
+    hours = WorkCalendar(arrivals.calendar)  # a Poisson process in working time, mapped onto the clock
+    for _ in range(n):
+        now = hours.add_work(now, -math.log1p(-rng.u()) / rate)
         times.append(now)
     return times
 

@@ -224,6 +224,17 @@ class _Timing:
     escalated_to: str | None
 
 
+def _waited(pool: Pool, t: float, asked: float, begin: float) -> tuple[float, float, str | None]:
+    """(wait, queue, reason) of a request made at ``t`` (re-asked at ``asked`` after an escalation) that
+    started at ``begin``: the queue is the part while the pool worked but everyone was busy."""
+    wait = begin - t
+    queue = begin - asked
+    if pool.calendar is not None and queue > 0:
+        queue = pool.calendar.open_seconds(asked, begin)
+    reason = ("queue" if queue >= wait - queue else "calendar") if wait > 0 else None
+    return wait, queue, reason
+
+
 # --------------------------------------------------------------------------- one case
 
 
@@ -518,6 +529,10 @@ class CaseRun:
         model = env.models.get(actor) if actor else None
         failure: str | None = None
         tool_wait = 0.0
+        pool = env.pools.get(actor) if plan.actor_kind == "system" else None
+        if pool is not None:  # a system with a capacity: queue for it, then hold it through every attempt
+            now = await self._acquire(pool, start)
+        begin_work = now
         while True:
             attempts += 1
             failure = None
@@ -540,7 +555,10 @@ class CaseRun:
                     failure = "tool"
                     break
             if failure is None:
-                now += behaviour.duration(rng)
+                work = behaviour.duration(rng)
+                now += work
+                if behaviour.cost_per_hour:
+                    cost += work / 3600.0 * behaviour.cost_per_hour
                 spent_in, spent_out = behaviour.tokens_in, behaviour.tokens_out
                 if model is not None:
                     from studio.simulate.llm import ask  # noqa: PLC0415
@@ -571,11 +589,21 @@ class CaseRun:
                 break
         if failure is None:
             self._outputs(plan, state, fields)
-        record = self._record(
-            plan, plan.actor, start, now, decision=None, source=source, step=step, wait=tool_wait, queue=tool_wait,
-            reason="rate_limit" if tool_wait > 0 else None, tokens_in=tokens_in, tokens_out=tokens_out,
-            cost=cost, attempts=attempts, failure=failure, tool_calls=calls,
-        )
+        if pool is None:
+            record = self._record(
+                plan, plan.actor, start, now, decision=None, source=source, step=step, wait=tool_wait,
+                queue=tool_wait, reason="rate_limit" if tool_wait > 0 else None, tokens_in=tokens_in,
+                tokens_out=tokens_out, cost=cost, attempts=attempts, failure=failure, tool_calls=calls,
+            )
+        else:
+            service = now - begin_work
+            now = pool.reserve(begin_work, service)  # its calendar pauses the work outside hours
+            wait, queue, reason = _waited(pool, start, start, begin_work)
+            record = self._record(
+                plan, plan.actor, begin_work, now, decision=None, source=source, step=step, wait=wait, queue=queue,
+                reason=reason, resource=pool.id, service=service, tokens_in=tokens_in, tokens_out=tokens_out,
+                cost=cost, attempts=attempts, failure=failure, tool_calls=calls,
+            )
         if failure is not None:
             raise CaseStop("failed", failure, f"{failure} failure after {attempts} attempt(s)",
                 where=plan.id, node=plan.id, actor=plan.actor, at=now)
@@ -589,6 +617,14 @@ class CaseRun:
             if name not in case and name not in fields:
                 fields[name] = None
 
+    async def _acquire(self, pool: Pool, t: float) -> float:
+        """Queue for ``pool`` from ``t`` (in virtual-time order across cases); when work can start."""
+        await self._until(t)
+        begin, queued = pool.start(t)
+        if self.grants is not None:
+            self.grants.append((pool.id, t, begin, queued))
+        return begin
+
     async def _serve(self, plan: NodePlan, t: float) -> _Timing:
         """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work."""
         env = self.env
@@ -597,10 +633,7 @@ class CaseRun:
         if pool is None:  # pragma: no cover - humans always have a pool
             seconds = self.behaviour(plan, actor).duration(self.rng)
             return _Timing(t, t + seconds, 0.0, 0.0, None, None, seconds, plan.actor, None)
-        await self._until(t)
-        begin, queued = pool.start(t)
-        if self.grants is not None:
-            self.grants.append((pool.id, t, begin, queued))
+        begin = await self._acquire(pool, t)
         asked = t
         escalated: str | None = None
         if plan.escalate_to is not None and plan.sla is not None and begin - t > plan.sla:
@@ -608,21 +641,12 @@ class CaseRun:
             asked = t + plan.sla
             pool = env.pools[escalated]
             actor = escalated
-            await self._until(asked)
-            begin, queued = pool.start(asked)
-            if self.grants is not None:
-                self.grants.append((pool.id, asked, begin, queued))
+            begin = await self._acquire(pool, asked)
         service = self.behaviour(plan, actor).duration(self.rng)
         end = pool.reserve(begin, service)
-        wait = begin - t
-        queue = begin - asked
-        if pool.calendar is not None and queue > 0:
-            queue = pool.calendar.open_seconds(asked, begin)
-        reason: str | None = None
+        wait, queue, reason = _waited(pool, t, asked, begin)
         if escalated is not None:
             reason = "escalation"
-        elif wait > 0:
-            reason = "queue" if queue >= wait - queue else "calendar"
         return _Timing(begin, end, wait, queue, reason, pool.id, service, actor, escalated)
 
     async def _human(  # noqa: PLR0913 - keyword-only step context
@@ -642,10 +666,13 @@ class CaseRun:
             fields[f"{plan.id}_decision"] = decision
             fields[f"{plan.id}_note"] = note
         behaviour = self.behaviour(plan, timing.actor or actor)
+        cost = behaviour.cost_per_call
+        if behaviour.cost_per_hour:
+            cost += timing.service / 3600.0 * behaviour.cost_per_hour
         record = self._record(
             plan, timing.actor, timing.start, timing.end, decision=decision, source=source, step=step,
             wait=timing.wait, queue=timing.queue, reason=timing.reason, resource=timing.resource,
-            service=timing.service, note=note, cost=behaviour.cost_per_call, attempts=1,
+            service=timing.service, note=note, cost=cost, attempts=1,
             escalated_to=timing.escalated_to,
         )
         self._outputs(plan, state, fields)
