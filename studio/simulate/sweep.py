@@ -435,10 +435,10 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     for changes in scenarios(parsed):
         values = dict(zip(parsed, (text.partition("=")[2] for text in changes), strict=True))
         runs.append(_prepare(model, table, changes, values, options))
-    count = runs[0].spec.cases
+    counts = sorted({run.spec.cases for run in runs})  # one count, unless the grid sets simulation.cases
     mismatches: list[Mismatch] = []
     verified = 0
-    bar = _Progress(progress, len(runs) * replications * count, 0)
+    bar = _Progress(progress, sum(run.spec.cases for run in runs) * replications, 0)
     counted = executor == "dask" or workers == 1 or len(runs) * replications <= 1  # as cases finish
     try:
         for position, (replication, flat, grants, kept) in _results(
@@ -459,7 +459,8 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     columns = list(rows[0])
     return SweepResult(
         workflow=model.metadata.name, keys=list(parsed), rows=rows, columns=columns,
-        settings={"seed": runs[0].spec.seed, "cases": count, "replications": replications,
+        settings={"seed": runs[0].spec.seed, "cases": counts[0] if len(counts) == 1 else counts,
+                  "replications": replications,
                   "engine": sorted({run.job.engine for run in runs}), "verified": verified},
         currency=currency(model), pools=pools, pool_names=names(model),
     )
