@@ -91,6 +91,11 @@ class DiagramView(anywidget.AnyWidget):
             self.send_action(content["action"])
 
     @property
+    def value(self) -> str:
+        """The SVG text shown (read-only; the name the diagram's earlier HTML widget had)."""
+        return str(self.svg)
+
+    @property
     def selected_nodes(self) -> list[str]:
         return [item for item in self.selected if split_edge_id(item) is None]
 
