@@ -642,6 +642,39 @@ class End(NodeBase):
     outcome: str | None = Field(default=None, description="Outcome recorded when a case ends here.")
 
 
+class OutputRule(Strict):
+    """How simulation sets one output field of a step: a number drawn from a distribution (`value`), or
+    a value picked with given probabilities (`choice`); `when` limits the rule to cases where a
+    condition holds (the first rule that holds is used)."""
+
+    when: str | None = Field(default=None, description="Condition on the case (docs/conditions.md).")
+    value: DurationModel | None = Field(
+        default=None, description="A number from a distribution, e.g. `{dist: uniform, low: 0, high: 1}`; "
+        "a bare number is fixed. Draws below zero count as zero, as for durations.",
+    )
+    choice: dict[str, Probability] | None = Field(
+        default=None, description="Value -> probability, e.g. `{low: 0.7, high: 0.3}`; they add up to 1.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> OutputRule:
+        if (self.value is None) == (self.choice is None):
+            raise ValueError("an output rule has exactly one of `value` (a distribution) or `choice` "
+                             "(value: probability)")
+        if self.choice is not None:
+            total = math.fsum(self.choice.values())
+            if not self.choice or abs(total - 1.0) > 1e-9:
+                raise ValueError(f"the probabilities of `choice` add up to {total:.6g}; make them add up to 1")
+        return self
+
+
+def _rules(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+OutputRules = Annotated[list[OutputRule], BeforeValidator(_rules), Field(min_length=1)]
+
+
 class Task(NodeBase):
     """Work done by an actor, possibly calling tools and reading or writing data."""
 
@@ -655,6 +688,19 @@ class Task(NodeBase):
     sla: Duration | None = None
     escalate_to: Identifier | None = None
     behaviour: Behaviour = Field(default_factory=Behaviour)
+    output_models: dict[str, OutputRules] = Field(
+        default_factory=dict,
+        description="Simulation only: how each output gets its value per visit (a rule or a list of rules "
+        "with `when`); outputs without a model keep the sample data's column.",
+    )
+
+    @model_validator(mode="after")
+    def _models_are_outputs(self) -> Task:
+        unknown = sorted(set(self.output_models) - set(self.outputs))
+        if unknown:
+            raise ValueError(f"`output_models` names {', '.join(f'`{n}`' for n in unknown)}, which `outputs` "
+                             "does not list; add it to `outputs` or remove its model")
+        return self
 
 
 class Approval(NodeBase):

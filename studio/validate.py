@@ -453,6 +453,16 @@ def _conditions_parse(ctx: Context) -> Iterator[Finding]:
                     f"threshold of `{node.id}` does not parse: {error}",
                     "see docs/conditions.md for the condition language",
                 )
+        for name, rules in getattr(node, "output_models", {}).items():
+            for position, rule in enumerate(rules):
+                error = _parse_error(rule.when) if rule.when is not None else None
+                if error is not None:
+                    yield ctx.finding(
+                        "S008",
+                        ctx.node_loc(node.id, f"output_models.{name}[{position}].when"),
+                        f"condition of the output model of `{name}` on `{node.id}` does not parse: {error}",
+                        "see docs/conditions.md for the condition language",
+                    )
 
 
 def _parse_error(text: str) -> str | None:
@@ -970,6 +980,14 @@ def _condition_sites(ctx: Context) -> Iterator[tuple[str, str, str, Expression]]
                 yield ctx.node_loc(node.id, "threshold"), node.id, threshold, parse(threshold)
             except ExpressionError:
                 continue
+        for name, rules in getattr(node, "output_models", {}).items():
+            for position, rule in enumerate(rules):
+                if rule.when is not None:
+                    try:
+                        yield (ctx.node_loc(node.id, f"output_models.{name}[{position}].when"), node.id, rule.when,
+                               parse(rule.when))
+                    except ExpressionError:
+                        continue
 
 
 @rule("D001", Severity.ERROR, "conditions read fields that exist")
@@ -1009,6 +1027,7 @@ def _fields_have_values(ctx: Context) -> Iterator[Finding]:
                 n for n in producers
                 if not (isinstance(ctx.graph.nodes[n]["node"], Approval) and name.startswith(f"{n}_"))
                 and not (isinstance(ctx.actor_of(n), Agent) and getattr(ctx.actor_of(n), "llm", None))
+                and name not in getattr(ctx.graph.nodes[n]["node"], "output_models", {})
             ]
             if producers and len(unfilled) == len(producers):
                 yield ctx.finding(

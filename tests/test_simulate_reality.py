@@ -140,3 +140,85 @@ def test_a_calendar_without_a_capacity_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="not a time"):
         workflow(actors=[{"id": "bot", "kind": "system"}], nodes=[{"id": "run", "kind": "task", "actor": "bot"}],
                  arrivals={"process": "fixed", "interval": "1h"}, start="next monday")
+
+
+# --------------------------------------------------------------------------- agent output models
+
+
+def scored(output_models: dict[str, Any], *, loop: bool = False) -> Workflow:
+    nodes: list[dict[str, Any]] = [
+        {"id": "start", "kind": "start"},
+        {"id": "score", "kind": "task", "actor": "scorer", "outputs": sorted(output_models),
+         "output_models": output_models},
+        {"id": "route", "kind": "decision"},
+        {"id": "review", "kind": "task", "actor": "scorer"},
+        {"id": "done", "kind": "end", "outcome": "done"},
+    ]
+    edges: list[dict[str, Any]] = [{"from": "start", "to": "score"}, {"from": "score", "to": "route"},
+                                   {"from": "review", "to": "done"}]
+    if loop:
+        nodes = [n for n in nodes if n["id"] != "review"]
+        edges = [e for e in edges if "review" not in (e["from"], e["to"])]
+        edges += [{"from": "route", "to": "score", "when": 'flag == "again"', "max_repeats": 1000},
+                  {"from": "route", "to": "done", "default": True}]
+    else:
+        edges += [{"from": "route", "to": "review", "when": "risk > 0.8"},
+                  {"from": "route", "to": "done", "default": True}]
+    return Workflow.model_validate({
+        "apiVersion": "studio/v1",
+        "metadata": {"name": "scored", "version": "1.0.0", "owner": "tests@example.com"},
+        "actors": [{"id": "scorer", "kind": "agent", "version": "1", "owner": "o@example.com",
+                    "behaviour": {"duration": "1m"}}],
+        "nodes": nodes, "edges": edges,
+        "policies": {"max_turns": 5000},
+        "simulation": {"seed": 9, "arrivals": {"process": "fixed", "interval": "1h"}},
+    })
+
+
+ROWS = [{"case_id": f"c{i}", "amount": amount} for i, amount in enumerate([200, 5000, 900, 12000])]
+
+
+def test_a_numeric_output_is_drawn_and_decisions_route_on_it() -> None:
+    model = scored({"risk": {"value": {"dist": "uniform", "low": 0, "high": 1}}})
+    n = 20_000
+    results = simulate(model, data=ROWS, cases=n, verify=20)
+    reviewed = sum(1 for s in results.iter_steps() if s["node"] == "review")
+    share = reviewed / n  # P(uniform > 0.8) = 0.2; within 4 binomial standard errors
+    assert abs(share - 0.2) < 4 * math.sqrt(0.2 * 0.8 / n)
+
+
+def test_a_choice_depends_on_the_case_and_every_visit_draws_afresh() -> None:
+    conditional = scored({"risk": [{"when": "amount > 1000", "value": 0.9}, {"value": 0.1}]})
+    results = both_on(conditional, 8)
+    reviewed = [s["case_id"] for s in results.iter_steps() if s["node"] == "review"]
+    assert reviewed == ["c1", "c3", "c1~1", "c3~1"]  # exactly the cases above 1000
+    looped = scored({"flag": {"choice": {"again": 0.3, "done": 0.7}}}, loop=True)
+    n = 10_000
+    passes = [s["node"] for s in simulate(looped, data=ROWS, cases=n, verify=10).iter_steps()].count("score")
+    mean = passes / n  # passes are geometric: mean 1 / 0.7, variance 0.3 / 0.49
+    assert abs(mean - 1 / 0.7) < 4 * math.sqrt(0.3 / 0.49 / n)
+
+
+def both_on(model: Workflow, cases: int) -> Any:
+    kernel = simulate(model, data=ROWS, cases=cases, engine="kernel", verify=cases)
+    langgraph = simulate(model, data=ROWS, cases=cases, engine="langgraph")
+    assert json.dumps(kernel.payloads) == json.dumps(langgraph.payloads)
+    return kernel
+
+
+def test_output_models_are_checked_where_they_are_written() -> None:
+    import studio
+
+    with pytest.raises(ValueError, match="does not list"):
+        Workflow.model_validate({**scored({"risk": {"value": 1}}).model_dump(mode="json", exclude_none=True),
+                                 "nodes": [{"id": "score", "kind": "task", "outputs": [],
+                                            "output_models": {"risk": {"value": 1}}}]})
+    with pytest.raises(ValueError, match=r"add up to 0\.9"):
+        scored({"flag": {"choice": {"again": 0.3, "done": 0.6}}})
+    with pytest.raises(ValueError, match="exactly one of"):
+        scored({"risk": {"value": 1, "choice": {"a": 1}}})
+    broken = scored({"risk": [{"when": "amount >", "value": 1}, {"value": 0}]})
+    codes = {(f.code, f.location) for f in studio.validate(broken, data=ROWS)}
+    assert ("S008", "nodes[1].output_models.risk[0].when") in codes
+    fine = {f.code for f in studio.validate(scored({"risk": {"value": 0.5}}), data=ROWS)}
+    assert "D004" not in fine and "D001" not in fine  # the model gives `risk` a value

@@ -44,7 +44,7 @@ from studio.model import (
     escalation,
     step_sla,
 )
-from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, layer
+from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
 
 __all__ = [
     "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile", "superstep_limit",
@@ -79,6 +79,10 @@ class CaseOutput(TypedDict, total=False):
     outcome: str
 
 
+OutputPlan = tuple[Expression | None, Sampler | None, tuple[tuple[str, float], ...]]
+"""One output rule: (condition or None, number sampler or None, choices as (value, probability))."""
+
+
 @dataclass(eq=False)
 class NodePlan:
     """Everything the runtime needs about one node, as plain attributes."""
@@ -111,6 +115,8 @@ class NodePlan:
     reviews: tuple[str, ...] = ()
     relay_from: str | None = None
     relay_to: str | None = None
+    output_models: tuple[tuple[str, tuple[OutputPlan, ...]], ...] = ()
+    """Outputs with a model: (field, rules in order); the first rule whose condition holds sets it."""
 
 
 @dataclass(eq=False)
@@ -214,6 +220,12 @@ def _actor_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
     if isinstance(node, Task):
         plan.tools = tuple(node.tools)
         plan.outputs = tuple(node.outputs)
+        plan.output_models = tuple(
+            (name, tuple((parse(rule.when) if rule.when is not None else None,
+                          sampler(rule.value, 0.0) if rule.value is not None else None,
+                          tuple((rule.choice or {}).items())) for rule in rules))
+            for name, rules in node.output_models.items()
+        )
     if isinstance(node, (Task, Approval)):
         policies = graph.workflow.policies
         plan.sla = step_sla(node, policies)

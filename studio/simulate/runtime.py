@@ -613,9 +613,38 @@ class CaseRun:
         if not plan.outputs:
             return
         case = state.get("case") or {}
+        if plan.output_models:
+            self._model_outputs(plan, case, fields)
         for name in plan.outputs:
             if name not in case and name not in fields:
                 fields[name] = None
+
+    def _model_outputs(self, plan: NodePlan, case: Mapping[str, Any], fields: dict[str, Any]) -> None:
+        """Draw the outputs that have a model: per field, the first rule whose condition holds (one draw)."""
+        seen = {**case, **fields}
+        for name, rules in plan.output_models:
+            for when, draw, choices in rules:
+                try:
+                    if when is not None and not when.evaluate_bool(seen):
+                        continue
+                except ExpressionError as exc:
+                    message = exc.message if isinstance(exc, EvaluationError) else str(exc)
+                    text = when.text if when is not None else ""
+                    raise CaseStop("failed", "data", f"output model of `{name}`, `{text}`: {message}",
+                        where=plan.id, node=plan.id, actor=plan.actor, at=self.arrival) from None
+                if draw is not None:
+                    value: Any = draw(self.rng)
+                else:
+                    u = self.rng.u()
+                    value = choices[-1][0]
+                    cumulative = 0.0
+                    for option, probability in choices:
+                        cumulative += probability
+                        if u < cumulative:
+                            value = option
+                            break
+                fields[name] = seen[name] = value
+                break
 
     async def _acquire(self, pool: Pool, t: float) -> float:
         """Queue for ``pool`` from ``t`` (in virtual-time order across cases); when work can start."""
