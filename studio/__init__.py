@@ -18,15 +18,16 @@ stay cheap: neither brings in Graphviz, networkx, ruamel or LangGraph until a na
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import sys as _sys
+import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from studio import _display
 from studio._version import __version__ as __version__
 
-if TYPE_CHECKING:  # pragma: no cover
+if _TYPE_CHECKING:  # pragma: no cover
     from studio.analysis import analyze
     from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid
     from studio.export import diff_workflows, to_controlplane
@@ -64,11 +65,11 @@ _WHERE = {
 """Where each public name is defined; the module loads the first time the name is read."""
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module 'studio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(where), name)
+    value = getattr(_importlib.import_module(where), name)
     globals()[name] = value
     return value
 
@@ -77,7 +78,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class _Package(types.ModuleType):
+class _Package(_types.ModuleType):
     """The package module: ``studio.validate`` stays the function once the module of that name loads.
 
     Importing a submodule sets it as an attribute of its package; with eager imports the function
@@ -85,16 +86,16 @@ class _Package(types.ModuleType):
     that one assignment and the name keeps resolving through :func:`__getattr__`.
     """
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _WHERE and isinstance(value, types.ModuleType):
+    def __setattr__(self, name: str, value: _Any) -> None:
+        if name in _WHERE and isinstance(value, _types.ModuleType):
             return
         super().__setattr__(name, value)
 
 
-sys.modules[__name__].__class__ = _Package
+_sys.modules[__name__].__class__ = _Package
 
 
-def _draw(workflow: Any) -> dict[str, Any]:
+def _draw(workflow: _Any) -> dict[str, _Any]:
     """A workflow's notebook display: the renderer's bundle (loaded on the first display)."""
     from studio.render import mimebundle  # noqa: PLC0415 - Graphviz loads on the first drawing, not on import
 
