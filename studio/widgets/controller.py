@@ -270,7 +270,8 @@ def _explain(exc: ValidationError, data: Mapping[str, Any]) -> str:
             where = f"{_SINGULAR[loc[0]]} `{name}`" + (f", `{rest}`" if rest else "")
         return where
 
-    problems = [finding.message for finding in io.validation_findings(exc, data, place=place)]
+    problems = [f"{finding.message}; {finding.hint}" if finding.hint else finding.message
+                for finding in io.validation_findings(exc, data, place=place)]
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
     return "; ".join(problems[:3]) + more
 
