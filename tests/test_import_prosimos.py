@@ -77,10 +77,14 @@ def test_each_task_gets_its_pool_and_its_duration_in_the_formats_distribution() 
     assert _duration(workflow, "archive") == {"dist": "triangular", "low": "100s", "mode": "200s", "high": "5m"}
 
 
-def test_arrivals_probabilities_and_loop_limit() -> None:
+def test_costs_arrivals_probabilities_and_loop_limit() -> None:
     workflow = read_bpmn(MODEL, simulation=PARAMS).workflow
+    costs = {a.id: a.behaviour.cost_per_hour for a in workflow.actors}
+    assert costs == {"desk_clerks": 30.0, "reviewers": 30.0, "night_shift": None}  # desk: (2 x 20 + 50) / 3
     arrivals = workflow.simulation.arrivals
     assert arrivals.process == "poisson" and arrivals.rate == pytest.approx(1 / 1200, rel=1e-12)
+    assert arrivals.calendar is not None and arrivals.calendar.model_dump(mode="json") == {
+        "days": ["mon", "tue", "wed", "thu", "fri"], "hours": "08:00-18:00", "timezone": "UTC"}
     assert {(e.source, e.target): e.probability for e in workflow.edges if e.probability is not None} == {
         ("deep_review", "deep_review_2"): 0.25, ("deep_review", "night_check"): 0.75}
     assert workflow.policies.max_repeats == 50
@@ -93,7 +97,8 @@ def test_what_is_not_carried_is_reported_with_its_json_path() -> None:
         "batch_processing": "warning",  # a Prosimos section the format has no place for
         "resource_calendars[1]": "warning",  # two ranges of hours: simplified
         "task_resource_distribution[6].resources": "warning",  # different durations in one pool
-        "arrival_time_calendar": "warning",  # the format has no arrival calendar
+        "resource_profiles[0].resource_list": "warning",  # different costs per hour in one pool
+        "arrival_time_calendar": "info",  # carried; Prosimos' extra arrival at each opening is not
         "resource_profiles": "info",  # the placeholder actor dropped
     }
     by_place = {f.location: f for f in result.findings if f.code == "B016"}
@@ -179,3 +184,32 @@ def test_cli_missing_parameter_file_is_a_clear_message(tmp_path: Path, capsys: p
     captured = capsys.readouterr()
     assert str(missing) in captured.out + captured.err and "Traceback" not in captured.err
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_the_benchmark_model_imports_whole() -> None:
+    root = Path(__file__).resolve().parents[1] / "benchmarks" / "prosimos"
+    result = read_bpmn(root / "loan.bpmn", simulation=root / "loan.json")
+    assert [f for f in result.findings if f.code == "B016" and f.severity.value == "warning"] == []
+    assert [f.code for f in studio.validate(result.workflow) if f.is_error] == []
+    pools = {a.id: a.capacity for a in result.workflow.actors if isinstance(a, Human)}
+    assert pools == {"clerks": 2, "credit_officers": 2, "appraisers": 2, "managers": 1}
+    arrivals = result.workflow.simulation.arrivals  # round the clock: no calendar
+    assert arrivals.process == "poisson" and arrivals.rate == pytest.approx(1 / 9720) and arrivals.calendar is None
+
+
+def test_mixed_profiles_and_calendars_are_simplified_and_reported() -> None:
+    data = _params()
+    data["resource_profiles"][0]["resource_list"][1]["calendar"] = "split"  # r_b: another calendar than r_a
+    data["task_resource_distribution"][7]["resources"].append(  # archive: by r_b (desk) and r_c (reviewers)
+        {"resource_id": "r_c", "distribution_name": "fix", "distribution_params": [{"value": 60}]})
+    data["resource_calendars"][0]["time_periods"].append(
+        {"from": "SUNDAY", "to": "SUNDAY", "beginTime": "22:00:00", "endTime": "02:00:00"})
+    result = read_bpmn(MODEL, simulation=data)
+    findings = _b016(result.findings)
+    assert findings["resource_profiles[0].resource_list"] == "warning"  # two calendars in one profile
+    assert findings["task_resource_distribution[7].resources"] == "warning"  # two profiles for one task
+    assert findings["resource_calendars[0].time_periods[1]"] == "warning"  # over midnight: not carried
+    desk = result.workflow.actor("desk_clerks")
+    assert isinstance(desk, Human) and desk.calendar is not None and desk.calendar.hours == "09:00-17:00"
+    archive = result.workflow.node("archive")
+    assert isinstance(archive, Task) and archive.actor == "desk_clerks"  # one person each: the first listed

@@ -7,12 +7,14 @@ not carry as a ``B016`` finding whose location is the JSON path (``resource_prof
 * ``arrival_time_distribution`` -> ``simulation.arrivals``: ``expon`` -> ``poisson`` at 1 / mean
   (a shift ``min`` or a ``max`` that cuts the tail is reported); ``fix`` -> ``fixed``; others ->
   ``poisson`` with the same mean (reported);
-* ``arrival_time_calendar``: the format has no arrival calendar; one that is not round the clock is
-  reported (arrivals then run round the clock);
+* ``arrival_time_calendar`` -> ``arrivals.calendar`` (days and one range of hours; simplified and
+  reported otherwise); the same rate per open hour, reported because Prosimos also moves the first
+  arrival after closing to the next opening;
 * ``resource_profiles`` -> one ``human`` pool per profile (capacity = the sum of ``amount``); its
   calendar from ``resource_calendars`` when every resource shares one the format can hold (days,
   one ``hours`` range, UTC); else the majority's, or the range with most hours, reported; a round
-  the clock calendar is no calendar; ``cost_per_hour`` is not carried (reported);
+  the clock calendar is no calendar; ``cost_per_hour`` -> ``behaviour.cost_per_hour`` (the mean
+  weighted by headcount, reported when the resources differ);
 * ``task_resource_distribution`` -> the task's ``actor`` (the pool holding most of its resources)
   and ``behaviour.duration`` (Prosimos 2 names and parameters: ``fix [value]``, ``expon [mean,
   min, max]``, ``norm [mean, sd, min, max]``, ``lognorm``/``gamma [mean, variance, min, max]``,
@@ -320,15 +322,27 @@ class _Params(_Reader):
                   f"per {format_duration(mean)})", "the format's arrivals are poisson, fixed or a column")
         return {"process": "poisson", "rate": 1.0 / mean}
 
-    def arrival_calendar(self) -> None:
+    def arrival_calendar(self, arrivals: dict[str, Any]) -> None:
+        """``arrival_time_calendar`` -> ``arrivals.calendar`` (the format's arrivals run in working time)."""
         where = "arrival_time_calendar"
         if where not in self.data:
             return
         periods = self.periods(self.data[where], where)
-        studio, _ = self.calendar(periods)
-        if studio is not None:
-            self.note(where, "arrivals only inside a calendar are not carried: the workflow's cases arrive round "
-                      "the clock", "the workflow format has no arrival calendar yet")
+        studio, exact = self.calendar(periods)
+        if studio is None:
+            return  # round the clock
+        if arrivals.get("process") not in ("poisson", "fixed"):
+            self.note(where, "not carried: the arrivals are not generated", "", Severity.INFO)
+            return
+        arrivals["calendar"] = studio
+        hours = sum(end - begin for _, begin, end in periods) / 3600
+        if not exact:
+            self.note(where, f"arrival calendar ({hours:g} h a week) simplified to {','.join(studio['days'])} "
+                      f"{studio['hours']} ({_week_hours(studio):g} h a week)",
+                      "the format holds working days and one range of hours")
+        self.note(where, "arrivals inside the calendar at the same rate per open hour; Prosimos also moves the "
+                  "first arrival that falls after closing to the next opening (one more case per opening), the "
+                  "workflow does not", "raise the rate by one case per opening to match it", Severity.INFO)
 
 
 def _as_model(dist: dict[str, Any]) -> Any:
@@ -380,14 +394,12 @@ class _Pools:
                 raise reader.bad(f"{where}.resource_list", "is not a list", "list the profile's resources")
             self.entries.append(entry)
             self.actors.append(self.pool(index, entry, where))
-        if any(r.get("cost_per_hour") for e in self.entries for r in e["resource_list"] if isinstance(r, dict)):
-            reader.note("resource_profiles", "`cost_per_hour` not carried: the format has no cost for people's "
-                        "time", "leave it out of the comparison", Severity.INFO)
 
     def pool(self, index: int, entry: dict[str, Any], where: str) -> dict[str, Any]:
         reader = self.reader
         capacity = 0
         by_calendar: Counter[str] = Counter()
+        costs: list[tuple[float, int]] = []
         for r_index, item in enumerate(entry["resource_list"]):
             here = f"{where}.resource_list[{r_index}]"
             resource = reader.fields(item, here, {"id", "name", "cost_per_hour", "amount", "calendar",
@@ -406,11 +418,21 @@ class _Pools:
                 raise reader.bad(f"{here}.calendar", f"names calendar `{resource['calendar']}`, which "
                                  "`resource_calendars` does not define", "add the calendar or fix its id")
             by_calendar[str(resource["calendar"])] += amount
+            cost = resource.get("cost_per_hour", 0)
+            costs.append((self.reader.number(cost, f"{here}.cost_per_hour"), amount))
         actor: dict[str, Any] = {"kind": "human", "name": str(entry.get("name") or entry["id"]),
                                  "description": f"Resource profile `{entry['id']}` of the simulation parameters.",
                                  "capacity": max(capacity, 1)}
         if capacity == 0:
             reader.note(f"{where}.resource_list", "a profile without people became a pool of one", "add its resources")
+        if any(cost > 0 for cost, _ in costs):
+            people = sum(amount for _, amount in costs) or 1
+            mean = sum(cost * amount for cost, amount in costs) / people
+            actor["behaviour"] = {"cost_per_hour": round(mean, 6)}
+            if len({cost for cost, _ in costs}) > 1:
+                reader.note(f"{where}.resource_list", f"its resources cost different amounts per hour: the pool "
+                            f"costs {mean:g} per hour, the mean weighted by headcount",
+                            "the format has one cost per hour per pool")
         if not by_calendar:
             return actor
         order = list(by_calendar)
@@ -509,8 +531,8 @@ def apply_parameters(workflow: Workflow, data: dict[str, Any], fate: dict[str, s
     doc["actors"] = kept + [{"id": pool_id, **actor} for pool_id, actor in zip(ids, pools.actors, strict=True)]
     arrivals = reader.arrivals()
     if arrivals is not None:
+        reader.arrival_calendar(arrivals)
         doc.setdefault("simulation", {})["arrivals"] = arrivals
-    reader.arrival_calendar()
     limit = data.get("gateway_execution_limit", 1000)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise reader.bad("gateway_execution_limit", f"`{limit}` is not a positive whole number", "write e.g. 1000")
