@@ -468,7 +468,7 @@ def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], nod
             continue
         if not isinstance(entry["resources"], list) or not entry["resources"]:
             raise reader.bad(f"{where}.resources", "is not a list of resources", "list who does the task")
-        options: list[tuple[str, int, dict[str, Any], float]] = []
+        options: list[tuple[str, int, dict[str, Any]]] = []
         for r_index, res in enumerate(entry["resources"]):
             here = f"{where}.resources[{r_index}]"
             resource = reader.fields(res, here, {"resource_id", "distribution_name", "distribution_params"},
@@ -479,11 +479,11 @@ def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], nod
                                  "add it to a profile or fix its id")
             dist = reader.distribution(resource, here)
             if dist is not None:
-                options.append((rid, pools.pool_of[rid], dist, distribution_mean(_as_model(dist))))
+                options.append((rid, pools.pool_of[rid], dist))
         if not options:
             continue
         weight: Counter[int] = Counter()
-        for rid, pool, _, _ in options:
+        for rid, pool, _ in options:
             weight[pool] += max(pools.amount_of.get(rid, 1), 1)
         order = list(weight)
         pool = max(order, key=lambda p: (weight[p], -order.index(p)))
@@ -493,12 +493,15 @@ def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], nod
                         f"goes to `{name}`, which holds most of them", "the format gives a step one actor")
         own = [o for o in options if o[1] == pool]
         chosen = own[0]
-        if len({json_key(o[2]) for o in own}) > 1:
+        if len({json_key(o[2]) for o in own}) > 1:  # means only then (a truncated mean needs scipy)
+            means = [distribution_mean(_as_model(o[2])) for o in own]
             weights = [max(pools.amount_of.get(o[0], 1), 1) for o in own]
-            target = sum(w * o[3] for w, o in zip(weights, own, strict=True)) / sum(weights)
-            chosen = min(own, key=lambda o: abs(o[3] - target))
+            target = sum(w * m for w, m in zip(weights, means, strict=True)) / sum(weights)
+            best = min(range(len(own)), key=lambda i: abs(means[i] - target))
+            chosen = own[best]
             reader.note(f"{where}.resources", f"the people of `{name}` take different times for `{task_id}` ("
-                        + ", ".join(f"{o[0]} mean {format_duration(round(o[3], 3))}" for o in own)
+                        + ", ".join(f"{o[0]} mean {format_duration(round(m, 3))}" for o, m in zip(own, means,
+                                                                                                   strict=True))
                         + f"): the step uses {chosen[0]}'s, the nearest to the mean weighted by headcount "
                         f"({format_duration(round(target, 3))})", "the format has one duration per step and pool")
         out[node_id] = (pool, chosen[2])
