@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import importlib.util
 import json
 import math
 import os
@@ -188,6 +189,8 @@ def main() -> None:  # noqa: PLR0915 - one straight run: both tools, then the ta
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", metavar="DIR", help="keep both tools' outputs in DIR (default: a temporary folder)")
     args = parser.parse_args()
+    if importlib.util.find_spec("prosimos") is None:
+        sys.exit('Prosimos is not installed: pip install -e ".[bench]" (or pip install "prosimos>=2.1")')
 
     from studio import io  # noqa: PLC0415 - the benchmark's own reading of the imported workflow
     from studio.model import Human  # noqa: PLC0415
