@@ -1,6 +1,6 @@
 """The Monte Carlo kernel: the compiled plan's cases stepped directly, with no per-case LangGraph call.
 
-It runs the very node code the LangGraph graph runs (:meth:`CaseRun.execute`, with the same
+It runs the very node code the LangGraph graph runs (``CaseRun._execute``, with the same
 random streams, resources, calendars, SLAs, failures, retries and loop guards) and replaces only
 LangGraph's Pregel loop and asyncio's scheduler by their deterministic equivalents:
 
@@ -78,28 +78,21 @@ class _Node:
 class _Case:
     """A case in flight. It is also the runtime's per-case clock (the ``cc`` of :class:`CaseRun`)."""
 
-    __slots__ = ("clock", "error", "nodes", "open", "row", "run", "state", "step", "superstep")
+    __slots__ = ("clock", "error", "nodes", "open", "row", "run", "state", "superstep")
 
     def __init__(self, clock: _Now, row: dict[str, Any]) -> None:
         self.clock = clock
         self.row = row
         self.run: CaseRun | None = None
         self.state: dict[str, Any] = {"case": dict(row), "trace": [], "transitions": {}, "route": {}}
-        self.step = -1
-        """The superstep the runtime last began (read by :meth:`CaseRun.execute`)."""
         self.superstep = 0
         self.nodes: list[_Node] = []
         self.open = 0
         self.error: CaseStop | None = None
 
-    # the CaseClock interface the runtime uses
-    def begin_step(self, step: int, expected: int) -> None:
-        self.step = step
-
+    # the part of the CaseClock interface the node code uses (the kernel calls CaseRun._execute itself,
+    # so the superstep bookkeeping of CaseRun.execute happens in the driver)
     def node_done(self) -> None:
-        pass
-
-    def die(self) -> None:
         pass
 
     def until(self, t: float) -> _Wait:
@@ -107,15 +100,14 @@ class _Case:
 
 
 def _apply(state: dict[str, Any], update: dict[str, Any]) -> None:
-    """One node's update into the case state, with the graph's reducers (merge, append, last value)."""
+    """One node's update into the case state, with the graph's reducers (merge, append, last value).
+
+    In place: the superstep's nodes have all finished, and nothing keeps the state past its superstep."""
     for key, value in update.items():
         if key == "trace":
             state["trace"].extend(value)
         elif key in ("case", "transitions", "route"):
-            if value:
-                merged = dict(state[key])
-                merged.update(value)
-                state[key] = merged
+            state[key].update(value)
         else:
             state[key] = value
 
@@ -168,6 +160,11 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
             case.open -= 1
             if case.error is None:
                 case.error = stop
+                run = case.run
+                assert run is not None
+                if run.stop is None:  # what CaseRun.execute records in the LangGraph engine
+                    run.stop = stop
+                    run.status = stop.status
             return
         seq += 1
         heapq.heappush(heap, (wait.t, seq, node))
@@ -196,7 +193,8 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
                 finish(case)
                 return
             step = case.superstep
-            batch = [_Node(case, run.execute(nodes[name], state, step)) for name in names]
+            run.pending = set()  # what CaseRun.execute does when a superstep begins
+            batch = [_Node(case, run._execute(nodes[name], state, step)) for name in names]
             case.nodes = batch
             case.open = len(batch)
             for node in batch:
@@ -211,7 +209,8 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
             run.grants = grants[index] = []
         case.run = run
         case.superstep = 1
-        node = _Node(case, run.execute(nodes[plan.start], case.state, 1))
+        run.pending = set()
+        node = _Node(case, run._execute(nodes[plan.start], case.state, 1))
         case.nodes = [node]
         case.open = 1
         drive(node)

@@ -320,7 +320,7 @@ class CaseRun:
             "where": stop.where if stop is not None else None,
             "node": stop.node if stop is not None else None,
             "actor": stop.actor if stop is not None else None,
-            "steps": [list(step) for step in self.steps],
+            "steps": list(self.steps),  # tuples: JSON writes them as the lists progress files hold
         }
 
     def runaway(self) -> None:
@@ -453,7 +453,10 @@ class CaseRun:
 
     def behaviour(self, plan: NodePlan, actor: str) -> Resolved:
         """The step's behaviour for this case (per-case column overrides applied)."""
-        base = self.env.behaviour(plan, actor)
+        env = self.env
+        if not self.overrides and env.failures:  # the common case, once per step
+            return plan.behaviours[actor]
+        base = env.behaviour(plan, actor)
         if not self.overrides:
             return base
         key = (plan.id, actor)
