@@ -14,6 +14,7 @@ import ipywidgets as w
 from studio.errors import LoadError, StudioError
 from studio.widgets.controller import (
     DISTRIBUTIONS,
+    NUMBER_PARAMS,
     EditRefused,
     StudioController,
     describe_distribution,
@@ -127,37 +128,102 @@ def _details(title: str, children: Sequence[Any]) -> Any:
 
 
 class _Duration:
-    """A duration with a distribution: a Dropdown of distributions and up to three parameters."""
+    """A duration with a distribution: a Dropdown of distributions, its parameters and the optional
+    shift and truncation (``loc``, ``min``, ``max``) any distribution may take."""
 
     def __init__(self, description: str = "Duration") -> None:
         options = [("not set (use the actor's)", ""), *[(name, name) for name in DISTRIBUTIONS]]
         self.dist = _dropdown(description, options, "")
-        self.params = [_text("", "e.g. 15m") for _ in range(3)]
-        self.box = w.VBox([self.dist, *self.params])
+        self.fields = [_text("", "e.g. 15m") for _ in range(max(len(p) for p in DISTRIBUTIONS.values()))]
+        self.bounds = {
+            "loc": _text("  shift (loc)", "added to every draw, e.g. 2m (optional)"),
+            "min": _text("  at least (min)", "shortest draw, e.g. 1m (optional)"),
+            "max": _text("  at most (max)", "longest draw, e.g. 2h (optional)"),
+        }
+        self.box = w.VBox([self.dist, *self.fields, *self.bounds.values()])
         self.dist.observe(lambda _: self._layout(), names="value")
         self._layout()
 
+    @property
+    def params(self) -> list[Any]:
+        """The chosen distribution's parameter fields, in the order of :data:`DISTRIBUTIONS`."""
+        return self.fields[: len(DISTRIBUTIONS.get(self.dist.value, ()))]
+
     def _layout(self) -> None:
         names = DISTRIBUTIONS.get(self.dist.value, ())
-        for index, widget in enumerate(self.params):
+        for index, widget in enumerate(self.fields):
             visible = index < len(names)
             _show(widget, visible)
             if visible:
                 widget.description = f"  {names[index]}"
-                widget.placeholder = "e.g. 20s, 15m, 2h"
+                widget.placeholder = (
+                    "a number, e.g. 1.5" if names[index] in NUMBER_PARAMS else "e.g. 20s, 15m, 2h"
+                ) + (" (or the other pair)" if self.dist.value == "gamma" else "")
+        for name, widget in self.bounds.items():
+            _show(widget, bool(names) and name not in names)
 
     def value(self) -> str | dict[str, Any] | None:
         names = DISTRIBUTIONS.get(self.dist.value, ())
-        params = {name: self.params[i].value for i, name in enumerate(names)}
+        params = {name: self.fields[i].value for i, name in enumerate(names)}
+        params.update({name: widget.value for name, widget in self.bounds.items() if name not in names})
         return make_distribution(self.dist.value or None, **params)
 
     def set(self, duration: Any) -> None:
         dist, params = describe_distribution(duration)
         self.dist.value = dist if dist in DISTRIBUTIONS else ""
-        for index, name in enumerate(DISTRIBUTIONS.get(dist, ())):
-            self.params[index].value = params.get(name, "")
-        for index in range(len(DISTRIBUTIONS.get(dist, ())), 3):
-            self.params[index].value = ""
+        names = DISTRIBUTIONS.get(dist, ())
+        for index, widget in enumerate(self.fields):
+            widget.value = params.get(names[index], "") if index < len(names) else ""
+        for name, widget in self.bounds.items():
+            widget.value = params.get(name, "") if name not in names else ""
+
+
+_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Calendar:
+    """Working time (a human pool's, a system's or the arrivals'): days, hours and time zone; all
+    three empty means no calendar. Days are names or ranges: ``mon-fri``, ``mon, wed, sat``."""
+
+    def __init__(self, what: str = "works") -> None:
+        self.days = _text("Working days", f"when it {what}, e.g. mon-fri (all empty: no calendar)")
+        self.hours = _text("Hours", "e.g. 09:00-17:00 (empty: 09:00-17:00)")
+        self.timezone = _text("Time zone", "e.g. Europe/Berlin (empty: UTC)")
+        self.box = w.VBox([self.days, self.hours, self.timezone])
+
+    def value(self) -> dict[str, Any] | None:
+        days, hours, zone = (x.value.strip() for x in (self.days, self.hours, self.timezone))
+        if not (days or hours or zone):
+            return None
+        calendar: dict[str, Any] = {}
+        if days:
+            calendar["days"] = _days(days)
+        if hours:
+            calendar["hours"] = hours.replace(" ", "")
+        if zone:
+            calendar["timezone"] = zone
+        return calendar
+
+    def set(self, calendar: Any) -> None:
+        self.days.value = ", ".join(str(d.value) for d in calendar.days) if calendar is not None else ""
+        self.hours.value = calendar.hours if calendar is not None else ""
+        self.timezone.value = calendar.timezone if calendar is not None else ""
+
+
+def _days(text: str) -> list[str]:
+    """``mon-fri, sun`` as ``[mon, tue, wed, thu, fri, sun]``; a name that is not a day is kept for the
+    model to refuse (its message names the field and the allowed days)."""
+    out: list[str] = []
+    for part in re.split(r"[,\s]+", text.lower()):
+        first, dash, last = part.partition("-")
+        if dash and first[:3] in _WEEK and last[:3] in _WEEK:
+            start, stop = _WEEK.index(first[:3]), _WEEK.index(last[:3])
+            if start > stop:
+                raise EditRefused(f"working days `{part}`: the range runs backwards; write it like `mon-fri`")
+            out.extend(_WEEK[start : stop + 1])
+        elif part:
+            out.append(part[:3] if part[:3] in _WEEK else part)
+    return out
 
 
 class StudioBase:

@@ -31,6 +31,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -72,8 +73,10 @@ __all__ = [
     "ARRIVALS",
     "ARRIVAL_EXAMPLES",
     "AUTONOMY",
+    "BOUNDS",
     "DISTRIBUTIONS",
     "NODE_KINDS",
+    "NUMBER_PARAMS",
     "POLICY_FIELDS",
     "SECTIONS",
     "SIMULATION_FIELDS",
@@ -85,6 +88,7 @@ __all__ = [
     "copy_template",
     "describe_distribution",
     "make_distribution",
+    "parse_output_models",
     "parse_scenario",
 ]
 
@@ -99,8 +103,20 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "normal": ("mean", "sd"),
     "lognormal": ("mean", "sd"),
     "exponential": ("mean",),
+    "gamma": ("shape", "scale", "mean", "sd"),
+    "exponnorm": ("k", "loc", "scale"),
 }
-"""Distribution name -> its parameters (each a duration such as ``20s``, ``15m``, ``2h``)."""
+"""Distribution name -> its parameters (each a duration such as ``20s``, ``15m``, ``2h``, except the plain
+numbers in :data:`NUMBER_PARAMS`); ``gamma`` takes either ``shape`` and ``scale`` or ``mean`` and ``sd``,
+and ``exponnorm``'s ``loc`` may be left out (0)."""
+NUMBER_PARAMS: frozenset[str] = frozenset({"shape", "k"})
+"""Distribution parameters that are plain numbers, not durations."""
+BOUNDS: tuple[str, ...] = ("loc", "min", "max")
+"""What any distribution may add (each optional): a shift added to every draw, and truncation."""
+_OPTIONAL_PARAMS: dict[str, frozenset[str]] = {
+    "gamma": frozenset({"shape", "scale", "mean", "sd"}),  # one of two pairs, checked on its own
+    "exponnorm": frozenset({"loc"}),
+}
 
 _BEHAVIOUR_FIELDS = frozenset(Behaviour.model_fields)
 _SINGULAR: dict[str, str] = {
@@ -123,7 +139,7 @@ _NODE_MODELS: dict[str, Any] = {
 _ACTOR_MODELS: dict[str, Any] = {"agent": Agent, "human": Human, "system": System}
 HISTORY_LIMIT = 200
 POLICY_FIELDS: tuple[str, ...] = ("max_turns", "max_repeats", "approval_sla", "escalate_to", "retries", "autonomy")
-SIMULATION_FIELDS: tuple[str, ...] = ("seed", "cases", "sample_data", "gold_data")
+SIMULATION_FIELDS: tuple[str, ...] = ("seed", "start", "cases", "sample_data", "gold_data")
 AUTONOMY: tuple[str, ...] = tuple(level.value for level in Autonomy)
 ARRIVALS: dict[str, str] = {"poisson": "rate", "fixed": "interval", "column": "column"}
 """Arrival process -> its one parameter."""
@@ -143,30 +159,52 @@ def make_distribution(dist: str | None, **params: str | float | None) -> str | d
     """The file form of a duration distribution: ``"15m"`` for fixed, else ``{"dist": ..., ...}``.
 
     ``dist`` None or ``""`` means "no duration set" (the default applies) and returns None.
-    Parameters are durations with units (``"20s"``, ``"15m"``) or numbers of seconds.
+    Parameters are durations with units (``"20s"``, ``"15m"``) or numbers of seconds (``shape`` and
+    ``k`` are plain numbers); ``loc``, ``min`` and ``max`` (:data:`BOUNDS`) may be given for any
+    distribution, empty meaning not set.
     """
     if not dist:
         return None
     if dist not in DISTRIBUTIONS:
         raise EditRefused(f"unknown distribution `{dist}`; use one of {', '.join(DISTRIBUTIONS)}")
+    unknown = sorted(set(params) - set(DISTRIBUTIONS[dist]) - set(BOUNDS))
+    if unknown:
+        raise EditRefused(
+            f"a `{dist}` duration has no `{unknown[0]}`; it takes {', '.join((*DISTRIBUTIONS[dist], *BOUNDS))}"
+        )
     values: dict[str, Any] = {}
-    for name in DISTRIBUTIONS[dist]:
+    for name in (*DISTRIBUTIONS[dist], *(b for b in BOUNDS if b not in DISTRIBUTIONS[dist])):
         value = params.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise EditRefused(f"a {dist} duration needs `{name}` (a duration such as `20s`, `15m` or `2h`)")
+            if name in BOUNDS or name in _OPTIONAL_PARAMS.get(dist, ()):
+                continue
+            kind = "a number such as `1.5`" if name in NUMBER_PARAMS else "a duration such as `20s`, `15m` or `2h`"
+            article = "an" if dist[0] in "aeiou" else "a"
+            raise EditRefused(f"{article} {dist} duration needs `{name}` ({kind})")
         values[name] = value.strip() if isinstance(value, str) else value
-    if dist == "fixed":
+    if dist == "gamma" and set(values) - set(BOUNDS) not in ({"shape", "scale"}, {"mean", "sd"}):
+        raise EditRefused(
+            "a gamma duration needs either `shape` and `scale` (e.g. 2.5 and 4m) or `mean` and `sd` "
+            "(e.g. 10m and 6m), not both"
+        )
+    if dist == "fixed" and not set(values) & set(BOUNDS):
         fixed: str | dict[str, Any] = values["value"]
         return fixed
     return {"dist": dist, **values}
 
 
 def describe_distribution(duration: Any) -> tuple[str, dict[str, str]]:
-    """A model's duration as ``(dist, {param: "15m"})`` for a form; ``("", {})`` when unset."""
+    """A model's duration as ``(dist, {param: "15m"})`` for a form (``loc``, ``min`` and ``max`` too,
+    when set); ``("", {})`` when unset."""
     if duration is None:
         return "", {}
     dist = str(getattr(duration, "dist", "fixed"))
-    params = {name: format_duration(float(getattr(duration, name))) for name in DISTRIBUTIONS.get(dist, ())}
+    attributes = {"min": "minimum", "max": "maximum"}
+    params: dict[str, str] = {}
+    for name in (*DISTRIBUTIONS.get(dist, ()), *BOUNDS):
+        value = getattr(duration, attributes.get(name, name), None)
+        if value is not None:
+            params[name] = f"{float(value):g}" if name in NUMBER_PARAMS else format_duration(float(value))
     return dist, params
 
 
@@ -187,6 +225,32 @@ def parse_scenario(text: str) -> dict[str, str]:
             )
         out[key.strip()] = value.strip()
     return out
+
+
+_OUTPUT_MODELS_EXAMPLE = "fraud_score: {value: {dist: uniform, low: 0, high: 1}}"
+
+
+def parse_output_models(text: str) -> dict[str, Any] | None:
+    """A task's ``output_models`` written as YAML (output name -> a rule or a list of rules) as plain
+    data; None for empty text. Read with the studio's safe YAML reader (never evaluated); text that is
+    not YAML, or not such a mapping, raises :class:`EditRefused` naming the line and the fix."""
+    if not text.strip():
+        return None
+    try:
+        data, _ = io.parse_text(text, "output models")
+    except LoadError as exc:
+        finding = exc.findings[0] if exc.findings else None
+        where = f" line {finding.line}" if finding is not None and finding.line else ""
+        problem = f"{finding.message} ({finding.hint})" if finding is not None else str(exc)
+        raise EditRefused(f"output models{where}: {problem}; write YAML like `{_OUTPUT_MODELS_EXAMPLE}`") from None
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
+        raise EditRefused(
+            "output models: write a mapping of output name -> rule (or a list of rules), e.g. "
+            f"`{_OUTPUT_MODELS_EXAMPLE}`"
+        )
+    return data
 
 
 def copy_template(
@@ -619,13 +683,22 @@ class StudioController:
 
     def edge_label(self, index: int, limit: int = 32) -> str:
         """``from -> to [label]``: the arrow's label, else its condition (``if ...``, cut at ``limit``
-        characters) or ``otherwise`` for a default route; nothing for an unconditional one."""
+        characters) or ``otherwise`` for a default route; nothing for an unconditional one. A branch
+        probability follows as ``p=0.3``."""
         edge = self._workflow.edges[index]
         text = f"{edge.source} -> {edge.target}"
         tag = edge.label or (f"if {edge.when}" if edge.when else "otherwise" if edge.default else "")
         if len(tag) > limit:
             tag = tag[: limit - 1].rstrip() + "…"
+        if edge.probability is not None:
+            tag = f"{tag}, p={edge.probability:g}" if tag else f"p={edge.probability:g}"
         return f"{text} [{tag}]" if tag else text
+
+    def output_models_text(self, node_id: str) -> str:
+        """A task's ``output_models`` as the YAML the file holds (empty when it has none), for a form."""
+        index = self._index_of("nodes", node_id)
+        models = self._data()["nodes"][index].get("output_models")
+        return io.dump_yaml(models) if models else ""
 
     def edge_choices(self) -> list[tuple[str, int]]:
         """``(edge_label, index)`` for every connection, sorted by their labels (for pick lists)."""
@@ -1082,13 +1155,16 @@ class StudioController:
         rate: str | float | None = None,
         interval: str | float | None = None,
         column: str | None = None,
+        calendar: Mapping[str, Any] | EllipsisType | None = ...,
         **fields: Any,
     ) -> Workflow:
-        """Change the simulation settings: ``seed``, ``cases``, ``sample_data``, ``gold_data`` (paths
-        relative to the workflow file, which must exist there) and the arrivals: ``process``
-        ``poisson`` with ``rate`` (``"30/h"``), ``fixed`` with ``interval`` (``"2m"``) or ``column``
-        with ``column`` (a sample-data column holding each case's arrival). None or empty puts a
-        field back to its default."""
+        """Change the simulation settings: ``seed``, ``start`` (ISO time of the first arrival),
+        ``cases``, ``sample_data``, ``gold_data`` (paths relative to the workflow file, which must
+        exist there) and the arrivals: ``process`` ``poisson`` with ``rate`` (``"30/h"``), ``fixed``
+        with ``interval`` (``"2m"``) or ``column`` with ``column`` (a sample-data column holding each
+        case's arrival). ``calendar`` (``{"days": [...], "hours": "09:00-17:00", "timezone": ...}``)
+        limits poisson and fixed arrivals to working time; None removes it, left out it is kept (a
+        column process has none). None or empty puts a field back to its default."""
         unknown = sorted(set(fields) - set(SIMULATION_FIELDS))
         if unknown:
             raise EditRefused(
@@ -1103,7 +1179,10 @@ class StudioController:
         simulation = data.setdefault("simulation", {})
         _set_fields(simulation, fields)
         arrival_params = {"rate": rate, "interval": interval, "column": column}
-        arrivals_changed = process is not None or any(not _blank(v) for v in arrival_params.values())
+        note = ""
+        arrivals_changed = (
+            process is not None or calendar is not ... or any(not _blank(v) for v in arrival_params.values())
+        )
         if arrivals_changed:
             current = self._workflow.simulation.arrivals.model_dump(mode="json")
             kind = _clean(process) or current["process"]
@@ -1121,11 +1200,23 @@ class StudioController:
                     f"pick one of {', '.join(f'`{c}`' for c in self.cases.columns[:12])}"
                 )
             simulation["arrivals"] = {"process": kind, param: value}
+            kept = current.get("calendar") if calendar is ... else calendar
+            if kept and kind != "column":
+                simulation["arrivals"]["calendar"] = dict(kept)
+            elif kept and calendar is not ...:
+                raise EditRefused(
+                    "arrivals `calendar`: arrivals from a data column have no calendar (each case's arrival "
+                    "is in the data); choose poisson or fixed arrivals, or leave the calendar empty"
+                )
+            elif kept:
+                note = " (the arrival calendar is dropped: arrivals from a data column have none)"
         if not simulation:
             data.pop("simulation")
         changed = [*fields, *(["arrivals"] if arrivals_changed else [])]
         # another sample file is read on next use: the cache is keyed on the file's path and time
-        return self._commit(data, f"Changed the simulation settings ({', '.join(f'`{k}`' for k in changed)}).")
+        return self._commit(
+            data, f"Changed the simulation settings ({', '.join(f'`{k}`' for k in changed)}){note}."
+        )
 
     def _check_data_file(self, key: str, name: str) -> None:
         folder = (self.path or self._base or Path("workflow.yaml")).parent

@@ -14,6 +14,7 @@ from studio.model import (
     Human,
     Subworkflow,
     System,
+    Task,
     format_duration,
 )
 from studio.widgets._parts import (
@@ -22,6 +23,7 @@ from studio.widgets._parts import (
     NEW,
     StudioBase,
     _button,
+    _Calendar,
     _details,
     _dropdown,
     _Duration,
@@ -34,6 +36,7 @@ from studio.widgets.controller import (
     ARRIVAL_EXAMPLES,
     ARRIVALS,
     AUTONOMY,
+    parse_output_models,
 )
 from studio.widgets.diagram import edge_id
 
@@ -61,6 +64,15 @@ class ItemForms(StudioBase):
         self.node_threshold_check = w.HTML()
         self.node_outcome = _text("Outcome", "e.g. paid, rejected")
         self.node_ref = _text("Workflow", "path or template name")
+        self.node_outputs = _text("Outputs", "case fields it produces, e.g. fraud_score, severity")
+        self.node_models = w.Textarea(
+            description="Output models",
+            placeholder="YAML, simulation only, e.g.\nfraud_score: {value: {dist: uniform, low: 0, high: 1}}\n"
+            "severity: {choice: {low: 0.7, high: 0.3}}",
+            rows=5,
+            style=FIELD,
+            layout=w.Layout(width=FORM_WIDTH),
+        )
         self.node_add = _button("Add step", "success", "Add a new step with these details", "plus")
         self.node_update = _button("Save changes", "primary", "Change the selected step", "check")
         self.node_delete = _button(
@@ -82,6 +94,8 @@ class ItemForms(StudioBase):
                 self.node_tools,
                 self.node_reads,
                 self.node_writes,
+                self.node_outputs,
+                self.node_models,
             ],
         )
         return w.VBox(
@@ -105,7 +119,7 @@ class ItemForms(StudioBase):
         worked = kind in ("task", "approval", "subworkflow")
         _show(self.node_actor, worked)
         _show(self.node_duration.box, worked)
-        for widget in (self.node_tools, self.node_reads, self.node_writes):
+        for widget in (self.node_tools, self.node_reads, self.node_writes, self.node_outputs, self.node_models):
             _show(widget, kind == "task")
         for widget in (self.node_sla, self.node_escalate):
             _show(widget, kind in ("task", "approval"))
@@ -133,6 +147,8 @@ class ItemForms(StudioBase):
                 self.node_threshold,
                 self.node_outcome,
                 self.node_ref,
+                self.node_outputs,
+                self.node_models,
             ):
                 widget.value = ""
             self.node_actor.value = ""
@@ -157,6 +173,8 @@ class ItemForms(StudioBase):
         self.node_threshold.value = node.threshold or "" if isinstance(node, Approval) else ""
         self.node_outcome.value = (node.outcome or "") if isinstance(node, End) else ""
         self.node_ref.value = (node.ref or "") if isinstance(node, Subworkflow) else ""
+        self.node_outputs.value = ", ".join(node.outputs) if isinstance(node, Task) else ""
+        self.node_models.value = self.controller.output_models_text(node.id) if isinstance(node, Task) else ""
         behaviour = getattr(node, "behaviour", None)
         self.node_duration.set(behaviour.duration if behaviour is not None else None)
         self._node_layout()
@@ -171,6 +189,8 @@ class ItemForms(StudioBase):
             fields["tools"] = list(self.node_tools.value)
             fields["reads"] = list(self.node_reads.value)
             fields["writes"] = list(self.node_writes.value)
+            fields["outputs"] = [x.strip() for x in self.node_outputs.value.split(",") if x.strip()]
+            fields["output_models"] = parse_output_models(self.node_models.value)
         if kind in ("task", "approval"):
             fields["sla"] = self.node_sla.value
             fields["escalate_to"] = self.node_escalate.value or None
@@ -242,6 +262,7 @@ class ItemForms(StudioBase):
         self.edge_check = w.HTML()
         self.edge_default = w.Checkbox(description="Otherwise (the default route out of a decision)", style=FIELD)
         self.edge_label = _text("Label", "shown on the arrow")
+        self.edge_probability = _text("Probability", "branch probability out of a decision, e.g. 0.3 (empty: none)")
         self.edge_add = _button("Add connection", "success", "Connect the two steps", "plus")
         self.edge_update = _button("Save changes", "primary", "Change the selected connection", "check")
         self.edge_delete = _button("Delete connection", "danger", "Delete the selected connection", "trash")
@@ -259,6 +280,7 @@ class ItemForms(StudioBase):
                 self.edge_check,
                 self.edge_default,
                 self.edge_label,
+                self.edge_probability,
                 w.HBox([self.edge_add, self.edge_update, self.edge_delete]),
             ]
         )
@@ -278,6 +300,7 @@ class ItemForms(StudioBase):
         if new:
             self.edge_when.value = ""
             self.edge_label.value = ""
+            self.edge_probability.value = ""
             self.edge_default.value = False
             self.edge_check.value = ""
             return
@@ -290,6 +313,7 @@ class ItemForms(StudioBase):
         self._show_check(self.edge_check, edge.when or "")
         self.edge_default.value = edge.default
         self.edge_label.value = edge.label or ""
+        self.edge_probability.value = "" if edge.probability is None else f"{edge.probability:g}"
 
     def _add_edge(self) -> None:
         c = self.controller
@@ -301,6 +325,7 @@ class ItemForms(StudioBase):
                     when=self.edge_when.value,
                     default=self.edge_default.value,
                     label=self.edge_label.value,
+                    probability=self.edge_probability.value,
                 )
             )
             is not None
@@ -319,6 +344,7 @@ class ItemForms(StudioBase):
                 when=self.edge_when.value,
                 default=self.edge_default.value,
                 label=self.edge_label.value,
+                probability=self.edge_probability.value,
             )
         )
 
@@ -337,6 +363,9 @@ class ItemForms(StudioBase):
         self.actor_capacity = w.BoundedIntText(
             value=1, min=1, max=100000, description="How many people", style=FIELD, layout=w.Layout(width="260px")
         )
+        self.actor_at_once = _text("Capacity", "steps it works on at once, e.g. 4 (empty: no limit, no queue)")
+        self.actor_calendar = _Calendar("works")
+        self.actor_cost = _text("Cost per hour", "of its working time, e.g. 45 (empty: none)")
         self.actor_role = _text("Role", "e.g. Contract lawyer")
         self.actor_version = _text("Version", "pinned registry version, e.g. 2.1.0")
         self.actor_capability = _text("Capability", "registry capability, e.g. contract-review")
@@ -373,6 +402,8 @@ class ItemForms(StudioBase):
                 self.actor_tools,
                 self.actor_duration.box,
                 self.actor_approve,
+                self.actor_cost,
+                self.actor_calendar.box,
             ],
         )
         return w.VBox(
@@ -382,6 +413,7 @@ class ItemForms(StudioBase):
                 self.actor_kind,
                 self.actor_name,
                 self.actor_capacity,
+                self.actor_at_once,
                 self.actor_version,
                 w.HBox([self.actor_add, self.actor_update, self.actor_delete]),
                 self.actor_details,
@@ -395,6 +427,8 @@ class ItemForms(StudioBase):
         for widget in (self.actor_version, self.actor_capability, self.actor_model, self.actor_autonomy):
             _show(widget, kind == "agent")
         _show(self.actor_tools, kind in ("agent", "system"))
+        _show(self.actor_at_once, kind == "system")
+        _show(self.actor_calendar.box, kind in ("human", "system"))
 
     def _load_actor(self) -> None:
         actor_id = self.actor_pick.value
@@ -410,8 +444,11 @@ class ItemForms(StudioBase):
                 self.actor_capability,
                 self.actor_model,
                 self.actor_approve,
+                self.actor_at_once,
+                self.actor_cost,
             ):
                 widget.value = ""
+            self.actor_calendar.set(None)
             self.actor_capacity.value = 1
             self.actor_autonomy.value = ""
             self.actor_tools.value = ()
@@ -435,11 +472,24 @@ class ItemForms(StudioBase):
         if isinstance(actor, (Agent, System)):
             self.actor_tools.value = tuple(t for t in actor.tools if t in self.actor_tools.options)
         self.actor_duration.set(actor.behaviour.duration)
+        cost = actor.behaviour.cost_per_hour
+        self.actor_cost.value = "" if cost is None else f"{cost:g}"
+        at_once = actor.capacity if isinstance(actor, System) else None
+        self.actor_at_once.value = "" if at_once is None else str(at_once)
+        self.actor_calendar.set(actor.calendar if isinstance(actor, (Human, System)) else None)
         self._actor_layout()
 
     def _actor_fields(self) -> dict[str, Any]:
         kind = self.actor_kind.value
-        fields: dict[str, Any] = {"name": self.actor_name.value, "duration": self.actor_duration.value()}
+        fields: dict[str, Any] = {
+            "name": self.actor_name.value,
+            "duration": self.actor_duration.value(),
+            "cost_per_hour": self.actor_cost.value,
+        }
+        if kind in ("human", "system"):
+            fields["calendar"] = self.actor_calendar.value()
+        if kind == "system":
+            fields["capacity"] = self.actor_at_once.value
         if kind == "human":
             fields.update(
                 capacity=self.actor_capacity.value, role=self.actor_role.value, approve_rate=self.actor_approve.value
@@ -647,6 +697,8 @@ class ItemForms(StudioBase):
         self.policy_autonomy = _dropdown("Autonomy", list(AUTONOMY), "human_in_the_loop")
         self.policy_save = _button("Save policies", "primary", "Change the workflow's policies", "check")
         self.sim_set_seed = _text("Seed", "e.g. 0")
+        self.sim_set_start = _text("Start", "first arrival, ISO time, e.g. 2026-03-02T08:00:00Z (empty: 2024-01-01)")
+        self.sim_set_calendar = _Calendar("cases arrive")
         self.sim_set_cases = _text("Run size", "cases per run (empty: every sample case)")
         self.sim_set_process = _dropdown(
             "Arrivals",
@@ -671,9 +723,13 @@ class ItemForms(StudioBase):
             field.observe(self._unless_quiet(lambda: self._mark_unsaved(self.policy_save, True)), names="value")
         for field in (
             self.sim_set_seed,
+            self.sim_set_start,
             self.sim_set_cases,
             self.sim_set_process,
             self.sim_set_arrival,
+            self.sim_set_calendar.days,
+            self.sim_set_calendar.hours,
+            self.sim_set_calendar.timezone,
             self.sim_set_sample,
             self.sim_set_gold,
         ):
@@ -694,9 +750,11 @@ class ItemForms(StudioBase):
                 self.policy_save,
                 w.HTML("<b>Simulation</b>"),
                 self.sim_set_seed,
+                self.sim_set_start,
                 self.sim_set_cases,
                 self.sim_set_process,
                 self.sim_set_arrival,
+                self.sim_set_calendar.box,
                 self.sim_set_sample,
                 self.sim_set_gold,
                 self.sim_settings_save,
@@ -708,6 +766,7 @@ class ItemForms(StudioBase):
         param = ARRIVALS[kind]
         self.sim_set_arrival.description = param.capitalize()
         self.sim_set_arrival.placeholder = f"e.g. {ARRIVAL_EXAMPLES[param]}"
+        _show(self.sim_set_calendar.box, kind != "column")  # arrivals from a data column have no calendar
         # the current value as the file writes it (`30/h`, `2m`); empty when another process is picked
         current = self.controller.workflow.simulation.arrivals.model_dump(mode="json")
         self.sim_set_arrival.value = str(current.get(param, ""))
@@ -724,8 +783,11 @@ class ItemForms(StudioBase):
 
     def _simulation_fields(self) -> dict[str, Any]:
         param = ARRIVALS[str(self.sim_set_process.value)]
+        kind = str(self.sim_set_process.value)
         return {
             "seed": self.sim_set_seed.value,
+            "start": self.sim_set_start.value,
+            "calendar": None if kind == "column" else self.sim_set_calendar.value(),
             "cases": self.sim_set_cases.value,
             "sample_data": self.sim_set_sample.value,
             "gold_data": self.sim_set_gold.value,
@@ -754,6 +816,8 @@ class ItemForms(StudioBase):
         self.policy_retries.value = str(policies.retries)
         self.policy_autonomy.value = policies.autonomy.value
         self.sim_set_seed.value = str(simulation.seed)
+        self.sim_set_start.value = simulation.start or ""
+        self.sim_set_calendar.set(getattr(simulation.arrivals, "calendar", None))
         self.sim_set_cases.value = "" if simulation.cases is None else str(simulation.cases)
         self.sim_set_process.value = simulation.arrivals.process
         self._settings_layout()
