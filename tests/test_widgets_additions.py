@@ -115,6 +115,10 @@ def test_system_with_capacity_calendar_and_cost(studio: Studio, work: Path) -> N
     _refused(studio, work, studio.actor_update, "fri-mon", "mon-fri")
     studio.actor_calendar.days.value = "someday"
     _refused(studio, work, studio.actor_update, "days")
+    studio.actor_calendar.days.value = "sat"
+    studio.actor_calendar.timezone.value = "Mars/Olympus"
+    _refused(studio, work, studio.actor_update, "calendar `timezone`", "`Mars/Olympus`", "Europe/Berlin")
+    studio.actor_calendar.timezone.value = "UTC"
     studio.actor_calendar.days.value = ""
     studio.actor_calendar.hours.value = ""
     studio.actor_calendar.timezone.value = ""  # all three empty: no calendar
@@ -182,7 +186,7 @@ def test_simulation_start_and_arrival_calendar(studio: Studio, work: Path) -> No
     _refused(studio, work, studio.sim_settings_save, "before 2024-01-01")
     studio.sim_set_start.value = ""
     studio.sim_set_calendar.hours.value = "9-5"
-    _refused(studio, work, studio.sim_settings_save, "hours")
+    _refused(studio, work, studio.sim_settings_save, "arrivals calendar `hours`", "`09:00-17:00`")
 
     studio.sim_set_calendar.hours.value = ""
     studio.sim_set_calendar.days.value = ""

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ipywidgets as w
 
@@ -178,6 +179,7 @@ class _Duration:
             widget.value = params.get(name, "") if name not in names else ""
 
 
+_HOURS = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d")  # as the model's `Calendar.hours`
 _WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -185,7 +187,8 @@ class _Calendar:
     """Working time (a human pool's, a system's or the arrivals'): days, hours and time zone; all
     three empty means no calendar. Days are names or ranges: ``mon-fri``, ``mon, wed, sat``."""
 
-    def __init__(self, what: str = "works") -> None:
+    def __init__(self, what: str = "works", place: str = "calendar") -> None:
+        self.place = place
         self.days = _text("Working days", f"when it {what}, e.g. mon-fri (all empty: no calendar)")
         self.hours = _text("Hours", "e.g. 09:00-17:00 (empty: 09:00-17:00)")
         self.timezone = _text("Time zone", "e.g. Europe/Berlin (empty: UTC)")
@@ -199,8 +202,18 @@ class _Calendar:
         if days:
             calendar["days"] = _days(days)
         if hours:
-            calendar["hours"] = hours.replace(" ", "")
+            hours = hours.replace(" ", "")
+            if not _HOURS.fullmatch(hours):
+                raise EditRefused(f"{self.place} `hours`: `{hours}` is not a time range; write it like `09:00-17:00`")
+            calendar["hours"] = hours
         if zone:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise EditRefused(
+                    f"{self.place} `timezone`: `{zone}` is not a time zone known here; use a name such as "
+                    "`Europe/Berlin`, `America/New_York` or `UTC`"
+                ) from None
             calendar["timezone"] = zone
         return calendar
 

@@ -698,7 +698,7 @@ class ItemForms(StudioBase):
         self.policy_save = _button("Save policies", "primary", "Change the workflow's policies", "check")
         self.sim_set_seed = _text("Seed", "e.g. 0")
         self.sim_set_start = _text("Start", "first arrival, ISO time, e.g. 2026-03-02T08:00:00Z (empty: 2024-01-01)")
-        self.sim_set_calendar = _Calendar("cases arrive")
+        self.sim_set_calendar = _Calendar("cases arrive", "arrivals calendar")
         self.sim_set_cases = _text("Run size", "cases per run (empty: every sample case)")
         self.sim_set_process = _dropdown(
             "Arrivals",
