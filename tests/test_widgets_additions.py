@@ -283,6 +283,9 @@ def test_make_and_describe_distribution_round_trip() -> None:
 def test_output_models_as_yaml_through_the_task_form(studio: Studio, work: Path) -> None:
     studio.node_pick.value = "intake_request"
     assert studio.node_outputs.value == "category, cost_center" and studio.node_models.value == ""
+    assert studio.node_models not in studio.node_models_box.children  # opened on demand
+    studio.node_models_open.value = True
+    assert studio.node_models in studio.node_models_box.children
     studio.node_models.value = (
         "category:\n"
         "  - {when: 'amount > 10000', choice: {capex: 0.6, opex: 0.4}}\n"
@@ -297,6 +300,7 @@ def test_output_models_as_yaml_through_the_task_form(studio: Studio, work: Path)
     studio.node_pick.value = ""
     studio.node_pick.value = "intake_request"
     assert "capex: 0.6" in studio.node_models.value  # the form shows the file's YAML
+    assert studio.node_models_open.description == "Output models (YAML): 2 set"
     assert parse_output_models(studio.node_models.value) == io.to_data(io.load(work))["nodes"][1]["output_models"]
 
     studio.node_models.value = "category: [1, 2"
@@ -323,9 +327,9 @@ def test_output_models_as_yaml_through_the_task_form(studio: Studio, work: Path)
 
 def test_output_models_field_only_on_tasks(studio: Studio) -> None:
     studio.node_pick.value = "manager_approval"
-    assert studio.node_models.layout.display == "none" and studio.node_outputs.layout.display == "none"
+    assert studio.node_models_box.layout.display == "none" and studio.node_outputs.layout.display == "none"
     studio.node_pick.value = "check_budget"
-    assert studio.node_models.layout.display is None
+    assert studio.node_models_box.layout.display is None
 
 
 def test_parse_output_models_refusals() -> None:

@@ -73,6 +73,13 @@ class ItemForms(StudioBase):
             style=FIELD,
             layout=w.Layout(width=FORM_WIDTH),
         )
+        # the text area joins the page only when opened: the form stays short (and the page's other
+        # text areas, the scenarios, keep their places)
+        self.node_models_open = w.ToggleButton(
+            description="Output models (YAML)", tooltip="How simulation sets each output", icon="pencil"
+        )
+        self.node_models_box = w.VBox([self.node_models_open])
+        self.node_models_open.observe(lambda _: self._node_models_layout(), names="value")
         self.node_add = _button("Add step", "success", "Add a new step with these details", "plus")
         self.node_update = _button("Save changes", "primary", "Change the selected step", "check")
         self.node_delete = _button(
@@ -95,7 +102,7 @@ class ItemForms(StudioBase):
                 self.node_reads,
                 self.node_writes,
                 self.node_outputs,
-                self.node_models,
+                self.node_models_box,
             ],
         )
         return w.VBox(
@@ -119,7 +126,7 @@ class ItemForms(StudioBase):
         worked = kind in ("task", "approval", "subworkflow")
         _show(self.node_actor, worked)
         _show(self.node_duration.box, worked)
-        for widget in (self.node_tools, self.node_reads, self.node_writes, self.node_outputs, self.node_models):
+        for widget in (self.node_tools, self.node_reads, self.node_writes, self.node_outputs, self.node_models_box):
             _show(widget, kind == "task")
         for widget in (self.node_sla, self.node_escalate):
             _show(widget, kind in ("task", "approval"))
@@ -128,6 +135,12 @@ class ItemForms(StudioBase):
         _show(self.node_outcome, kind == "end")
         _show(self.node_ref, kind == "subworkflow")
         self.node_actor.description = "Approver" if kind == "approval" else "Done by"
+
+    def _node_models_layout(self) -> None:
+        opened = self.node_models_open.value
+        self.node_models_box.children = [self.node_models_open, *([self.node_models] if opened else [])]
+        count = sum(1 for line in self.node_models.value.splitlines() if line[:1] not in " #-\t" and ":" in line)
+        self.node_models_open.description = "Output models (YAML)" + (f": {count} set" if count else "")
 
     def _on_node_pick(self) -> None:
         with self._quietly():
@@ -156,6 +169,7 @@ class ItemForms(StudioBase):
             for multi in (self.node_tools, self.node_reads, self.node_writes):
                 multi.value = ()
             self.node_duration.set(None)
+            self._node_models_layout()
             self._node_layout()
             return
         node = self.controller.workflow.node(node_id)
@@ -175,6 +189,7 @@ class ItemForms(StudioBase):
         self.node_ref.value = (node.ref or "") if isinstance(node, Subworkflow) else ""
         self.node_outputs.value = ", ".join(node.outputs) if isinstance(node, Task) else ""
         self.node_models.value = self.controller.output_models_text(node.id) if isinstance(node, Task) else ""
+        self._node_models_layout()
         behaviour = getattr(node, "behaviour", None)
         self.node_duration.set(behaviour.duration if behaviour is not None else None)
         self._node_layout()
