@@ -185,7 +185,7 @@ def make_distribution(dist: str | None, **params: str | float | None) -> str | d
     if dist == "gamma" and set(values) - set(BOUNDS) not in ({"shape", "scale"}, {"mean", "sd"}):
         raise EditRefused(
             "a gamma duration needs either `shape` and `scale` (e.g. 2.5 and 4m) or `mean` and `sd` "
-            "(e.g. 10m and 6m), not both"
+            "(e.g. 10m and 6m): one whole pair"
         )
     if dist == "fixed" and not set(values) & set(BOUNDS):
         fixed: str | dict[str, Any] = values["value"]
