@@ -111,6 +111,8 @@ class NodePlan:
     preds: tuple[str, ...] = ()
     """Joins: the LangGraph nodes the barrier waits for."""
     limits: dict[str, int | None] = field(default_factory=dict)
+    transition_keys: dict[str, str] = field(default_factory=dict)
+    """Predecessor -> its ``"from>to"`` transition key (the loop guard's counter), made once."""
     outcome: str | None = None
     reviews: tuple[str, ...] = ()
     relay_from: str | None = None
@@ -263,6 +265,7 @@ def _routing_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
     limit_default = graph.workflow.policies.max_repeats
     for edge in graph.incoming.get(node.id, []):
         plan.limits.setdefault(edge.source, edge.max_repeats if edge.max_repeats is not None else limit_default)
+        plan.transition_keys.setdefault(edge.source, f"{edge.source}>{node.id}")
 
 
 def _relays_and_barriers(graph: _Graph, plans: dict[str, NodePlan]) -> None:

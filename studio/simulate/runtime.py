@@ -377,8 +377,9 @@ class CaseRun:
             raise CaseStop("killed", "policy", "max_turns", where=plan.id, node=plan.id, actor=plan.actor, at=start)
         counts = state.get("transitions") or {}
         transitions: dict[str, int] = {}
+        keys = plan.transition_keys
         for origin in froms:
-            key = f"{origin}>{plan.id}"
+            key = keys.get(origin) or f"{origin}>{plan.id}"
             count = counts.get(key, 0) + 1
             limit = plan.limits.get(origin)
             if limit is not None and count > limit:
@@ -477,6 +478,8 @@ class CaseRun:
         return resolved
 
     def _tool_behaviour(self, tool: str) -> Resolved:
+        if not self.overrides and self.env.failures:  # the common case, once per tool call
+            return self.plan.tools[tool].behaviour
         base = self.env.tool_behaviour(tool)
         changes = self.overrides.get(tool)
         if not changes:
