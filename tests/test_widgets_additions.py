@@ -350,3 +350,29 @@ def test_controller_edits_are_undoable(work: Path) -> None:
     controller.undo()
     controller.undo()
     assert io.load(work) == before
+
+
+def test_a_press_in_a_running_kernel_waits_for_the_field_edits_still_on_their_way() -> None:
+    """In a kernel, a click can reach Python before the value typed just before it (ipywidgets holds
+    value updates back while the kernel is busy, not clicks): the handler runs after a short wait."""
+    import asyncio
+
+    import ipywidgets as w
+
+    from studio.widgets._parts import SETTLE_SECONDS, _button
+
+    field = w.Text(value="100")
+    seen: list[str] = []
+    save = _button("Save")
+    save.on_click(lambda _: seen.append(field.value))
+
+    async def type_then_click() -> None:
+        save.click()
+        field.value = "120"  # the held-back update arrives after the click
+        assert seen == []
+        await asyncio.sleep(SETTLE_SECONDS + 0.2)
+
+    asyncio.run(type_then_click())
+    assert seen == ["120"]
+    save.click()  # no event loop (a script, a test): at once
+    assert seen == ["120", "120"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io as _io
 import re
@@ -68,8 +69,37 @@ def _multi(description: str) -> Any:
     return w.SelectMultiple(options=[], description=description, rows=4, style=FIELD, layout=w.Layout(width=FORM_WIDTH))
 
 
+SETTLE_SECONDS = 0.1
+"""How long a button press waits, in a running kernel, for field edits the browser still holds back."""
+
+
+class _Button(w.Button):  # type: ignore[misc]
+    """A button whose handlers run after the browser's pending field edits have reached Python.
+
+    ipywidgets sends a click at once but holds back a field's latest value while the kernel is busy
+    (its message throttle applies to value updates, not to clicks), so "type, then click Save" could
+    save the value from before the typing. In a running kernel the handlers run a moment later, after
+    the held-back updates; without an event loop (tests, scripts) they run at once.
+    """
+
+    def on_click(self, callback: Callable[[Any], Any], remove: bool = False) -> None:
+        if remove:
+            super().on_click(callback, remove=True)
+            return
+
+        def pressed(button: Any) -> None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                callback(button)
+            else:
+                loop.call_later(SETTLE_SECONDS, callback, button)
+
+        super().on_click(pressed)
+
+
 def _button(text: str, style: str = "", tooltip: str = "", icon: str = "") -> Any:
-    return w.Button(
+    return _Button(
         description=text, button_style=style, tooltip=tooltip or text, icon=icon, layout=w.Layout(width="auto")
     )
 
