@@ -284,6 +284,17 @@ class _Progress:
 # --------------------------------------------------------------------------- public entry point
 
 
+def check_arguments(*, replications: int, workers: int, verify: int, executor: str, scheduler: str | None) -> None:
+    """Refuse run settings that cannot work, before anything runs (shared by simulate and sweep)."""
+    if replications < 1:
+        raise SimulationError("replications must be at least 1")
+    if workers < 1:
+        raise SimulationError("workers must be at least 1")
+    if verify < 0:
+        raise SimulationError("verify must be 0 or more cases")
+    _dask.check_executor(executor, scheduler)
+
+
 def _engine_for(compiled: CompiledWorkflow, engine: str) -> str:
     if engine not in ENGINES:
         raise SimulationError(f"engine `{engine}` is not one of " + ", ".join(f"`{e}`" for e in ENGINES))
@@ -334,13 +345,8 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     the replications on a Dask ``LocalCluster`` of ``workers`` processes, or on the cluster whose
     scheduler is at ``scheduler`` (``tcp://HOST:PORT``); same results (``docs/simulation.md``).
     """
-    if replications < 1:
-        raise SimulationError("replications must be at least 1")
-    if workers < 1:
-        raise SimulationError("workers must be at least 1")
-    if verify < 0:
-        raise SimulationError("verify must be 0 or more cases")
-    _dask.check_executor(executor, scheduler)
+    check_arguments(replications=replications, workers=workers, verify=verify, executor=executor,
+                    scheduler=scheduler)
     compiled_in = workflow if isinstance(workflow, CompiledWorkflow) else None
     if compiled_in is not None:
         model = compiled_in.workflow

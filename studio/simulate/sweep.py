@@ -405,20 +405,14 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     are replayed through LangGraph (``verify``, as :func:`~studio.simulate.simulate`);
     :class:`~studio.simulate.EngineMismatch` if any differs."""
     from studio.model import Workflow  # noqa: PLC0415
-    from studio.simulate import _dask  # noqa: PLC0415
     from studio.simulate.compiler import CompiledWorkflow  # noqa: PLC0415
-    from studio.simulate.inputs import SimulationError, load_rows  # noqa: PLC0415
-    from studio.simulate.runner import EngineMismatch, _Progress  # noqa: PLC0415
+    from studio.simulate.inputs import load_rows  # noqa: PLC0415
+    from studio.simulate.runner import EngineMismatch, _Progress, check_arguments  # noqa: PLC0415
     from studio.simulate.summary import currency, names  # noqa: PLC0415
     from studio.simulate.verify import Mismatch, replay  # noqa: PLC0415
 
-    if replications < 1:
-        raise SimulationError("replications must be at least 1")
-    if workers < 1:
-        raise SimulationError("workers must be at least 1")
-    if verify < 0:
-        raise SimulationError("verify must be 0 or more cases")
-    _dask.check_executor(executor, scheduler)
+    check_arguments(replications=replications, workers=workers, verify=verify, executor=executor,
+                    scheduler=scheduler)
     parsed = parse_grid(grid)
     if isinstance(workflow, CompiledWorkflow):
         model = workflow.workflow
