@@ -1,4 +1,4 @@
-"""The interaction-network report: one call gathers every analysis of :mod:`studio.graph`.
+"""The interaction-network report: one call gathers every analysis of :mod:`studio.graph_analysis`.
 
 ``analyze(workflow)`` answers the workshop questions (who hands off to whom, where are the
 loops, where does work pile up, what can an agent reach before a person looks, how reliable is
@@ -14,7 +14,7 @@ from typing import Any
 import networkx as nx
 
 from studio import _gcpause, io
-from studio import graph as g
+from studio import graph_analysis as ga
 from studio.model import Workflow, format_duration
 
 ROUTE_LIMIT = 200
@@ -28,18 +28,18 @@ class Analysis:
 
     workflow: str
     version: str
-    interactions: tuple[g.Interaction, ...]
+    interactions: tuple[ga.Interaction, ...]
     actor_cycles: tuple[tuple[str, ...], ...]
-    routes: tuple[g.Route, ...]
+    routes: tuple[ga.Route, ...]
     routes_complete: bool
     """False when more routes exist than the limit allowed; figures over routes are then partial."""
-    loops: tuple[g.Loop, ...]
-    hot_spots: tuple[g.HotSpot, ...]
-    blast_radius: tuple[g.BlastRadius, ...]
-    delegation_risks: tuple[g.DelegationRisk, ...]
-    pairwise: g.PairwiseInteractions
-    critical_path: g.CriticalPath
-    success: g.SuccessEstimate
+    loops: tuple[ga.Loop, ...]
+    hot_spots: tuple[ga.HotSpot, ...]
+    blast_radius: tuple[ga.BlastRadius, ...]
+    delegation_risks: tuple[ga.DelegationRisk, ...]
+    pairwise: ga.PairwiseInteractions
+    critical_path: ga.CriticalPath
+    success: ga.SuccessEstimate
 
     @property
     def expected_handoffs(self) -> float:
@@ -254,7 +254,7 @@ def _duration(seconds: float) -> str:
 
 
 @_gcpause.paused()
-def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit: int = ROUTE_LIMIT,
+def analyze(workflow: Workflow, observed: ga.Observed | None = None, route_limit: int = ROUTE_LIMIT,
             graph: nx.DiGraph | None = None, data: Any = SAMPLE_DATA) -> Analysis:
     """Run every interaction analysis on ``workflow``.
 
@@ -268,24 +268,24 @@ def analyze(workflow: Workflow, observed: g.Observed | None = None, route_limit:
     if data is SAMPLE_DATA:
         path = io.sample_path(workflow)
         data = path if path is not None and path.is_file() else None
-    index = g._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
-    success = g._success_estimate(index, g._rows_of(data))  # first: its branch shares weight the routes
-    items = g._interactions(index, observed)
-    network = g._network(index, observed)
-    routes = g._routes(index, route_limit + 1)
+    index = ga._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
+    success = ga._success_estimate(index, ga._rows_of(data))  # first: its branch shares weight the routes
+    items = ga._interactions(index, observed)
+    network = ga._network(index, observed)
+    routes = ga._routes(index, route_limit + 1)
     return Analysis(
         workflow=workflow.metadata.name,
         version=workflow.metadata.version,
         interactions=items,
-        actor_cycles=g.actor_cycles(network),
+        actor_cycles=ga.actor_cycles(network),
         routes=routes[:route_limit],
         routes_complete=len(routes) <= route_limit,
-        loops=g._loops(index, 1000),
-        hot_spots=g._hot_spots(index, items),
-        blast_radius=g._blast_radius(index),
-        delegation_risks=g._delegation_risks(index),
-        pairwise=g._pairwise(index, items),
-        critical_path=g._critical_path(index),
+        loops=ga._loops(index, 1000),
+        hot_spots=ga._hot_spots(index, items),
+        blast_radius=ga._blast_radius(index),
+        delegation_risks=ga._delegation_risks(index),
+        pairwise=ga._pairwise(index, items),
+        critical_path=ga._critical_path(index),
         success=success,
     )
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import graphviz
 
 from studio import graph as g
+from studio import graph_analysis as ga
 from studio.errors import Finding, GraphvizMissing, Severity
 from studio.io import atomic_write
 from studio.model import Agent, Human, Task, Tier, Workflow
@@ -245,7 +246,7 @@ def to_dot(workflow: Workflow, lanes: Lanes | str = "actor", findings: Sequence[
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction `{direction}` is not one of `LR` (left to right) or `TB` (top to bottom)")
     graph = g.to_networkx(workflow)
-    loop_edges = set(g.back_edges(graph, workflow))
+    loop_edges = set(ga.back_edges(graph, workflow))
     tiers = {t.id: t.tier.value for t in workflow.tools}
     node_findings, edge_findings, actor_findings, rest = _findings_by_place(workflow, findings or ())
     heat = overlay.heat() if overlay is not None else {}
@@ -638,7 +639,7 @@ def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Seque
     _check_lanes(lanes)
     graph = g.to_networkx(workflow)
     ids = _mermaid_ids(workflow)
-    loop_edges = set(g.back_edges(graph, workflow))
+    loop_edges = set(ga.back_edges(graph, workflow))
     node_findings, _, _, _ = _findings_by_place(workflow, findings or ())
     found_lanes, placed = _lane_of_nodes(workflow, graph, lanes, loop_edges)
     actors = _actors_by_id(workflow)

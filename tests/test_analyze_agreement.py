@@ -9,7 +9,7 @@ import json
 import pytest
 from conftest import FIXTURES
 
-from studio import graph as g
+from studio import graph_analysis as ga
 from studio import io
 from studio.analysis import analyze
 from studio.cli import main
@@ -48,9 +48,9 @@ def test_the_issues_chain_is_95_percent_not_59() -> None:
             node.tools = []
             node.behaviour.retries = None
             node.behaviour.failures = None
-    assert g.success_estimate(workflow).probability == pytest.approx(0.99**5)  # 95.1%
+    assert ga.success_estimate(workflow).probability == pytest.approx(0.99**5)  # 95.1%
     workflow.policies.retries = 0
-    assert g.success_estimate(workflow).probability == pytest.approx(0.9**5)  # 59.0%
+    assert ga.success_estimate(workflow).probability == pytest.approx(0.9**5)  # 59.0%
 
 
 def test_a_loop_runs_until_its_guard_stops_it() -> None:

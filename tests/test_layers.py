@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("studio.model",)),
     ("io/expr", ("studio.io", "studio.expr", "studio.limits", "studio.templates", "studio._yamlread",
                  "studio._secrets", "studio._backup", "studio._gcpause")),
-    ("graph", ("studio.graph",)),
+    ("graph", ("studio.graph", "studio.graph_analysis")),
     ("validate/analysis", ("studio.validate", "studio.analysis")),
     ("render/simulate/export", ("studio.render", "studio.simulate", "studio.export", "studio.calibrate",
                                 "studio.minutes")),

@@ -86,10 +86,10 @@ def network_svg(results: Any, workflow: Any) -> str:
     """The interaction network (who hands work to whom) with the simulated hand-off counts, as SVG."""
     import graphviz  # noqa: PLC0415
 
-    from studio import graph as g  # noqa: PLC0415
+    from studio import graph_analysis as ga  # noqa: PLC0415
 
     counts = {(row["from"], row["to"]): float(row["count"]) for row in results.kpis.get("interaction_network", [])}
-    network = g.interaction_network(workflow, observed=counts)
+    network = ga.interaction_network(workflow, observed=counts)
     top = max((float(d.get("weight") or 0) for _, _, d in network.edges(data=True)), default=0.0)
     dot = graphviz.Digraph("interactions", engine="dot")
     dot.attr(rankdir="LR", fontname="Helvetica", bgcolor="white", pad="0.2", nodesep="0.5", ranksep="0.9")
