@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from simulate_vs_langgraph import reference_workflow
 
 from studio.simulate import engine, kernel, simulate
-from studio.simulate.compiler import compile
+from studio.simulate.compiler import compile_workflow
 from studio.simulate.inputs import Spec, case_ids
 from studio.simulate.verify import replay, sample
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     workflow = reference_workflow()
-    compiled = compile(workflow)
+    compiled = compile_workflow(workflow)
     spec = Spec(workflow=workflow, rows=ROWS, case_ids=case_ids(ROWS, args.cases), cases=args.cases, seed=2024)
 
     times: dict[str, float] = {"langgraph": float("inf"), "kernel": float("inf")}

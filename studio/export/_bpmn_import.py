@@ -400,7 +400,9 @@ def bpmn_census(source: str | os.PathLike[str] | bytes | Any) -> dict[str, int]:
 
 
 @dataclass
-class _N:
+class _ImportedNode:
+    """A BPMN flow element on its way to becoming a workflow node."""
+
     key: str
     kind: str  # start end task approval decision parallel join subworkflow pass
     element: Any
@@ -417,7 +419,9 @@ class _N:
 
 
 @dataclass
-class _E:
+class _ImportedEdge:
+    """A BPMN sequence flow on its way to becoming a workflow edge."""
+
     source: str
     target: str
     when: str | None = None
@@ -511,8 +515,8 @@ class _Importer:
         self.wanted = process
         self.name = name
         self.findings: list[Finding] = []
-        self.nodes: dict[str, _N] = {}
-        self.edges: list[_E] = []
+        self.nodes: dict[str, _ImportedNode] = {}
+        self.edges: list[_ImportedEdge] = []
         self.in_key: dict[str, str] = {}
         self.out_key: dict[str, str] = {}
         self.dropped: dict[str, str] = {}
@@ -583,7 +587,7 @@ class _Importer:
 
     # ---- containers
 
-    def add(self, node: _N) -> _N:
+    def add(self, node: _ImportedNode) -> _ImportedNode:
         self.nodes[node.key] = node
         if node.bpmn_id is not None:
             self.fate.setdefault(node.bpmn_id, f"node `{node.key}`")
@@ -664,7 +668,7 @@ class _Importer:
             catches = [k for k in keys if self.nodes[k].link == f"catch:{name}"]
             for throw in (k for k in keys if self.nodes[k].link == f"throw:{name}"):
                 for catch in catches:
-                    self.edges.append(_E(throw, catch))
+                    self.edges.append(_ImportedEdge(throw, catch))
         for flow in flows:
             self.flow(flow, scope)
         if not top:
@@ -681,10 +685,10 @@ class _Importer:
     def drop(self, element: Any, reason: str) -> None:
         self.drop_all(element, reason)
 
-    def basic(self, element: Any, key: str, kind: str, lane: str | None) -> _N:
+    def basic(self, element: Any, key: str, kind: str, lane: str | None) -> _ImportedNode:
         name = element.get("name")
         docs = [_text(d) for d in element.findall(bpmn("documentation"))]
-        return _N(key=key, kind=kind, element=element, name=" ".join(name.split()) if name else None,
+        return _ImportedNode(key=key, kind=kind, element=element, name=" ".join(name.split()) if name else None,
                   description=" ".join(d for d in docs if d) or None, lane=lane,
                   ext=_studio_ext(element, "node"), bpmn_id=element.get("id"))
 
@@ -732,18 +736,18 @@ class _Importer:
                       "add conditions on its outgoing edges and mark one `default: true`")
         self.add(node)
 
-    def inline_shell(self, element: Any, key: str, lane: str | None) -> tuple[_N, _N]:
+    def inline_shell(self, element: Any, key: str, lane: str | None) -> tuple[_ImportedNode, _ImportedNode]:
         """Entry and exit pass nodes standing for an inlined container (sub-process or called process)."""
-        entry = self.add(_N(key=f"{key}#in", kind="pass", element=element, lane=lane))
-        exit_ = self.add(_N(key=key, kind="pass", element=element, lane=lane))
+        entry = self.add(_ImportedNode(key=f"{key}#in", kind="pass", element=element, lane=lane))
+        exit_ = self.add(_ImportedNode(key=key, kind="pass", element=element, lane=lane))
         self.in_key[key] = entry.key
         self.out_key[key] = exit_.key
         self.fate[element.get("id")] = "inlined"
         return entry, exit_
 
-    def wire_inlined(self, entry: _N, exit_: _N, entries: list[str], exits: list[str]) -> None:
-        self.edges.extend(_E(entry.key, e) for e in entries)
-        self.edges.extend(_E(e, exit_.key) for e in exits)
+    def wire_inlined(self, entry: _ImportedNode, exit_: _ImportedNode, entries: list[str], exits: list[str]) -> None:
+        self.edges.extend(_ImportedEdge(entry.key, e) for e in entries)
+        self.edges.extend(_ImportedEdge(e, exit_.key) for e in exits)
 
     def subprocess(self, element: Any, key: str, lane_of: dict[str, str], lane: str | None,
                    stack: tuple[str, ...]) -> None:
@@ -840,7 +844,7 @@ class _Importer:
             self.fate[flow_id] = "dropped (unknown end)"
             return
         name = flow.get("name")
-        edge = _E(source, target, label=" ".join(name.split()) if name else None, origins=(flow_id,))
+        edge = _ImportedEdge(source, target, label=" ".join(name.split()) if name else None, origins=(flow_id,))
         source_element = self.by_id.get(source_id)
         route = _studio_ext(flow, "route")
         if (source_element is not None and source_element.get("default") == flow_id) or route.get("default") == "true":
@@ -864,7 +868,7 @@ class _Importer:
             self.condition(flow, condition, edge)
         self.edges.append(edge)
 
-    def condition(self, flow: Any, element: Any, edge: _E) -> None:
+    def condition(self, flow: Any, element: Any, edge: _ImportedEdge) -> None:
         text = "".join(element.itertext()).strip()
         edge.conditional = True
         if not text:
@@ -898,7 +902,7 @@ class _Importer:
                   "not in the studio's condition language and could not be translated; kept as the label",
                   "rewrite it as a condition on case fields, e.g. `amount > 1000 and region == \"EU\"`")
 
-    def probability(self, flow: Any, edge: _E, raw: str, where: str) -> None:
+    def probability(self, flow: Any, edge: _ImportedEdge, raw: str, where: str) -> None:
         """A flow's branch probability as a tool wrote it (`0.2`, `20%`), checked and kept on the edge."""
         value = _probability_value(raw)
         if value is None:
@@ -913,10 +917,10 @@ class _Importer:
 
     # ---- graph clean-up
 
-    def out_edges(self, key: str) -> list[_E]:
+    def out_edges(self, key: str) -> list[_ImportedEdge]:
         return [e for e in self.edges if e.source == key]
 
-    def in_edges(self, key: str) -> list[_E]:
+    def in_edges(self, key: str) -> list[_ImportedEdge]:
         return [e for e in self.edges if e.target == key]
 
     def split_gateways(self) -> None:
@@ -928,12 +932,12 @@ class _Importer:
                 continue
             ins, outs = self.in_edges(node.key), self.out_edges(node.key)
             if len(ins) > 1 and len(outs) > 1:
-                fork = _N(key=f"{node.key}#fork", kind="parallel", element=node.element, lane=node.lane,
+                fork = _ImportedNode(key=f"{node.key}#fork", kind="parallel", element=node.element, lane=node.lane,
                           name=node.name)
                 self.nodes[fork.key] = fork
                 for edge in outs:
                     edge.source = fork.key
-                self.edges.append(_E(node.key, fork.key))
+                self.edges.append(_ImportedEdge(node.key, fork.key))
                 node.kind = "join"
                 self.note("B009", Severity.INFO, node.element, f"{self.label(node.element)} both joins and forks; "
                           "it is split into a join followed by a fork")
@@ -948,7 +952,7 @@ class _Importer:
             for a in ins:
                 for b in outs:
                     when = a.when if b.when is None else b.when if a.when is None else f"({a.when}) and ({b.when})"
-                    self.edges.append(_E(a.source, b.target, when=when, label=a.label or b.label,
+                    self.edges.append(_ImportedEdge(a.source, b.target, when=when, label=a.label or b.label,
                                          default=a.default, conditional=a.conditional or b.conditional,
                                          max_repeats=a.max_repeats or b.max_repeats,
                                          probability=a.probability, origins=a.origins + b.origins))
@@ -957,7 +961,7 @@ class _Importer:
                     for origin in edge.origins:
                         self.fate[origin] = "dropped (leads into an empty sub-process)"
             del self.nodes[key]
-        merged: dict[tuple[str, str, str | None, bool], _E] = {}
+        merged: dict[tuple[str, str, str | None, bool], _ImportedEdge] = {}
         for edge in self.edges:
             signature = (edge.source, edge.target, edge.when, edge.default)
             if signature in merged:
@@ -978,12 +982,12 @@ class _Importer:
             conditional = any(e.conditional or e.when is not None or e.default for e in outs)
             kind = "decision" if conditional else "parallel"
             suffix = "choice" if conditional else "split"
-            gateway = _N(key=f"{node.key}#{suffix}", kind=kind, element=node.element, lane=node.lane,
+            gateway = _ImportedNode(key=f"{node.key}#{suffix}", kind=kind, element=node.element, lane=node.lane,
                          name=f"{node.name or 'After'}?" if conditional else None)
             self.nodes[gateway.key] = gateway
             for edge in outs:
                 edge.source = gateway.key
-            self.edges.append(_E(node.key, gateway.key))
+            self.edges.append(_ImportedEdge(node.key, gateway.key))
             what = "conditional flows" if conditional else "several unconditional flows (all run)"
             self.note("B009", Severity.INFO, node.element, f"{self.label(node.element)} has {what} leaving it; a "
                       f"{kind} node was added after it", "")
@@ -1064,7 +1068,7 @@ class _Importer:
         actors: list[dict[str, Any]] = []
         actor_of_lane: dict[str, str] = {}
         taken: set[str] = set()
-        lane_nodes: dict[str | None, list[_N]] = {}
+        lane_nodes: dict[str | None, list[_ImportedNode]] = {}
         for node in self.nodes.values():
             lane_nodes.setdefault(node.lane, []).append(node)
         for lane in lanes:
@@ -1143,7 +1147,7 @@ class _Importer:
             actor["tools"] = ext["tools"].split()
         return actor
 
-    def node_data(self, node: _N, node_id: str, actor: str | None, ids: dict[str, str]) -> dict[str, Any]:  # noqa: C901, PLR0912 - a branch per node kind
+    def node_data(self, node: _ImportedNode, node_id: str, actor: str | None, ids: dict[str, str]) -> dict[str, Any]:  # noqa: C901, PLR0912 - a branch per node kind
         data: dict[str, Any] = {"id": node_id, "kind": node.kind}
         if node.name and node.name != node_id:
             data["name"] = node.name

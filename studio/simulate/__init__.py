@@ -27,7 +27,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from studio.simulate.compiler import CompiledWorkflow, compile
+    from studio.simulate.compiler import CompiledWorkflow
+    from studio.simulate.compiler import compile_workflow as compile
     from studio.simulate.gold import GoldCase, GoldReport, run_gold
     from studio.simulate.inputs import SimulationError
     from studio.simulate.results import Results, compare
@@ -50,7 +51,7 @@ _WHERE = {
     "Walkthrough": ("walkthrough", "Walkthrough"),
     "apply_scenario": ("scenarios", "apply"),
     "compare": ("results", "compare"),
-    "compile": ("compiler", "compile"),
+    "compile": ("compiler", "compile_workflow"),
     "run_gold": ("gold", "run_gold"),
     "simulate": ("runner", "simulate"),
     "SweepResult": ("sweep", "SweepResult"),

@@ -73,11 +73,11 @@ def compiled_for(spec: Spec, key: str) -> CompiledWorkflow:
     """The spec's compiled workflow, compiled once per worker (``key``: the spec's fingerprint)."""
     cached = _CACHE.get((key, spec.allow_llm))
     if cached is None:
-        from studio.simulate.compiler import compile  # noqa: PLC0415
+        from studio.simulate.compiler import compile_workflow  # noqa: PLC0415
 
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        cached = _CACHE[(key, spec.allow_llm)] = compile(spec.workflow, allow_llm=spec.allow_llm)
+        cached = _CACHE[(key, spec.allow_llm)] = compile_workflow(spec.workflow, allow_llm=spec.allow_llm)
     return cached
 
 

@@ -47,7 +47,8 @@ from studio.model import (
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
 
 __all__ = [
-    "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile", "superstep_limit",
+    "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile_workflow",
+    "superstep_limit",
 ]
 
 RUNTIME_KEY = "studio_runtime"
@@ -431,7 +432,7 @@ class CompiledWorkflow:
                 f"{sum(1 for n in self.plan.nodes.values() if n.kind != 'relay')} nodes)")
 
 
-def compile(workflow: Workflow, data: Any = None, *, allow_llm: bool = False) -> CompiledWorkflow:
+def compile_workflow(workflow: Workflow, data: Any = None, *, allow_llm: bool = False) -> CompiledWorkflow:
     """Validate ``workflow`` (against ``data`` when given) and compile it to LangGraph.
 
     Raises :class:`~studio.errors.WorkflowInvalid` carrying the findings when any is an error.

@@ -19,7 +19,7 @@ from studio.errors import StudioError
 from studio.io import as_cases, sample_path
 from studio.model import Workflow
 from studio.simulate.behaviour import Rng
-from studio.simulate.compiler import CompiledWorkflow, compile
+from studio.simulate.compiler import CompiledWorkflow, compile_workflow
 from studio.simulate.engine import invoke, run_sync
 from studio.simulate.runtime import S_NODE, S_STEP, CaseRun, Env, ScriptedHumans, parse_human_decisions
 
@@ -101,7 +101,7 @@ def _outcome(run: CaseRun) -> str | None:
 def run_gold(workflow: Workflow | CompiledWorkflow, data: Any = None, *, seed: int | None = None,
              allow_llm: bool = False) -> GoldReport:
     """Run every gold case (default: ``simulation.gold_data``) and compare with the expectations."""
-    compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile(workflow, allow_llm=allow_llm)
+    compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile_workflow(workflow, allow_llm=allow_llm)
     model = compiled.workflow
     if data is None:
         path = sample_path(model, "gold")

@@ -31,7 +31,7 @@ from studio import limits
 from studio.model import Workflow
 from studio.simulate import _dask, kernel
 from studio.simulate import engine as langgraph_engine
-from studio.simulate.compiler import CompiledWorkflow, compile
+from studio.simulate.compiler import CompiledWorkflow, compile_workflow
 from studio.simulate.gold import run_gold
 from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_ids, load_rows
 from studio.simulate.results import Results
@@ -99,7 +99,7 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(spec: Spec, job: _Job) -> None:
     _WORKER["spec"] = spec
     _WORKER["job"] = job
-    _WORKER["compiled"] = compile(spec.workflow, allow_llm=spec.allow_llm)
+    _WORKER["compiled"] = compile_workflow(spec.workflow, allow_llm=spec.allow_llm)
 
 
 def _worker_run(replication: int) -> tuple[dict[str, Any], kernel.Grants, dict[int, Any]]:
@@ -364,7 +364,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     if compiled_in is not None and not changes and compiled_in.allow_llm == allow_llm:
         compiled = compiled_in
     else:
-        compiled = compile(model, data=table, allow_llm=allow_llm)
+        compiled = compile_workflow(model, data=table, allow_llm=allow_llm)
     chosen = _engine_for(compiled, engine)
     count = cases if cases is not None else model.simulation.cases or len(rows) or 100
     if count < 1:

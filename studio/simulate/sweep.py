@@ -334,7 +334,7 @@ def _prepare(model: Any, table: Any, changes: list[str], values: dict[str, str],
              options: Mapping[str, Any]) -> _Scenario:
     """One scenario compiled and specified (``options``: cases, seed, replications, engine, verify, allow_llm)."""
     cases, seed, allow_llm = options["cases"], options["seed"], options["allow_llm"]
-    from studio.simulate.compiler import compile  # noqa: PLC0415
+    from studio.simulate.compiler import compile_workflow  # noqa: PLC0415
     from studio.simulate.inputs import SimulationError, Spec, case_ids  # noqa: PLC0415
     from studio.simulate.runner import _engine_for, _Job  # noqa: PLC0415
     from studio.simulate.scenarios import apply  # noqa: PLC0415
@@ -345,7 +345,7 @@ def _prepare(model: Any, table: Any, changes: list[str], values: dict[str, str],
     except ScenarioError as exc:
         raise ScenarioError(f"--grid: {exc}") from None
     rows = [dict(row) for row in table.rows] if table is not None else []
-    compiled = compile(scenario, data=table, allow_llm=allow_llm)
+    compiled = compile_workflow(scenario, data=table, allow_llm=allow_llm)
     chosen = _engine_for(compiled, options["engine"])
     count = cases if cases is not None else scenario.simulation.cases or len(rows) or 100
     if count < 1:

@@ -21,7 +21,7 @@ from typing import Any
 from studio.model import Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import seconds_to_iso
-from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile, superstep_limit
+from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile_workflow, superstep_limit
 from studio.simulate.engine import run_sync
 from studio.simulate.inputs import load_rows
 from studio.simulate.runtime import STEP_FIELDS, CaseRun, CaseStop, Env, InteractiveHumans
@@ -34,7 +34,7 @@ class Walkthrough:
 
     def __init__(self, workflow: CompiledWorkflow | Workflow, case: Mapping[str, Any] | int = 0, *,
                  data: Any = None, seed: int | None = None, arrival: float = 0.0) -> None:
-        self.compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile(workflow)
+        self.compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile_workflow(workflow)
         model = self.compiled.workflow
         if isinstance(case, int):
             table = load_rows(model, data)
