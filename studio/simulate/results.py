@@ -19,20 +19,31 @@ from studio.io import atomic_write, os_error_at
 from studio.simulate._stats import mean, quantile, sig, welch
 from studio.simulate.clock import WorkCalendar
 from studio.simulate.compiler import CompiledWorkflow
-from studio.simulate.runtime import STEP_FIELDS
+from studio.simulate.runtime import S_ACTOR as ACTOR
+from studio.simulate.runtime import S_ATTEMPTS as ATTEMPTS
+from studio.simulate.runtime import S_COST as COST
+from studio.simulate.runtime import S_DECISION as DECISION
+from studio.simulate.runtime import S_END as END
+from studio.simulate.runtime import S_ESCALATED as ESCALATED
+from studio.simulate.runtime import S_FAILURE as FAILURE
+from studio.simulate.runtime import S_FROM as FROM
+from studio.simulate.runtime import S_HANDOFF as HANDOFF
+from studio.simulate.runtime import S_JOINED as JOINED
+from studio.simulate.runtime import S_NODE as N
+from studio.simulate.runtime import S_NOTE as NOTE
+from studio.simulate.runtime import S_QUEUE as QUEUE
+from studio.simulate.runtime import S_REASON as REASON
+from studio.simulate.runtime import S_RESOURCE as RESOURCE
+from studio.simulate.runtime import S_SERVICE as SERVICE
+from studio.simulate.runtime import S_START as START
+from studio.simulate.runtime import S_TIN as TIN
+from studio.simulate.runtime import S_TOOLS as TOOLS
+from studio.simulate.runtime import S_TOUT as TOUT
+from studio.simulate.runtime import S_WAIT as WAIT
 from studio.simulate.summary import names as display_names
 
 __all__ = ["Results", "compare"]
 
-_I = {name: index for index, name in enumerate(STEP_FIELDS)}
-N, ACTOR, START, END, WAIT, QUEUE, REASON, RESOURCE, SERVICE, DECISION = (
-    _I["node"], _I["actor"], _I["start"], _I["end"], _I["wait"], _I["queue"], _I["wait_reason"], _I["resource"],
-    _I["service"], _I["decision"],
-)
-TIN, TOUT, COST, ATTEMPTS, FAILURE, ESCALATED, FROM, HANDOFF, TOOLS, STEP, JOINED = (
-    _I["tokens_in"], _I["tokens_out"], _I["cost"], _I["attempts"], _I["failure"], _I["escalated_to"], _I["from"],
-    _I["handoff_from"], _I["tool_calls"], _I["step"], _I["joined"],
-)
 CATEGORIES = ("tool", "reasoning", "handoff", "data", "policy")
 
 
@@ -406,7 +417,7 @@ class Results:
                         "agent_version": plan.agent_versions.get(actor) if actor else None,
                         "tools": [call[0] for call in step[TOOLS]],
                         "decision": step[DECISION],
-                        "note": step[_I["note"]],
+                        "note": step[NOTE],
                         "start": round(step[START], 3),
                         "end": round(step[END], 3),
                         "wait": round(step[WAIT], 3),

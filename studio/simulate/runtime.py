@@ -23,7 +23,7 @@ import json
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from studio.expr import EvaluationError, ExpressionError
 from studio.simulate.behaviour import Resolved, Rng, override
@@ -38,23 +38,49 @@ __all__ = [
     "InteractiveHumans",
     "ScriptedHumans",
     "SimulatedHumans",
+    "Step",
     "parse_human_decisions",
 ]
 
-STEP_FIELDS: tuple[str, ...] = (
-    "node", "actor", "start", "end", "wait", "queue", "wait_reason", "resource", "service", "decision", "note",
-    "tokens_in", "tokens_out", "cost", "attempts", "failure", "escalated_to", "from", "handoff_from",
-    "tool_calls", "step", "joined",
-)
-"""Field order of a step record (a tuple in the trace, a list in saved results).
+class Step(NamedTuple):
+    """One executed node of a case: the trace's record, saved as a JSON list in this field order.
 
-``wait`` is the time from the request to the start; ``queue`` is the part of it during which the
-pool was working but every person was busy (the rest is outside working hours, or for an
-escalation the time until the SLA ran out); for agents ``wait`` is the rate-limit wait for tools.
-"""
+    ``wait`` is the time from the request to the start; ``queue`` is the part of it during which the
+    pool was working but every person was busy (the rest is outside working hours, or for an
+    escalation the time until the SLA ran out); for agents ``wait`` is the rate-limit wait for tools.
+    ``source`` is the node the case came from (``from`` in saved results and ``traces.jsonl``).
+    """
+
+    node: str
+    actor: str | None
+    start: float
+    end: float
+    wait: float
+    queue: float
+    wait_reason: str | None
+    resource: str | None
+    service: float
+    decision: str | None
+    note: str | None
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    attempts: int
+    failure: str | None
+    escalated_to: str | None
+    source: str | None
+    handoff_from: str | None
+    tool_calls: list[list[Any]]
+    step: int
+    joined: list[str] | None
+
+
+STEP_FIELDS: tuple[str, ...] = tuple("from" if name == "source" else name for name in Step._fields)
+"""Field names of a step record as saved (``Step``'s, with ``source`` written ``from``)."""
 
 (S_NODE, S_ACTOR, S_START, S_END, S_WAIT, S_QUEUE, S_REASON, S_RESOURCE, S_SERVICE, S_DECISION, S_NOTE, S_TIN, S_TOUT,
  S_COST, S_ATTEMPTS, S_FAILURE, S_ESCALATED, S_FROM, S_HANDOFF, S_TOOLS, S_STEP, S_JOINED) = range(len(STEP_FIELDS))
+"""Positions of the fields, for records read back as JSON lists (the one definition; results use them)."""
 
 APPROVAL_DECISIONS = ("approve", "reject", "send_back")
 
@@ -427,8 +453,9 @@ class CaseRun:
         previous = self.last_actor.get(source) if source is not None else None
         handoff = previous if actor is not None and previous is not None and previous != actor else None
         self.last_actor[plan.id] = actor if actor is not None else previous
-        record = (plan.id, actor, start, end, wait, queue, reason, resource, service, decision, note, tokens_in,
-                  tokens_out, cost, attempts, failure, escalated_to, source, handoff, tool_calls or [], step, joined)
+        record = Step(plan.id, actor, start, end, wait, queue, reason, resource, service, decision, note,
+                      tokens_in, tokens_out, cost, attempts, failure, escalated_to, source, handoff,
+                      tool_calls or [], step, joined)
         self.steps.append(record)
         return record
 
