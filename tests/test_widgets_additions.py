@@ -353,8 +353,9 @@ def test_controller_edits_are_undoable(work: Path) -> None:
 
 
 def test_a_press_in_a_running_kernel_waits_for_the_field_edits_still_on_their_way() -> None:
-    """In a kernel, a click can reach Python before the value typed just before it (ipywidgets holds
-    value updates back while the kernel is busy, not clicks): the handler runs after a short wait."""
+    """In a kernel, a click from the browser can reach Python before the value typed just before it
+    (ipywidgets holds value updates back while the kernel is busy, not clicks): the handler runs after
+    a short wait. ``button.click()`` from Python acts at once."""
     import asyncio
 
     import ipywidgets as w
@@ -367,12 +368,16 @@ def test_a_press_in_a_running_kernel_waits_for_the_field_edits_still_on_their_wa
     save.on_click(lambda _: seen.append(field.value))
 
     async def type_then_click() -> None:
-        save.click()
+        save._handle_button_msg(None, {"event": "click"}, [])  # what the browser's click sends
         field.value = "120"  # the held-back update arrives after the click
         assert seen == []
         await asyncio.sleep(SETTLE_SECONDS + 0.2)
+        assert seen == ["120"]
+        field.value = "130"
+        save.click()  # from Python (a notebook cell): at once
+        assert seen == ["120", "130"]
 
     asyncio.run(type_then_click())
-    assert seen == ["120"]
-    save.click()  # no event loop (a script, a test): at once
-    assert seen == ["120", "120"]
+    field.value = "140"
+    save._handle_button_msg(None, {"event": "click"}, [])  # no event loop: at once
+    assert seen == ["120", "130", "140"]

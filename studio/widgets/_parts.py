@@ -6,7 +6,7 @@ import asyncio
 import html
 import io as _io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -74,28 +74,24 @@ SETTLE_SECONDS = 0.1
 
 
 class _Button(w.Button):  # type: ignore[misc]
-    """A button whose handlers run after the browser's pending field edits have reached Python.
+    """A button whose clicks in the browser act after the browser's pending field edits reach Python.
 
     ipywidgets sends a click at once but holds back a field's latest value while the kernel is busy
     (its message throttle applies to value updates, not to clicks), so "type, then click Save" could
-    save the value from before the typing. In a running kernel the handlers run a moment later, after
-    the held-back updates; without an event loop (tests, scripts) they run at once.
+    save the value from before the typing. A click from the browser, in a running kernel, runs the
+    handlers a moment later, after the held-back updates; ``button.click()`` from Python (notebooks,
+    tests) and clicks without an event loop act at once.
     """
 
-    def on_click(self, callback: Callable[[Any], Any], remove: bool = False) -> None:
-        if remove:
-            super().on_click(callback, remove=True)
+    def _handle_button_msg(self, _: Any, content: Mapping[str, Any], buffers: Any) -> None:
+        if content.get("event", "") != "click":
             return
-
-        def pressed(button: Any) -> None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                callback(button)
-            else:
-                loop.call_later(SETTLE_SECONDS, callback, button)
-
-        super().on_click(pressed)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.click()
+        else:
+            loop.call_later(SETTLE_SECONDS, self.click)
 
 
 def _button(text: str, style: str = "", tooltip: str = "", icon: str = "") -> Any:
