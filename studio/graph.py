@@ -30,9 +30,7 @@ EXIT = "\x00exit"
 def to_networkx(workflow: Workflow) -> nx.DiGraph:
     """The workflow as a directed graph (first node wins when ids repeat)."""
     graph: nx.DiGraph = nx.DiGraph(name=workflow.metadata.name)
-    actors: dict[str, Agent | Human | System] = {}
-    for declared in workflow.actors:
-        actors.setdefault(declared.id, declared)
+    actors = workflow.index.actors
     for node in workflow.nodes:
         if node.id in graph:
             continue
@@ -217,9 +215,7 @@ def iter_strings(value: Any, path: str = "") -> Iterable[tuple[str, str]]:
 
 def node_actors(workflow: Workflow) -> dict[str, Agent | Human | System | None]:
     """``workflow.actor_of`` for every node at once, in O(n) (first occurrence wins, as there)."""
-    actors: dict[str, Agent | Human | System] = {}
-    for actor in workflow.actors:
-        actors.setdefault(actor.id, actor)
+    actors = workflow.index.actors
     out: dict[str, Agent | Human | System | None] = {}
     for node in workflow.nodes:
         if node.id not in out:

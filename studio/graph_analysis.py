@@ -53,21 +53,14 @@ class _Index:
     def __init__(self, workflow: Workflow, graph: nx.DiGraph | None = None) -> None:
         self.workflow = workflow
         self.graph: nx.DiGraph = graph if graph is not None else to_networkx(workflow)
-        self.order: dict[str, int] = {}
-        self.nodes: dict[str, Any] = {}
-        for position, node in enumerate(workflow.nodes):
-            if node.id not in self.nodes:
-                self.nodes[node.id] = node
-                self.order[node.id] = position
-        self.actors: dict[str, ActorModel] = {}
-        for actor in workflow.actors:
-            self.actors.setdefault(actor.id, actor)
-        self.tools: dict[str, Tier] = {}
-        self.tool_writes: dict[str, tuple[str, ...]] = {}
-        for tool in workflow.tools:
-            if tool.id not in self.tools:
-                self.tools[tool.id] = tool.tier
-                self.tool_writes[tool.id] = tuple(tool.writes)
+        index = workflow.index
+        self.order: dict[str, int] = index.node_order
+        self.nodes: dict[str, Any] = index.nodes
+        self.actors: dict[str, ActorModel] = index.actors
+        self.tools: dict[str, Tier] = {tool_id: tool.tier for tool_id, tool in index.tools.items()}
+        self.tool_writes: dict[str, tuple[str, ...]] = {
+            tool_id: tuple(tool.writes) for tool_id, tool in index.tools.items()
+        }
         self._actor_of: dict[str, str | None] = {}
         for node_id, node in self.nodes.items():
             named = getattr(node, "actor", None)

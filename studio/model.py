@@ -974,6 +974,30 @@ def escalation(node: Any, actors: dict[str, Agent | Human | System], policies: P
     return sla, target
 
 
+class WorkflowIndex:
+    """A workflow's elements by id, built once: the one lookup every layer uses (the first of
+    repeated ids wins, as everywhere; the validator reports the repeats)."""
+
+    __slots__ = ("actors", "data_sources", "node_order", "nodes", "tools")
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.nodes: dict[str, Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow] = {}
+        self.node_order: dict[str, int] = {}
+        for position, node in enumerate(workflow.nodes):
+            if node.id not in self.nodes:
+                self.nodes[node.id] = node
+                self.node_order[node.id] = position
+        self.actors: dict[str, Agent | Human | System] = {}
+        for actor in workflow.actors:
+            self.actors.setdefault(actor.id, actor)
+        self.tools: dict[str, Tool] = {}
+        for tool in workflow.tools:
+            self.tools.setdefault(tool.id, tool)
+        self.data_sources: dict[str, DataSource] = {}
+        for source in workflow.data_sources:
+            self.data_sources.setdefault(source.id, source)
+
+
 class Workflow(Strict):
     """A named, versioned workflow: the single source of truth the studio maps, simulates, exports."""
 
@@ -993,6 +1017,19 @@ class Workflow(Strict):
     )
 
     _source: Any = PrivateAttr(default=None)
+    _index: Any = PrivateAttr(default=None)
+
+    @property
+    def index(self) -> WorkflowIndex:
+        """Nodes, actors, tools and data sources by id (built on first use; rebuilt if a list is
+        replaced or grows: workflows are not edited in place, edits make new ones)."""
+        key = (id(self.nodes), len(self.nodes), id(self.actors), len(self.actors), id(self.tools), len(self.tools),
+               id(self.data_sources), len(self.data_sources))
+        cached = self._index
+        if cached is None or cached[0] != key:
+            cached = self._index = (key, WorkflowIndex(self))
+        index: WorkflowIndex = cached[1]
+        return index
 
     def __eq__(self, other: object) -> bool:
         """Equal when the content is equal, wherever each was loaded from."""
@@ -1003,22 +1040,13 @@ class Workflow(Strict):
     # ---- lookups (first occurrence wins when ids repeat; the validator reports the repeats)
 
     def node(self, node_id: str) -> Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow:
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
+        return self.index.nodes[node_id]
 
     def actor(self, actor_id: str) -> Agent | Human | System:
-        for actor in self.actors:
-            if actor.id == actor_id:
-                return actor
-        raise KeyError(actor_id)
+        return self.index.actors[actor_id]
 
     def tool(self, tool_id: str) -> Tool:
-        for tool in self.tools:
-            if tool.id == tool_id:
-                return tool
-        raise KeyError(tool_id)
+        return self.index.tools[tool_id]
 
     @property
     def node_ids(self) -> list[str]:

@@ -406,10 +406,7 @@ class _Scene:
 
 
 def _actors_by_id(workflow: Workflow) -> dict[str, Any]:
-    actors: dict[str, Any] = {}
-    for actor in workflow.actors:
-        actors.setdefault(actor.id, actor)
-    return actors
+    return dict(workflow.index.actors)
 
 
 def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:

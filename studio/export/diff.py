@@ -337,7 +337,7 @@ def _approval_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
 
 
 def _tool_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
-    old_tools = {t.id: t for t in old.tools}
+    old_tools = old.index.tools
     for tool in new.tools:
         before = old_tools.get(tool.id)
         if before is None or before.tier is tool.tier:
@@ -352,7 +352,7 @@ def _tool_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
                                  f"tool `{tool.id}` tier raised {change}; it can now do more than the "
                                  "workflow was reviewed for")
     tiers = {t.id: t.tier for t in new.tools}
-    old_actors = {a.id: a for a in old.actors}
+    old_actors = old.index.actors
     for actor in new.actors:
         if not isinstance(actor, (Agent, System)):
             continue

@@ -188,12 +188,9 @@ class _Graph:
 
     @classmethod
     def of(cls, workflow: Workflow) -> _Graph:
-        actors: dict[str, Any] = {}
-        for actor in workflow.actors:
-            actors.setdefault(actor.id, actor)
-        nodes: dict[str, Any] = {}
-        for node in workflow.nodes:
-            nodes.setdefault(node.id, node)
+        index = workflow.index
+        actors: dict[str, Any] = dict(index.actors)
+        nodes: dict[str, Any] = dict(index.nodes)
         outgoing: dict[str, list[Any]] = {}
         incoming: dict[str, list[Any]] = {}
         for edge in workflow.edges:

@@ -680,7 +680,7 @@ class ItemForms(StudioBase):
                 widget.value = ""
             self.data_pii.value = False
             return
-        source = next(d for d in self.controller.workflow.data_sources if d.id == source_id)
+        source = self.controller.workflow.index.data_sources[source_id]
         self.data_id.value = source.id
         self.data_system.value = source.system or ""
         self.data_description.value = source.description or ""
