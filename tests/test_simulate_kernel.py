@@ -83,7 +83,8 @@ ROWS = [{"case_id": f"c{i}", "amount": amount, "tier": tier}
 def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR0915 - one generator reads better whole
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
-    that merge again, and send-back loops with guards."""
+    that merge again (by condition or by probability), send-back loops with guards; agents with
+    output models, a system that may queue in office hours, arrivals that may follow a calendar."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -102,6 +103,11 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
             if draw(st.booleans()):
                 fields["behaviour"] = {"failures": {"tool": draw(fail), "reasoning": draw(fail)},
                                        "retries": draw(st.integers(0, 2))}
+            if draw(st.integers(0, 3)) == 0:  # an output with a model, read by a later decision
+                fields["outputs"] = ["score"]
+                fields["output_models"] = {"score": [
+                    {"when": "amount > 1000", "value": {"dist": "uniform", "low": 0, "high": 1}},
+                    {"choice": {"0.2": 0.5, "0.9": 0.5}}]}
         return new("task", **fields)
 
     def approval() -> str:
@@ -148,8 +154,12 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         elif block == "decision":
             decide, left, right, merge = new("decision"), task(), task(), task()
             link(tail, decide)
-            link(decide, left, when=draw(st.sampled_from(["amount > 1000", "tier == 'gold'"])))
-            link(decide, right, default=True)
+            if draw(st.booleans()):
+                link(decide, left, when=draw(st.sampled_from(["amount > 1000", "tier == 'gold'"])))
+                link(decide, right, default=True)
+            else:  # routed by probability: a fresh draw per visit
+                link(decide, left, when="amount > 1000", probability=draw(st.sampled_from([0.1, 0.5, 0.9])))
+                link(decide, right, default=True)
             link(left, merge)
             link(right, merge)
             tail = merge
@@ -178,7 +188,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
          "tools": ["lookup", "ledger"], "behaviour": agent_behaviour},
         {"id": "agent_b", "kind": "agent", "version": "1.0.0", "owner": "o@example.com",
          "tools": ["lookup", "ledger"], "behaviour": agent_behaviour},
-        {"id": "robot", "kind": "system", "behaviour": {"duration": "3s"}},
+        {"id": "robot", "kind": "system", "behaviour": {"duration": "3m", "cost_per_hour": 2}},
         {"id": "clerks", "kind": "human", "capacity": draw(st.integers(1, 3)), "behaviour": human},
         {"id": "approvers", "kind": "human", "capacity": draw(st.integers(1, 2)),
          "behaviour": {**human, "approve_rate": 0.85, "send_back_rate": 0.1}},
@@ -189,6 +199,13 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     for actor in actors:
         if actor["kind"] == "human" and draw(st.integers(0, 2)) == 0:
             actor["calendar"] = calendar
+    if draw(st.booleans()):  # the system queues: one or two at a time, maybe in office hours
+        actors[2]["capacity"] = draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            actors[2]["calendar"] = calendar
+    arrivals: dict[str, Any] = {"process": "poisson", "rate": draw(st.sampled_from(["6/h", "30/h", "120/h"]))}
+    if draw(st.integers(0, 3)) == 0:
+        arrivals["calendar"] = calendar
     lookup: dict[str, Any] = {"id": "lookup", "tier": "read_only"}
     if draw(st.booleans()):
         lookup["rate_limit"] = {"calls": draw(st.integers(1, 3)), "per": "1m"}
@@ -201,8 +218,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         "nodes": nodes,
         "edges": edges,
         "policies": {"max_turns": draw(st.sampled_from([12, 40, 100])), "retries": draw(st.integers(0, 2))},
-        "simulation": {"seed": draw(st.integers(0, 10**6)),
-                       "arrivals": {"process": "poisson", "rate": draw(st.sampled_from(["6/h", "30/h", "120/h"]))}},
+        "simulation": {"seed": draw(st.integers(0, 10**6)), "arrivals": arrivals},
     }
 
 
