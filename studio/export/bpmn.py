@@ -53,7 +53,7 @@ from studio.export._bpmn_common import (
     XSI_NS,
     bpmn,
 )
-from studio.export._bpmn_exec import plan
+from studio.export._bpmn_exec import ExecPlan, plan
 from studio.export._bpmn_import import BpmnImport, bpmn_census, import_bpmn, read_bpmn
 from studio.model import (
     Agent,
@@ -364,7 +364,7 @@ def bpmn_findings(workflow: Workflow) -> list[Finding]:
     return sort_findings(plan(workflow, nodes, edges, _flow_ids(edges)).findings)
 
 
-def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> bytes:  # noqa: C901, PLR0912, PLR0915 - the document's parts in the order BPMN wants them
+def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> bytes:
     """The workflow as a BPMN 2.0 XML document (UTF-8 bytes) with a diagram, executable on SpiffWorkflow.
 
     It does not validate (``studio export`` does that first), so an imported map that still has
@@ -372,9 +372,11 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
     with ``B101`` findings) a condition it cannot write as Python the engine evaluates the studio's
     way; what it writes but the engine does not enforce (loop guards, ...) is appended to
     ``findings`` when a list is given (see :func:`bpmn_findings`).
-    """
-    from studio._version import __version__  # noqa: PLC0415
 
+    The document's parts in the order BPMN wants them: the definitions and the pool, the process's
+    studio extensions, lanes, flow nodes (steps, engine helpers, SLA timers), sequence flows, and the
+    diagram.
+    """
     name = workflow.metadata.name
     nodes, edges = _unique_nodes(workflow)
     exec_plan = plan(workflow, nodes, edges, _flow_ids(edges))
@@ -383,11 +385,9 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
                               f"{len(exec_plan.refusals)} condition(s) cannot be written for the engine")
     if findings is not None:
         findings.extend(sort_findings(exec_plan.losses))
-    helpers = exec_plan.helpers
-    flows = exec_plan.flows
-    elements: list[Any] = [*nodes, *helpers]
+    elements: list[Any] = [*nodes, *exec_plan.helpers]
     owner = {t.id: t.of for t in exec_plan.timers}
-    links = [(owner.get(f.source, f.source), f.target) for f in flows]
+    links = [(owner.get(f.source, f.source), f.target) for f in exec_plan.flows]
     lanes, lane_of = _lanes(workflow, elements, links)
     layout = _layout(elements, links, lanes, lane_of)
     for timer in exec_plan.timers:
@@ -395,6 +395,24 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
         w, h = SIZES["timer"]
         layout.boxes[timer.id] = _Box(box.x + box.w - w - 8, box.y + box.h - h // 2, w, h)
 
+    drawn = _Drawn(elements, lanes, lane_of, layout)
+    root, process = _definitions(workflow)
+    _process_extensions(workflow, process, {lane.key for lane in lanes})
+    _lane_set(process, name, drawn, exec_plan)
+    flow_links = _Links(exec_plan.flows)
+    _steps(workflow, process, nodes, flow_links)
+    _helpers_and_timers(process, exec_plan, flow_links)
+    _sequence_flows(process, exec_plan.flows)
+    _diagram(root, name, drawn, exec_plan)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
+
+
+def _definitions(workflow: Workflow) -> tuple[etree._Element, etree._Element]:
+    """The document root with the pool (a collaboration of one participant) and the process."""
+    from studio._version import __version__  # noqa: PLC0415
+
+    name = workflow.metadata.name
     root = etree.Element(bpmn("definitions"), nsmap=NSMAP)
     _set(root, id=f"Definitions.{name}", targetNamespace=f"https://workflow-design-studio.dev/workflows/{name}",
          exporter=EXPORTER, exporterVersion=__version__)
@@ -404,9 +422,15 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
     process = etree.SubElement(root, bpmn("process"), id=f"Process.{name}", name=name, isExecutable="true")
     if workflow.metadata.description:
         etree.SubElement(process, bpmn("documentation")).text = workflow.metadata.description
+    return root, process
+
+
+def _process_extensions(workflow: Workflow, process: etree._Element, in_lanes: set[str]) -> None:
+    """What BPMN has no place for, kept for the way back: the workflow, policies, tools, data, and the
+    actors that have no lane (escalation roles...)."""
     ext = etree.SubElement(process, bpmn("extensionElements"))
-    _set(etree.SubElement(ext, _q(STUDIO_NS, "workflow")), name=name, version=workflow.metadata.version,
-         owner=workflow.metadata.owner)
+    _set(etree.SubElement(ext, _q(STUDIO_NS, "workflow")), name=workflow.metadata.name,
+         version=workflow.metadata.version, owner=workflow.metadata.owner)
     policies = workflow.policies
     _set(etree.SubElement(ext, _q(STUDIO_NS, "policies")), maxTurns=str(policies.max_turns),
          maxRepeats=str(policies.max_repeats) if policies.max_repeats is not None else "none",
@@ -421,42 +445,63 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
     for source in workflow.data_sources:
         _set(etree.SubElement(ext, _q(STUDIO_NS, "data")), key=source.id, system=source.system,
              freshness=source.freshness, pii=source.contains_pii)
-    in_lanes = {lane.key for lane in lanes}
-    for actor in workflow.actors:  # actors without steps (escalation roles...) have no lane
+    for actor in workflow.actors:
         if actor.id not in in_lanes:
             _actor_info(actor, ext)
-    if lanes:
-        lane_set = etree.SubElement(process, bpmn("laneSet"), id=f"LaneSet.{name}")
-        for lane in lanes:
-            element = etree.SubElement(lane_set, bpmn("lane"), id=f"Lane.{lane.key}", name=lane.name)
-            _lane_extensions(lane, element)
-            for item in elements:
-                if lane_of.get(item.id) == lane.key:
-                    etree.SubElement(element, bpmn("flowNodeRef")).text = item.id
-                    for timer in exec_plan.timers:  # a boundary event sits in its activity's lane
-                        if timer.of == item.id:
-                            etree.SubElement(element, bpmn("flowNodeRef")).text = timer.id
 
-    incoming: dict[str, list[str]] = {}
-    outgoing: dict[str, list[str]] = {}
-    default_flow: dict[str, str] = {}
-    for flow in flows:
-        outgoing.setdefault(flow.source, []).append(flow.id)
-        incoming.setdefault(flow.target, []).append(flow.id)
-        if flow.default:
-            default_flow.setdefault(flow.source, flow.id)
 
-    def links_of(element: etree._Element, element_id: str) -> None:
-        for flow_id in incoming.get(element_id, []):
+@dataclass
+class _Drawn:
+    """What the diagram shows: every flow node, the lanes, which lane each node is in, the layout."""
+
+    elements: list[Any]
+    lanes: list[Any]
+    lane_of: dict[str, str]
+    layout: Any
+
+
+class _Links:
+    """Each flow node's incoming and outgoing sequence flows, and its default flow."""
+
+    def __init__(self, flows: list[Any]) -> None:
+        self.incoming: dict[str, list[str]] = {}
+        self.outgoing: dict[str, list[str]] = {}
+        self.default: dict[str, str] = {}
+        for flow in flows:
+            self.outgoing.setdefault(flow.source, []).append(flow.id)
+            self.incoming.setdefault(flow.target, []).append(flow.id)
+            if flow.default:
+                self.default.setdefault(flow.source, flow.id)
+
+    def write(self, element: etree._Element, element_id: str) -> None:
+        for flow_id in self.incoming.get(element_id, []):
             etree.SubElement(element, bpmn("incoming")).text = flow_id
-        for flow_id in outgoing.get(element_id, []):
+        for flow_id in self.outgoing.get(element_id, []):
             etree.SubElement(element, bpmn("outgoing")).text = flow_id
 
+
+def _lane_set(process: etree._Element, name: str, drawn: _Drawn, exec_plan: ExecPlan) -> None:
+    """One lane per actor (or kind), listing its flow nodes; a boundary timer sits in its activity's lane."""
+    if not drawn.lanes:
+        return
+    lane_set = etree.SubElement(process, bpmn("laneSet"), id=f"LaneSet.{name}")
+    for lane in drawn.lanes:
+        element = etree.SubElement(lane_set, bpmn("lane"), id=f"Lane.{lane.key}", name=lane.name)
+        _lane_extensions(lane, element)
+        for item in drawn.elements:
+            if drawn.lane_of.get(item.id) == lane.key:
+                etree.SubElement(element, bpmn("flowNodeRef")).text = item.id
+                for timer in exec_plan.timers:
+                    if timer.of == item.id:
+                        etree.SubElement(element, bpmn("flowNodeRef")).text = timer.id
+
+
+def _steps(workflow: Workflow, process: etree._Element, nodes: list[Any], links: _Links) -> None:
+    """The workflow's own steps and gateways as BPMN flow nodes."""
     for node in nodes:
-        tag = _tag(workflow, node)
-        element = etree.SubElement(process, bpmn(tag), id=node.id, name=node.label)
-        if node.kind in ("decision", "task", "approval", "subworkflow") and node.id in default_flow:
-            element.set("default", default_flow[node.id])
+        element = etree.SubElement(process, bpmn(_tag(workflow, node)), id=node.id, name=node.label)
+        if node.kind in ("decision", "task", "approval", "subworkflow") and node.id in links.default:
+            element.set("default", links.default[node.id])
         if node.kind in ("parallel", "join"):
             element.set("gatewayDirection", "Diverging" if node.kind == "parallel" else "Converging")
         if isinstance(node, Subworkflow):
@@ -464,16 +509,20 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
         if node.description:
             etree.SubElement(element, bpmn("documentation")).text = node.description
         _node_extensions(workflow, node, element)
-        links_of(element, node.id)
-    for helper in helpers:
+        links.write(element, node.id)
+
+
+def _helpers_and_timers(process: etree._Element, exec_plan: ExecPlan, links: _Links) -> None:
+    """What the engine needs besides the steps: merging gateways, threshold scripts, SLA timers."""
+    for helper in exec_plan.helpers:
         element = etree.SubElement(process, bpmn(helper.tag), id=helper.id)
-        _set(element, name=helper.name, gatewayDirection=helper.direction, default=default_flow.get(helper.id),
+        _set(element, name=helper.name, gatewayDirection=helper.direction, default=links.default.get(helper.id),
              scriptFormat="python" if helper.script is not None else None)
         helper_ext = etree.SubElement(element, bpmn("extensionElements"))
         _set(etree.SubElement(helper_ext, _q(STUDIO_NS, "helper")), of=helper.of, role=helper.role)
         if helper.decision is not None:
             _decision_info(helper.of, helper_ext)
-        links_of(element, helper.id)
+        links.write(element, helper.id)
         if helper.script is not None:
             etree.SubElement(element, bpmn("script")).text = helper.script
     for timer in exec_plan.timers:
@@ -481,11 +530,15 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
                                    attachedToRef=timer.of, cancelActivity="true")
         timer_ext = etree.SubElement(element, bpmn("extensionElements"))
         _set(etree.SubElement(timer_ext, _q(STUDIO_NS, "helper")), of=timer.of, role="sla")
-        links_of(element, timer.id)
+        links.write(element, timer.id)
         definition = etree.SubElement(element, bpmn("timerEventDefinition"), id=f"{timer.id}.timer")
         duration = etree.SubElement(definition, bpmn("timeDuration"), language=PYTHON_LANGUAGE)
         duration.set(_q(XSI_NS, "type"), "bpmn:tFormalExpression")
         duration.text = repr(timer.duration)
+
+
+def _sequence_flows(process: etree._Element, flows: list[Any]) -> None:
+    """Every sequence flow, with its Python condition and the studio's routing details."""
     for flow in flows:
         element = etree.SubElement(process, bpmn("sequenceFlow"), id=flow.id, sourceRef=flow.source,
                                    targetRef=flow.target)
@@ -509,6 +562,10 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
             condition.set(_q(XSI_NS, "type"), "bpmn:tFormalExpression")
             condition.text = flow.python
 
+
+def _diagram(root: etree._Element, name: str, drawn: _Drawn, exec_plan: ExecPlan) -> None:
+    """The BPMN DI: the pool, lanes, shapes and edges with their waypoints."""
+    layout, lanes, elements = drawn.layout, drawn.lanes, drawn.elements
     diagram = etree.SubElement(root, _q(BPMNDI_NS, "BPMNDiagram"), id=f"Diagram.{name}")
     plane = etree.SubElement(diagram, _q(BPMNDI_NS, "BPMNPlane"), id=f"Plane.{name}",
                              bpmnElement=f"Collaboration.{name}")
@@ -521,12 +578,10 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
         _shape(plane, item.id, layout.boxes[item.id], **extra)
     for timer in exec_plan.timers:
         _shape(plane, timer.id, layout.boxes[timer.id])
-    for index, flow in enumerate(flows):
+    for index, flow in enumerate(exec_plan.flows):
         shape = etree.SubElement(plane, _q(BPMNDI_NS, "BPMNEdge"), id=f"{flow.id}.di", bpmnElement=flow.id)
         for x, y in _waypoints(layout, flow.source, flow.target, index):
             etree.SubElement(shape, _q(DI_NS, "waypoint"), x=str(x), y=str(y))
-    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return data
 
 
 def _decision_info(approval_id: str, ext: etree._Element) -> None:
