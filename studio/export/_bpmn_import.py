@@ -593,9 +593,13 @@ class _Importer:
             self.fate.setdefault(node.bpmn_id, f"node `{node.key}`")
         return node
 
-    def container(self, element: Any, scope: str, lane_of: dict[str, str], lane: str | None, *,  # noqa: C901, PLR0912, PLR0913, PLR0915 - walks one BPMN container, a branch per element kind
+    def container(self, element: Any, scope: str, lane_of: dict[str, str], lane: str | None, *,  # noqa: PLR0913 - the walk's context
                   top: bool, stack: tuple[str, ...]) -> tuple[list[str], list[str]]:
-        """Import the flow elements of a process or sub-process; returns (entry keys, exit keys)."""
+        """Import the flow elements of a process or sub-process; returns (entry keys, exit keys).
+
+        In steps: each flow element by kind, then link events joined, then the sequence flows; an
+        inlined sub-process without explicit start or end events enters and leaves where no flow does.
+        """
         entries: list[str] = []
         exits: list[str] = []
         links: dict[str, list[str]] = {}
@@ -605,81 +609,113 @@ class _Importer:
                 continue
             tag = _local(child)
             if tag in _IGNORED:
-                if tag == "ioSpecification" and any(_local(c) in ("dataInput", "dataOutput") for c in child):
-                    self.note("B001", Severity.INFO, child, "data inputs and outputs of the process are not "
-                              "imported", "list the case fields the workflow reads in its conditions")
-                    self.drop_all(child, "dropped (data)")
+                self.ignored(child, tag)
                 continue
             child_id = child.get("id") or ""
             key = f"{scope}{child_id}"
             child_lane = lane_of.get(child_id, lane)
             if tag == "startEvent":
-                if top and not self.start_taken:
-                    self.start_taken = True
-                    node = self.add(self.basic(child, key, "start", child_lane))
-                    self.event_trigger(child)
-                    entries.append(node.key)
-                elif top:
-                    self.note("B008", Severity.WARNING, child, f"{self.label(child)} is an extra start event and "
-                              "was dropped; a workflow has exactly one start",
-                              "route the alternative start through a decision after the start")
-                    self.drop(child, "dropped (extra start)")
-                else:
-                    node = self.add(self.basic(child, key, "pass", child_lane))
-                    self.fate[child_id] = "merged (start of an inlined sub-process)"
-                    entries.append(node.key)
+                entries += self.start_event(child, key, child_lane, top=top)
             elif tag == "endEvent":
-                if top:
-                    node = self.add(self.basic(child, key, "end", child_lane))
-                    self.event_trigger(child)
-                else:
-                    node = self.add(self.basic(child, key, "pass", child_lane))
-                    self.fate[child_id] = "merged (end of an inlined sub-process)"
-                exits.append(node.key)
-            elif tag in TASK_TAGS:
-                self.task(child, key, child_lane)
-            elif tag in GATEWAY_TAGS:
-                self.gateway(child, key, child_lane)
-            elif tag in SUBPROCESS_TAGS:
-                self.subprocess(child, key, lane_of, child_lane, stack)
-            elif tag == "callActivity":
-                self.call(child, key, lane_of, child_lane, stack)
-            elif tag in ("intermediateCatchEvent", "intermediateThrowEvent"):
-                self.intermediate(child, key, child_lane, links)
-            elif tag == "boundaryEvent":
-                host = self.by_id.get(child.get("attachedToRef") or "")
-                kinds = ", ".join(sorted(_local(d).removesuffix("EventDefinition") for d in child
-                                         if _local(d).endswith("EventDefinition"))) or "plain"
-                self.note("B001", Severity.WARNING, child,
-                          f"boundary event {self.label(child)} ({kinds}) on "
-                          f"{self.label(host) if host is not None else 'an unknown activity'} was dropped with its "
-                          "exception flow", "model the exception path with a decision after the activity")
-                self.drop(child, "dropped (boundary event)")
-            elif tag in _ARTIFACTS:
-                self.note("B001", Severity.INFO, child, f"{self.label(child)} is not imported "
-                          "(data objects, stores and annotations have no place in a workflow)",
-                          "record data sources under `data_sources` and reads/writes on the steps")
-                self.drop_all(child, "dropped (artifact)")
+                exits.append(self.end_event(child, key, child_lane, top=top))
             else:
-                self.note("B001", Severity.WARNING, child, f"{self.label(child)} is not supported and was dropped")
-                self.drop_all(child, "dropped (unsupported)")
-        # link events: each throw jumps to the catch of the same name
+                self.inner_element(child, tag, key, child_lane, lane_of=lane_of, stack=stack, links=links)
+        self.join_links(links)
+        for flow in flows:
+            self.flow(flow, scope)
+        if not top:
+            entries, exits = self.inlined_ends(element, scope, flows, entries, exits)
+        return entries, exits
+
+    def inner_element(self, child: Any, tag: str, key: str, lane: str | None, *,  # noqa: PLR0913 - the walk's context
+                      lane_of: dict[str, str], stack: tuple[str, ...], links: dict[str, list[str]]) -> None:
+        """A flow element other than a start or end event, by kind."""
+        if tag in TASK_TAGS:
+            self.task(child, key, lane)
+        elif tag in GATEWAY_TAGS:
+            self.gateway(child, key, lane)
+        elif tag in SUBPROCESS_TAGS:
+            self.subprocess(child, key, lane_of, lane, stack)
+        elif tag == "callActivity":
+            self.call(child, key, lane_of, lane, stack)
+        elif tag in ("intermediateCatchEvent", "intermediateThrowEvent"):
+            self.intermediate(child, key, lane, links)
+        else:
+            self.not_imported(child, tag)
+
+    def ignored(self, child: Any, tag: str) -> None:
+        """Elements with no place in a workflow; a process's data inputs and outputs are noted."""
+        if tag == "ioSpecification" and any(_local(c) in ("dataInput", "dataOutput") for c in child):
+            self.note("B001", Severity.INFO, child, "data inputs and outputs of the process are not "
+                      "imported", "list the case fields the workflow reads in its conditions")
+            self.drop_all(child, "dropped (data)")
+
+    def start_event(self, child: Any, key: str, lane: str | None, *, top: bool) -> list[str]:
+        """The workflow's one start (an extra one is dropped); inside a sub-process, a pass-through."""
+        if top and not self.start_taken:
+            self.start_taken = True
+            node = self.add(self.basic(child, key, "start", lane))
+            self.event_trigger(child)
+            return [node.key]
+        if top:
+            self.note("B008", Severity.WARNING, child, f"{self.label(child)} is an extra start event and "
+                      "was dropped; a workflow has exactly one start",
+                      "route the alternative start through a decision after the start")
+            self.drop(child, "dropped (extra start)")
+            return []
+        node = self.add(self.basic(child, key, "pass", lane))
+        self.fate[child.get("id") or ""] = "merged (start of an inlined sub-process)"
+        return [node.key]
+
+    def end_event(self, child: Any, key: str, lane: str | None, *, top: bool) -> str:
+        """An end of the workflow; inside a sub-process, a pass-through."""
+        if top:
+            node = self.add(self.basic(child, key, "end", lane))
+            self.event_trigger(child)
+        else:
+            node = self.add(self.basic(child, key, "pass", lane))
+            self.fate[child.get("id") or ""] = "merged (end of an inlined sub-process)"
+        return node.key
+
+    def not_imported(self, child: Any, tag: str) -> None:
+        """Boundary events, artifacts and unsupported elements: dropped, each with a finding."""
+        if tag == "boundaryEvent":
+            host = self.by_id.get(child.get("attachedToRef") or "")
+            kinds = ", ".join(sorted(_local(d).removesuffix("EventDefinition") for d in child
+                                     if _local(d).endswith("EventDefinition"))) or "plain"
+            self.note("B001", Severity.WARNING, child,
+                      f"boundary event {self.label(child)} ({kinds}) on "
+                      f"{self.label(host) if host is not None else 'an unknown activity'} was dropped with its "
+                      "exception flow", "model the exception path with a decision after the activity")
+            self.drop(child, "dropped (boundary event)")
+        elif tag in _ARTIFACTS:
+            self.note("B001", Severity.INFO, child, f"{self.label(child)} is not imported "
+                      "(data objects, stores and annotations have no place in a workflow)",
+                      "record data sources under `data_sources` and reads/writes on the steps")
+            self.drop_all(child, "dropped (artifact)")
+        else:
+            self.note("B001", Severity.WARNING, child, f"{self.label(child)} is not supported and was dropped")
+            self.drop_all(child, "dropped (unsupported)")
+
+    def join_links(self, links: dict[str, list[str]]) -> None:
+        """Link events: each throw jumps to the catch of the same name."""
         for name, keys in links.items():
             catches = [k for k in keys if self.nodes[k].link == f"catch:{name}"]
             for throw in (k for k in keys if self.nodes[k].link == f"throw:{name}"):
                 for catch in catches:
                     self.edges.append(_ImportedEdge(throw, catch))
-        for flow in flows:
-            self.flow(flow, scope)
-        if not top:
-            if not entries:
-                targets = {f.get("targetRef") for f in flows}
-                entries = [f"{scope}{c.get('id')}" for c in element if f"{scope}{c.get('id')}" in self.nodes
-                           and c.get("id") not in targets and _local(c) != "boundaryEvent"]
-            if not exits:
-                sources = {f.get("sourceRef") for f in flows}
-                exits = [f"{scope}{c.get('id')}" for c in element if f"{scope}{c.get('id')}" in self.nodes
-                         and c.get("id") not in sources]
+
+    def inlined_ends(self, element: Any, scope: str, flows: list[Any], entries: list[str],
+                     exits: list[str]) -> tuple[list[str], list[str]]:
+        """A sub-process without start or end events enters where no flow arrives, leaves where none leaves."""
+        if not entries:
+            targets = {f.get("targetRef") for f in flows}
+            entries = [f"{scope}{c.get('id')}" for c in element if f"{scope}{c.get('id')}" in self.nodes
+                       and c.get("id") not in targets and _local(c) != "boundaryEvent"]
+        if not exits:
+            sources = {f.get("sourceRef") for f in flows}
+            exits = [f"{scope}{c.get('id')}" for c in element if f"{scope}{c.get('id')}" in self.nodes
+                     and c.get("id") not in sources]
         return entries, exits
 
     def drop(self, element: Any, reason: str) -> None:
