@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
@@ -217,6 +218,16 @@ class ItemForms(StudioBase):
             fields["ref"] = self.node_ref.value
         return fields
 
+    def _commit_item(self, action: Callable[[], Any], pick: Any, new_id: str, load: Callable[[], None]) -> bool:
+        """Every item form's Add and Save: run the controller call; when it is accepted, select the item
+        under its (new) id and load its form again. False when it was refused (the form keeps its text)."""
+        if self._act(action) is None:
+            return False
+        with self._quietly():
+            pick.value = new_id
+            load()
+        return True
+
     def _add_node(self) -> None:
         def add() -> Any:
             fields = self._node_fields()
@@ -224,10 +235,7 @@ class ItemForms(StudioBase):
             return self.controller.add_node(self.node_kind.value, self.node_id.value, actor=actor, **fields)
 
         new_id = self.node_id.value.strip()
-        if self._act(add) is not None:
-            with self._quietly():
-                self.node_pick.value = new_id
-                self._load_node()
+        if self._commit_item(add, self.node_pick, new_id, self._load_node):
             self._mark([self.node_pick.value])
 
     def _update_node(self) -> None:
@@ -237,10 +245,7 @@ class ItemForms(StudioBase):
         def update() -> Any:
             return self.controller.update_node(old, id=new_id, kind=self.node_kind.value, **self._node_fields())
 
-        if self._act(update) is not None:
-            with self._quietly():
-                self.node_pick.value = new_id
-                self._load_node()
+        if self._commit_item(update, self.node_pick, new_id, self._load_node):
             self._mark([new_id])
 
     def _delete_node(self) -> None:
@@ -522,22 +527,15 @@ class ItemForms(StudioBase):
 
     def _add_actor(self) -> None:
         new_id = self.actor_id.value.strip()
-        if self._act(lambda: self.controller.add_actor(self.actor_kind.value, new_id, **self._actor_fields())):
-            with self._quietly():
-                self.actor_pick.value = new_id
-                self._load_actor()
+        self._commit_item(lambda: self.controller.add_actor(self.actor_kind.value, new_id, **self._actor_fields()),
+                          self.actor_pick, new_id, self._load_actor)
 
     def _update_actor(self) -> None:
         old, new_id = self.actor_pick.value, self.actor_id.value.strip()
-        if (
-            self._act(
-                lambda: self.controller.update_actor(old, id=new_id, kind=self.actor_kind.value, **self._actor_fields())
-            )
-            is not None
-        ):
-            with self._quietly():
-                self.actor_pick.value = new_id
-                self._load_actor()
+        self._commit_item(
+            lambda: self.controller.update_actor(old, id=new_id, kind=self.actor_kind.value, **self._actor_fields()),
+            self.actor_pick, new_id, self._load_actor,
+        )
 
     # ------------------------------------------------------------------ tools
 
@@ -622,17 +620,13 @@ class ItemForms(StudioBase):
 
     def _add_tool(self) -> None:
         new_id = self.tool_id.value.strip()
-        if self._act(lambda: self.controller.add_tool(new_id, **self._tool_fields())) is not None:
-            with self._quietly():
-                self.tool_pick.value = new_id
-                self._load_tool()
+        self._commit_item(lambda: self.controller.add_tool(new_id, **self._tool_fields()),
+                          self.tool_pick, new_id, self._load_tool)
 
     def _update_tool(self) -> None:
         old, new_id = self.tool_pick.value, self.tool_id.value.strip()
-        if self._act(lambda: self.controller.update_tool(old, id=new_id, **self._tool_fields())) is not None:
-            with self._quietly():
-                self.tool_pick.value = new_id
-                self._load_tool()
+        self._commit_item(lambda: self.controller.update_tool(old, id=new_id, **self._tool_fields()),
+                          self.tool_pick, new_id, self._load_tool)
 
     # ------------------------------------------------------------------ data sources
 
@@ -689,17 +683,13 @@ class ItemForms(StudioBase):
 
     def _add_data(self) -> None:
         new_id = self.data_id.value.strip()
-        if self._act(lambda: self.controller.add_data_source(new_id, **self._data_fields())) is not None:
-            with self._quietly():
-                self.data_pick.value = new_id
-                self._load_data()
+        self._commit_item(lambda: self.controller.add_data_source(new_id, **self._data_fields()),
+                          self.data_pick, new_id, self._load_data)
 
     def _update_data(self) -> None:
         old, new_id = self.data_pick.value, self.data_id.value.strip()
-        if self._act(lambda: self.controller.update_data_source(old, id=new_id, **self._data_fields())) is not None:
-            with self._quietly():
-                self.data_pick.value = new_id
-                self._load_data()
+        self._commit_item(lambda: self.controller.update_data_source(old, id=new_id, **self._data_fields()),
+                          self.data_pick, new_id, self._load_data)
 
     # ------------------------------------------------------------------ policies and simulation settings
 
