@@ -209,31 +209,18 @@ class Results:
         """Scalar KPIs per replication (the samples :func:`compare` works on)."""
         return [rep.flat(self) for rep in self._reps]
 
-    @cached_property
-    def kpis(self) -> dict[str, Any]:
-        """All KPIs as a plain dict: fixed key order, numbers rounded to 6 significant digits."""
+    def _counter(self, name: str) -> Counter[Any]:
+        """One of the tallies' counters, summed over the replications."""
+        out: Counter[Any] = Counter()
+        for rep in self._reps:
+            out.update(getattr(rep, name))
+        return out
+
+    def _pool_figures(self) -> dict[str, Any]:
+        """Per pool (people, and systems with a capacity): requests, waits, utilisation, escalations in."""
         reps = self._reps
         plan = self.plan
-        total = sum(rep.n for rep in reps)
-        status: Counter[str] = sum((rep.status for rep in reps), Counter())
-        completed = status["completed"]
-        cycle = sorted(x for rep in reps for x in rep.cycle)
-        hours = sum(rep.span for rep in reps) / 3600.0
-        cost = math.fsum(rep.cost for rep in reps)
-        tokens_in = math.fsum(rep.tokens_in for rep in reps)
-        tokens_out = math.fsum(rep.tokens_out for rep in reps)
-
-        def counter(name: str) -> Counter[Any]:
-            out: Counter[Any] = Counter()
-            for rep in reps:
-                out.update(getattr(rep, name))
-            return out
-
-        categories = counter("categories")
-        escalations = counter("escalations")
-        kills = counter("kills")
-        max_turns = counter("max_turns")
-        network = counter("network")
+        escalated_in = self._counter("escalated_in")
         resources: dict[str, Any] = {}
         for pool in sorted(plan.pools):
             waits = sorted(w for rep in reps for w in rep.pool_waits.get(pool, []))
@@ -250,13 +237,16 @@ class Results:
                 "wait_p95": sig(quantile(waits, 0.95, is_sorted=True)),
                 "waited_share": sig(sum(1 for w in waits if w > 0) / len(waits)) if waits else None,
                 "utilisation": sig(busy / available) if available > 0 else None,
-                "escalated_in": 0,
+                "escalated_in": escalated_in[pool],
             }
-        escalated_in = counter("escalated_in")
-        for pool, figures in resources.items():
-            figures["escalated_in"] = escalated_in[pool]
+        return resources
+
+    def _tool_figures(self, hours: float) -> dict[str, Any]:
+        """Per rate-limited tool: requests, waits for a slot, share of its limit used."""
+        reps = self._reps
+        resources: dict[str, Any] = {}
         for tool_id in sorted(self.limited_tools):
-            tool = plan.tools[tool_id]
+            tool = self.plan.tools[tool_id]
             assert tool.rate_limit is not None
             calls, per = tool.rate_limit
             waits = sorted(w for rep in reps for w in rep.tool_waits.get(tool_id, []))
@@ -272,6 +262,52 @@ class Results:
                 if hours > 0 else None,
                 "escalated_in": 0,
             }
+        return resources
+
+    def _stops(self, total: int, completed: int) -> dict[str, Any]:
+        """Failures by category, node and actor; loop-guard and max-turns kills; loops; escalations."""
+        reps = self._reps
+        categories = self._counter("categories")
+        kills = self._counter("kills")
+        max_turns = self._counter("max_turns")
+        escalations = self._counter("escalations")
+        return {
+            "failures": {
+                "total": total - completed,
+                "rate": sig((total - completed) / total) if total else None,
+                "by_category": {key: categories[key] for key in CATEGORIES},
+                "by_node": dict(sorted(self._counter("failed_nodes").items())),
+                "by_actor": dict(sorted(self._counter("failed_actors").items())),
+                "retries": sum(rep.retries for rep in reps),
+            },
+            "loop_guard": {
+                "kills": sum(kills.values()),
+                "where": dict(sorted(kills.items())),
+                "max_turns_kills": sum(max_turns.values()),
+                "max_turns_where": dict(sorted(max_turns.items())),
+            },
+            "loops": dict(sorted(self._counter("loops").items())),
+            "escalations": {
+                "total": sum(escalations.values()),
+                "per_case": sig(sum(escalations.values()) / total) if total else None,
+                "by_node": dict(sorted(escalations.items())),
+            },
+        }
+
+    @cached_property
+    def kpis(self) -> dict[str, Any]:
+        """All KPIs as a plain dict: fixed key order, numbers rounded to 6 significant digits."""
+        reps = self._reps
+        plan = self.plan
+        total = sum(rep.n for rep in reps)
+        status: Counter[str] = sum((rep.status for rep in reps), Counter())
+        completed = status["completed"]
+        cycle = sorted(x for rep in reps for x in rep.cycle)
+        hours = sum(rep.span for rep in reps) / 3600.0
+        cost = math.fsum(rep.cost for rep in reps)
+        tokens_in = math.fsum(rep.tokens_in for rep in reps)
+        tokens_out = math.fsum(rep.tokens_out for rep in reps)
+        network = self._counter("network")
         kpis: dict[str, Any] = {
             "workflow": {"name": plan.name, "version": plan.version},
             "seed": self.settings.get("seed"),
@@ -280,7 +316,7 @@ class Results:
             "cases": total,
             "status": {key: status[key] for key in ("completed", "failed", "killed", "stuck")},
             "success_rate": sig(completed / total) if total else None,
-            "outcomes": dict(sorted(counter("outcomes").items())),
+            "outcomes": dict(sorted(self._counter("outcomes").items())),
             "cycle_time": {
                 "unit": "s",
                 "mean": sig(mean(cycle)),
@@ -298,31 +334,12 @@ class Results:
                 "in_total": int(tokens_in),
                 "out_total": int(tokens_out),
             },
-            "failures": {
-                "total": total - completed,
-                "rate": sig((total - completed) / total) if total else None,
-                "by_category": {key: categories[key] for key in CATEGORIES},
-                "by_node": dict(sorted(counter("failed_nodes").items())),
-                "by_actor": dict(sorted(counter("failed_actors").items())),
-                "retries": sum(rep.retries for rep in reps),
-            },
-            "loop_guard": {
-                "kills": sum(kills.values()),
-                "where": dict(sorted(kills.items())),
-                "max_turns_kills": sum(max_turns.values()),
-                "max_turns_where": dict(sorted(max_turns.items())),
-            },
-            "loops": dict(sorted(counter("loops").items())),
-            "escalations": {
-                "total": sum(escalations.values()),
-                "per_case": sig(sum(escalations.values()) / total) if total else None,
-                "by_node": dict(sorted(escalations.items())),
-            },
+            **self._stops(total, completed),
             "handoffs_per_case": sig(sum(rep.handoffs for rep in reps) / total) if total else None,
             "interaction_network": [
                 {"from": source, "to": target, "count": count} for (source, target), count in sorted(network.items())
             ],
-            "resources": resources,
+            "resources": {**self._pool_figures(), **self._tool_figures(hours)},
         }
         if self.gold is not None:
             kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
