@@ -551,6 +551,16 @@ class Agent(ActorBase):
     )
 
 
+class PoolMember(Strict):
+    """One person of a pool, when people differ: their own working hours and pace (simulation only)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    calendar: Calendar | None = Field(default=None, description="Their working hours (default: the pool's).")
+    speed: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=1.0, description="Pace against the pool's durations: 2 works twice as fast, 0.5 half as fast.",
+    )
+
+
 class Human(ActorBase):
     """A pool of people in one role."""
 
@@ -558,6 +568,20 @@ class Human(ActorBase):
     role: str | None = None
     capacity: Annotated[int, Field(ge=1, le=100_000)] = 1
     calendar: Calendar | None = None
+    members: list[PoolMember] = Field(
+        default_factory=list,
+        description="The people of the pool when they differ (own calendar, own pace); the capacity is their "
+        "number. Simulation only: exports keep the pool's size.",
+    )
+
+    @model_validator(mode="after")
+    def _capacity_of_members(self) -> Human:
+        if self.members:
+            if "capacity" in self.model_fields_set and self.capacity != len(self.members):
+                raise ValueError(f"`capacity` is {self.capacity} but {len(self.members)} `members` are listed; "
+                                 "leave `capacity` out (the members are the pool) or make them agree")
+            self.capacity = len(self.members)
+        return self
 
 
 class System(ActorBase):

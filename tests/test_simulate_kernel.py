@@ -199,6 +199,10 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     for actor in actors:
         if actor["kind"] == "human" and draw(st.integers(0, 2)) == 0:
             actor["calendar"] = calendar
+    if draw(st.integers(0, 2)) == 0:  # the clerks differ: their own hours and pace
+        actors[3].pop("capacity")
+        actors[3]["members"] = [{"name": "Ana", "speed": 1.5, "calendar": calendar}, {"name": "Ben"},
+                                {"name": "Cy", "speed": 0.5}][: draw(st.integers(1, 3))]
     if draw(st.booleans()):  # the system queues: one or two at a time, maybe in office hours
         actors[2]["capacity"] = draw(st.integers(1, 2))
         if draw(st.booleans()):

@@ -222,3 +222,27 @@ def test_output_models_are_checked_where_they_are_written() -> None:
     assert ("S008", "nodes[1].output_models.risk[0].when") in codes
     fine = {f.code for f in studio.validate(scored({"risk": {"value": 0.5}}), data=ROWS)}
     assert "D004" not in fine and "D001" not in fine  # the model gives `risk` a value
+
+
+def test_people_of_a_pool_with_their_own_hours_and_pace() -> None:
+    """Ana works 09-17 at twice the pool's pace, Ben 13-17 at its pace: each request goes to whoever can
+    start it first (Ana on a tie, listed first); a 2 h piece of work takes Ana 1 h."""
+    model = workflow(
+        actors=[{"id": "clerks", "kind": "human", "behaviour": {"duration": "2h"}, "members": [
+            {"name": "Ana", "speed": 2, "calendar": WEEKDAYS},
+            {"name": "Ben", "calendar": {**WEEKDAYS, "hours": "13:00-17:00"}}]}],
+        nodes=[{"id": "file", "kind": "task", "actor": "clerks"}],
+        arrivals={"process": "fixed", "interval": "0s"},
+    )
+    assert model.actor("clerks").capacity == 2
+    results = both(model, 6)
+    runs = steps(results, "file")
+    assert [(s["start"] / HOUR, s["end"] / HOUR, s["service"] / HOUR) for s in runs] == [
+        (9, 10, 1), (10, 11, 1), (11, 12, 1), (12, 13, 1), (13, 14, 1), (13, 15, 2)]
+    clerks = results.kpis["resources"]["clerks"]
+    assert clerks["capacity"] == 2
+    assert clerks["utilisation"] == pytest.approx(7 / 8)  # 7 h worked of Ana's 6 h and Ben's 2 h until 15:00
+    with pytest.raises(ValueError, match="members"):
+        Workflow.model_validate({**model.model_dump(mode="json", by_alias=True, exclude_none=True),
+                                 "actors": [{"id": "clerks", "kind": "human", "capacity": 3,
+                                             "members": [{"name": "Ana"}]}]})

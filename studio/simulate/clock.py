@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from studio.model import Calendar
 
-__all__ = ["EPOCH", "Clock", "Pool", "RateLimiter", "WorkCalendar", "iso_to_seconds", "seconds_to_iso"]
+__all__ = ["EPOCH", "Clock", "MemberPool", "Pool", "RateLimiter", "WorkCalendar", "iso_to_seconds", "seconds_to_iso"]
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 """Virtual time zero: Monday 2024-01-01 00:00 UTC."""
@@ -162,6 +162,52 @@ class Pool:
         end = self.calendar.add_work(start, service) if self.calendar is not None else start + service
         if self.contended:
             heapq.heapreplace(self._free, end)
+        self.busy += service
+        self.requests += 1
+        return end
+
+
+class MemberPool(Pool):
+    """A pool whose people differ: each has their own working hours and pace.
+
+    A request goes to the person who can start it first (ties: the one listed first); ``chosen`` is
+    that person until the next request, and ``calendar`` their calendar (for the wait's split into
+    queue and closed hours). Their pace divides the work's duration (:meth:`pace`).
+    """
+
+    __slots__ = ("_calendars", "_free_at", "_speeds", "chosen")
+
+    def __init__(self, pool_id: str, members: list[tuple[WorkCalendar | None, float]], contended: bool) -> None:
+        super().__init__(pool_id, len(members), None, contended)
+        self._calendars = [calendar for calendar, _ in members]
+        self._speeds = [speed for _, speed in members]
+        self._free_at = [float("-inf")] * len(members)
+        self.chosen = 0
+
+    def start(self, t: float) -> tuple[float, float]:
+        best_begin = float("inf")
+        best = 0
+        best_free = t
+        for index, calendar in enumerate(self._calendars):
+            free = max(self._free_at[index], t) if self.contended else t
+            begin = calendar.next_open(free) if calendar is not None else free
+            if begin < best_begin:
+                best_begin, best, best_free = begin, index, free
+        self.choose(best)
+        return best_begin, best_free - t
+
+    def choose(self, index: int) -> None:
+        self.chosen = index
+        self.calendar = self._calendars[index]
+
+    def pace(self) -> float:
+        return self._speeds[self.chosen]
+
+    def reserve(self, start: float, service: float) -> float:
+        calendar = self._calendars[self.chosen]
+        end = calendar.add_work(start, service) if calendar is not None else start + service
+        if self.contended:
+            self._free_at[self.chosen] = end
         self.busy += service
         self.requests += 1
         return end

@@ -140,6 +140,8 @@ class Plan:
     nodes: dict[str, NodePlan]
     joins: frozenset[str]
     pools: dict[str, tuple[int, Any]]
+    members: dict[str, tuple[tuple[Any, float], ...]]
+    """Pools whose people differ -> (calendar or None for the pool's, speed) per person, in order."""
     """Human pool id -> (capacity, Calendar or None)."""
     tools: dict[str, ToolPlan]
     actor_kinds: dict[str, str]
@@ -324,6 +326,8 @@ def build_plan(workflow: Workflow) -> Plan:
         joins=graph.joins,
         pools=pools,
         tools=_tool_plans(workflow),
+        members={actor.id: tuple((m.calendar or actor.calendar, m.speed) for m in actor.members)
+                 for actor in graph.actors.values() if isinstance(actor, Human) and actor.members},
         actor_kinds={actor.id: actor.kind for actor in graph.actors.values()},
         agent_versions={a.id: a.version for a in graph.actors.values() if isinstance(a, Agent)},
         max_turns=policies.max_turns,

@@ -39,8 +39,8 @@ from studio.simulate.store import CaseWriter
 
 __all__ = ["Grants", "run_replication"]
 
-Grants = dict[int, list[tuple[str, float, float, float]]]
-"""Case index -> the case's resource grants ``(resource, asked at, start, queued)``, in order."""
+Grants = dict[int, list[tuple[str, float, float, float, int]]]
+"""Case index -> the case's resource grants ``(resource, asked at, start, queued, person)``, in order."""
 
 
 class _Wait:

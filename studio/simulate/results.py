@@ -148,10 +148,17 @@ class _Tally:
         self.span = max(self.last - self.first, 0.0)
         self.open: dict[str, float] = {}
         for pool, (capacity, calendar) in plan.pools.items():
-            seconds = self.span
-            if calendar is not None and self.span > 0:
-                seconds = WorkCalendar(calendar).open_seconds(self.first, self.last)
-            self.open[pool] = capacity * seconds
+            members = plan.members.get(pool)
+            if members:  # people who differ: each one's own working hours
+                self.open[pool] = math.fsum(self._open(cal) for cal, _ in members)
+            else:
+                self.open[pool] = capacity * self._open(calendar)
+
+    def _open(self, calendar: Any) -> float:
+        """Working seconds of one person with ``calendar`` (None: always) in this replication's horizon."""
+        if calendar is not None and self.span > 0:
+            return WorkCalendar(calendar).open_seconds(self.first, self.last)
+        return self.span
 
     def flat(self, results: Results) -> dict[str, float | None]:
         """Scalar KPIs of this replication, for :func:`compare`."""

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from studio.expr import EvaluationError, ExpressionError
 from studio.simulate.behaviour import Resolved, Rng, override
-from studio.simulate.clock import CaseClock, Pool, RateLimiter, WorkCalendar, seconds_to_iso
+from studio.simulate.clock import CaseClock, MemberPool, Pool, RateLimiter, WorkCalendar, seconds_to_iso
 from studio.simulate.compiler import NodePlan, Plan
 
 __all__ = [
@@ -203,7 +203,13 @@ class Env:
             work = WorkCalendar(calendar) if calendar is not None else None
             if work is not None:
                 self.calendars[pool_id] = work
-            self.pools[pool_id] = Pool(pool_id, capacity, work, contended)
+            members = plan.members.get(pool_id)
+            if members:  # people who differ: each with their own hours and pace
+                self.pools[pool_id] = MemberPool(
+                    pool_id, [(WorkCalendar(cal) if cal is not None else None, speed) for cal, speed in members],
+                    contended)
+            else:
+                self.pools[pool_id] = Pool(pool_id, capacity, work, contended)
         self.limiters: dict[str, RateLimiter] = {
             tool.id: RateLimiter(tool.rate_limit[0], tool.rate_limit[1], contended)
             for tool in plan.tools.values() if tool.rate_limit is not None
@@ -314,9 +320,10 @@ class CaseRun:
         self.end_node: str | None = None
         self.stop: CaseStop | None = None
         self.actor_behaviour: dict[tuple[str, str], Resolved] = {}
-        self.grants: list[tuple[str, float, float, float]] | None = None
-        """When a list: every resource grant of this case, ``(resource, asked at, start, queued)``, in
-        the order asked (recorded for a replay through the other engine, see :mod:`studio.simulate.kernel`)."""
+        self.grants: list[tuple[str, float, float, float, int]] | None = None
+        """When a list: every resource grant of this case, ``(resource, asked at, start, queued, person)``
+        in the order asked (``person``: who of a pool of differing people; recorded for a replay through
+        the other engine, see :mod:`studio.simulate.kernel`)."""
         self.overrides: dict[str, dict[str, Any]] = {}
         for column, target, name in self.plan.overrides:
             value = row.get(column)
@@ -576,7 +583,7 @@ class CaseRun:
                     await self._until(now)
                     begin = limiter.slot(now)
                     if self.grants is not None:
-                        self.grants.append((tool, now, begin, begin - now))
+                        self.grants.append((tool, now, begin, begin - now, 0))
                     wait = begin - now
                     now = begin
                 tool_behaviour = self._tool_behaviour(tool)
@@ -684,7 +691,7 @@ class CaseRun:
         await self._until(t)
         begin, queued = pool.start(t)
         if self.grants is not None:
-            self.grants.append((pool.id, t, begin, queued))
+            self.grants.append((pool.id, t, begin, queued, pool.chosen if isinstance(pool, MemberPool) else 0))
         return begin
 
     async def _serve(self, plan: NodePlan, t: float) -> _Timing:
@@ -705,6 +712,8 @@ class CaseRun:
             actor = escalated
             begin = await self._acquire(pool, asked)
         service = self.behaviour(plan, actor).duration(self.rng)
+        if isinstance(pool, MemberPool):  # this person's pace
+            service /= pool.pace()
         end = pool.reserve(begin, service)
         wait, queue, reason = _waited(pool, t, asked, begin)
         if escalated is not None:

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from studio.simulate.behaviour import Rng
-from studio.simulate.clock import CaseClock, Clock, Pool, RateLimiter
+from studio.simulate.clock import CaseClock, Clock, MemberPool, Pool, RateLimiter
 from studio.simulate.compiler import CompiledWorkflow
 from studio.simulate.engine import invoke, run_sync
 from studio.simulate.inputs import Spec, arrival_times
@@ -33,7 +33,7 @@ from studio.simulate.runtime import STEP_FIELDS, CaseRun, Env, SimulatedHumans
 
 __all__ = ["Mismatch", "replay", "sample"]
 
-_Grant = tuple[str, float, float, float]
+_Grant = tuple[str, float, float, float, int]
 
 
 class _Diverged(Exception):
@@ -82,7 +82,27 @@ class _ReplayPool(Pool):
         self._grants = grants
 
     def start(self, t: float) -> tuple[float, float]:
-        return _take(self._grants, self.id, t)
+        begin, queued, _person = _take(self._grants, self.id, t)
+        return begin, queued
+
+
+class _ReplayMemberPool(MemberPool):
+    """A pool of differing people that hands out the recorded grants, to the recorded person."""
+
+    __slots__ = ("_grants",)
+
+    def __init__(self, pool: MemberPool, grants: deque[_Grant]) -> None:
+        super().__init__(pool.id, list(zip(pool._calendars, pool._speeds, strict=True)), contended=False)
+        self._grants = grants
+
+    def start(self, t: float) -> tuple[float, float]:
+        begin, queued, person = _take(self._grants, self.id, t)
+        self.choose(person)
+        return begin, queued
+
+
+def _replay_pool(pool: Pool, grants: deque[_Grant]) -> Pool:
+    return _ReplayMemberPool(pool, grants) if isinstance(pool, MemberPool) else _ReplayPool(pool, grants)
 
 
 class _ReplayLimiter(RateLimiter):
@@ -97,13 +117,13 @@ class _ReplayLimiter(RateLimiter):
         return _take(self._grants, self._id, t)[0]
 
 
-def _take(grants: deque[_Grant], resource: str, t: float) -> tuple[float, float]:
+def _take(grants: deque[_Grant], resource: str, t: float) -> tuple[float, float, int]:
     if not grants:
         raise _Diverged(f"LangGraph asked `{resource}` at {t!r}; the kernel's case asked for nothing more")
-    asked_of, asked_at, start, queued = grants.popleft()
+    asked_of, asked_at, start, queued, person = grants.popleft()
     if asked_of != resource or asked_at != t:
         raise _Diverged(f"LangGraph asked `{resource}` at {t!r}; the kernel's case asked `{asked_of}` at {asked_at!r}")
-    return start, queued
+    return start, queued, person
 
 
 def _first_difference(replication: int, want: dict[str, Any], got: dict[str, Any]) -> Mismatch | None:
@@ -142,7 +162,7 @@ def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, records: Ma
         clock = Clock(asyncio.get_running_loop())
         env = Env(plan, clock=clock, decider=SimulatedHumans(), failures=True)
         queue: deque[_Grant] = deque(grants[index])
-        env.pools = {pool_id: _ReplayPool(pool, queue) for pool_id, pool in env.pools.items()}
+        env.pools = {pool_id: _replay_pool(pool, queue) for pool_id, pool in env.pools.items()}
         env.limiters = {tool: _ReplayLimiter(tool, limiter, queue) for tool, limiter in env.limiters.items()}
         row = spec.row(index)
         run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
