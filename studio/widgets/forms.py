@@ -44,6 +44,18 @@ from studio.widgets.diagram import edge_id
 __all__ = ["ItemForms"]
 
 
+def _item_buttons(what: str, add_tip: str, add: Callable[[], None], update: Callable[[], None], *,  # noqa: PLR0913 - a form's three actions
+                  delete: Callable[[], Any], act: Callable[[Callable[[], Any]], Any]) -> tuple[Any, Any, Any]:
+    """An item form's Add, Save changes and Delete buttons, wired (delete goes through ``act``)."""
+    add_button = _button(f"Add {what}", "success", add_tip, "plus")
+    update_button = _button("Save changes", "primary", f"Change the selected {what}", "check")
+    delete_button = _button(f"Delete {what}", "danger", f"Delete the selected {what}", "trash")
+    add_button.on_click(lambda _: add())
+    update_button.on_click(lambda _: update())
+    delete_button.on_click(lambda _: act(delete))
+    return add_button, update_button, delete_button
+
+
 class ItemForms(StudioBase):
     """One form per section of the workflow file, each with its pick list and Add/Save/Delete."""
 
@@ -403,14 +415,11 @@ class ItemForms(StudioBase):
         self.actor_tools = _multi("May call")
         self.actor_duration = _Duration("Work takes")
         self.actor_approve = _text("Approves (0-1)", "share of approvals, e.g. 0.9")
-        self.actor_add = _button("Add actor", "success", "Add this agent, pool or system", "plus")
-        self.actor_update = _button("Save changes", "primary", "Change the selected actor", "check")
-        self.actor_delete = _button("Delete actor", "danger", "Delete the selected actor", "trash")
+        self.actor_add, self.actor_update, self.actor_delete = _item_buttons(
+            "actor", "Add this agent, pool or system", self._add_actor, self._update_actor,
+            delete=lambda: self.controller.delete_actor(self.actor_pick.value), act=self._act)
         self.actor_pick.observe(self._unless_quiet(self._load_actor), names="value")
         self.actor_kind.observe(lambda _: self._actor_layout(), names="value")
-        self.actor_add.on_click(lambda _: self._add_actor())
-        self.actor_update.on_click(lambda _: self._update_actor())
-        self.actor_delete.on_click(lambda _: self._act(lambda: self.controller.delete_actor(self.actor_pick.value)))
         self._actor_layout()
         self.actor_details = _details(
             "More: role, registry, tools, how long work takes",
@@ -557,13 +566,10 @@ class ItemForms(StudioBase):
         self.tool_timeout = _text("Timeout", "e.g. 30s")
         self.tool_credential = _text("Credential name", "the secret's name, never the secret")
         self.tool_writes = _multi("Writes to")
-        self.tool_add = _button("Add tool", "success", "Add this tool", "plus")
-        self.tool_update = _button("Save changes", "primary", "Change the selected tool", "check")
-        self.tool_delete = _button("Delete tool", "danger", "Delete the selected tool", "trash")
+        self.tool_add, self.tool_update, self.tool_delete = _item_buttons(
+            "tool", "Add this tool", self._add_tool, self._update_tool,
+            delete=lambda: self.controller.delete_tool(self.tool_pick.value), act=self._act)
         self.tool_pick.observe(self._unless_quiet(self._load_tool), names="value")
-        self.tool_add.on_click(lambda _: self._add_tool())
-        self.tool_update.on_click(lambda _: self._update_tool())
-        self.tool_delete.on_click(lambda _: self._act(lambda: self.controller.delete_tool(self.tool_pick.value)))
         return w.VBox(
             [
                 self.tool_pick,
@@ -637,13 +643,10 @@ class ItemForms(StudioBase):
         self.data_description = _text("Description", "what it holds")
         self.data_freshness = _text("Freshness", "how old the data may be, e.g. 15m")
         self.data_pii = w.Checkbox(description="Contains personal data", style=FIELD)
-        self.data_add = _button("Add data source", "success", "Add this data source", "plus")
-        self.data_update = _button("Save changes", "primary", "Change the selected data source", "check")
-        self.data_delete = _button("Delete data source", "danger", "Delete the selected data source", "trash")
+        self.data_add, self.data_update, self.data_delete = _item_buttons(
+            "data source", "Add this data source", self._add_data, self._update_data,
+            delete=lambda: self.controller.delete_data_source(self.data_pick.value), act=self._act)
         self.data_pick.observe(self._unless_quiet(self._load_data), names="value")
-        self.data_add.on_click(lambda _: self._add_data())
-        self.data_update.on_click(lambda _: self._update_data())
-        self.data_delete.on_click(lambda _: self._act(lambda: self.controller.delete_data_source(self.data_pick.value)))
         return w.VBox(
             [
                 self.data_pick,
