@@ -206,10 +206,27 @@ def test_mixed_profiles_and_calendars_are_simplified_and_reported() -> None:
         {"from": "SUNDAY", "to": "SUNDAY", "beginTime": "22:00:00", "endTime": "02:00:00"})
     result = read_bpmn(MODEL, simulation=data)
     findings = _b016(result.findings)
-    assert findings["resource_profiles[0].resource_list"] == "warning"  # two calendars in one profile
+    assert findings["resource_profiles[0].resource_list"] == "info"  # two calendars in one profile: members
     assert findings["task_resource_distribution[7].resources"] == "warning"  # two profiles for one task
     assert findings["resource_calendars[0].time_periods[1]"] == "warning"  # over midnight: not carried
     desk = result.workflow.actor("desk_clerks")
     assert isinstance(desk, Human) and desk.calendar is not None and desk.calendar.hours == "09:00-17:00"
+    assert [m.name for m in desk.members] == ["A 1", "A 2", "B"] and desk.capacity == 3
     archive = result.workflow.node("archive")
     assert isinstance(archive, Task) and archive.actor == "desk_clerks"  # one person each: the first listed
+
+
+def test_resources_of_one_profile_on_different_calendars_become_members(tmp_path: Path) -> None:
+    data = _params()
+    data["resource_profiles"][0]["resource_list"][1]["calendar"] = "weekend"  # B works weekends
+    params = tmp_path / "members.json"
+    params.write_text(json.dumps(data), encoding="utf-8")
+    result = read_bpmn(MODEL, simulation=params)
+    clerks = result.workflow.actor("desk_clerks")
+    assert isinstance(clerks, Human) and clerks.capacity == 3
+    weekdays = {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00", "timezone": "UTC"}
+    weekend = {"days": ["sat", "sun"], "hours": "00:00-24:00", "timezone": "UTC"}
+    assert [(m.name, m.calendar.model_dump(mode="json") if m.calendar else None) for m in clerks.members] == [
+        ("A 1", weekdays), ("A 2", weekdays), ("B", weekend)]
+    assert _b016(result.findings)["resource_profiles[0].resource_list"] == "info"
+    studio.simulate.simulate(result.workflow, cases=20, seed=1)  # the imported pool simulates

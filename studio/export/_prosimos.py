@@ -399,6 +399,7 @@ class _Pools:
         reader = self.reader
         capacity = 0
         by_calendar: Counter[str] = Counter()
+        persons: list[tuple[str, int, str]] = []  # (name, amount, calendar id) per resource
         costs: list[tuple[float, int]] = []
         for r_index, item in enumerate(entry["resource_list"]):
             here = f"{where}.resource_list[{r_index}]"
@@ -418,6 +419,7 @@ class _Pools:
                 raise reader.bad(f"{here}.calendar", f"names calendar `{resource['calendar']}`, which "
                                  "`resource_calendars` does not define", "add the calendar or fix its id")
             by_calendar[str(resource["calendar"])] += amount
+            persons.append((str(resource.get("name") or rid), amount, str(resource["calendar"])))
             cost = resource.get("cost_per_hour", 0)
             costs.append((self.reader.number(cost, f"{here}.cost_per_hour"), amount))
         actor: dict[str, Any] = {"kind": "human", "name": str(entry.get("name") or entry["id"]),
@@ -439,9 +441,7 @@ class _Pools:
         chosen = max(order, key=lambda c: (by_calendar[c], -order.index(c)))
         studio, exact, hours = self.calendars[chosen]
         if len({json_key(self.calendars[c][0]) for c in order}) > 1:
-            reader.note(f"{where}.resource_list", f"its resources work to different calendars ({', '.join(order)}): "
-                        f"the pool works to `{chosen}`, the most common", "the format has one calendar per pool; "
-                        "split the profile to keep them apart")
+            self.members(actor, where, order, chosen, persons)
         if not exact:
             shown = f"{','.join(studio['days'])} {studio['hours']}" if studio else "round the clock"
             reader.note(f"resource_calendars[{list(self.calendars).index(chosen)}]", f"calendar `{chosen}` "
@@ -450,6 +450,26 @@ class _Pools:
         if studio is not None:
             actor["calendar"] = studio
         return actor
+
+    def members(self, actor: dict[str, Any], where: str, order: list[str], chosen: str,
+                persons: list[tuple[str, int, str]]) -> None:
+        """A profile whose resources keep different calendars: each person a member with their own (when
+        every calendar is one the format holds), else the most common calendar for all, reported."""
+        reader = self.reader
+        if all(self.calendars[c][0] is not None for c in order):
+            actor.pop("capacity")
+            actor["members"] = [
+                {"name": name if amount == 1 else f"{name} {k + 1}", "calendar": self.calendars[calendar][0]}
+                for name, amount, calendar in persons for k in range(amount)
+            ]
+            reader.note(f"{where}.resource_list", f"its resources work to different calendars "
+                        f"({', '.join(order)}): each person is a member of the pool with their own",
+                        "nothing to do; `members` keeps them apart", severity=Severity.INFO)
+        else:
+            reader.note(f"{where}.resource_list", f"its resources work to different calendars "
+                        f"({', '.join(order)}): the pool works to `{chosen}`, the most common",
+                        "a resource working round the clock has no calendar the pool's members can hold; "
+                        "split the profile to keep them apart")
 
 
 def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], node_of: dict[str, str]
