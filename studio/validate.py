@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import re
 from collections import Counter
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import networkx as nx
 from pydantic import BaseModel
@@ -733,6 +735,46 @@ def _notes_on_known_steps(ctx: Context) -> Iterator[Finding]:
 def _tools_of_tier(ctx: Context, node: Task, tier: Tier) -> list[str]:
     tiers = {t.id: t.tier for t in ctx.workflow.tools}
     return [t for t in node.tools if tiers.get(t) is tier]
+
+
+@rule("A009", Severity.WARNING, "calendars name time zones that exist")
+def _known_time_zones(ctx: Context) -> Iterator[Finding]:
+    """A time zone the simulator cannot load would silently be UTC: every calendar is checked (pools,
+    systems, pool members, the arrival calendar)."""
+    sites: list[tuple[str, str, Any]] = []
+    for actor in ctx.workflow.actors:
+        calendar = getattr(actor, "calendar", None)
+        if calendar is not None:
+            sites.append((ctx.actor_loc(actor.id, "calendar.timezone"), f"`{actor.id}`", calendar))
+        for position, member in enumerate(getattr(actor, "members", ())):
+            if member.calendar is not None:
+                sites.append((ctx.actor_loc(actor.id, f"members[{position}].calendar.timezone"),
+                              f"`{actor.id}` member {member.name}", member.calendar))
+    arrivals = getattr(ctx.workflow.simulation.arrivals, "calendar", None)
+    if arrivals is not None:
+        sites.append(("simulation.arrivals.calendar.timezone", "the arrivals", arrivals))
+    for location, whose, calendar in sites:
+        if not _zone_exists(calendar.timezone):
+            yield ctx.finding(
+                "A009",
+                location,
+                f"the calendar of {whose} names time zone `{calendar.timezone}`, which is not known: "
+                "simulation would count its hours in UTC",
+                _near(calendar.timezone, _zone_names()) or "write an IANA time zone, e.g. `Europe/Berlin` or `UTC`",
+            )
+
+
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 @rule("G001", Severity.ERROR, "critical tools only after an approval on every path")
