@@ -79,6 +79,8 @@ class _Tally:
         self.node_wait: Counter[str] = Counter()
         self.edges: Counter[tuple[str, str]] = Counter()
         self.escalated_in: Counter[str] = Counter()
+        self.wait_split: dict[str, Counter[str]] = defaultdict(Counter)
+        """Node -> waited seconds by why: queue, calendar, rate_limit, escalation (for the waits plot)."""
         self.first = math.inf
         self.last = -math.inf
         limited = results.limited_tools
@@ -133,13 +135,26 @@ class _Tally:
                 if tool in limited:
                     self.tool_waits[tool].append(wait)
             self.node_visits[node] += 1
-            self.node_wait[node] += step[WAIT]
+            if step[WAIT] > 0:
+                self._count_wait(node, step)
             for source in step[JOINED] or ([step[FROM]] if step[FROM] is not None else []):
                 self.edges[(source, node)] += 1
                 seen[f"{source}>{node}"] += 1
         for transition, count in seen.items():
             if count > 1:
                 self.loops[transition] += 1
+
+    def _count_wait(self, node: str, step: Sequence[Any]) -> None:
+        """A step that waited: its wait, split by why (escalation: it waited out the SLA)."""
+        wait = step[WAIT]
+        self.node_wait[node] += wait
+        split = self.wait_split[node]
+        reason = step[REASON]
+        if reason in ("escalation", "rate_limit"):
+            split[reason] += wait
+        else:
+            split["queue"] += step[QUEUE]
+            split["calendar"] += wait - step[QUEUE]
 
     def _horizon(self, plan: Any) -> None:
         """First arrival to last end, and each pool's working time in it."""
@@ -554,23 +569,11 @@ class Results:
         """Mean wait per node, split by why (queue, calendar, rate limit, escalation)."""
         from matplotlib.figure import Figure  # noqa: PLC0415
 
-        sums: dict[str, Counter[str]] = defaultdict(Counter)
-        visits: Counter[str] = Counter()
-        for payload in self.payloads:
-            for case in payload["cases"]:
-                for step in case["steps"]:
-                    visits[step[N]] += 1
-                    wait = step[WAIT]
-                    if wait <= 0:
-                        continue
-                    reason = step[REASON]
-                    if reason == "escalation":
-                        sums[step[N]]["escalation"] += wait
-                    elif reason == "rate_limit":
-                        sums[step[N]]["rate_limit"] += wait
-                    else:
-                        sums[step[N]]["queue"] += step[QUEUE]
-                        sums[step[N]]["calendar"] += wait - step[QUEUE]
+        sums: dict[str, Counter[str]] = defaultdict(Counter)  # from the tallies: no second pass over the cases
+        for rep in self._reps:
+            for node, split in rep.wait_split.items():
+                sums[node].update(split)
+        visits = self._counter("node_visits")
         label = display_names(self.compiled.workflow)
         ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         nodes = _unique([label.get(n, n) for n in ids], ids)
