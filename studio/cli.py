@@ -436,7 +436,7 @@ def _setup_simulate(p: argparse.ArgumentParser) -> None:
 
 
 def _setup_sweep(p: argparse.ArgumentParser) -> None:
-    from studio.simulate.sweep import add_arguments, cmd_sweep  # noqa: PLC0415
+    from studio.simulate.sweeps import add_arguments, cmd_sweep  # noqa: PLC0415
 
     add_arguments(p)
     p.set_defaults(func=cmd_sweep)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from studio.simulate.runtime import CaseStop
     from studio.simulate.scenarios import ScenarioError
     from studio.simulate.scenarios import apply as apply_scenario
-    from studio.simulate.sweep import SweepResult, sweep
+    from studio.simulate.sweeps import SweepResult, sweep
     from studio.simulate.walkthrough import Walkthrough
 
 _WHERE = {
@@ -54,8 +54,8 @@ _WHERE = {
     "compile": ("compiler", "compile_workflow"),
     "run_gold": ("gold", "run_gold"),
     "simulate": ("runner", "simulate"),
-    "SweepResult": ("sweep", "SweepResult"),
-    "sweep": ("sweep", "sweep"),
+    "SweepResult": ("sweeps", "SweepResult"),
+    "sweep": ("sweeps", "sweep"),
 }
 
 __all__ = [

@@ -98,6 +98,20 @@ def _check_out(out: Path) -> None:
         raise OutputError(f"--out `{out}` is not writable; choose a folder you can write to")
 
 
+def refused(file: str, exc: Exception, invalid: str) -> int:
+    """Exit 1 for a run that was refused: a workflow with error findings (each printed, then ``invalid``),
+    or the kernel and LangGraph disagreeing on a verified case."""
+    from studio.errors import WorkflowInvalid  # noqa: PLC0415
+
+    if isinstance(exc, WorkflowInvalid):
+        for finding in exc.findings:
+            print(finding.format(), file=sys.stderr)
+        print(f"{file}: {invalid}", file=sys.stderr)
+    else:
+        print(f"{file}: {exc}", file=sys.stderr)
+    return 1
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from studio import io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
@@ -117,14 +131,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             out=args.out, resume=args.resume, allow_llm=args.allow_llm, gold=args.gold,
             engine=args.engine, verify=args.verify, executor=args.executor, scheduler=args.scheduler,
         )
-    except EngineMismatch as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
-        return 1
-    except WorkflowInvalid as exc:
-        for finding in exc.findings:
-            print(finding.format(), file=sys.stderr)
-        print(f"{args.file}: cannot simulate a workflow with error findings", file=sys.stderr)
-        return 1
+    except (EngineMismatch, WorkflowInvalid) as exc:
+        return refused(args.file, exc, "cannot simulate a workflow with error findings")
     baseline = comparison = None
     if args.scenario:  # the same run without the scenario, to compare with (no files written for it)
         from studio.simulate.results import compare  # noqa: PLC0415

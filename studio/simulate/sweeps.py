@@ -28,7 +28,6 @@ import itertools
 import math
 import os
 import sys
-import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -491,7 +490,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from studio import io as studio_io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
-    from studio.simulate._cli import _check_out  # noqa: PLC0415
+    from studio.simulate._cli import _check_out, refused  # noqa: PLC0415
     from studio.simulate.runner import EngineMismatch  # noqa: PLC0415
 
     parse_grid(args.grid)  # bad syntax is refused before the file is read
@@ -504,26 +503,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor=args.executor, workers=args.workers, scheduler=args.scheduler, engine=args.engine,
             verify=args.verify, progress=not args.no_progress, allow_llm=args.allow_llm,
         )
-    except EngineMismatch as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
-        return 1
-    except WorkflowInvalid as exc:
-        for finding in exc.findings:
-            print(finding.format(), file=sys.stderr)
-        print(f"{args.file}: a scenario of the sweep has error findings; it cannot be simulated", file=sys.stderr)
-        return 1
+    except (EngineMismatch, WorkflowInvalid) as exc:
+        return refused(args.file, exc, "a scenario of the sweep has error findings; it cannot be simulated")
     written = result.save(out)
     print(result.text())
     print("wrote " + ", ".join(str(path) for path in written), file=sys.stderr)
     return 0
-
-
-class _CallableModule(types.ModuleType):
-    """``studio.simulate.sweep`` is both this module and its function: Python binds the module to the
-    package's name once the module is imported, so the module calls the function too."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
