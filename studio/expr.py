@@ -70,6 +70,7 @@ __all__ = [
     "EvaluationError",
     "Expression",
     "ExpressionError",
+    "attribute_chain",
     "check",
     "parse",
 ]
@@ -500,6 +501,18 @@ class _Source:
         return self.index(getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
 
 
+
+def attribute_chain(node: ast.expr) -> tuple[ast.expr, list[str]]:
+    """``vendor.country.code`` -> (the ``vendor`` name node, ``["country", "code"]``): the expression the
+    attributes hang on, and the attributes in reading order (the exporters' translators use it too)."""
+    attributes: list[str] = []
+    current = node
+    while isinstance(current, ast.Attribute):
+        attributes.append(current.attr)
+        current = current.value
+    attributes.reverse()
+    return current, attributes
+
 class _Compiler:
     def __init__(self, text: str, source: _Source, strict: bool) -> None:
         self.text = text
@@ -622,14 +635,10 @@ class _Compiler:
         self.fail(node, f"the literal `{self.snippet(node)}` is not allowed")
 
     def field_or_constant(self, node: ast.Name | ast.Attribute, lenient: bool) -> _Node:
-        path: list[str] = []
-        current: ast.expr = node
-        while isinstance(current, ast.Attribute):
-            path.append(current.attr)
-            current = current.value
+        current, path = attribute_chain(node)
         if not isinstance(current, ast.Name):
             assert isinstance(node, ast.Attribute)
-            attr = path[-1]
+            attr = path[0]
             hint = f"; to call a function write {attr}(x)" if attr in FUNCTIONS else ""
             self.fail(
                 self.attr_column(node) if len(path) == 1 else self.source.end(current) + 2,
@@ -637,7 +646,6 @@ class _Compiler:
                 f"(like `vendor.country`){hint}",
             )
         name = current.id
-        path.reverse()
         if name in _CONSTANT_NAMES:
             if path:
                 self.fail(node, f"`{name}` is a constant and has no fields")

@@ -12,7 +12,7 @@ import ast
 import math
 from typing import Any
 
-from studio.expr import FUNCTIONS
+from studio.expr import FUNCTIONS, attribute_chain
 
 __all__ = ["BINOPS", "COMPARES", "CONSTANTS", "LENIENT", "PythonTranslator", "field_path", "probability_only_branches"]
 
@@ -40,16 +40,10 @@ def probability_only_branches(workflow: Any) -> list[tuple[int, Any]]:
 
 def field_path(node: ast.Name | ast.Attribute) -> list[str]:
     """``vendor.country`` -> ``["vendor", "country"]``; raises ``ValueError`` unless it starts at a name."""
-    path: list[str] = []
-    current: ast.expr = node
-    while isinstance(current, ast.Attribute):
-        path.append(current.attr)
-        current = current.value
-    if not isinstance(current, ast.Name):
+    root, attributes = attribute_chain(node)
+    if not isinstance(root, ast.Name):
         raise ValueError("attributes can only follow a field name")
-    path.append(current.id)
-    path.reverse()
-    return path
+    return [root.id, *attributes]
 
 
 class PythonTranslator:
