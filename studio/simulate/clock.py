@@ -196,6 +196,10 @@ class MemberPool(Pool):
         self.choose(best)
         return best_begin, best_free - t
 
+    def people(self) -> list[tuple[WorkCalendar | None, float]]:
+        """Each person's calendar and pace, in order (what the pool was made from)."""
+        return list(zip(self._calendars, self._speeds, strict=True))
+
     def choose(self, index: int) -> None:
         self.chosen = index
         self.calendar = self._calendars[index]

@@ -79,11 +79,10 @@ class _Node:
 class _Case:
     """A case in flight. It is also the runtime's per-case clock (the ``cc`` of :class:`CaseRun`)."""
 
-    __slots__ = ("clock", "error", "nodes", "open", "row", "run", "state", "superstep")
+    __slots__ = ("clock", "error", "nodes", "open", "run", "state", "superstep")
 
     def __init__(self, clock: _Now, row: dict[str, Any]) -> None:
         self.clock = clock
-        self.row = row
         self.run: CaseRun | None = None
         self.state: dict[str, Any] = {"case": dict(row), "trace": [], "transitions": {}, "route": {}}
         self.superstep = 0

@@ -197,12 +197,9 @@ class Env:
         self.failures = failures
         self.models = dict(models or {})
         contended = clock is not None
-        self.calendars: dict[str, WorkCalendar] = {}
         self.pools: dict[str, Pool] = {}
         for pool_id, (capacity, calendar) in sorted(plan.pools.items()):
             work = WorkCalendar(calendar) if calendar is not None else None
-            if work is not None:
-                self.calendars[pool_id] = work
             members = plan.members.get(pool_id)
             if members:  # people who differ: each with their own hours and pace
                 self.pools[pool_id] = MemberPool(

@@ -92,7 +92,7 @@ class _ReplayMemberPool(MemberPool):
     __slots__ = ("_grants",)
 
     def __init__(self, pool: MemberPool, grants: deque[_Grant]) -> None:
-        super().__init__(pool.id, list(zip(pool._calendars, pool._speeds, strict=True)), contended=False)
+        super().__init__(pool.id, pool.people(), contended=False)
         self._grants = grants
 
     def start(self, t: float) -> tuple[float, float]:
