@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import io
+from studio import fileio
 from studio.model import Workflow
 from studio.widgets.controller import StudioController
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write_case_data(folder)
-        path = io.save(generated_workflow(args.nodes), folder / "workflow.yaml")
+        path = fileio.save(generated_workflow(args.nodes), folder / "workflow.yaml")
         controller = StudioController(path)
         wf = controller.workflow
         print(f"workflow: {len(wf.nodes)} nodes, {len(wf.edges)} edges, {len(wf.actors)} actors; "

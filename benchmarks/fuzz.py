@@ -44,7 +44,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from studio import io
+from studio import fileio
 from studio.errors import StudioError
 from studio.export import import_bpmn
 from studio.expr import parse
@@ -282,7 +282,7 @@ def fuzz_yaml(budget: int, deadline: float) -> Tally:
         "tests/fixtures/invalid/*.yaml")
 
     def load_and_validate(text: str) -> None:
-        workflow = io.loads(text, "fuzz.yaml")
+        workflow = fileio.loads(text, "fuzz.yaml")
         validate(workflow)
 
     documents = _documents.map(lambda doc: json.dumps(doc, allow_nan=True))
@@ -320,7 +320,7 @@ def fuzz_data(budget: int, deadline: float) -> Tally:
         def body(item: tuple[Path, str]) -> None:
             path, text = item
             path.write_text(text, encoding="utf-8", errors="surrogatepass")
-            tally.run(text, lambda: io.load_cases(path))
+            tally.run(text, lambda: fileio.load_cases(path))
 
         _chunks(st.one_of(_csv_text.map(lambda t: (csv_path, t)), _jsonl_text.map(lambda t: (jsonl_path, t))), body,
                 budget, deadline, tally)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analyze_render import make_workflow
 
-from studio import io
+from studio import fileio
 from studio.analysis import analyze
 from studio.validate import validate
 
@@ -32,7 +32,7 @@ GOAL_SECONDS = 3.0
 
 def _once(path: Path) -> tuple[float, float, float]:
     t0 = time.perf_counter()
-    workflow = io.load(path)
+    workflow = fileio.load(path)
     t1 = time.perf_counter()
     validate(workflow)
     t2 = time.perf_counter()
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     workflow = make_workflow(args.nodes)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "large.yaml"
-        io.save(workflow, path)
+        fileio.save(workflow, path)
         size = path.stat().st_size
         print(f"{len(workflow.nodes)} nodes, {len(workflow.edges)} edges, {size / 1e6:.1f} MB of YAML")
         if args.profile:

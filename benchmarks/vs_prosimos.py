@@ -192,7 +192,7 @@ def main() -> None:  # noqa: PLR0915 - one straight run: both tools, then the ta
     if importlib.util.find_spec("prosimos") is None:
         sys.exit('Prosimos is not installed: pip install -e ".[bench]" (or pip install "prosimos>=2.1")')
 
-    from studio import io  # noqa: PLC0415 - the benchmark's own reading of the imported workflow
+    from studio import fileio  # noqa: PLC0415 - the benchmark's own reading of the imported workflow
     from studio.model import Human  # noqa: PLC0415
     from studio.simulate.clock import WorkCalendar  # noqa: PLC0415
 
@@ -216,7 +216,7 @@ def main() -> None:  # noqa: PLR0915 - one straight run: both tools, then the ta
         s_cpu, s_wall = timed([*studio_command(), "simulate", str(workflow_file), "--cases", str(args.cases),
                                "--replications", str(args.replications), "--seed", str(args.seed),
                                "--out", str(out), "--no-progress"])
-        workflow = io.load(workflow_file)
+        workflow = fileio.load(workflow_file)
         pools = {a.id: a for a in workflow.actors if isinstance(a, Human)}
         names = {pool_id: actor.name or pool_id for pool_id, actor in pools.items()}
         studio = studio_figures(out, names)

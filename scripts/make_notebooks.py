@@ -274,21 +274,21 @@ for attempt in (
     md("Undo and redo step through the history; the file follows:"),
     check(
         """
-from studio import io
+from studio import fileio
 
 print(c.history[-2:])
 if c.can_undo:  # nothing to undo when a second run changed nothing
     c.undo()
-    print("after undo:", ("legal_review", "receive_goods") in [e.key for e in io.load(path).edges])
+    print("after undo:", ("legal_review", "receive_goods") in [e.key for e in fileio.load(path).edges])
     c.redo()
-    print("after redo:", ("legal_review", "receive_goods") in [e.key for e in io.load(path).edges])
+    print("after redo:", ("legal_review", "receive_goods") in [e.key for e in fileio.load(path).edges])
 """
     ),
     code(
         """
 svg = c.diagram_svg()  # what the Map tab shows
 assert "legal_review" in svg and "intake_request" in svg
-assert "legal_review" in io.load(path).node_ids
+assert "legal_review" in fileio.load(path).node_ids
 display(SVG(svg))
 """
     ),
@@ -549,7 +549,7 @@ import sys
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from studio.io import load_cases
+from studio.fileio import load_cases
 
 app_path = WORK / "04_export" / "procurement_app.py"
 assert c.export(app_path, target="langgraph").ok

@@ -31,7 +31,7 @@ if _TYPE_CHECKING:  # pragma: no cover
     from studio.analysis import analyze
     from studio.errors import Finding, GraphvizMissing, LoadError, Severity, StudioError, WorkflowInvalid
     from studio.export import diff_workflows, to_controlplane
-    from studio.io import dumps, load, load_cases, loads, save
+    from studio.fileio import dumps, load, load_cases, loads, save
     from studio.model import Workflow
     from studio.render import to_dot, to_mermaid
     from studio.simulate import Results, Walkthrough
@@ -50,13 +50,13 @@ _WHERE = {
     "WorkflowInvalid": "studio.errors",
     "analyze": "studio.analysis",
     "diff_workflows": "studio.export",
-    "dumps": "studio.io",
+    "dumps": "studio.fileio",
     "list_templates": "studio.templates",
-    "load": "studio.io",
-    "load_cases": "studio.io",
+    "load": "studio.fileio",
+    "load_cases": "studio.fileio",
     "load_template": "studio.templates",
-    "loads": "studio.io",
-    "save": "studio.io",
+    "loads": "studio.fileio",
+    "save": "studio.fileio",
     "to_controlplane": "studio.export",
     "to_dot": "studio.render",
     "to_mermaid": "studio.render",

@@ -13,7 +13,7 @@ from typing import Any
 
 import networkx as nx
 
-from studio import _gcpause, io
+from studio import _gcpause, fileio
 from studio import graph_analysis as ga
 from studio.model import Workflow, format_duration
 
@@ -260,13 +260,13 @@ def analyze(workflow: Workflow, observed: ga.Observed | None = None, route_limit
 
     ``observed`` maps ``(from_actor, to_actor)`` to hand-off counts from a simulation; they then
     weight the interaction network and the hot spots. ``data`` (rows, a path or
-    :class:`~studio.io.Cases`) routes decisions without branch probabilities by their conditions
+    :class:`~studio.fileio.Cases`) routes decisions without branch probabilities by their conditions
     for the success estimate and the route probabilities; by default (:data:`SAMPLE_DATA`) the
     workflow's own ``simulation.sample_data`` when the file exists; None: no data (branches the
     workflow gives no probability for are split evenly).
     """
     if data is SAMPLE_DATA:
-        path = io.sample_path(workflow)
+        path = fileio.sample_path(workflow)
         data = path if path is not None and path.is_file() else None
     index = ga._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
     success = ga._success_estimate(index, ga._rows_of(data))  # first: its branch shares weight the routes

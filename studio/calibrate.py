@@ -141,7 +141,7 @@ def _seconds(text: str, where: str) -> float:
 def read_log(path: str | os.PathLike[str], *, case: str | None = None, activity: str | None = None,  # noqa: PLR0913 - the log's column names, each an optional keyword
              resource: str | None = None, start: str | None = None, end: str | None = None) -> EventLog:
     """Read a ``.csv`` or ``.xes`` event log; column (or XES attribute) names given or guessed."""
-    from studio.io import read_limited  # noqa: PLC0415
+    from studio.fileio import read_limited  # noqa: PLC0415
 
     given = {"case": case, "activity": activity, "resource": resource, "start": start, "end": end}
     text = read_limited(path, "data_bytes", "event log")

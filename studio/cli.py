@@ -22,7 +22,7 @@ from studio import limits
 from studio.errors import Finding, LoadError, StudioError, has_errors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from studio import io
+    from studio import fileio
     from studio.model import Workflow
 
 EXIT_OK = 0
@@ -70,26 +70,26 @@ def _print_load_error(exc: LoadError, stream: TextIO) -> None:
 # --------------------------------------------------------------------------- validate
 
 
-def _data_for(workflow: Workflow, explicit: str | None) -> io.Cases | None:
-    from studio import io  # noqa: PLC0415 - each command loads what it needs (start-up time)
+def _data_for(workflow: Workflow, explicit: str | None) -> fileio.Cases | None:
+    from studio import fileio  # noqa: PLC0415 - each command loads what it needs (start-up time)
 
     if explicit is not None:
-        return io.load_cases(explicit)
-    path = io.sample_path(workflow)
+        return fileio.load_cases(explicit)
+    path = fileio.sample_path(workflow)
     if path is not None and path.is_file():
-        return io.load_cases(path)
+        return fileio.load_cases(path)
     return None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from studio import io  # noqa: PLC0415
+    from studio import fileio  # noqa: PLC0415
     from studio.validate import summary, validate  # noqa: PLC0415
 
     worst = EXIT_OK
     report: list[dict[str, Any]] = []
     for file in args.files:
         try:
-            workflow = io.load(file)
+            workflow = fileio.load(file)
             data = _data_for(workflow, args.data)
         except LoadError as exc:
             worst = EXIT_USAGE
@@ -153,14 +153,14 @@ def describe(workflow: Workflow, findings: Sequence[Finding]) -> str:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from studio import io, templates  # noqa: PLC0415
+    from studio import fileio, templates  # noqa: PLC0415
     from studio.validate import validate  # noqa: PLC0415
 
     files = args.files or [str(t.workflow_path) for t in templates.list_templates()]
     worst = EXIT_OK
     for file in files:
         try:
-            workflow = io.load(file)
+            workflow = fileio.load(file)
             data = _data_for(workflow, None)
         except LoadError as exc:
             _print_load_error(exc, sys.stderr)
@@ -178,7 +178,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from studio import _backup, io, templates  # noqa: PLC0415
+    from studio import _backup, fileio, templates  # noqa: PLC0415
     from studio.model import Metadata  # noqa: PLC0415
 
     template = None
@@ -207,9 +207,9 @@ def cmd_new(args: argparse.Namespace) -> int:
     for extra in (template.sample_path, template.gold_path) if template is not None else ():
         if extra.is_file():
             _backup.backup(target / extra.name)
-            io.atomic_write(target / extra.name, extra.read_text(encoding="utf-8"))
+            fileio.atomic_write(target / extra.name, extra.read_text(encoding="utf-8"))
     kept = _backup.backup(target / "workflow.yaml")
-    io.save(workflow, target / "workflow.yaml")
+    fileio.save(workflow, target / "workflow.yaml")
     origin = f"from template `{template.name}`" if template is not None else "(blank: start -> first_step -> end)"
     print(f"wrote {target / 'workflow.yaml'} {origin}")
     if kept is not None:
@@ -246,12 +246,12 @@ def template_descriptions() -> list[tuple[str, str]]:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from studio import io  # noqa: PLC0415
+    from studio import fileio  # noqa: PLC0415
     from studio.model import json_schema  # noqa: PLC0415
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if args.output:
-        io.atomic_write(args.output, text)
+        fileio.atomic_write(args.output, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -261,13 +261,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from studio import io, render  # noqa: PLC0415
+    from studio import fileio, render  # noqa: PLC0415
 
     try:
         fmt = render.format_for(args.output, args.format)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    workflow = io.load(args.file)
+    workflow = fileio.load(args.file)
     findings: list[Finding] | None = None
     if args.findings:
         from studio.validate import validate  # noqa: PLC0415
@@ -282,10 +282,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from studio import io  # noqa: PLC0415
+    from studio import fileio  # noqa: PLC0415
     from studio.analysis import analyze  # noqa: PLC0415
 
-    workflow = io.load(args.file)
+    workflow = fileio.load(args.file)
     report = analyze(workflow, route_limit=args.routes)
     if args.format == "json":
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
@@ -295,12 +295,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_minutes(args: argparse.Namespace) -> int:
-    from studio import io  # noqa: PLC0415
+    from studio import fileio  # noqa: PLC0415
     from studio.minutes import MinutesError, minutes_format, write_minutes  # noqa: PLC0415
 
     try:
         minutes_format(args.output)
-        workflow = io.load(args.file)
+        workflow = fileio.load(args.file)
         path = write_minutes(workflow, args.output, results=args.results)
     except MinutesError as exc:
         raise UsageError(str(exc)) from None
@@ -309,7 +309,7 @@ def cmd_minutes(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from studio import io  # noqa: PLC0415
+    from studio import fileio  # noqa: PLC0415
     from studio.calibrate import calibrate, read_log  # noqa: PLC0415
     from studio.validate import validate  # noqa: PLC0415
 
@@ -320,7 +320,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     findings = validate(result.workflow)
     for finding in findings:
         print(finding.format(), file=sys.stderr)
-    print(f"wrote {io.save(result.workflow, args.output)}", file=sys.stderr)
+    print(f"wrote {fileio.save(result.workflow, args.output)}", file=sys.stderr)
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
 
 

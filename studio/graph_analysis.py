@@ -632,7 +632,7 @@ class SuccessEstimate:
 def success_estimate(workflow: Workflow, graph: nx.DiGraph | None = None, data: Any = None) -> SuccessEstimate:
     """Share of cases that complete, as :func:`studio.simulate.simulate` would find it.
 
-    ``data``: sample rows (a :class:`~studio.io.Cases`, a path or dicts); decisions without branch
+    ``data``: sample rows (a :class:`~studio.fileio.Cases`, a path or dicts); decisions without branch
     probabilities are routed by evaluating their conditions on each row (cases cycle through the
     rows), without data their branches are split evenly. The walk is exact for a workflow without
     parallel sections: every state a case can be in (node, loop counts, the approval decisions and
@@ -646,9 +646,9 @@ def success_estimate(workflow: Workflow, graph: nx.DiGraph | None = None, data: 
 def _rows_of(data: Any) -> list[dict[str, Any]] | None:
     if data is None:
         return None
-    from studio import io  # noqa: PLC0415 - only when data is given
+    from studio import fileio  # noqa: PLC0415 - only when data is given
 
-    cases = io.as_cases(data)
+    cases = fileio.as_cases(data)
     return [dict(row) for row in cases.rows] if cases is not None else None
 
 

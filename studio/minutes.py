@@ -29,7 +29,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from studio import io
+from studio import fileio
 from studio.errors import Finding, GraphvizMissing, LoadError, StudioError
 from studio.model import RACI_ROLES, StepNotes, Workflow
 
@@ -76,7 +76,7 @@ def load_results(folder: str | os.PathLike[str], workflow: Workflow) -> Any:
         raise MinutesError(f"`{folder}` holds no `kpis.json`; run `studio simulate FILE --out {folder}` first, "
                            "or pass the folder a run wrote")
     try:
-        kpis = json.loads(io.read_limited(kpis_path, "data_bytes", "results file"))
+        kpis = json.loads(fileio.read_limited(kpis_path, "data_bytes", "results file"))
     except LoadError as exc:
         raise MinutesError(exc.findings[0].message + f" ({exc.findings[0].hint})") from None
     except ValueError as exc:
@@ -194,10 +194,10 @@ def _findings(workflow: Workflow) -> list[Finding]:
 
     data: Any = None
     extra: list[Finding] = []
-    sample = io.sample_path(workflow)
+    sample = fileio.sample_path(workflow)
     if sample is not None and sample.is_file():
         try:
-            data = io.load_cases(sample)
+            data = fileio.load_cases(sample)
         except LoadError as exc:  # the minutes still go out; the data's problem is one of the findings
             extra = list(exc.findings)
     return extra + validate(workflow, data=data)
@@ -464,7 +464,7 @@ def write_minutes(
     fmt = minutes_format(target)
     found = list(findings) if findings is not None else _findings(workflow)
     if fmt == "html":
-        return io.atomic_write(target, minutes_html(workflow, findings=found, results=results))
+        return fileio.atomic_write(target, minutes_html(workflow, findings=found, results=results))
     from studio import render  # noqa: PLC0415
 
     picture = target.with_name(f"{target.stem}-map.png")
@@ -474,5 +474,5 @@ def write_minutes(
     except GraphvizMissing:
         link = None
     except OSError as exc:
-        raise io.os_error_at(exc, picture) from exc
-    return io.atomic_write(target, minutes_markdown(workflow, findings=found, results=results, image=link))
+        raise fileio.os_error_at(exc, picture) from exc
+    return fileio.atomic_write(target, minutes_markdown(workflow, findings=found, results=results, image=link))

@@ -1092,7 +1092,7 @@ class Workflow(Strict):
 
     @property
     def source(self) -> Any:
-        """Where this workflow was loaded from (a ``studio.io.Source``), or None."""
+        """Where this workflow was loaded from (a ``studio.fileio.Source``), or None."""
         return self._source
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import graphviz
 from studio import graph as g
 from studio import graph_analysis as ga
 from studio.errors import Finding, GraphvizMissing, Severity
-from studio.io import atomic_write
+from studio.fileio import atomic_write
 from studio.model import Agent, Human, Task, Tier, Workflow
 
 Lanes = Literal["actor", "kind", "none"]

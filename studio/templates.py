@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from studio.io import load
+from studio.fileio import load
 from studio.model import Workflow
 
 

@@ -29,7 +29,7 @@ from studio import _secrets as secret_scan
 from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
 from studio.expr import Expression, ExpressionError, parse
-from studio.io import (
+from studio.fileio import (
     ALLOW_OUTSIDE_ENV,
     Cases,
     Source,
@@ -160,7 +160,7 @@ def _near(word: str, choices: Iterable[str]) -> str:
 def validate(workflow: Workflow, data: Any = None) -> list[Finding]:
     """Every finding for ``workflow``, sorted by place then severity.
 
-    ``data`` is case data (a path to CSV/JSONL, rows, a DataFrame or :class:`~studio.io.Cases`);
+    ``data`` is case data (a path to CSV/JSONL, rows, a DataFrame or :class:`~studio.fileio.Cases`);
     when given, conditions must only read fields the data has or an earlier step produces.
     """
     cases = as_cases(data)
@@ -1124,7 +1124,7 @@ def _data_files(ctx: Context) -> Iterator[Finding]:
 def data_secrets(cases: Cases) -> list[tuple[int, str, str, str]]:
     """``(row index, column, text, what)`` for every string of case data that looks like a secret.
 
-    Scanned once per :class:`~studio.io.Cases` (validation's D006 and the run's redaction share it)."""
+    Scanned once per :class:`~studio.fileio.Cases` (validation's D006 and the run's redaction share it)."""
     cached: list[tuple[int, str, str, str]] | None = cases.derived.get("secrets")
     if cached is None:
         texts = [(index, str(column), value) for index, row in enumerate(cases.rows)

@@ -9,8 +9,8 @@ import json
 import pytest
 from conftest import FIXTURES
 
+from studio import fileio
 from studio import graph_analysis as ga
-from studio import io
 from studio.analysis import analyze
 from studio.cli import main
 from studio.model import Workflow
@@ -20,7 +20,7 @@ CASES = 20_000
 
 
 def load(name: str) -> Workflow:
-    return io.load(HERE / f"{name}.yaml")
+    return fileio.load(HERE / f"{name}.yaml")
 
 
 # --------------------------------------------------------------------------- known answers

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, TEMPLATES
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.render import to_dot, to_mermaid
 
@@ -25,7 +25,7 @@ def test_render_every_format(suffix: str, tmp_path: Path, capsys: pytest.Capture
     assert main(["render", str(PROCUREMENT), "-o", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 1000
     assert f"wrote {out}" in capsys.readouterr().err
-    workflow = io.load(PROCUREMENT)
+    workflow = fileio.load(PROCUREMENT)
     if suffix == "dot":
         assert out.read_text(encoding="utf-8") == to_dot(workflow)
     if suffix == "mmd":
@@ -50,9 +50,9 @@ def test_render_with_findings_outlines_them(tmp_path: Path) -> None:
 def test_render_with_findings_uses_the_sample_data(tmp_path: Path) -> None:
     folder = tmp_path / "wf"
     folder.mkdir()
-    workflow = io.load(FIXTURES / "valid" / "base.yaml")
+    workflow = fileio.load(FIXTURES / "valid" / "base.yaml")
     workflow.simulation.sample_data = "cases.csv"
-    io.save(workflow, folder / "workflow.yaml")
+    fileio.save(workflow, folder / "workflow.yaml")
     (folder / "cases.csv").write_text("id,total\n1,500\n", encoding="utf-8")  # no `amount` column
     out = tmp_path / "base.dot"
     assert main(["render", str(folder / "workflow.yaml"), "-o", str(out), "--findings"]) == 0

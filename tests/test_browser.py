@@ -81,10 +81,10 @@ def _write_large(path: Path, nodes: int = 50) -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from studio import io
+    from studio import fileio
 
     path.parent.mkdir(parents=True)
-    io.save(module.generated_workflow(nodes), path)
+    fileio.save(module.generated_workflow(nodes), path)
     module._write_case_data(path.parent)
 
 
@@ -343,13 +343,13 @@ def _status(studio: object, text: str) -> None:
 
 def _saved(workflow_file: Path, check: object, what: str) -> None:
     """Wait for the autosave to hold ``check(workflow)`` (it follows the redraw)."""
-    from studio import io
+    from studio import fileio
 
     deadline = time.monotonic() + 60
     problem: object = None
     while True:
         try:
-            if check(io.load(workflow_file)):  # type: ignore[operator]
+            if check(fileio.load(workflow_file)):  # type: ignore[operator]
                 return
         except Exception as exc:  # a half-written file: tried again until the deadline
             problem = exc

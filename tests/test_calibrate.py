@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.calibrate import CalibrationError, EventLog, calibrate, read_log
 from studio.cli import main
 from studio.model import Decision, Human, Join, Parallel, System, Task
@@ -68,14 +68,14 @@ def test_columns_are_guessed_and_reported_or_named(tmp_path: Path, capsys: pytes
     assert any("`Start Timestamp` (guessed; name another with --start)" in note for note in guessed.notes)
     known = calibrate(read_log(LOGS / "known.csv")).workflow
     renamed = calibrate(read_log(LOGS / "renamed.csv")).workflow
-    assert io.to_data(renamed)["nodes"] == io.to_data(known)["nodes"]
+    assert fileio.to_data(renamed)["nodes"] == fileio.to_data(known)["nodes"]
     out = tmp_path / "w.yaml"
     code = main(["calibrate", str(LOGS / "renamed.csv"), "-o", str(out), "--case", "Case ID",
                  "--start", "Start Timestamp", "--end", "Complete Timestamp"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "column for activity: `Activity` (guessed" in printed and "column for case" not in printed
-    assert io.load(out).metadata.name == "w" or io.load(out).metadata.name == "renamed"
+    assert fileio.load(out).metadata.name == "w" or fileio.load(out).metadata.name == "renamed"
 
 
 def test_semicolons_naive_times_and_other_names_are_read() -> None:
@@ -130,7 +130,7 @@ def test_simulate_calibrate_simulate_keeps_cycle_time_and_frequencies(tmp_path: 
     write_event_log(original, log_path)
     out = tmp_path / "calibrated.yaml"
     assert main(["calibrate", str(log_path), "-o", str(out)]) == 0
-    calibrated = io.load(out)
+    calibrated = fileio.load(out)
     assert not [f for f in validate(calibrated) if f.is_error]
     again = simulate(calibrated, seed=7)
     write_event_log(again, tmp_path / "again.xes")
@@ -154,8 +154,8 @@ def test_xes_and_csv_logs_calibrate_alike_and_parallel_work_is_a_split(tmp_path:
     write_event_log(results, tmp_path / "log.xes")
     from_csv = calibrate(read_log(tmp_path / "log.csv"), name="onboarding").workflow
     from_xes = calibrate(read_log(tmp_path / "log.xes"), name="onboarding").workflow
-    assert io.to_data(from_csv)["nodes"] == io.to_data(from_xes)["nodes"]
-    assert io.to_data(from_csv)["edges"] == io.to_data(from_xes)["edges"]
+    assert fileio.to_data(from_csv)["nodes"] == fileio.to_data(from_xes)["nodes"]
+    assert fileio.to_data(from_csv)["edges"] == fileio.to_data(from_xes)["edges"]
     split = next(n for n in from_csv.nodes if isinstance(n, Parallel))
     join = next(n for n in from_csv.nodes if isinstance(n, Join))
     names = {n.id: n.name for n in from_csv.nodes}

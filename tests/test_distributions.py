@@ -14,7 +14,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
-from studio import io
+from studio import fileio
 from studio.model import DurationModel, Workflow, distribution_mean, parse_duration
 from studio.simulate.behaviour import Rng, quantile, sampler
 
@@ -199,12 +199,12 @@ def test_load_save_load_is_exact() -> None:
         "apiVersion": "studio/v1", "metadata": {"name": "durations"},
         "actors": [{"id": "bot", "kind": "agent"}], "nodes": nodes, "edges": edges,
     })
-    text = io.dumps(workflow)
-    again = io.loads(text)
+    text = fileio.dumps(workflow)
+    again = fileio.loads(text)
     assert again == workflow
-    assert io.dumps(again) == text
+    assert fileio.dumps(again) == text
     assert "dist: gamma\n" in text and "shape: 2.5\n" in text and "dist: exponnorm\n" in text
-    written = [n["behaviour"]["duration"] for n in io.to_data(again)["nodes"][1:-1]]
+    written = [n["behaviour"]["duration"] for n in fileio.to_data(again)["nodes"][1:-1]]
     assert written[0] == {"dist": "gamma", "shape": 2.5, "scale": "2m", "loc": "30s", "min": "1m", "max": "1h"}
     assert written[1] == {"dist": "gamma", "mean": "5m", "sd": "1.5m"}
     assert written[3] == {"dist": "fixed", "value": "20s", "loc": "5s"}

@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, TEMPLATES
 from lxml import etree
 
-from studio import io
+from studio import fileio
 from studio.errors import LoadError, Severity
 from studio.export import export_as
 from studio.export._bpmn_common import BPMN_NS, STUDIO_NS, TASK_TAGS
@@ -32,7 +32,7 @@ COUNTED = TASK_TAGS | {"exclusiveGateway", "parallelGateway", "inclusiveGateway"
                        "lane", "sequenceFlow"}
 
 
-load = functools.cache(io.load)  # read-only use: every file is parsed once per module
+load = functools.cache(fileio.load)  # read-only use: every file is parsed once per module
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -67,7 +67,7 @@ def test_export_passes_the_bpmn_xsd_and_spiffworkflow(path: Path, xsd: etree.XML
 
     workflow = load(path)
     data = export_as(workflow, "bpmn")
-    assert data == to_bpmn(io.load(path))  # deterministic: same input, same bytes
+    assert data == to_bpmn(fileio.load(path))  # deterministic: same input, same bytes
     _assert_valid(xsd, data)
     parser = BpmnParser()
     parser.add_bpmn_str(data)
@@ -193,7 +193,7 @@ def test_miwg_model_imports_with_the_listed_counts(name: str) -> None:
                and etree.QName(e).namespace == BPMN_NS and etree.QName(e).localname in COUNTED]
     assert [i for i in counted if i not in result.fate] == []
     # the workflow loads, and findings name BPMN elements with warning/info severity
-    assert io.loads(io.dumps(result.workflow)) == result.workflow
+    assert fileio.loads(fileio.dumps(result.workflow)) == result.workflow
     assert all(f.severity in (Severity.WARNING, Severity.INFO) for f in result.findings)
     ids = {e.get("id") for e in root.iter() if isinstance(e.tag, str)}
     assert all(f.location in ids or f.location == "" for f in result.findings)
@@ -273,7 +273,7 @@ def test_camunda_style_process() -> None:
     assert kinds["notify"] == "parallel" and kinds["notify_join"] == "join" and kinds["audit_trail"] == "subworkflow"
     assert workflow.node("audit_trail").ref == "audit-process"  # type: ignore[union-attr]
     assert workflow.metadata.name == "invoice_approval"
-    assert io.loads(io.dumps(workflow)) == workflow
+    assert fileio.loads(fileio.dumps(workflow)) == workflow
 
 
 def test_import_never_resolves_entities() -> None:
@@ -303,7 +303,7 @@ def test_import_from_bytes_and_a_chosen_name() -> None:
 
 
 def test_policies_and_audit_travel_in_the_studio_namespace() -> None:
-    data = io.to_data(load(FIXTURES / "valid" / "base.yaml"))
+    data = fileio.to_data(load(FIXTURES / "valid" / "base.yaml"))
     data["policies"] = {"max_repeats": None, "max_turns": 40, "audit": {"fields": ["case_id", "node"],
                                                                         "retention": "30d"}}
     workflow = Workflow.model_validate(data)

@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, TEMPLATES
 from lxml import etree
 
-from studio import io
+from studio import fileio
 from studio.errors import WorkflowInvalid
 from studio.export._bpmn_common import BPMN_NS, STUDIO_NS
 from studio.export._bpmn_python import condition_to_python
@@ -37,7 +37,7 @@ TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml"))
 FIXTURE_FILES = sorted(EXEC.glob("*.yaml"))
 NS = {"bpmn": BPMN_NS, "studio": STUDIO_NS}
 
-load = functools.cache(io.load)
+load = functools.cache(fileio.load)
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -135,7 +135,7 @@ def _canonical(path: list[str], kinds: Mapping[str, str]) -> list[Any]:
 def _gold_rows(workflow: Workflow, path: Path) -> list[dict[str, Any]]:
     gold = workflow.simulation.gold_data
     assert gold is not None
-    table = io.as_cases(path.parent / gold)
+    table = fileio.as_cases(path.parent / gold)
     assert table is not None
     return table.rows
 
@@ -232,7 +232,7 @@ def test_translation_reads_like_python_for_plain_conditions() -> None:
 
 
 def test_a_field_hiding_a_builtin_the_conditions_call_is_refused() -> None:
-    data = io.to_data(load(EXEC / "conditions.yaml"))
+    data = fileio.to_data(load(EXEC / "conditions.yaml"))
     data["edges"][2]["when"] = "len > 3"  # the field `len`, while another condition calls len()
     workflow = Workflow.model_validate(data)
     with pytest.raises(WorkflowInvalid) as caught:
@@ -244,7 +244,7 @@ def test_a_field_hiding_a_builtin_the_conditions_call_is_refused() -> None:
 
 
 def test_a_condition_outside_the_language_is_refused_naming_the_edge() -> None:
-    data = io.to_data(load(EXEC / "conditions.yaml"))
+    data = fileio.to_data(load(EXEC / "conditions.yaml"))
     data["edges"][3]["when"] = "vendor.__class__ == 1"
     workflow = Workflow.model_validate(data)
     findings = bpmn_findings(workflow)
@@ -326,11 +326,11 @@ def test_cli_prints_the_losses_on_stderr_and_refuses_untranslatable_conditions(
     assert "B102 warning" in err and "B103 info" in err and "approve_spend" in err
     assert out.read_bytes() == to_bpmn(load(EXEC / "threshold.yaml"))
 
-    data = io.to_data(load(EXEC / "conditions.yaml"))
+    data = fileio.to_data(load(EXEC / "conditions.yaml"))
     data["edges"][2]["when"] = "len > 3"
     data["simulation"].pop("gold_data")
     source = tmp_path / "hidden.yaml"
-    io.save(Workflow.model_validate(data), source)
+    fileio.save(Workflow.model_validate(data), source)
     assert main(["export", str(source), "--to", "bpmn", "-o", str(tmp_path / "hidden.bpmn")]) == 1
     captured = capsys.readouterr()
     assert "B101 error" in captured.out and "`len > 3`" in captured.out

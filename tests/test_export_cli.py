@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES, TEMPLATES
 from ruamel.yaml import YAML
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.export import TARGETS, export_as
 
@@ -23,7 +23,7 @@ SUFFIX = {"controlplane": "json", "bpmn": "bpmn", "langgraph": "py", "mermaid": 
                                                   for p in WORKFLOWS])
 def test_every_workflow_exports_to_every_target(path: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    workflow = io.load(path)
+    workflow = fileio.load(path)
     for target in TARGETS:
         out = tmp_path / f"out.{SUFFIX[target]}"
         assert main(["export", str(path), "--to", target, "-o", str(out)]) == 0, target
@@ -97,7 +97,7 @@ def test_import_writes_the_workflow_and_prints_findings(tmp_path: Path, capsys: 
     captured = capsys.readouterr()
     assert "B003 warning" in captured.out and "B008 warning" in captured.out
     assert f"wrote {out}" in captured.err
-    workflow = io.load(out)
+    workflow = fileio.load(out)
     assert workflow.metadata.name == "invoice_approval"
     # refuses to overwrite without --force, and leaves the file alone
     before = out.read_text(encoding="utf-8")
@@ -105,7 +105,7 @@ def test_import_writes_the_workflow_and_prints_findings(tmp_path: Path, capsys: 
     assert "--force" in capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == before
     assert main(["import", str(source), "-o", str(out), "--name", "other", "--force"]) == 0
-    assert io.load(out).metadata.name == "other"
+    assert fileio.load(out).metadata.name == "other"
 
 
 def test_import_of_a_studio_export_round_trips(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, ROOT, TEMPLATES
 from ruamel.yaml import YAML
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.errors import LoadError, WorkflowInvalid
 from studio.export import controlplane_schema, dumps_definition, export_controlplane, to_controlplane
@@ -41,7 +41,7 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-load = functools.cache(io.load)  # read-only use: every file is parsed once per module
+load = functools.cache(fileio.load)  # read-only use: every file is parsed once per module
 
 
 def _export(path: Path, **kwargs: Any) -> dict[str, Any]:
@@ -76,10 +76,10 @@ def test_every_workflow_exports_a_schema_valid_definition(
 @pytest.mark.parametrize("path", WORKFLOWS, ids=_ids(WORKFLOWS))
 def test_export_is_byte_identical_and_independent_of_the_folder(path: Path, tmp_path: Path) -> None:
     first = dumps_definition(to_controlplane(load(path)))
-    assert dumps_definition(to_controlplane(io.load(path))) == first
+    assert dumps_definition(to_controlplane(fileio.load(path))) == first
     copy_dir = tmp_path / "elsewhere"
     shutil.copytree(path.parent, copy_dir)
-    moved = dumps_definition(to_controlplane(io.load(copy_dir / path.name)))
+    moved = dumps_definition(to_controlplane(fileio.load(copy_dir / path.name)))
     assert moved == first
     assert str(tmp_path) not in moved and str(ROOT) not in first  # no absolute paths, no timestamps
 
@@ -186,14 +186,14 @@ def test_a_results_folder_without_kpis_is_unreadable_input(tmp_path: Path) -> No
 
 
 def test_export_refuses_a_workflow_with_error_findings() -> None:
-    workflow = io.load(FIXTURES / "invalid" / "G001.yaml")
+    workflow = fileio.load(FIXTURES / "invalid" / "G001.yaml")
     with pytest.raises(WorkflowInvalid) as caught:
         to_controlplane(workflow)
     assert any(f.code == "G001" for f in caught.value.findings)
 
 
 def test_warnings_pass_unless_strict() -> None:
-    workflow = io.load(FIXTURES / "invalid" / "G003.yaml")
+    workflow = fileio.load(FIXTURES / "invalid" / "G003.yaml")
     document = json.loads(dumps_definition(to_controlplane(workflow)))
     validation = document["evidence"]["validation"]
     assert validation["passed"] is True and validation["warnings"] == 1
@@ -229,11 +229,11 @@ def test_schema_rejects_a_tampered_definition(validator: jsonschema.Draft202012V
 
 
 def test_workflow_built_in_memory_is_hashed_by_its_canonical_text() -> None:
-    data = io.to_data(load(FIXTURES / "valid" / "base.yaml"))
+    data = fileio.to_data(load(FIXTURES / "valid" / "base.yaml"))
     workflow = Workflow.model_validate(data)
     document = json.loads(dumps_definition(to_controlplane(workflow)))
     digest = next(i for i in document["evidence"]["inputs"] if i["role"] == "workflow")
-    assert digest["sha256"] == hashlib.sha256(io.dumps(workflow).encode("utf-8")).hexdigest()
+    assert digest["sha256"] == hashlib.sha256(fileio.dumps(workflow).encode("utf-8")).hexdigest()
 
 
 def test_evidence_does_not_depend_on_where_the_workflow_was_loaded_from(
@@ -243,20 +243,20 @@ def test_evidence_does_not_depend_on_where_the_workflow_was_loaded_from(
     folder.mkdir()
     text = (FIXTURES / "invalid" / "D003.yaml").read_text(encoding="utf-8")
     (folder / "workflow.yaml").write_text(text, encoding="utf-8")
-    absolute = dumps_definition(to_controlplane(io.load(folder / "workflow.yaml")))
+    absolute = dumps_definition(to_controlplane(fileio.load(folder / "workflow.yaml")))
     assert str(tmp_path) not in absolute
     assert '"code": "D003"' in absolute
     monkeypatch.chdir(tmp_path)
-    assert dumps_definition(to_controlplane(io.load("flow/workflow.yaml"))) == absolute
+    assert dumps_definition(to_controlplane(fileio.load("flow/workflow.yaml"))) == absolute
 
 
 def test_a_workflow_edited_after_loading_is_hashed_as_it_is_now() -> None:
-    workflow = io.load(FIXTURES / "valid" / "base.yaml")
+    workflow = fileio.load(FIXTURES / "valid" / "base.yaml")
     workflow.metadata.owner = "someone-else@example.com"
     document = json.loads(dumps_definition(to_controlplane(workflow)))
     digest = next(i for i in document["evidence"]["inputs"] if i["role"] == "workflow")
     assert digest == {"role": "workflow", "name": "base.yaml",
-                      "sha256": hashlib.sha256(io.dumps(workflow).encode("utf-8")).hexdigest()}
+                      "sha256": hashlib.sha256(fileio.dumps(workflow).encode("utf-8")).hexdigest()}
 
 
 # --------------------------------------------------------------------------- what a deployer needs
@@ -265,7 +265,7 @@ PROCUREMENT = TEMPLATES / "procurement" / "workflow.yaml"
 
 
 def _base_data() -> dict[str, Any]:
-    return copy.deepcopy(io.to_data(load(FIXTURES / "valid" / "base.yaml")))
+    return copy.deepcopy(fileio.to_data(load(FIXTURES / "valid" / "base.yaml")))
 
 
 def _node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -393,7 +393,7 @@ def test_agent_outputs_are_typed_from_the_sample_data(tmp_path: Path) -> None:
     rows[3].pop("comment")
     (tmp_path / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     path = tmp_path / "workflow.yaml"
-    io.save(Workflow.model_validate(data), path)
+    fileio.save(Workflow.model_validate(data), path)
     document = _export(path)
     outputs = {o["name"]: o for o in _by(document["spec"]["agents"])["intake_agent"]["outputs"]}
     assert all(o["node"] == "intake" for o in outputs.values())
@@ -481,9 +481,9 @@ def test_cli_export_carries_the_deployment_fields(capsys: pytest.CaptureFixture[
 def test_route_conditions_pick_exactly_the_route_a_decision_takes(path: Path) -> None:
     """The `when` texts (earlier routes win, defaults spelled out) hold for exactly the route taken."""
     workflow = load(path)
-    sample = io.sample_path(workflow)
+    sample = fileio.sample_path(workflow)
     assert sample is not None
-    rows = io.load_cases(sample).rows[:60]
+    rows = fileio.load_cases(sample).rows[:60]
     decisions = [f"{n.id}_decision" for n in workflow.nodes if n.kind == "approval"]
     cases = [{**row, **dict.fromkeys(decisions, answer)} for row in rows for answer in APPROVAL_DECISIONS]
     by_source: dict[str, list[Any]] = {}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, TEMPLATES
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.export import diff as diff_module
 from studio.export import diff_workflows
@@ -23,11 +23,11 @@ BASE = FIXTURES / "valid" / "base.yaml"
 TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml")) or [BASE]
 
 
-load = functools.cache(io.load)  # read-only use: every file is parsed once per module
+load = functools.cache(fileio.load)  # read-only use: every file is parsed once per module
 
 
 def _data(path: Path = BASE) -> dict[str, Any]:
-    return copy.deepcopy(io.to_data(load(path)))
+    return copy.deepcopy(fileio.to_data(load(path)))
 
 
 def _node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def _flags(change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
 
 
 def test_identical_workflows_have_no_changes() -> None:
-    result = diff_workflows(load(BASE), io.load(BASE))
+    result = diff_workflows(load(BASE), fileio.load(BASE))
     assert result.is_empty and not result.flags
     assert result.summary().endswith("no changes")
 
@@ -170,7 +170,7 @@ def test_cli_gate_on_a_template_with_its_approvals_removed(
 ) -> None:
     workflow = load(template)
     copy_path = tmp_path / "workflow.yaml"
-    io.save(Workflow.model_validate(without_approvals(io.to_data(workflow))), copy_path)
+    fileio.save(Workflow.model_validate(without_approvals(fileio.to_data(workflow))), copy_path)
     assert main(["diff", str(template), str(copy_path), "--format", "markdown"]) == 1
     out = capsys.readouterr().out
     assert "approval_deleted" in out
@@ -181,7 +181,7 @@ def test_cli_gate_on_a_template_with_its_approvals_removed(
 
 def test_cli_accept_and_no_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     copy_path = tmp_path / "workflow.yaml"
-    io.save(Workflow.model_validate(without_approvals(_data())), copy_path)
+    fileio.save(Workflow.model_validate(without_approvals(_data())), copy_path)
     assert main(["diff", str(BASE), str(copy_path), "--format", "json"]) == 1
     assert json.loads(capsys.readouterr().out)["weakens_governance"] is True
     assert main(["diff", str(BASE), str(copy_path), "--accept"]) == 0
@@ -357,7 +357,7 @@ def test_a_secret_added_is_flagged_and_never_shown_in_full(
         out = result.format(fmt)
         assert "secret_added" in out and SECRET not in out and SECRET[4:] not in out, fmt
     path = tmp_path / "workflow.yaml"
-    io.save(Workflow.model_validate(new), path)
+    fileio.save(Workflow.model_validate(new), path)
     for fmt in ("text", "json", "markdown"):
         assert main(["diff", str(BASE), str(path), "--format", fmt]) == 1
         captured = capsys.readouterr()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, TEMPLATES
 
-from studio import io, render
+from studio import fileio, render
 from studio.export import export_as, to_langgraph_module, to_mermaid
 from studio.export.langgraph_module import condition_to_python
 from studio.expr import EvaluationError, parse
@@ -47,7 +47,7 @@ policies: {max_repeats: 2}
 """
 
 
-load = functools.cache(io.load)  # read-only use: every file is parsed once per module
+load = functools.cache(fileio.load)  # read-only use: every file is parsed once per module
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -89,7 +89,7 @@ def expected_visits(workflow: Workflow, case: Mapping[str, Any]) -> set[str]:
 
 def sample_cases(path: Path, workflow: Workflow, limit: int = 6) -> Iterator[dict[str, Any]]:
     sample = path.parent / "sample.csv"
-    rows = list(io.load_cases(sample))[:limit] if sample.is_file() else [{"amount": 5000, "score": 0.9},
+    rows = list(fileio.load_cases(sample))[:limit] if sample.is_file() else [{"amount": 5000, "score": 0.9},
                                                                           {"amount": 10, "score": 0.1}]
     for row in rows:
         case = dict(row)
@@ -103,7 +103,7 @@ def sample_cases(path: Path, workflow: Workflow, limit: int = 6) -> Iterator[dic
 def test_generated_module_runs_sample_cases_along_the_studio_path(path: Path, tmp_path: Path) -> None:
     workflow = load(path)
     source = export_as(workflow, "langgraph").decode("utf-8")
-    assert source == to_langgraph_module(io.load(path))  # deterministic
+    assert source == to_langgraph_module(fileio.load(path))  # deterministic
     assert {n.split(".")[0] for n in _imports(source)} <= {
         "langgraph", "langchain_core", "json", "operator", "os", "threading", "time", "collections", "datetime",
         "typing", "argparse"}  # standalone: no studio
@@ -138,7 +138,7 @@ def _imports(source: str) -> list[str]:
 
 
 def test_loop_guard_stops_a_case_past_max_repeats(tmp_path: Path) -> None:
-    workflow = io.loads(LOOP)
+    workflow = fileio.loads(LOOP)
     module = load_module(to_langgraph_module(workflow), tmp_path / "loop_graph.py")
     result = module.run({})
     assert result["path"] == ["start", "draft", "review", "gate", "done"]

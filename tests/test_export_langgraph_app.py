@@ -22,7 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from test_export_langgraph import load_module
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.export import export_as
 from studio.export.langgraph_module import langgraph_app_files, langgraph_findings, to_langgraph_module
@@ -95,9 +95,9 @@ def simulated(workflow: Any, case: Mapping[str, Any], decisions: str = "") -> tu
 
 @pytest.mark.parametrize("folder", TEMPLATE_DIRS, ids=[p.name for p in TEMPLATE_DIRS])
 def test_every_gold_case_takes_the_gold_path_in_the_exported_app(folder: Path, tmp_path: Path) -> None:
-    workflow = io.load(folder / "workflow.yaml")
+    workflow = fileio.load(folder / "workflow.yaml")
     module = load_app(export_as(workflow, "langgraph").decode("utf-8"), tmp_path)
-    gold = io.load_cases(folder / "gold.csv")
+    gold = fileio.load_cases(folder / "gold.csv")
     passed = 0
     for index, row in enumerate(gold.rows):
         records: list[dict[str, Any]] = []
@@ -116,7 +116,7 @@ def test_every_gold_case_takes_the_gold_path_in_the_exported_app(folder: Path, t
 
 
 def test_an_approval_interrupts_with_node_role_sla_and_case(tmp_path: Path) -> None:
-    workflow = io.loads(PAYOUT)
+    workflow = fileio.loads(PAYOUT)
     module = load_app(to_langgraph_module(workflow), tmp_path)
     app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
     config = {"configurable": {"thread_id": "p1"}}
@@ -138,7 +138,7 @@ def test_an_approval_interrupts_with_node_role_sla_and_case(tmp_path: Path) -> N
 
 
 def test_a_wrong_answer_is_refused_and_asked_again(tmp_path: Path) -> None:
-    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    module = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path)
     app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
     config = {"configurable": {"thread_id": "p2"}}
     app.invoke({"case": {"amount": 500}}, config)
@@ -153,7 +153,7 @@ def test_a_wrong_answer_is_refused_and_asked_again(tmp_path: Path) -> None:
 
 
 def test_the_gateway_holds_back_a_critical_tool_until_a_person_approved(tmp_path: Path) -> None:
-    workflow = io.loads(UNGATED)  # the validator refuses this (G001); the gateway holds at run time too
+    workflow = fileio.loads(UNGATED)  # the validator refuses this (G001); the gateway holds at run time too
     module = load_app(to_langgraph_module(workflow), tmp_path)
     gateway = module.ToolGateway()
     records: list[dict[str, Any]] = []
@@ -171,7 +171,7 @@ def test_the_gateway_holds_back_a_critical_tool_until_a_person_approved(tmp_path
 
 
 def test_an_agent_may_call_only_its_allowed_tools(tmp_path: Path) -> None:
-    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    module = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path)
     calls: list[str] = []
 
     def rogue(call: Any) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def test_an_agent_may_call_only_its_allowed_tools(tmp_path: Path) -> None:
 
 
 def test_an_agent_implementation_and_tool_handlers_are_used(tmp_path: Path) -> None:
-    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    module = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path)
     seen: list[Any] = []
     gateway = module.ToolGateway({"pay_out": lambda args: seen.append(args) or "TX-9"})
 
@@ -201,7 +201,7 @@ def test_an_agent_implementation_and_tool_handlers_are_used(tmp_path: Path) -> N
 
 
 def test_a_failing_agent_is_retried_then_fails_the_case(tmp_path: Path) -> None:
-    workflow = io.loads(PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 2, retries: 2}"))
+    workflow = fileio.loads(PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 2, retries: 2}"))
     module = load_app(to_langgraph_module(workflow), tmp_path)
     attempts: list[int] = []
 
@@ -221,7 +221,7 @@ def test_a_failing_agent_is_retried_then_fails_the_case(tmp_path: Path) -> None:
 
 
 def test_rate_limits_hold_per_tool(tmp_path: Path) -> None:
-    module = load_app(to_langgraph_module(io.loads(PAYOUT)), tmp_path)
+    module = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path)
     now = [0.0]
     slept: list[float] = []
 
@@ -248,7 +248,7 @@ def test_rate_limits_hold_per_tool(tmp_path: Path) -> None:
     ("approve_payout=reject", "refused"),
 ])
 def test_loop_guards_stop_the_case_where_the_simulator_does(decisions: str, outcome: str, tmp_path: Path) -> None:
-    workflow = io.loads(PAYOUT)
+    workflow = fileio.loads(PAYOUT)
     module = load_app(to_langgraph_module(workflow), tmp_path)
     app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
     case = {"case_id": "L", "amount": 500}
@@ -263,7 +263,7 @@ def test_loop_guards_stop_the_case_where_the_simulator_does(decisions: str, outc
 
 
 def test_max_turns_stops_the_case_where_the_simulator_does(tmp_path: Path) -> None:
-    workflow = io.loads(PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 5, max_turns: 7}"))
+    workflow = fileio.loads(PAYOUT.replace("policies: {max_repeats: 2}", "policies: {max_repeats: 5, max_turns: 7}"))
     module = load_app(to_langgraph_module(workflow), tmp_path)
     app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
     decisions = "approve_payout=send_back;approve_payout=send_back;approve_payout=approve"
@@ -274,7 +274,7 @@ def test_max_turns_stops_the_case_where_the_simulator_does(tmp_path: Path) -> No
 
 
 def test_a_condition_that_cannot_be_evaluated_fails_the_case_as_in_the_simulator(tmp_path: Path) -> None:
-    workflow = io.loads(PAYOUT)
+    workflow = fileio.loads(PAYOUT)
     module = load_app(to_langgraph_module(workflow), tmp_path)
     app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
     for case in ({"amount": "lots"}, {"other": 1}):
@@ -284,7 +284,7 @@ def test_a_condition_that_cannot_be_evaluated_fails_the_case_as_in_the_simulator
 
 
 def test_the_audit_log_records_steps_tools_and_decisions(tmp_path: Path) -> None:
-    workflow = io.loads(PAYOUT)
+    workflow = fileio.loads(PAYOUT)
     module = load_app(to_langgraph_module(workflow), tmp_path)
     log = tmp_path / "audit.jsonl"
     stamps = iter(f"t{n}" for n in range(1000))
@@ -356,10 +356,11 @@ def _wait_for_interrupt_row(db: Path, thread_id: str, process: subprocess.Popen[
 
 def test_a_case_waiting_at_an_approval_survives_a_killed_process(tmp_path: Path) -> None:
     folder = TEMPLATES / "procurement"
-    workflow = io.load(folder / "workflow.yaml")
+    workflow = fileio.load(folder / "workflow.yaml")
     for name, text in langgraph_app_files(workflow).items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    row = next(r for r in io.load_cases(folder / "gold.csv").rows if r["human_decisions"] == "manager_approval=approve")
+    rows = fileio.load_cases(folder / "gold.csv").rows
+    row = next(r for r in rows if r["human_decisions"] == "manager_approval=approve")
     case = {k: v for k, v in row.items() if k not in GOLD_COLUMNS}
     db, audit = tmp_path / "cases.db", tmp_path / "audit.jsonl"
     args = [str(tmp_path), str(db), str(audit), json.dumps(case)]
@@ -400,7 +401,7 @@ def test_cli_writes_a_langgraph_dev_folder(tmp_path: Path) -> None:
 
 def test_the_module_runs_a_case_from_the_command_line(tmp_path: Path) -> None:
     path = tmp_path / "payout_app.py"
-    path.write_text(to_langgraph_module(io.loads(PAYOUT)), encoding="utf-8")
+    path.write_text(to_langgraph_module(fileio.loads(PAYOUT)), encoding="utf-8")
     done = subprocess.run([sys.executable, str(path), '{"amount": 500}', "--answer", "approve_payout=reject"],
                           check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -429,7 +430,7 @@ def test_what_the_app_does_differently_is_reported_with_its_place(tmp_path: Path
     extra = PAYOUT.replace("version: 2.0.1,", "version: 2.0.1, llm: 'my_models:payer',").replace(
         "  - {id: book_small, kind: task, actor: payer, tools: [ledger_read]}",
         "  - {id: book_small, kind: subworkflow, ref: small_payments, actor: payer}")
-    codes = [(f.code, f.location) for f in langgraph_findings(io.loads(extra))]
+    codes = [(f.code, f.location) for f in langgraph_findings(fileio.loads(extra))]
     assert codes == [("R103", "nodes[5]"), ("R101", "nodes[2]"), ("R102", "actors[0].llm")]  # warnings first
 
 
@@ -441,7 +442,7 @@ def test_no_audit_file_when_the_policy_turns_audit_off(tmp_path: Path, monkeypat
         folder = tmp_path / str(written)
         folder.mkdir()
         monkeypatch.chdir(folder)
-        module = load_app(to_langgraph_module(io.loads(text)), folder)
+        module = load_app(to_langgraph_module(fileio.loads(text)), folder)
         drive(module.build_graph(InMemorySaver()), {"amount": 5}, {}, thread=str(written))
         assert (folder / "audit.jsonl").exists() is written
 
@@ -471,7 +472,7 @@ edges:
 
 @pytest.mark.parametrize("flag", ["even", "odd"])
 def test_a_decision_into_a_join_counts_as_its_branch(flag: str, tmp_path: Path) -> None:
-    workflow = io.loads(RELAYED)
+    workflow = fileio.loads(RELAYED)
     module = load_app(to_langgraph_module(workflow), tmp_path)
     result, _ = drive(module.build_graph(InMemorySaver(), audit=module.AuditLog(None)), {"flag": flag}, {})
     assert (result["path"], result["outcome"]) == simulated(workflow, {"flag": flag})

@@ -17,7 +17,7 @@ from conftest import FIXTURES, ROOT, TEMPLATES
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.errors import Severity, WorkflowInvalid
 from studio.export import TARGETS, export_as
@@ -67,11 +67,11 @@ def _find(document: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _with_edge_condition(path: Path, source: str, target: str, when: str) -> Workflow:
-    data = io.to_data(io.load(path))
+    data = fileio.to_data(fileio.load(path))
     for edge in data["edges"]:
         if edge["from"] == source and edge["to"] == target:
             edge["when"] = when
-    return io.loads(io.dump_yaml(data), file=str(path))
+    return fileio.loads(fileio.dump_yaml(data), file=str(path))
 
 
 # --------------------------------------------------------------------------- the schema
@@ -90,7 +90,7 @@ def test_vendored_schema_is_the_official_one() -> None:
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_exports_validate_and_keep_every_step(path: Path, validator: Draft202012Validator) -> None:
-    workflow = io.load(path)
+    workflow = fileio.load(path)
     text = to_serverless(workflow)
     document = _load_yaml(text)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
@@ -103,13 +103,13 @@ def test_exports_validate_and_keep_every_step(path: Path, validator: Draft202012
             assert names.count(node.id) == 1, f"`{node.id}` should be one task of the document"
     first = next(e.target for e in workflow.edges if e.source == workflow.nodes[0].id)
     assert next(iter(document["do"][0])) == first, "the document starts with the start node's step"
-    assert to_serverless(io.load(path)) == text, "same workflow, same bytes"
+    assert to_serverless(fileio.load(path)) == text, "same workflow, same bytes"
     assert export_as(workflow, "serverless") == text.encode("utf-8")
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_decisions_are_switches_in_edge_order(path: Path) -> None:
-    workflow = io.load(path)
+    workflow = fileio.load(path)
     document = _load_yaml(to_serverless(workflow))
     for node in workflow.nodes:
         if not isinstance(node, Decision):
@@ -129,7 +129,7 @@ def test_decisions_are_switches_in_edge_order(path: Path) -> None:
 
 
 def test_procurement_routes_and_people(validator: Draft202012Validator) -> None:
-    document = _load_yaml(to_serverless(io.load(TEMPLATES / "procurement" / "workflow.yaml")))
+    document = _load_yaml(to_serverless(fileio.load(TEMPLATES / "procurement" / "workflow.yaml")))
     assert document["document"]["namespace"] == "studio" and document["document"]["name"] == "procurement"
     cases = _find(document, "manager_outcome")["switch"]
     assert [next(iter(c)) for c in cases] == ["to_cfo_approval", "to_create_po", "to_intake_request", "default"]
@@ -179,7 +179,7 @@ def test_procurement_routes_and_people(validator: Draft202012Validator) -> None:
 
 
 def test_snapshot_of_procurement() -> None:
-    text = to_serverless(io.load(TEMPLATES / "procurement" / "workflow.yaml"))
+    text = to_serverless(fileio.load(TEMPLATES / "procurement" / "workflow.yaml"))
     if UPDATE:
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert SNAPSHOT.is_file(), f"no snapshot {SNAPSHOT}; create it with STUDIO_UPDATE_SNAPSHOTS=1"
@@ -193,7 +193,7 @@ def test_snapshot_of_procurement() -> None:
 
 
 def test_losses_are_reported_and_strict_refuses_them() -> None:
-    workflow = io.load(BASE)
+    workflow = fileio.load(BASE)
     result = export_serverless(workflow)
     codes = {f.code: f for f in result.findings}
     assert codes["W103"].severity is Severity.WARNING and "max_turns" in codes["W103"].message
@@ -226,9 +226,9 @@ def test_an_untranslatable_condition_is_refused_by_name(condition: str, construc
 
 def test_a_shape_without_a_structured_form_is_refused() -> None:
     # a task whose two plain edges both run (an implicit fork with no join): no `then` can say that
-    data = io.to_data(io.load(BASE))
+    data = fileio.to_data(fileio.load(BASE))
     data["edges"].append({"from": "check", "to": "update"})
-    workflow = io.loads(io.dump_yaml(data))
+    workflow = fileio.loads(fileio.dump_yaml(data))
     with pytest.raises(WorkflowInvalid) as refused:
         to_serverless(workflow)
     (finding,) = refused.value.findings
@@ -237,11 +237,11 @@ def test_a_shape_without_a_structured_form_is_refused() -> None:
 
 
 def test_a_subworkflow_runs_the_referenced_workflow_by_version(validator: Draft202012Validator) -> None:
-    data = io.to_data(io.load(BASE))
+    data = fileio.to_data(fileio.load(BASE))
     data["nodes"].append({"id": "sub", "kind": "subworkflow", "ref": "procurement"})
     data["edges"] = [e for e in data["edges"] if e["from"] != "update"]
     data["edges"] += [{"from": "update", "to": "sub"}, {"from": "sub", "to": "done"}]
-    result = export_serverless(io.loads(io.dump_yaml(data)))
+    result = export_serverless(fileio.loads(fileio.dump_yaml(data)))
     assert not list(validator.iter_errors(result.document))
     sub = _find(result.document, "sub")
     assert sub["run"]["workflow"] == {"namespace": "studio", "name": "procurement", "version": "1.0.0"}
@@ -252,7 +252,7 @@ def test_a_subworkflow_runs_the_referenced_workflow_by_version(validator: Draft2
 
 def test_a_node_named_like_a_flow_directive_is_renamed() -> None:
     text = BASE.read_text(encoding="utf-8").replace("done", "end")
-    document = _load_yaml(to_serverless(io.loads(text)))
+    document = _load_yaml(to_serverless(fileio.loads(text)))
     ending = _find(document, "end_node")
     assert ending["then"] == "end" and ending["metadata"]["node"] == "end"
     assert _find(document, "pay")["then"] == "end_node", "`then: end` would end the workflow before the outcome"
@@ -312,7 +312,7 @@ def test_cli_writes_the_document_and_prints_the_losses(tmp_path: Path, capsys: p
     source = TEMPLATES / "procurement" / "workflow.yaml"
     out = tmp_path / "out.yaml"
     assert main(["export", str(source), "--to", "serverless", "-o", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == to_serverless(io.load(source))
+    assert out.read_text(encoding="utf-8") == to_serverless(fileio.load(source))
     err = capsys.readouterr().err
     assert "W103 warning" in err and f"wrote {out}" in err
 
@@ -324,7 +324,7 @@ def test_cli_refuses_error_findings_and_untranslatable_conditions(
     assert main(["export", str(FIXTURES / "invalid" / "G001.yaml"), "--to", "serverless", "-o", str(out)]) == 1
     assert "G001 error" in capsys.readouterr().out and not out.exists()
     bad = tmp_path / "bad.yaml"
-    io.save(_with_edge_condition(BASE, "route", "review", "round(amount) > 1000"), bad)
+    fileio.save(_with_edge_condition(BASE, "route", "review", "round(amount) > 1000"), bad)
     assert main(["export", str(bad), "--to", "serverless", "-o", str(out)]) == 1
     captured = capsys.readouterr()
     assert "W101 error" in captured.out and "round(amount) > 1000" in captured.out

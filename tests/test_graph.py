@@ -8,9 +8,9 @@ import networkx as nx
 import pytest
 from conftest import FIXTURES, TEMPLATES
 
+from studio import fileio
 from studio import graph as g
 from studio import graph_analysis as ga
-from studio import io
 from studio.analysis import analyze
 from studio.model import Workflow
 
@@ -18,11 +18,11 @@ ANALYSIS = FIXTURES / "analysis"
 
 
 def load(name: str) -> Workflow:
-    return io.load(ANALYSIS / f"{name}.yaml")
+    return fileio.load(ANALYSIS / f"{name}.yaml")
 
 
 def template_workflows() -> list[Workflow]:
-    return [io.load(p) for p in sorted(TEMPLATES.glob("*/workflow.yaml"))]
+    return [fileio.load(p) for p in sorted(TEMPLATES.glob("*/workflow.yaml"))]
 
 
 # --------------------------------------------------------------------------- reliability
@@ -128,7 +128,7 @@ def test_interaction_network_counts_and_observed_weights() -> None:
 
 
 def test_self_hand_offs_do_not_count() -> None:
-    procurement = io.load(TEMPLATES / "procurement" / "workflow.yaml")
+    procurement = fileio.load(TEMPLATES / "procurement" / "workflow.yaml")
     pairs = {(h.from_actor, h.to_actor) for h in ga.handoffs(procurement)}
     assert all(a != b for a, b in pairs)
     assert ("intake_agent", "vendor_risk_agent") in pairs
@@ -146,7 +146,7 @@ def test_agent_only_loop_is_found() -> None:
 
 
 def test_loop_with_a_person_is_not_agent_only() -> None:
-    procurement = io.load(TEMPLATES / "procurement" / "workflow.yaml")
+    procurement = fileio.load(TEMPLATES / "procurement" / "workflow.yaml")
     loops = ga.loops(procurement)
     assert loops and not any(loop.agent_only for loop in loops)
 
@@ -203,13 +203,13 @@ def test_to_networkx_keeps_its_attributes() -> None:
 
 
 def test_routes_are_bounded() -> None:
-    procurement = io.load(TEMPLATES / "procurement" / "workflow.yaml")
+    procurement = fileio.load(TEMPLATES / "procurement" / "workflow.yaml")
     assert len(ga.routes(procurement, limit=2)) == 2
     assert len(ga.routes(procurement)) > 2
 
 
 def test_broken_workflows_do_not_crash() -> None:
-    broken = io.loads(
+    broken = fileio.loads(
         "metadata: {name: broken}\n"
         "nodes: [{id: start, kind: start}, {id: f, kind: parallel}, {id: a, kind: end}, {id: b, kind: end},\n"
         "        {id: lost, kind: task}]\n"
@@ -219,7 +219,7 @@ def test_broken_workflows_do_not_crash() -> None:
     assert len(routes) == 1 and routes[0].nodes == ("start", "f", "a", "b")
     assert ga.success_estimate(broken).probability == 1.0
     assert ga.critical_path(broken).nodes[0] == "start"
-    empty = io.loads("metadata: {name: empty}\n")
+    empty = fileio.loads("metadata: {name: empty}\n")
     assert ga.routes(empty) == () and ga.critical_path(empty).nodes == ()
     assert ga.success_estimate(empty).probability == 0.0
 

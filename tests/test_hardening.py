@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES
 
 import studio
-from studio import io, limits
+from studio import fileio, limits
 from studio._secrets import scan_many
 from studio.cli import main
 from studio.export.diff import diff_workflows
@@ -103,9 +103,9 @@ def test_dev_zero_stops_at_the_size_limit(tmp_path: Path, capsys: pytest.Capture
 def test_csv_cell_over_131072_characters(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
     path.write_text("case_id,note\n1," + "x" * 131_073 + "\n")
-    assert len(io.load_cases(path).rows[0]["note"]) == 131_073  # csv's own limit no longer bites
+    assert len(fileio.load_cases(path).rows[0]["note"]) == 131_073  # csv's own limit no longer bites
     with limits.override(field_chars=100_000), pytest.raises(studio.LoadError) as caught:
-        io.load_cases(path)
+        fileio.load_cases(path)
     finding = caught.value.findings[0]
     assert (finding.code, finding.line) == ("L005", 2) and "field_chars" in finding.hint
 
@@ -114,7 +114,7 @@ def test_jsonl_integer_of_5001_digits(tmp_path: Path) -> None:
     path = tmp_path / "cases.jsonl"
     path.write_text('{"case_id": 1, "amount": ' + "9" * 5001 + "}\n")
     with pytest.raises(studio.LoadError) as caught:
-        io.load_cases(path)
+        fileio.load_cases(path)
     assert [(f.code, f.line) for f in caught.value.findings] == [("L005", 1)]
     assert "5,001 digits" in caught.value.findings[0].message
 
@@ -123,7 +123,7 @@ def test_jsonl_nested_100k_deep(tmp_path: Path) -> None:
     path = tmp_path / "cases.jsonl"
     path.write_text('{"case_id": 1, "a": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
     with pytest.raises(studio.LoadError) as caught:
-        io.load_cases(path)
+        fileio.load_cases(path)
     assert [(f.code, f.line) for f in caught.value.findings] == [("L005", 1)]
 
 
@@ -131,24 +131,24 @@ def test_csv_number_over_the_digit_limit(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
     path.write_text("case_id,amount\n1," + "9" * 5001 + "\n")
     with pytest.raises(studio.LoadError) as caught:
-        io.load_cases(path)
+        fileio.load_cases(path)
     assert caught.value.findings[0].code == "L005"
 
 
 def test_parsed_data_and_positions_match_the_round_trip_reader() -> None:
     text = BASE.read_text()
-    data, positions = io.parse_text(text, "base.yaml")
+    data, positions = fileio.parse_text(text, "base.yaml")
     assert data["nodes"][1]["id"] == "intake"
     assert positions[("nodes", 1)] == (text.splitlines().index(
         next(line for line in text.splitlines() if "id: intake," in line)) + 1, 5)
     # YAML 1.2: yes/no/on stay text; tags other than the standard ones are refused
-    assert io.parse_text("a: yes\nb: on\nc: 0x1F\nd: 1.5\ne: ~\n")[0] == {"a": "yes", "b": "on", "c": 31, "d": 1.5,
+    assert fileio.parse_text("a: yes\nb: on\nc: 0x1F\nd: 1.5\ne: ~\n")[0] == {"a": "yes", "b": "on", "c": 31, "d": 1.5,
                                                                        "e": None}
     with pytest.raises(studio.LoadError) as caught:
-        io.parse_text("a: !!python/object:os.system x\n", "evil.yaml")
+        fileio.parse_text("a: !!python/object:os.system x\n", "evil.yaml")
     assert caught.value.findings[0].code == "L002" and "not supported" in caught.value.findings[0].message
     with pytest.raises(studio.LoadError):
-        io.parse_text("a: 1\na: 2\n")
+        fileio.parse_text("a: 1\na: 2\n")
 
 
 # --------------------------------------------------------------------------- 4: values in range
@@ -324,8 +324,8 @@ def test_sample_data_outside_the_folder_is_not_read(tmp_path: Path, capsys: pyte
         (folder / name).write_text(text)
         code, out = _run(capsys, "validate", str(folder / name))
         assert code == 1 and "D005" in out and "root:" not in out and "L004" not in out
-        assert io.sample_path(studio.load(folder / name)) is None
-    monkeypatch.setenv(io.ALLOW_OUTSIDE_ENV, "1")
+        assert fileio.sample_path(studio.load(folder / name)) is None
+    monkeypatch.setenv(fileio.ALLOW_OUTSIDE_ENV, "1")
     code, out = _run(capsys, "validate", str(folder / "rel.yaml"))
     assert "D005" not in out  # explicitly allowed: read (and refused as data, since it is no CSV of cases)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import studio
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.errors import Finding
 from studio.export.bpmn import read_bpmn
@@ -172,7 +172,7 @@ def test_cli_imports_with_the_parameters(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["import", str(MODEL), "--simulation", str(PARAMS), "-o", str(out)]) == 0
     stdout = capsys.readouterr().out
     assert "B016" in stdout and "batch_processing" in stdout
-    workflow = io.load(out)
+    workflow = fileio.load(out)
     assert workflow == read_bpmn(MODEL, simulation=PARAMS).workflow
     reviewers = workflow.actor("reviewers")
     assert isinstance(reviewers, Human) and reviewers.capacity == 1

@@ -2,7 +2,7 @@
 
 Layers, lowest first (README.md, "Layout")::
 
-    errors -> model -> io/expr (+ small helpers) -> graph -> validate/analysis
+    errors -> model -> fileio/expr (+ small helpers) -> graph -> validate/analysis
            -> render/simulate/export -> widgets/cli/demo (and the package root, which re-exports)
 
 Every ``import`` and ``from ... import`` is read with ``ast``: at module level, inside functions and
@@ -32,7 +32,7 @@ ROOT = Path(studio.__file__).resolve().parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("errors", ("studio.errors", "studio._version", "studio._display")),
     ("model", ("studio.model",)),
-    ("io/expr", ("studio.io", "studio.expr", "studio.limits", "studio.templates", "studio._yamlread",
+    ("fileio/expr", ("studio.fileio", "studio.expr", "studio.limits", "studio.templates", "studio._yamlread",
                  "studio._secrets", "studio._backup", "studio._gcpause")),
     ("graph", ("studio.graph", "studio.graph_analysis")),
     ("validate/analysis", ("studio.validate", "studio.analysis")),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.minutes import MinutesError, load_results, minutes_html, minutes_markdown, write_minutes
 from studio.model import Workflow
@@ -29,7 +29,7 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def run() -> Results:
-    return simulate(io.load(WORKSHOP / "workflow.yaml"), cases=20, seed=2)
+    return simulate(fileio.load(WORKSHOP / "workflow.yaml"), cases=20, seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def saved(run: Results, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _load(folder: Path, text: str | None = None) -> Workflow:
     if text is not None:
         (folder / "workflow.yaml").write_text(text)
-    return io.load(folder / "workflow.yaml")
+    return fileio.load(folder / "workflow.yaml")
 
 
 # --------------------------------------------------------------------------- what the minutes say
@@ -167,7 +167,7 @@ def test_html_file_written_twice_is_byte_identical(folder: Path, saved: Path) ->
 
 def test_an_unknown_suffix_is_refused() -> None:
     with pytest.raises(MinutesError, match=r"name the minutes `\.md`"):
-        write_minutes(io.load(WORKSHOP / "workflow.yaml"), "minutes.txt")
+        write_minutes(fileio.load(WORKSHOP / "workflow.yaml"), "minutes.txt")
 
 
 # --------------------------------------------------------------------------- the command

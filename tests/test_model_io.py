@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import studio
-from studio import io
+from studio import fileio
 from studio.model import Fixed, Triangular, Workflow, format_duration, iso_duration, parse_duration, parse_rate
 
 
@@ -163,24 +163,24 @@ def test_equality_ignores_where_it_was_loaded_from(base_path: Path) -> None:
 def test_cases_csv_and_jsonl(tmp_path: Path) -> None:
     csv_path = tmp_path / "cases.csv"
     csv_path.write_text("case_id,amount,urgent,note\nc1,100,true,\nc2,2.5,false,hello\n")
-    cases = io.load_cases(csv_path)
+    cases = fileio.load_cases(csv_path)
     assert cases.columns == ["case_id", "amount", "urgent", "note"]
     assert cases.rows[0] == {"case_id": "c1", "amount": 100, "urgent": True, "note": None}
     jsonl = tmp_path / "cases.jsonl"
     jsonl.write_text('{"case_id": "c1", "amount": 5}\n\n{"case_id": "c2", "vip": true}\n')
-    assert io.load_cases(jsonl).columns == ["case_id", "amount", "vip"]
+    assert fileio.load_cases(jsonl).columns == ["case_id", "amount", "vip"]
 
 
 def test_bad_case_data_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("case_id,amount\nc1,100\nc2,1,2\n")
     with pytest.raises(studio.LoadError) as caught:
-        io.load_cases(bad)
+        fileio.load_cases(bad)
     assert [(f.code, f.line) for f in caught.value.findings] == [("L004", 3)]
     jsonl = tmp_path / "bad.jsonl"
     jsonl.write_text('{"a": 1}\n{"a": \n')
     with pytest.raises(studio.LoadError) as caught:
-        io.load_cases(jsonl)
+        fileio.load_cases(jsonl)
     assert caught.value.findings[0].line == 2
 
 
@@ -198,7 +198,7 @@ def test_templates_validate_against_the_schema() -> None:
 
     validator = jsonschema.Draft202012Validator(json_schema())
     for template in studio.list_templates():
-        validator.validate(io.to_data(template.load()))
+        validator.validate(fileio.to_data(template.load()))
 
 
 def test_workflow_lookups(base_path: Path) -> None:

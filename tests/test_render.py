@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, TEMPLATES
 
-from studio import io, render
+from studio import fileio, render
 from studio.errors import Finding, GraphvizMissing, Severity, StudioError
 from studio.model import Workflow
 from studio.render import Overlay, to_dot, to_mermaid
@@ -32,7 +32,7 @@ SOURCES = {p.parent.name: p for p in sorted(TEMPLATES.glob("*/workflow.yaml"))} 
 def check_snapshot(name: str, text: str) -> None:
     path = SNAPSHOTS / name
     if UPDATE:
-        io.atomic_write(path, text)
+        fileio.atomic_write(path, text)
         return
     assert path.is_file(), f"no snapshot {path}; create it with STUDIO_UPDATE_SNAPSHOTS=1"
     assert text == path.read_text(encoding="utf-8"), (
@@ -43,7 +43,7 @@ def check_snapshot(name: str, text: str) -> None:
 @pytest.fixture(scope="module", params=sorted(SOURCES))
 def named(request: pytest.FixtureRequest) -> tuple[str, Workflow]:
     name: str = request.param
-    return name, io.load(SOURCES[name])
+    return name, fileio.load(SOURCES[name])
 
 
 def test_every_template_has_a_snapshot_pair() -> None:
@@ -78,7 +78,7 @@ def test_renders_to_svg_and_png(named: tuple[str, Workflow], tmp_path: Path) -> 
 
 def test_output_is_byte_stable(named: tuple[str, Workflow]) -> None:
     name, workflow = named
-    again = io.load(SOURCES[name])
+    again = fileio.load(SOURCES[name])
     assert to_dot(workflow) == to_dot(again)
     assert to_mermaid(workflow, lanes="kind") == to_mermaid(again, lanes="kind")
     assert render.to_svg(workflow) == render.to_svg(again)
@@ -89,7 +89,7 @@ def test_output_is_byte_stable(named: tuple[str, Workflow]) -> None:
 
 @pytest.fixture
 def base() -> Workflow:
-    return io.load(SOURCES["base"])
+    return fileio.load(SOURCES["base"])
 
 
 def node_line(dot: str, node_id: str) -> str:
@@ -138,7 +138,7 @@ def test_tool_tiers_are_coloured(base: Workflow) -> None:
 
 
 def test_loops_are_dashed() -> None:
-    workflow = io.load(TEMPLATES / "procurement" / "workflow.yaml")
+    workflow = fileio.load(TEMPLATES / "procurement" / "workflow.yaml")
     line = next(x for x in to_dot(workflow).splitlines() if "manager_outcome -> intake_request" in x)
     assert "style=dashed" in line
     assert "n_manager_outcome -.->" in to_mermaid(workflow)
@@ -161,7 +161,7 @@ def test_findings_are_outlined_with_messages(base: Workflow) -> None:
 
 
 def test_findings_from_the_validator_map_to_nodes() -> None:
-    workflow = io.load(FIXTURES / "invalid" / "G001.yaml")
+    workflow = fileio.load(FIXTURES / "invalid" / "G001.yaml")
     findings = validate(workflow)
     flagged = [f for f in findings if f.code == "G001"]
     assert flagged
@@ -185,7 +185,7 @@ def test_simulation_overlay_heat_and_traffic(base: Workflow) -> None:
 
 
 def test_text_is_escaped_everywhere(tmp_path: Path) -> None:
-    workflow = io.loads(
+    workflow = fileio.loads(
         'metadata: {name: tricky, description: "say \\"hi\\" \\\\ <b>"}\n'
         "actors: [{id: a, kind: agent, name: 'R&D <bots> \"x\"'}]\n"
         "nodes:\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.errors import WorkflowInvalid
 from studio.simulate import CompiledWorkflow, compile
 
@@ -17,13 +17,13 @@ SIM = FIXTURES / "simulate"
 
 def test_compile_refuses_a_workflow_with_errors() -> None:
     with pytest.raises(WorkflowInvalid) as caught:
-        compile(io.load(FIXTURES / "invalid" / "S004.yaml"))
+        compile(fileio.load(FIXTURES / "invalid" / "S004.yaml"))
     assert {f.code for f in caught.value.findings if f.is_error} == {"S004"}
     assert "cannot simulate" in str(caught.value)
 
 
 def test_compile_refuses_overrides_that_name_nothing() -> None:
-    workflow = io.load(SIM / "chain.yaml")
+    workflow = fileio.load(SIM / "chain.yaml")
     workflow.simulation.overrides = {"col": "nobody.duration", "col2": "reader.colour"}
     with pytest.raises(WorkflowInvalid) as caught:
         compile(workflow)
@@ -31,7 +31,7 @@ def test_compile_refuses_overrides_that_name_nothing() -> None:
 
 
 def test_one_langgraph_node_per_workflow_node() -> None:
-    workflow = io.load(SIM / "parallel.yaml")
+    workflow = fileio.load(SIM / "parallel.yaml")
     compiled = compile(workflow)
     assert isinstance(compiled, CompiledWorkflow)
     graph = compiled.graph.get_graph()
@@ -48,7 +48,7 @@ def test_one_langgraph_node_per_workflow_node() -> None:
 
 
 def test_base_fixture_compiles_with_a_parallel_join_and_a_decision() -> None:
-    compiled = compile(io.load(FIXTURES / "valid" / "base.yaml"))
+    compiled = compile(fileio.load(FIXTURES / "valid" / "base.yaml"))
     plan = compiled.plan
     assert plan.nodes["join"].preds == ("enrich", "confirm")
     assert [target for _, target in plan.nodes["route"].branches] == ["review"]

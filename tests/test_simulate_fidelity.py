@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.simulate import simulate
 from studio.simulate.runtime import STEP_FIELDS
 
@@ -46,7 +46,7 @@ def test_mmc_pool_matches_erlang_c() -> None:
     arrival_rate = utilisation * servers / service
     expected_p = erlang_c(servers, arrival_rate * service)
     expected_wait = expected_p / (servers / service - arrival_rate)  # 1066.7 s
-    results = simulate(io.load(FIXTURES / "mmc.yaml"), cases=5000, seed=20240601)
+    results = simulate(fileio.load(FIXTURES / "mmc.yaml"), cases=5000, seed=20240601)
     cases = sorted(results.payloads[0]["cases"], key=lambda case: case["arrival"])
     reviews = [dict(zip(STEP_FIELDS, step, strict=True)) for case in cases for step in case["steps"]
                if step[0] == "review"]
@@ -79,7 +79,7 @@ def test_chain_success_is_the_product_of_step_rates() -> None:
     is attributed to its category, node and actor.
     """
     n = 3000
-    results = simulate(io.load(FIXTURES / "chain.yaml"), cases=n, seed=7)
+    results = simulate(fileio.load(FIXTURES / "chain.yaml"), cases=n, seed=7)
     expected = (1 - 0.10) * (1 - 0.05) * (1 - 0.20)
     se = math.sqrt(expected * (1 - expected) / n)
     kpis = results.kpis
@@ -99,7 +99,7 @@ def test_chain_success_is_the_product_of_step_rates() -> None:
 def test_chain_retries_follow_policy() -> None:
     """One retry per step: a step fails only when both attempts fail, so success = prod(1 - p^2)."""
     n = 800
-    results = simulate(io.load(FIXTURES / "chain.yaml"), cases=n, seed=8, scenario=["policies.retries=1"])
+    results = simulate(fileio.load(FIXTURES / "chain.yaml"), cases=n, seed=8, scenario=["policies.retries=1"])
     expected = (1 - 0.10**2) * (1 - 0.05**2) * (1 - 0.20**2)
     se = math.sqrt(expected * (1 - expected) / n)
     assert abs(results.kpis["success_rate"] - expected) < 4 * se
@@ -107,7 +107,7 @@ def test_chain_retries_follow_policy() -> None:
 
 
 def test_same_seed_same_kpis_different_seed_differs() -> None:
-    workflow = io.load(FIXTURES / "approval.yaml")
+    workflow = fileio.load(FIXTURES / "approval.yaml")
     first = simulate(workflow, cases=40, seed=5, replications=2)
     second = simulate(workflow, cases=40, seed=5, replications=2)
     other = simulate(workflow, cases=40, seed=6, replications=2)
@@ -117,7 +117,7 @@ def test_same_seed_same_kpis_different_seed_differs() -> None:
 
 
 def test_worker_processes_give_the_same_results() -> None:
-    workflow = io.load(FIXTURES / "approval.yaml")
+    workflow = fileio.load(FIXTURES / "approval.yaml")
     one = simulate(workflow, cases=20, seed=3, replications=3, workers=1)
     two = simulate(workflow, cases=20, seed=3, replications=3, workers=2)
     assert one.kpis_json() == two.kpis_json()

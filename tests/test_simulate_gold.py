@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.errors import StudioError
 from studio.simulate import run_gold
 from studio.templates import template_names
@@ -16,7 +16,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def test_gold_cases_pass_and_fail_with_the_first_difference() -> None:
-    report = run_gold(io.load(FIXTURES / "approval.yaml"))
+    report = run_gold(fileio.load(FIXTURES / "approval.yaml"))
     assert (report.passed, report.total) == (4, 5)
     assert report.pass_rate == pytest.approx(0.8)
     by_id = {case.case_id: case for case in report.cases}
@@ -34,7 +34,7 @@ def test_gold_runs_do_not_fail_agents(tmp_path: Path) -> None:
     gold = tmp_path / "gold.csv"
     gold.write_text("case_id,human_decisions,expected_path,expected_outcome\n"
                     "g1,,start>read>check>write>done,written\n", encoding="utf-8")
-    workflow = io.load(FIXTURES / "chain.yaml")
+    workflow = fileio.load(FIXTURES / "chain.yaml")
     workflow.actors[2].behaviour.failures.reasoning = 1.0  # type: ignore[union-attr]
     assert run_gold(workflow, data=gold).pass_rate == 1.0
     workflow.simulation.overrides = {"fail_write": "write.failures.reasoning"}
@@ -48,9 +48,9 @@ def test_gold_data_needs_the_expectation_columns(tmp_path: Path) -> None:
     gold = tmp_path / "gold.csv"
     gold.write_text("case_id,amount\n1,5\n", encoding="utf-8")
     with pytest.raises(StudioError, match="expected_path"):
-        run_gold(io.load(FIXTURES / "approval.yaml"), data=gold)
+        run_gold(fileio.load(FIXTURES / "approval.yaml"), data=gold)
     with pytest.raises(StudioError, match="gold_data"):
-        run_gold(io.load(FIXTURES / "chain.yaml"))
+        run_gold(fileio.load(FIXTURES / "chain.yaml"))
 
 
 @pytest.mark.parametrize("name", template_names())
@@ -58,6 +58,6 @@ def test_every_template_passes_its_gold_cases(name: str) -> None:
     """The contract between the templates' gold data and the simulator's semantics."""
     if not (TEMPLATES / name / "gold.csv").is_file():
         pytest.skip("template has no gold cases yet")
-    report = run_gold(io.load(TEMPLATES / name / "workflow.yaml"))
+    report = run_gold(fileio.load(TEMPLATES / name / "workflow.yaml"))
     assert report.total >= 20
     assert report.pass_rate == 1.0, report.summary()

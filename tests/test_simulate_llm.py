@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from studio import io
+from studio import fileio
 from studio.simulate import Walkthrough, apply_scenario, compile, simulate
 from studio.simulate.llm import LLMError
 
@@ -23,7 +23,7 @@ def llm_workflow(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
     module.make = lambda: FakeListChatModel(responses=list(REPLIES))  # type: ignore[attr-defined]
     module.broken = 42  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "studio_test_llms", module)
-    return apply_scenario(io.load(FIXTURES / "approval.yaml"), [
+    return apply_scenario(fileio.load(FIXTURES / "approval.yaml"), [
         "actors.intake_agent.llm=studio_test_llms:make", "nodes.intake.outputs=[category, risk]",
     ])
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.model import Calendar
 from studio.simulate import simulate
 from studio.simulate.clock import Pool, RateLimiter, WorkCalendar, iso_to_seconds, seconds_to_iso
@@ -34,7 +34,7 @@ def test_calendar_work_waits_outside_hours_and_pauses_overnight() -> None:
         {"case_id": "monday-1630", "arrival": 16.5 * HOUR},  # half an hour today, half tomorrow
         {"case_id": "friday-1630", "arrival": "2024-01-05T16:30:00Z"},  # ISO time; finishes Monday
     ]
-    results = simulate(io.load(FIXTURES / "calendar.yaml"), data=data)
+    results = simulate(fileio.load(FIXTURES / "calendar.yaml"), data=data)
     work = steps_of(results, "file")
     night = work["monday-night"]
     assert (night["start"], night["end"], night["wait"]) == (9 * HOUR, 10 * HOUR, 9 * HOUR)
@@ -46,7 +46,7 @@ def test_calendar_work_waits_outside_hours_and_pauses_overnight() -> None:
 
 def test_calendar_queue_and_calendar_waits_are_told_apart() -> None:
     data = [{"case_id": f"c{i}", "arrival": 8 * HOUR} for i in range(3)]  # three jobs before opening
-    work = steps_of(simulate(io.load(FIXTURES / "calendar.yaml"), data=data), "file")
+    work = steps_of(simulate(fileio.load(FIXTURES / "calendar.yaml"), data=data), "file")
     third = work["c2"]
     assert third["start"] == 11 * HOUR  # one clerk: 09-10, 10-11, 11-12
     assert third["wait"] == 3 * HOUR and third["queue"] == 2 * HOUR and third["wait_reason"] == "queue"
@@ -88,7 +88,7 @@ def test_rate_limiter_allows_calls_per_window() -> None:
 
 
 def test_rate_limited_tool_queues_calls_across_cases() -> None:
-    results = simulate(io.load(FIXTURES / "ratelimit.yaml"), cases=5)
+    results = simulate(fileio.load(FIXTURES / "ratelimit.yaml"), cases=5)
     asks = steps_of(results, "ask")
     assert sorted(step["wait"] for step in asks.values()) == [0.0, 0.0, 60.0, 60.0, 120.0]
     assert {step["wait_reason"] for step in asks.values() if step["wait"]} == {"rate_limit"}
@@ -99,7 +99,7 @@ def test_rate_limited_tool_queues_calls_across_cases() -> None:
 
 
 def test_approvals_past_their_sla_escalate_to_the_escalation_pool() -> None:
-    results = simulate(io.load(FIXTURES / "escalation.yaml"), cases=3)
+    results = simulate(fileio.load(FIXTURES / "escalation.yaml"), cases=3)
     sign = steps_of(results, "sign_off")
     assert sign["0"]["actor"] == "approver" and sign["0"]["escalated_to"] is None
     assert sign["0"]["end"] == 2 * HOUR
@@ -118,7 +118,7 @@ def test_approvals_past_their_sla_escalate_to_the_escalation_pool() -> None:
 
 
 def test_loop_guard_kills_the_case_and_says_where() -> None:
-    results = simulate(io.load(FIXTURES / "loop.yaml"), cases=3)
+    results = simulate(fileio.load(FIXTURES / "loop.yaml"), cases=3)
     for case in results.iter_cases():
         assert (case["status"], case["reason"], case["where"], case["category"]) == (
             "killed", "loop_guard", "draft>review", "policy")
@@ -131,7 +131,7 @@ def test_loop_guard_kills_the_case_and_says_where() -> None:
 
 
 def test_max_turns_kills_a_long_case() -> None:
-    results = simulate(io.load(FIXTURES / "loop.yaml"), cases=1,
+    results = simulate(fileio.load(FIXTURES / "loop.yaml"), cases=1,
                        scenario=["policies.max_repeats=50", "policies.max_turns=6"])
     case = next(results.iter_cases())
     assert (case["status"], case["reason"], case["where"]) == ("killed", "max_turns", "gate")
@@ -140,13 +140,13 @@ def test_max_turns_kills_a_long_case() -> None:
 
 
 def test_edge_max_repeats_overrides_the_policy() -> None:
-    results = simulate(io.load(FIXTURES / "loop.yaml"), cases=1, scenario=["edges.gate>draft.max_repeats=1"])
+    results = simulate(fileio.load(FIXTURES / "loop.yaml"), cases=1, scenario=["edges.gate>draft.max_repeats=1"])
     case = next(results.iter_cases())
     assert (case["reason"], case["where"]) == ("loop_guard", "gate>draft")
 
 
 def test_parallel_branches_join_at_the_latest_branch() -> None:
-    results = simulate(io.load(FIXTURES / "parallel.yaml"), cases=2)
+    results = simulate(fileio.load(FIXTURES / "parallel.yaml"), cases=2)
     steps = [s for s in results.iter_steps() if s["case_id"] == "0"]
     by_node = {s["node"]: s for s in steps}
     assert by_node["fast_2"]["end"] == 1200.0 and by_node["slow"]["end"] == HOUR
@@ -160,7 +160,7 @@ def test_parallel_branches_join_at_the_latest_branch() -> None:
 
 
 def test_conditions_that_cannot_be_evaluated_fail_the_case_not_the_run() -> None:
-    workflow = io.load(FIXTURES / "approval.yaml")
+    workflow = fileio.load(FIXTURES / "approval.yaml")
     data = [{"case_id": "no-amount", "amount": None}, {"case_id": "text", "amount": "lots"}]
     cases = cases_of(simulate(workflow, data=data))  # the threshold is a policy rule
     for case in cases.values():
@@ -174,7 +174,7 @@ def test_conditions_that_cannot_be_evaluated_fail_the_case_not_the_run() -> None
 
 
 def test_per_case_column_overrides_behaviour(tmp_path: Path) -> None:
-    workflow = io.load(FIXTURES / "chain.yaml")
+    workflow = fileio.load(FIXTURES / "chain.yaml")
     workflow.simulation.overrides = {"read_time": "reader.duration", "write_fail": "write.failures.reasoning"}
     data = [{"case_id": "slow", "read_time": "2h", "write_fail": 0}, {"case_id": "bad", "read_time": None,
                                                                        "write_fail": 1}]

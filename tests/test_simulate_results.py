@@ -13,7 +13,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from studio import io
+from studio import fileio
 from studio.simulate import Results, simulate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "simulate"
@@ -21,7 +21,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "simulate"
 
 @pytest.fixture(scope="module")
 def results() -> Results:
-    return simulate(io.load(FIXTURES / "approval.yaml"), cases=40, seed=9, replications=2)
+    return simulate(fileio.load(FIXTURES / "approval.yaml"), cases=40, seed=9, replications=2)
 
 
 def test_kpis_are_plain_json_in_a_fixed_order(results: Results) -> None:

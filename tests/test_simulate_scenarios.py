@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.simulate import ScenarioError, apply_scenario, compare, simulate
 from studio.simulate._stats import t975, welch
 
@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "simulate"
 
 
 def test_overrides_change_a_copy_and_are_validated() -> None:
-    workflow = io.load(FIXTURES / "approval.yaml")
+    workflow = fileio.load(FIXTURES / "approval.yaml")
     changed = apply_scenario(workflow, [
         "actors.managers.capacity=5",
         "nodes.manager_approval.threshold=amount > 5000",
@@ -42,11 +42,11 @@ def test_overrides_change_a_copy_and_are_validated() -> None:
 ])
 def test_bad_overrides_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
-        apply_scenario(io.load(FIXTURES / "approval.yaml"), [text])
+        apply_scenario(fileio.load(FIXTURES / "approval.yaml"), [text])
 
 
 def test_threshold_scenario_auto_approves_below_the_amount() -> None:
-    workflow = io.load(FIXTURES / "approval.yaml")
+    workflow = fileio.load(FIXTURES / "approval.yaml")
     base = simulate(workflow, cases=5, seed=2)
     high = simulate(workflow, cases=5, seed=2, scenario=["nodes.manager_approval.threshold=amount > 5000"])
     asked = [s for s in base.iter_steps() if s["node"] == "manager_approval" and s["actor"]]
@@ -56,7 +56,7 @@ def test_threshold_scenario_auto_approves_below_the_amount() -> None:
 
 
 def test_more_approvers_cut_the_wait_and_compare_gives_an_interval() -> None:
-    workflow = io.load(FIXTURES / "mmc.yaml")
+    workflow = fileio.load(FIXTURES / "mmc.yaml")
     base = simulate(workflow, cases=150, seed=4, replications=4)
     more = simulate(workflow, cases=150, seed=4, replications=4, scenario=["actors.approvers.capacity=4"])
     assert len(base.replication_kpis) == 4

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.cli import main
 from studio.simulate import Results, compare, simulate
 from studio.simulate import summary as s
@@ -22,12 +22,12 @@ NAMES = ["actors.managers.name=Line managers", "actors.directors.name=Directors"
 
 @pytest.fixture(scope="module")
 def baseline() -> Results:
-    return simulate(io.load(FIXTURES / "approval.yaml"), cases=30, seed=5, replications=2, scenario=NAMES)
+    return simulate(fileio.load(FIXTURES / "approval.yaml"), cases=30, seed=5, replications=2, scenario=NAMES)
 
 
 @pytest.fixture(scope="module")
 def scenario() -> Results:
-    return simulate(io.load(FIXTURES / "approval.yaml"), cases=30, seed=5, replications=2,
+    return simulate(fileio.load(FIXTURES / "approval.yaml"), cases=30, seed=5, replications=2,
                     scenario=[*NAMES, "actors.managers.capacity=2"])
 
 

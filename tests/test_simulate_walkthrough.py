@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.simulate import Walkthrough, compile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "simulate"
@@ -14,7 +14,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "simulate"
 
 @pytest.fixture(scope="module")
 def compiled():  # type: ignore[no-untyped-def]
-    return compile(io.load(FIXTURES / "approval.yaml"))
+    return compile(fileio.load(FIXTURES / "approval.yaml"))
 
 
 def test_walkthrough_stops_at_the_approval_and_says_what_and_why(compiled) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ def test_below_the_threshold_nobody_is_asked(compiled) -> None:  # type: ignore[
 
 
 def test_walkthrough_needs_data_for_a_row_index() -> None:
-    workflow = io.load(FIXTURES / "chain.yaml")
+    workflow = fileio.load(FIXTURES / "chain.yaml")
     with pytest.raises(IndexError, match="no sample data"):
         Walkthrough(workflow, case=0)
     wt = Walkthrough(workflow, case={"case_id": "x"}, seed=1)

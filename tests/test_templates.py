@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 
 import studio
-from studio import io
+from studio import fileio
 from studio.model import Agent, Human
 
 NAMES = ["customer_onboarding", "finance_close", "maintenance_work_order", "procurement", "support_triage"]
@@ -29,8 +29,8 @@ def test_template_is_realistic_and_valid(name: str) -> None:
     assert any(isinstance(a, Human) for a in wf.actors)
     kinds = {n.kind for n in wf.nodes}
     assert {"approval", "decision", "start", "end"} <= kinds
-    sample = io.load_cases(template.sample_path)
-    gold = io.load_cases(template.gold_path)
+    sample = fileio.load_cases(template.sample_path)
+    gold = fileio.load_cases(template.gold_path)
     assert len(sample) >= 200 and len(gold) >= 20
     assert {"expected_path", "expected_outcome", "human_decisions"} <= set(gold.columns)
     assert studio.validate(wf, data=sample) == []

@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES
 
 import studio
-from studio import io
+from studio import fileio
 from studio.errors import Severity
 from studio.validate import RULES
 
@@ -21,7 +21,7 @@ def _findings(path: Path) -> list[studio.Finding]:
         workflow = studio.load(path)
     except studio.LoadError as exc:
         return exc.findings
-    data = io.sample_path(workflow)
+    data = fileio.sample_path(workflow)
     return studio.validate(workflow, data=data if data is not None and data.is_file() else None)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.model import ExponNorm, Gamma, Human, LogNormal, System, Task
 from studio.widgets import Studio
 from studio.widgets.controller import (
@@ -52,7 +52,7 @@ def test_edge_probability_is_saved_shown_and_cleared(studio: Studio, work: Path)
     assert studio.edge_probability.value == ""
     studio.edge_probability.value = "0.2"
     studio.edge_update.click()
-    assert io.load(work).edges[index].probability == pytest.approx(0.2)
+    assert fileio.load(work).edges[index].probability == pytest.approx(0.2)
     label = next(text for text, value in studio.edge_pick.options if value == index)
     assert label == "precheck_gate -> vendor_blocked [blocked vendor, p=0.2]"
     studio.edge_pick.value = -1
@@ -66,9 +66,9 @@ def test_edge_probability_is_saved_shown_and_cleared(studio: Studio, work: Path)
 
     studio.edge_probability.value = ""
     studio.edge_update.click()
-    assert io.load(work).edges[index].probability is None
+    assert fileio.load(work).edges[index].probability is None
     studio.undo_button.click()
-    assert io.load(work).edges[index].probability == pytest.approx(0.2)
+    assert fileio.load(work).edges[index].probability == pytest.approx(0.2)
 
 
 def test_a_new_connection_takes_a_probability(studio: Studio, work: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_new_connection_takes_a_probability(studio: Studio, work: Path) -> Non
     studio.edge_probability.value = "0.05"
     studio.edge_add.click()
     index = studio.controller.edge_index("match_gate", "rejected")
-    assert index is not None and io.load(work).edges[index].probability == pytest.approx(0.05)
+    assert index is not None and fileio.load(work).edges[index].probability == pytest.approx(0.05)
     assert studio.controller.edge_label(index) == "match_gate -> rejected [p=0.05]"
 
 
@@ -96,7 +96,7 @@ def test_system_with_capacity_calendar_and_cost(studio: Studio, work: Path) -> N
     studio.actor_calendar.hours.value = "18:00-23:00"
     studio.actor_cost.value = "12.5"
     studio.actor_add.click()
-    system = io.load(work).actor("batch_runner")
+    system = fileio.load(work).actor("batch_runner")
     assert isinstance(system, System)
     assert system.capacity == 2 and system.behaviour.cost_per_hour == 12.5
     assert system.calendar is not None
@@ -124,7 +124,7 @@ def test_system_with_capacity_calendar_and_cost(studio: Studio, work: Path) -> N
     studio.actor_calendar.timezone.value = ""  # all three empty: no calendar
     studio.actor_at_once.value = ""
     studio.actor_update.click()
-    system = io.load(work).actor("batch_runner")
+    system = fileio.load(work).actor("batch_runner")
     assert isinstance(system, System) and system.calendar is None and system.capacity is None
 
 
@@ -136,7 +136,7 @@ def test_human_pool_calendar_and_cost_per_hour(studio: Studio, work: Path) -> No
     studio.actor_calendar.timezone.value = "Europe/Berlin"
     studio.actor_cost.value = "45"
     studio.actor_update.click()
-    pool = io.load(work).actor("ap_team")
+    pool = fileio.load(work).actor("ap_team")
     assert isinstance(pool, Human) and pool.behaviour.cost_per_hour == 45
     assert pool.calendar is not None and [d.value for d in pool.calendar.days] == ["mon", "wed"]
     assert (pool.calendar.hours, pool.calendar.timezone) == (hours, "Europe/Berlin")
@@ -152,7 +152,7 @@ def test_agent_cost_per_hour_and_no_calendar(studio: Studio, work: Path) -> None
     assert studio.actor_calendar.box.layout.display == "none"
     studio.actor_cost.value = "3"
     studio.actor_update.click()
-    assert io.load(work).actor("intake_agent").behaviour.cost_per_hour == 3
+    assert fileio.load(work).actor("intake_agent").behaviour.cost_per_hour == 3
 
 
 # ------------------------------------------------------------------ settings
@@ -164,20 +164,20 @@ def test_simulation_start_and_arrival_calendar(studio: Studio, work: Path) -> No
     studio.sim_set_calendar.hours.value = "09:00-17:00"
     studio.sim_set_calendar.timezone.value = "Europe/Berlin"
     studio.sim_settings_save.click()
-    simulation = io.load(work).simulation
+    simulation = fileio.load(work).simulation
     assert simulation.start == "2026-03-02T08:00:00Z"
     calendar = simulation.arrivals.calendar  # type: ignore[union-attr]
     assert calendar is not None and calendar.timezone == "Europe/Berlin" and len(calendar.days) == 5
     assert studio.sim_settings_save.description == "Save simulation settings"
 
     studio.controller.update_simulation(rate="40/h")  # another rate keeps the calendar
-    assert io.load(work).simulation.arrivals.calendar == calendar  # type: ignore[union-attr]
+    assert fileio.load(work).simulation.arrivals.calendar == calendar  # type: ignore[union-attr]
 
     studio.sim_set_process.value = "fixed"
     assert studio.sim_set_calendar.box.layout.display is None
     studio.sim_set_arrival.value = "3m"
     studio.sim_settings_save.click()
-    arrivals = io.load(work).simulation.arrivals
+    arrivals = fileio.load(work).simulation.arrivals
     assert arrivals.process == "fixed" and arrivals.calendar == calendar  # type: ignore[union-attr]
 
     studio.sim_set_start.value = "next monday"
@@ -192,7 +192,7 @@ def test_simulation_start_and_arrival_calendar(studio: Studio, work: Path) -> No
     studio.sim_set_calendar.days.value = ""
     studio.sim_set_calendar.timezone.value = ""
     studio.sim_settings_save.click()
-    simulation = io.load(work).simulation
+    simulation = fileio.load(work).simulation
     assert simulation.start is None and simulation.arrivals.calendar is None  # type: ignore[union-attr]
 
 
@@ -205,7 +205,7 @@ def test_column_arrivals_have_no_calendar(studio: Studio, work: Path) -> None:
         controller.update_simulation(process="column", column="arrival_s", calendar={"days": ["mon"]})
     controller.update_simulation(process="column", column="arrival_s")
     assert "calendar is dropped" in controller.message
-    assert io.load(work).simulation.arrivals.process == "column"
+    assert fileio.load(work).simulation.arrivals.process == "column"
 
 
 # ------------------------------------------------------------------ durations
@@ -221,7 +221,7 @@ def test_gamma_and_exponnorm_durations_with_bounds(studio: Studio, work: Path) -
         widget.value = value
     duration.bounds["max"].value = "2h"
     studio.node_update.click()
-    node = io.load(work).node("check_vendor")
+    node = fileio.load(work).node("check_vendor")
     assert isinstance(node, Task)
     gamma = node.behaviour.duration
     assert isinstance(gamma, Gamma) and (gamma.shape, gamma.scale, gamma.maximum) == (2.5, 240, 7200)
@@ -240,7 +240,7 @@ def test_gamma_and_exponnorm_durations_with_bounds(studio: Studio, work: Path) -
         widget.value = value
     duration.bounds["min"].value = "5m"
     studio.node_update.click()
-    expo = io.load(work).node("check_vendor").behaviour.duration  # type: ignore[union-attr]
+    expo = fileio.load(work).node("check_vendor").behaviour.duration  # type: ignore[union-attr]
     assert isinstance(expo, ExponNorm) and (expo.k, expo.loc, expo.scale, expo.minimum) == (1.5, 600, 60, 300)
 
     duration.params[0].value = ""
@@ -258,7 +258,7 @@ def test_actor_duration_with_shift(studio: Studio, work: Path) -> None:
         widget.value = value
     studio.actor_duration.bounds["loc"].value = "2m"
     studio.actor_update.click()
-    duration = io.load(work).actor("ap_team").behaviour.duration
+    duration = fileio.load(work).actor("ap_team").behaviour.duration
     assert isinstance(duration, LogNormal) and (duration.mean, duration.loc, duration.maximum) == (1200, 120, None)
 
 
@@ -293,7 +293,7 @@ def test_output_models_as_yaml_through_the_task_form(studio: Studio, work: Path)
         "cost_center: {value: {dist: uniform, low: 100, high: 200}}\n"
     )
     studio.node_update.click()
-    node = io.load(work).node("intake_request")
+    node = fileio.load(work).node("intake_request")
     assert isinstance(node, Task) and set(node.output_models) == {"category", "cost_center"}
     assert node.output_models["category"][0].when == "amount > 10000"
     assert node.output_models["category"][1].choice == {"opex": 1.0}
@@ -301,7 +301,8 @@ def test_output_models_as_yaml_through_the_task_form(studio: Studio, work: Path)
     studio.node_pick.value = "intake_request"
     assert "capex: 0.6" in studio.node_models.value  # the form shows the file's YAML
     assert studio.node_models_open.description == "Output models (YAML): 2 set"
-    assert parse_output_models(studio.node_models.value) == io.to_data(io.load(work))["nodes"][1]["output_models"]
+    saved = fileio.to_data(fileio.load(work))
+    assert parse_output_models(studio.node_models.value) == saved["nodes"][1]["output_models"]
 
     studio.node_models.value = "category: [1, 2"
     _refused(studio, work, studio.node_update, "output models line", "fraud_score: {value:")
@@ -315,14 +316,14 @@ def test_output_models_as_yaml_through_the_task_form(studio: Studio, work: Path)
     studio.node_outputs.value = "category, cost_center, colour"  # a new output, with its model
     studio.node_models.value = "colour: {choice: {red: 0.5, blue: 0.5}}"
     studio.node_update.click()
-    node = io.load(work).node("intake_request")
+    node = fileio.load(work).node("intake_request")
     assert isinstance(node, Task) and node.outputs == ["category", "cost_center", "colour"]
     assert list(node.output_models) == ["colour"]
     studio.node_models.value = ""
     studio.node_update.click()
-    assert io.load(work).node("intake_request").output_models == {}  # type: ignore[union-attr]
+    assert fileio.load(work).node("intake_request").output_models == {}  # type: ignore[union-attr]
     studio.undo_button.click()
-    assert list(io.load(work).node("intake_request").output_models) == ["colour"]  # type: ignore[union-attr]
+    assert list(fileio.load(work).node("intake_request").output_models) == ["colour"]  # type: ignore[union-attr]
 
 
 def test_output_models_field_only_on_tasks(studio: Studio) -> None:
@@ -344,12 +345,12 @@ def test_parse_output_models_refusals() -> None:
 
 def test_controller_edits_are_undoable(work: Path) -> None:
     controller = StudioController(work)
-    before = io.load(work)
+    before = fileio.load(work)
     controller.update_actor("ap_team", cost_per_hour="45", calendar={"days": ["mon"]})
     controller.update_simulation(start="2026-03-02T08:00:00Z")
     controller.undo()
     controller.undo()
-    assert io.load(work) == before
+    assert fileio.load(work) == before
 
 
 def test_a_press_in_a_running_kernel_waits_for_the_field_edits_still_on_their_way() -> None:

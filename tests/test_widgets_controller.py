@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.errors import LoadError
 from studio.model import Approval, Human, Task
 from studio.widgets.controller import (
@@ -33,8 +33,8 @@ def codes(controller: StudioController) -> list[str]:
     return [f.code for f in controller.findings]
 
 
-def saved(path: Path) -> io.Workflow:  # type: ignore[name-defined]
-    return io.load(path)
+def saved(path: Path) -> fileio.Workflow:  # type: ignore[name-defined]
+    return fileio.load(path)
 
 
 # --------------------------------------------------------------------------- opening
@@ -288,7 +288,7 @@ def test_failed_autosave_is_reported_when_the_file_cannot_be_replaced(
         raise OSError(28, "No space left on device")
 
     text = work.read_text()
-    monkeypatch.setattr(io, "atomic_write", broken)
+    monkeypatch.setattr(fileio, "atomic_write", broken)
     studio.add_node("task", "kept")
     assert "kept" in studio.workflow.node_ids  # the edit stands in memory
     assert work.read_text() == text  # and the file is as it was
@@ -341,7 +341,7 @@ def test_template_files_are_never_written(tmp_path: Path) -> None:
 
     template = get_template("procurement").workflow_path
     before = template.read_bytes()
-    controller = StudioController(io.load(template))
+    controller = StudioController(fileio.load(template))
     controller.add_node("task", "x")
     assert controller.path is None and template.read_bytes() == before
 

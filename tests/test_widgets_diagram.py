@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.widgets.controller import EditRefused, StudioController, copy_template
 
 pytest.importorskip("ipywidgets")
@@ -48,7 +48,7 @@ def test_insert_on_a_connection_keeps_its_condition(controller: StudioController
     into = next(e for e in controller.workflow.edges if e.key == (edge.source, new_id))
     assert into.when == edge.when and into.label == edge.label
     assert (new_id, edge.target) in keys(controller)
-    node = io.load(work).node(new_id)  # saved
+    node = fileio.load(work).node(new_id)  # saved
     assert node.name == "Check the contract" and getattr(node, "actor", None) == "line_managers"
     ids = controller.workflow.node_ids
     assert ids.index(new_id) == ids.index(edge.source) + 1  # the file reads in order
@@ -135,7 +135,7 @@ def test_insert_a_step_on_a_clicked_connection(studio: Studio, work: Path) -> No
     studio.quick_name.value = "Check the order"
     studio.quick_actor.value = "line_managers"
     studio.insert_button.click()
-    saved = io.load(work)
+    saved = fileio.load(work)
     assert ("create_po", "check_the_order") in [e.key for e in saved.edges]
     assert ("check_the_order", "receive_goods") in [e.key for e in saved.edges]
     assert getattr(saved.node("check_the_order"), "actor", None) == "line_managers"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import io
+from studio import fileio
 from studio.widgets import Studio
 from studio.widgets.controller import EditRefused, StudioController, copy_template
 
@@ -25,16 +25,16 @@ def test_update_policies_is_validated_saved_and_undoable(studio: StudioControlle
     before = studio.workflow.policies
     studio.update_policies(max_turns="40", approval_sla="4h", escalate_to="deputy_cfo", retries=2,
                            autonomy="human_on_the_loop")
-    policies = io.load(work).policies
+    policies = fileio.load(work).policies
     assert (policies.max_turns, policies.approval_sla, policies.escalate_to, policies.retries) == (40, 14400.0,
                                                                                                    "deputy_cfo", 2)
     assert policies.autonomy.value == "human_on_the_loop"
     assert "policies" in studio.message
     studio.update_policies(max_repeats="off")
-    assert io.load(work).policies.max_repeats is None  # the loop guard is off, explicitly
+    assert fileio.load(work).policies.max_repeats is None  # the loop guard is off, explicitly
     studio.undo()
     studio.undo()
-    assert studio.workflow.policies == before and io.load(work).policies == before
+    assert studio.workflow.policies == before and fileio.load(work).policies == before
 
 
 @pytest.mark.parametrize(
@@ -59,12 +59,12 @@ def test_bad_policies_are_refused_and_change_nothing(
 
 def test_update_simulation_settings(studio: StudioController, work: Path) -> None:
     studio.update_simulation(seed="7", cases="40", process="fixed", interval="2m")
-    simulation = io.load(work).simulation
+    simulation = fileio.load(work).simulation
     assert (simulation.seed, simulation.cases, simulation.arrivals.process) == (7, 40, "fixed")
     studio.update_simulation(rate="30/h", process="poisson")
-    assert io.load(work).simulation.arrivals.rate == pytest.approx(30 / 3600)
+    assert fileio.load(work).simulation.arrivals.rate == pytest.approx(30 / 3600)
     studio.update_simulation(process="column", column="arrival_s")
-    assert io.load(work).simulation.arrivals.column == "arrival_s"
+    assert fileio.load(work).simulation.arrivals.column == "arrival_s"
     studio.update_simulation(sample_data="gold.csv")
     assert studio.cases is not None and len(studio.cases) == 30  # the studio reads the new sample data
     studio.undo()
@@ -99,19 +99,19 @@ def test_settings_form_edits_policies_and_simulation(work: Path) -> None:
     studio.policy_sla.value = "6h"
     studio.policy_escalate.value = "deputy_cfo"
     studio.policy_save.click()
-    assert io.load(work).policies.approval_sla == 6 * 3600
-    assert io.load(work).policies.escalate_to == "deputy_cfo"
+    assert fileio.load(work).policies.approval_sla == 6 * 3600
+    assert fileio.load(work).policies.escalate_to == "deputy_cfo"
     studio.policy_max_turns.value = "lots"
     studio.policy_save.click()
     assert "max_turns" in studio.status.value and "not a number" in studio.status.value
-    assert io.load(work).policies.max_turns == 60  # nothing changed
+    assert fileio.load(work).policies.max_turns == 60  # nothing changed
 
     studio.sim_set_process.value = "fixed"
     assert studio.sim_set_arrival.description == "Interval" and studio.sim_set_arrival.value == ""
     studio.sim_set_arrival.value = "2m"
     studio.sim_set_seed.value = "11"
     studio.sim_settings_save.click()
-    simulation = io.load(work).simulation
+    simulation = fileio.load(work).simulation
     assert (simulation.arrivals.process, simulation.seed) == ("fixed", 11)
     assert studio.sim_set_arrival.value == "2m"  # the form shows what is saved
     assert studio.sim_seed.value == 11  # the Simulate tab follows the new setting

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from studio import io
+from studio import fileio
 from studio.widgets import Studio, copy_template
 
 
@@ -50,7 +50,7 @@ def test_add_task_through_the_form(studio: Studio, work: Path) -> None:
 
     assert "Added task `legal_review`" in status(studio)
     assert "legal_review" in studio.diagram.svg  # redrawn
-    node = io.load(work).node("legal_review")  # and saved
+    node = fileio.load(work).node("legal_review")  # and saved
     assert node.actor == "line_managers" and node.sla == 86400  # type: ignore[union-attr]
     assert node.behaviour.duration.dist == "triangular"  # type: ignore[union-attr]
     # the new, unconnected step lights up at once, and the form now shows it
@@ -95,12 +95,12 @@ def test_edit_a_step_and_rename_it(studio: Studio, work: Path) -> None:
     studio.node_id.value = "raise_po"
     studio.node_name.value = "Raise the PO"
     studio.node_update.click()
-    wf = io.load(work)
+    wf = fileio.load(work)
     assert "raise_po" in wf.node_ids and wf.node("raise_po").name == "Raise the PO"
     assert ("raise_po", "receive_goods") in [e.key for e in wf.edges]
     assert studio.node_pick.value == "raise_po"
     studio.node_delete.click()
-    assert "raise_po" not in io.load(work).node_ids
+    assert "raise_po" not in fileio.load(work).node_ids
 
 
 def test_connections_check_conditions_as_you_type(studio: Studio, work: Path) -> None:
@@ -115,11 +115,11 @@ def test_connections_check_conditions_as_you_type(studio: Studio, work: Path) ->
     assert "valid condition" in studio.edge_check.value
     studio.edge_label.value = "double the PO"
     studio.edge_add.click()
-    edge = io.load(work).edges[-1]
+    edge = fileio.load(work).edges[-1]
     assert edge.key == ("match_gate", "invoice_disputed") and edge.label == "double the PO"
     assert studio.edge_pick.value == len(studio.controller.workflow.edges) - 1
     studio.edge_delete.click()
-    assert ("match_gate", "invoice_disputed") not in [e.key for e in io.load(work).edges]
+    assert ("match_gate", "invoice_disputed") not in [e.key for e in fileio.load(work).edges]
 
 
 def test_actor_tool_and_data_forms(studio: Studio, work: Path) -> None:
@@ -129,7 +129,7 @@ def test_actor_tool_and_data_forms(studio: Studio, work: Path) -> None:
     studio.actor_capacity.value = 4
     studio.actor_approve.value = "0.75"
     studio.actor_add.click()
-    actor = io.load(work).actor("legal_team")
+    actor = fileio.load(work).actor("legal_team")
     assert actor.capacity == 4 and actor.behaviour.approve_rate == 0.75  # type: ignore[union-attr]
     assert ("legal_team  (human)", "legal_team") in studio.node_actor.options  # pick lists follow
 
@@ -139,7 +139,7 @@ def test_actor_tool_and_data_forms(studio: Studio, work: Path) -> None:
     studio.tool_calls.value = "30"
     studio.tool_per.value = "1m"
     studio.tool_add.click()
-    tool = io.load(work).tool("contract_store")
+    tool = fileio.load(work).tool("contract_store")
     assert tool.rate_limit is not None and tool.rate_limit.calls == 30
     assert "contract_store" in studio.node_tools.options
 
@@ -148,16 +148,16 @@ def test_actor_tool_and_data_forms(studio: Studio, work: Path) -> None:
     studio.data_freshness.value = "1d"
     studio.data_pii.value = True
     studio.data_add.click()
-    assert any(d.id == "contracts" and d.contains_pii for d in io.load(work).data_sources)
+    assert any(d.id == "contracts" and d.contains_pii for d in fileio.load(work).data_sources)
 
 
 def test_undo_redo_buttons(studio: Studio, work: Path) -> None:
     studio.controller.add_node("task", "temp", actor="ap_team")
     studio.undo_button.click()
-    assert "temp" not in io.load(work).node_ids and "Undid" in status(studio)
+    assert "temp" not in fileio.load(work).node_ids and "Undid" in status(studio)
     assert not studio.redo_button.disabled
     studio.redo_button.click()
-    assert "temp" in io.load(work).node_ids
+    assert "temp" in fileio.load(work).node_ids
 
 
 def test_template_save_as_and_open(studio: Studio, tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_template_save_as_and_open(studio: Studio, tmp_path: Path) -> None:
     other = tmp_path / "copy" / "triage.yaml"
     studio.path_text.value = str(other)
     studio.save_button.click()
-    assert io.load(other).metadata.name == "support_triage" and "Saved to" in status(studio)
+    assert fileio.load(other).metadata.name == "support_triage" and "Saved to" in status(studio)
     studio.path_text.value = str(tmp_path / "missing.yaml")
     studio.load_button.click()
     assert "does not exist" in status(studio) and "support_triage" in studio.title.value

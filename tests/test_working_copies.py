@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from studio import _backup, io
+from studio import _backup, fileio
 from studio.cli import main
 from studio.validate import validate
 from studio.widgets import Studio
@@ -40,7 +40,7 @@ def test_copy_template_keeps_an_edited_copy_and_says_so(tmp_path: Path) -> None:
 
     again = copy_template("procurement", tmp_path, say=said.append)
     assert again == path
-    assert "legal_team" in [a.id for a in io.load(path).actors]
+    assert "legal_team" in [a.id for a in fileio.load(path).actors]
     assert (tmp_path / "sample.csv").read_text(encoding="utf-8") == "case_id,amount\nX-1,5\n"
     assert "Kept your working copy" in said[-1] and "overwrite=True" in said[-1]
 
@@ -79,7 +79,7 @@ def test_every_notebook_run_twice_keeps_the_edits_made_between_runs(
         assert path.is_relative_to(tmp_path)
         StudioController(path).update_metadata(description=f"edited by the room in {name}")
         assert run() == path
-        assert io.load(path).metadata.description == f"edited by the room in {name}", name
+        assert fileio.load(path).metadata.description == f"edited by the room in {name}", name
 
 
 def test_the_workshop_edit_cells_do_not_fail_on_a_second_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +90,7 @@ def test_the_workshop_edit_cells_do_not_fail_on_a_second_run(tmp_path: Path, mon
         namespace: dict[str, Any] = {"display": lambda *_: None}
         for source in cells:
             exec(source, namespace)
-    workflow = io.load(namespace["path"])
+    workflow = fileio.load(namespace["path"])
     assert workflow.node_ids.count("legal_review") == 1 and "legal_team" in [a.id for a in workflow.actors]
 
 
@@ -113,7 +113,7 @@ def test_autosave_keeps_rotating_backups_next_to_the_file(tmp_path: Path, monkey
 
 def test_save_over_another_file_keeps_that_file(tmp_path: Path) -> None:
     other = tmp_path / "other.yaml"
-    other.write_text(io.dumps(StudioController.blank("someone_elses")), encoding="utf-8")
+    other.write_text(fileio.dumps(StudioController.blank("someone_elses")), encoding="utf-8")
     studio = StudioController(copy_template("procurement", tmp_path / "p", say=None))
     studio.save(other)
     assert "kept as" in studio.message
@@ -127,7 +127,7 @@ def test_studio_new_without_a_template_is_blank_and_valid(tmp_path: Path, capsys
     assert main(["new", "claims", "-C", str(tmp_path)]) == 0
     assert "blank" in capsys.readouterr().out
     path = tmp_path / "claims" / "workflow.yaml"
-    workflow = io.load(path)
+    workflow = fileio.load(path)
     assert workflow.metadata.name == "claims"
     assert [n.kind for n in workflow.nodes] == ["start", "task", "end"]
     assert validate(workflow) == []
@@ -142,10 +142,10 @@ def test_new_blank_in_the_studio_is_undoable_and_saved(tmp_path: Path) -> None:
     studio = Studio(path)
     studio.blank_button.click()
     assert [n.id for n in studio.controller.workflow.nodes] == ["start", "first_step", "end"]
-    assert io.load(path).node_ids == ["start", "first_step", "end"]
+    assert fileio.load(path).node_ids == ["start", "first_step", "end"]
     assert "first_step" in studio.diagram.value
     studio.undo_button.click()
-    assert "manager_approval" in io.load(path).node_ids
+    assert "manager_approval" in fileio.load(path).node_ids
     with pytest.raises(ValueError, match="not a valid workflow name"):
         studio.controller.new_blank("bad name!")
 
@@ -194,7 +194,7 @@ def test_a_failed_autosave_marks_new_elements_not_saved(tmp_path: Path, monkeypa
     def refuse(*_: Any, **__: Any) -> Path:
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(io, "atomic_write", refuse)
+    monkeypatch.setattr(fileio, "atomic_write", refuse)
     studio.add_node("task", "legal_review", actor="line_managers")
     assert studio.save_error is not None
     assert any((f.file or "").endswith("(not saved yet)") for f in studio.findings)
@@ -205,7 +205,7 @@ def test_g003_hint_points_only_to_settings_that_exist() -> None:
     from studio.model import Policies, Workflow
 
     workflow = StudioController.blank("hints")
-    data = io.to_data(workflow)
+    data = fileio.to_data(workflow)
     data["nodes"][1].pop("sla")
     data.pop("policies")
     found = [f for f in validate(Workflow.model_validate(data)) if f.code == "G003"]
@@ -218,7 +218,7 @@ def test_g003_hint_points_only_to_settings_that_exist() -> None:
 
 def test_import_force_and_the_demo_keep_what_was_there(tmp_path: Path) -> None:
     out = tmp_path / "workflow.yaml"
-    out.write_text(io.dumps(StudioController.blank("edited_by_hand")), encoding="utf-8")
+    out.write_text(fileio.dumps(StudioController.blank("edited_by_hand")), encoding="utf-8")
     source = ROOT / "tests" / "fixtures" / "bpmn" / "camunda_invoice.bpmn"
     assert main(["import", str(source), "-o", str(out), "--force"]) == 0
     assert "edited_by_hand" in _backup.backups(out)[-1].read_text(encoding="utf-8")
@@ -241,7 +241,7 @@ def test_the_problem_list_says_not_saved_yet_when_the_autosave_fails(
     def refuse(*_: Any, **__: Any) -> Path:
         raise OSError(30, "Read-only file system", str(tmp_path / "workflow.yaml"))
 
-    monkeypatch.setattr(io, "atomic_write", refuse)
+    monkeypatch.setattr(fileio, "atomic_write", refuse)
     studio.controller.add_node("task", "legal_review", actor="line_managers")
     labels = [label for label, _ in studio.findings_list.options if "legal_review" in label]
     assert labels and all("(not saved yet)" in label for label in labels)

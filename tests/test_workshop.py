@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES
 
 import studio
-from studio import io
+from studio import fileio
 from studio.export import TARGETS, diff_workflows, export_as
 from studio.model import Workflow
 
@@ -27,7 +27,7 @@ def _pair(tmp_path: Path) -> tuple[Workflow, Workflow]:
         folder.mkdir()
         (folder / "sample.csv").write_bytes((WORKSHOP.parent / "sample.csv").read_bytes())
         (folder / "workflow.yaml").write_text(text)
-        out.append(io.load(folder / "workflow.yaml"))
+        out.append(fileio.load(folder / "workflow.yaml"))
     return out[0], out[1]
 
 
@@ -35,7 +35,7 @@ def _pair(tmp_path: Path) -> tuple[Workflow, Workflow]:
 
 
 def test_the_fixture_has_notes_and_validates_clean() -> None:
-    workflow = io.load(WORKSHOP)
+    workflow = fileio.load(WORKSHOP)
     shop = workflow.workshop
     assert shop.date == "2026-11-30" and shop.attendees == ["Maria Lopez (claims lead)", "Tom Berg"]
     notes = shop.nodes["manager_approval"]
@@ -46,23 +46,23 @@ def test_the_fixture_has_notes_and_validates_clean() -> None:
 
 
 def test_load_save_load_keeps_the_section_exactly(tmp_path: Path) -> None:
-    workflow = io.load(WORKSHOP)
+    workflow = fileio.load(WORKSHOP)
     for suffix in (".yaml", ".json"):
-        path = io.save(workflow, tmp_path / f"again{suffix}")
-        again = io.load(path)
+        path = fileio.save(workflow, tmp_path / f"again{suffix}")
+        again = fileio.load(path)
         assert again == workflow
         assert again.workshop.model_dump() == workflow.workshop.model_dump()
-        assert io.save(again, tmp_path / f"third{suffix}").read_text() == path.read_text()
-    text = io.dumps(workflow)
+        assert fileio.save(again, tmp_path / f"third{suffix}").read_text() == path.read_text()
+    text = fileio.dumps(workflow)
     assert "workshop:\n  date: '2026-11-30'\n" in text
-    assert io.dumps(io.loads(text)) == text
+    assert fileio.dumps(fileio.loads(text)) == text
 
 
 def test_a_file_without_the_section_loads_and_saves_without_it() -> None:
-    workflow = io.loads(WITHOUT)
+    workflow = fileio.loads(WITHOUT)
     assert workflow.workshop.nodes == {} and workflow.workshop.attendees == []
-    assert "workshop" not in io.dumps(workflow)
-    assert "workshop" not in io.dumps(workflow, "json")
+    assert "workshop" not in fileio.dumps(workflow)
+    assert "workshop" not in fileio.dumps(workflow, "json")
 
 
 def test_the_schema_accepts_the_section_and_refuses_a_bad_day() -> None:
@@ -70,7 +70,7 @@ def test_the_schema_accepts_the_section_and_refuses_a_bad_day() -> None:
     from studio.model import json_schema
 
     validator = jsonschema.Draft202012Validator(json_schema())
-    data = io.to_data(io.load(WORKSHOP))
+    data = fileio.to_data(fileio.load(WORKSHOP))
     assert list(validator.iter_errors(data)) == []
     data["workshop"]["date"] = "30/11/2026"
     assert list(validator.iter_errors(data))
@@ -93,7 +93,7 @@ def test_bad_notes_are_load_errors_that_name_the_place(replace: str, expected: s
     }[replace]
     assert replace in TEXT
     with pytest.raises(studio.LoadError) as caught:
-        io.loads(TEXT.replace(replace, broken), "notes.yaml")
+        fileio.loads(TEXT.replace(replace, broken), "notes.yaml")
     finding = caught.value.findings[0]
     assert finding.code == "L003" and expected in finding.message, finding.format()
     assert finding.line is not None and finding.line > TEXT[: TEXT.index("workshop:")].count("\n")
@@ -101,7 +101,7 @@ def test_bad_notes_are_load_errors_that_name_the_place(replace: str, expected: s
 
 def test_raci_entries_written_as_ids_must_name_actors() -> None:
     text = TEXT.replace("accountable: [directors]", "accountable: [directrs, CFO, Head of claims]")
-    findings = studio.validate(io.loads(text, WORKSHOP))
+    findings = studio.validate(fileio.loads(text, WORKSHOP))
     assert [(f.code, f.severity.value) for f in findings] == [("A007", "warning")]
     finding = findings[0]
     assert finding.location == "workshop.nodes.manager_approval.raci.accountable[0]"
@@ -111,7 +111,7 @@ def test_raci_entries_written_as_ids_must_name_actors() -> None:
 
 def test_notes_on_a_renamed_step_are_pointed_out() -> None:
     text = TEXT.replace("    intake:\n      raci:", "    intak:\n      raci:")
-    findings = studio.validate(io.loads(text, WORKSHOP))
+    findings = studio.validate(fileio.loads(text, WORKSHOP))
     assert [(f.code, f.location) for f in findings] == [("A008", "workshop.nodes.intak")]
     assert "did you mean `intake`?" in findings[0].hint
 
@@ -182,6 +182,6 @@ def test_the_documented_example_loads_and_validates(tmp_path: Path) -> None:
     for name in ("sample.csv", "gold.csv"):
         (tmp_path / name).write_bytes((template / name).read_bytes())
     (tmp_path / "workflow.yaml").write_text((template / "workflow.yaml").read_text() + match.group(1))
-    workflow = io.load(tmp_path / "workflow.yaml")
+    workflow = fileio.load(tmp_path / "workflow.yaml")
     assert workflow.workshop.nodes["manager_approval"].raci.informed == ["ap_team", "Requesters"]
     assert studio.validate(workflow, data=tmp_path / "sample.csv") == []

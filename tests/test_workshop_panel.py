@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from studio import io
+from studio import fileio
 from studio.model import Workflow
 from studio.widgets.controller import EditRefused, StudioController
 from studio.widgets.workshop import WorkshopEditor, WorkshopPanel, split_entries
@@ -24,7 +24,7 @@ def panel(tmp_path: Path) -> WorkshopPanel:
 
 def _on_disk(panel: WorkshopPanel) -> Workflow:
     assert panel.controller.path is not None
-    return io.load(panel.controller.path)
+    return fileio.load(panel.controller.path)
 
 
 def test_split_entries() -> None:

@@ -43,7 +43,7 @@ from studio.export.serverless import (
     to_serverless,
     validate_serverless,
 )
-from studio.io import placed
+from studio.fileio import placed
 from studio.model import Workflow
 
 if TYPE_CHECKING:  # pragma: no cover

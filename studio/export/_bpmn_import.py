@@ -81,7 +81,7 @@ from studio.export._bpmn_common import (
     bpmn,
 )
 from studio.expr import check
-from studio.io import read_limited_bytes
+from studio.fileio import read_limited_bytes
 from studio.model import Node, Workflow
 
 __all__ = ["CENSUS_KEYS", "BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn"]

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from studio import io
+from studio import fileio
 from studio.errors import Finding, Severity, WorkflowInvalid
 from studio.model import Workflow
 
@@ -71,7 +71,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.min_pass is not None and not 0.0 <= args.min_pass <= 1.0:
         print(f"studio: error: --min-pass must be between 0 and 1, got {args.min_pass}", file=sys.stderr)
         return EXIT_USAGE
-    workflow = io.load(args.file)
+    workflow = fileio.load(args.file)
     if args.to == "langgraph" and args.output and (args.output.endswith(("/", "\\")) or Path(args.output).is_dir()):
         return _export_langgraph_folder(workflow, args)
     fmt = "yaml" if args.output and Path(args.output).suffix.lower() in (".yaml", ".yml") else "json"
@@ -84,7 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     for finding in losses:  # what the target does not keep or enforce, with file:line:col
         print(finding.format(), file=sys.stderr)
     if args.output:
-        io.atomic_write(args.output, data.decode("utf-8"))
+        fileio.atomic_write(args.output, data.decode("utf-8"))
         print(f"wrote {args.output} ({args.to})", file=sys.stderr)
     else:
         sys.stdout.write(data.decode("utf-8"))
@@ -128,7 +128,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from studio import _backup  # noqa: PLC0415
 
     kept = _backup.backup(target)  # --force: the file that was there stays in .studio-backups/
-    io.save(result.workflow, target)
+    fileio.save(result.workflow, target)
     if kept is not None:
         print(f"the previous {target.name} is kept as {kept}", file=sys.stderr)
     warnings = sum(f.severity is Severity.WARNING for f in result.findings)
@@ -142,7 +142,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from studio.export.diff import diff_workflows  # noqa: PLC0415
 
-    old, new = io.load(args.old), io.load(args.new)
+    old, new = fileio.load(args.old), fileio.load(args.new)
     result = diff_workflows(old, new)
     sys.stdout.write(result.format(args.format))
     if result.weakens_governance and args.accept:

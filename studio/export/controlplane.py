@@ -35,8 +35,8 @@ from typing import Annotated, Any, Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
+from studio import fileio
 from studio import graph as g
-from studio import io
 from studio.errors import Finding, LoadError, Severity, WorkflowInvalid, has_errors
 from studio.export import _oversight as ov
 from studio.model import Agent, Approval, Autonomy, Human, Subworkflow, System, Task, Tier, Workflow
@@ -459,12 +459,12 @@ def _sha256_file(path: Path) -> str:
 
 def dumps_definition(definition: ControlPlaneDefinition, fmt: str = "json") -> str:
     """The definition as ``json`` (2-space indent) or ``yaml`` text, keys sorted, ending in a newline."""
-    data = io.sort_keys(definition.model_dump(mode="json", by_alias=True))
+    data = fileio.sort_keys(definition.model_dump(mode="json", by_alias=True))
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format `{fmt}`; use `json` or `yaml`")
-    return io.dump_yaml(data)
+    return fileio.dump_yaml(data)
 
 
 def controlplane_schema() -> dict[str, Any]:
@@ -594,11 +594,11 @@ def _agent_specs(workflow: Workflow, graph: nx.DiGraph, performed: Mapping[str, 
 
 def _sample_rows(workflow: Workflow) -> list[dict[str, Any]] | None:
     """The rows of the workflow's own sample data, when the file is there and readable."""
-    path = io.sample_path(workflow)
+    path = fileio.sample_path(workflow)
     if path is None or not path.is_file():
         return None
     try:
-        return list(io.load_cases(path).rows)
+        return list(fileio.load_cases(path).rows)
     except LoadError:
         return None
 
@@ -926,7 +926,7 @@ def _saved_file(workflow: Workflow) -> Path | None:
     if not isinstance(path, Path) or not path.is_file():
         return None
     try:
-        return path if io.load(path) == workflow else None
+        return path if fileio.load(path) == workflow else None
     except LoadError:
         return None
 
@@ -935,8 +935,8 @@ def _input_digests(workflow: Workflow) -> list[InputDigest]:
     path = _saved_file(workflow)
     if path is not None:
         digests = [InputDigest(role="workflow", name=path.name, sha256=_sha256_file(path))]
-    else:  # built or edited in memory: the digest of its canonical YAML (`studio.io.dumps`)
-        text = io.dumps(workflow).encode("utf-8")
+    else:  # built or edited in memory: the digest of its canonical YAML (`studio.fileio.dumps`)
+        text = fileio.dumps(workflow).encode("utf-8")
         digests = [InputDigest(role="workflow", name=f"{workflow.metadata.name}.yaml",
                                sha256=hashlib.sha256(text).hexdigest())]
     wanted: tuple[tuple[InputRole, str, str | None], ...] = (
@@ -944,7 +944,7 @@ def _input_digests(workflow: Workflow) -> list[InputDigest]:
         ("gold_data", "gold", workflow.simulation.gold_data),
     )
     for role, which, name in wanted:
-        data_path = io.sample_path(workflow, which)
+        data_path = fileio.sample_path(workflow, which)
         if name is not None and data_path is not None and data_path.is_file():
             digests.append(InputDigest(role=role, name=Path(name).as_posix(), sha256=_sha256_file(data_path)))
     return digests
@@ -1046,9 +1046,9 @@ def check_exportable(workflow: Workflow, *, strict: bool = False, data: Any = No
     from studio.validate import validate  # noqa: PLC0415
 
     if data is None:
-        path = io.sample_path(workflow)
+        path = fileio.sample_path(workflow)
         if path is not None and path.is_file():
-            data = io.load_cases(path)
+            data = fileio.load_cases(path)
     findings = validate(workflow, data=data)
     if has_errors(findings):
         raise WorkflowInvalid(findings, summary=f"`{workflow.metadata.name}` has error findings; not exported")
@@ -1090,5 +1090,5 @@ def export_controlplane(
     """Write the definition atomically: YAML for ``.yaml``/``.yml``, JSON otherwise."""
     definition = to_controlplane(workflow, evidence_dir=evidence_dir, strict=strict, min_gold_pass=min_gold_pass)
     fmt = "yaml" if Path(path).suffix.lower() in (".yaml", ".yml") else "json"
-    return io.atomic_write(path, dumps_definition(definition, fmt))
+    return fileio.atomic_write(path, dumps_definition(definition, fmt))
 

@@ -49,7 +49,7 @@ import networkx as nx
 
 from studio import graph as g
 from studio.export import _oversight as ov
-from studio.io import to_data
+from studio.fileio import to_data
 from studio.model import Agent, Approval, Autonomy, Edge, Human, System, Task, Tier, Workflow, step_sla
 from studio.validate import find_secrets, mask_secrets
 

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from studio import io
+from studio import fileio
 from studio.errors import Finding, Severity, sort_findings
 from studio.export._conditions import BINOPS, PythonTranslator, probability_only_branches
 from studio.expr import parse
@@ -257,7 +257,7 @@ def write_langgraph_app(workflow: Workflow, folder: str | os.PathLike[str]) -> l
     It does not validate: :func:`studio.export.export_as` and the CLI refuse error findings first."""
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    return [io.atomic_write(target / name, text) for name, text in langgraph_app_files(workflow).items()]
+    return [fileio.atomic_write(target / name, text) for name, text in langgraph_app_files(workflow).items()]
 
 
 _APP_README = """# {name} {version}: LangGraph application

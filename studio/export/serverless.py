@@ -41,8 +41,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from studio import fileio
 from studio import graph as g
-from studio import io
 from studio.errors import Finding, Severity, WorkflowInvalid
 from studio.export._conditions import probability_only_branches
 from studio.export._jq import UntranslatableCondition, condition_to_jq
@@ -143,7 +143,7 @@ def _key(name: str) -> str:
 
 def _compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata without empty values, keys sorted (their order means nothing)."""
-    return {k: io.sort_keys(mapping[k]) for k in sorted(mapping) if mapping[k] not in (None, [], {}, "")}
+    return {k: fileio.sort_keys(mapping[k]) for k in sorted(mapping) if mapping[k] not in (None, [], {}, "")}
 
 
 # --------------------------------------------------------------------------- the schema
@@ -530,7 +530,7 @@ class _Builder:
         base = path.parent if isinstance(path, Path) else Path.cwd()
         try:
             if (base / ref).is_file():
-                meta = io.load(base / ref).metadata
+                meta = fileio.load(base / ref).metadata
                 return dns_label(meta.name), meta.version
             if ref in template_names():
                 meta = load_template(ref).metadata
@@ -665,7 +665,7 @@ class _Builder:
         for node_id in self.lists.get(key, []):
             task, name = self.task(key, node_id), self.task_name(node_id)
             if name != node_id:  # a node named like a flow directive keeps its id in the metadata
-                task["metadata"] = io.sort_keys({**task.get("metadata", {}), "node": node_id})
+                task["metadata"] = fileio.sort_keys({**task.get("metadata", {}), "node": node_id})
             out.append({name: task})
         return out
 
@@ -800,7 +800,7 @@ def export_serverless(
         what = "cannot be expressed in" if any(f.is_error for f in blocking) else "loses guarantees (--strict) in"
         raise WorkflowInvalid(blocking, summary=f"`{workflow.metadata.name}` {what} Serverless Workflow; "
                                                 "not exported")
-    return ServerlessExport(document=document, text=io.dump_yaml(document), findings=findings)
+    return ServerlessExport(document=document, text=fileio.dump_yaml(document), findings=findings)
 
 
 def to_serverless(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE, strict: bool = False) -> str:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from studio.export.controlplane import schema_text
-from studio.io import atomic_write
+from studio.fileio import atomic_write
 
 DEFAULT_PATH = "schemas/controlplane.schema.json"
 

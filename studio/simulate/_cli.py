@@ -112,12 +112,12 @@ def refused(file: str, exc: Exception, invalid: str) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from studio import io  # noqa: PLC0415
+    from studio import fileio  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
     from studio.simulate.runner import EngineMismatch, simulate  # noqa: PLC0415
     from studio.simulate.summary import text as summary_text  # noqa: PLC0415
 
-    workflow = io.load(args.file)
+    workflow = fileio.load(args.file)
     _check_out(Path(args.out))
     if args.event_log is not None:
         from studio.simulate.eventlog import log_format  # noqa: PLC0415

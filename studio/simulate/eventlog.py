@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import quoteattr
 
 from studio.errors import StudioError
-from studio.io import atomic_write
+from studio.fileio import atomic_write
 from studio.simulate.clock import EPOCH
 
 if TYPE_CHECKING:

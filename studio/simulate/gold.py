@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from studio.errors import StudioError
-from studio.io import as_cases, sample_path
+from studio.fileio import as_cases, sample_path
 from studio.model import Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.compiler import CompiledWorkflow, compile_workflow

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.errors import StudioError
-from studio.io import Cases, as_cases, load_cases, sample_path, to_data
+from studio.fileio import Cases, as_cases, load_cases, sample_path, to_data
 from studio.model import ColumnArrivals, FixedArrivals, PoissonArrivals, Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import WorkCalendar, iso_to_seconds

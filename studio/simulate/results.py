@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from studio.io import atomic_write, os_error_at
+from studio.fileio import atomic_write, os_error_at
 from studio.simulate._stats import mean, quantile, sig, welch
 from studio.simulate.clock import WorkCalendar
 from studio.simulate.compiler import CompiledWorkflow

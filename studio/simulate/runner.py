@@ -330,7 +330,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
 ) -> Results:
     """Simulate ``cases`` cases of ``workflow`` against its sample data, ``replications`` times.
 
-    ``data``: a CSV/JSONL path, rows, a DataFrame or :class:`~studio.io.Cases` (default: the
+    ``data``: a CSV/JSONL path, rows, a DataFrame or :class:`~studio.fileio.Cases` (default: the
     workflow's ``simulation.sample_data``; cases cycle through the rows). ``cases`` defaults to
     ``simulation.cases``, else the number of rows (else 100). ``seed`` defaults to
     ``simulation.seed``. ``scenario``: what-if overrides (``["actors.approvers.capacity=5"]``, see
@@ -353,7 +353,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     elif isinstance(workflow, Workflow):
         model = workflow
     else:
-        from studio.io import load  # noqa: PLC0415 - only for a path
+        from studio.fileio import load  # noqa: PLC0415 - only for a path
 
         model = load(workflow)  # type: ignore[arg-type]
     changes = normalise(scenario)

@@ -262,7 +262,7 @@ class SweepResult:
 
     def save(self, directory: str | os.PathLike[str], *, plots: bool = True) -> list[Path]:
         """Write ``sweep.csv`` and (with matplotlib) ``sweep.png``."""
-        from studio.io import atomic_write  # noqa: PLC0415
+        from studio.fileio import atomic_write  # noqa: PLC0415
 
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
@@ -418,7 +418,7 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     elif isinstance(workflow, Workflow):
         model = workflow
     else:
-        from studio.io import load  # noqa: PLC0415
+        from studio.fileio import load  # noqa: PLC0415
 
         model = load(workflow)
     table = load_rows(model, data)
@@ -488,7 +488,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from studio import io as studio_io  # noqa: PLC0415
+    from studio import fileio as studio_io  # noqa: PLC0415
     from studio.errors import WorkflowInvalid  # noqa: PLC0415
     from studio.simulate._cli import _check_out, refused  # noqa: PLC0415
     from studio.simulate.runner import EngineMismatch  # noqa: PLC0415

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from studio import _backup, io
+from studio import _backup, fileio
 from studio.errors import (
     Finding,
     GraphvizMissing,
@@ -82,11 +82,11 @@ class ControllerCore:
         elif isinstance(workflow_or_path, Workflow):
             workflow = workflow_or_path
             source = workflow.source
-            self._base = source.path if isinstance(source, io.Source) else None
+            self._base = source.path if isinstance(source, fileio.Source) else None
             self.message = f"Opened `{workflow.metadata.name}`."
         else:
             path = Path(workflow_or_path)
-            workflow = io.load(path)
+            workflow = fileio.load(path)
             self._base = path
             if _is_template(path):  # a template is read, never written: Save writes a copy elsewhere
                 self.message = f"Opened template `{path.parent.name}`; to keep changes, save a copy to a file."
@@ -120,16 +120,16 @@ class ControllerCore:
         self._listeners.append(callback)
 
     @property
-    def cases(self) -> io.Cases | None:
+    def cases(self) -> fileio.Cases | None:
         """The workflow's sample data (cached; reloaded when the file changes), or None."""
-        path = io.sample_path(self._workflow)
+        path = fileio.sample_path(self._workflow)
         if path is None or not path.is_file():
             self._cache.data_key, self._cache.cases = None, None
             return None
         key = (str(path), path.stat().st_mtime)
         if key != self._cache.data_key:
             try:
-                self._cache.cases = io.load_cases(path)
+                self._cache.cases = fileio.load_cases(path)
             except LoadError:
                 self._cache.cases = None
             self._cache.data_key = key
@@ -153,7 +153,7 @@ class ControllerCore:
         """The text the workflow's file gets on the next save (made once per change)."""
         if self._cache.text is None:
             assert self.path is not None
-            self._cache.text = io.dumps(self._workflow, _format_of(self.path))
+            self._cache.text = fileio.dumps(self._workflow, _format_of(self.path))
         return self._cache.text
 
     def _place(self, findings: list[Finding]) -> list[Finding]:
@@ -166,9 +166,9 @@ class ControllerCore:
         """
         source = self._workflow.source
         opened = self._disk is not None and self._disk.workflow is self._workflow and self._disk.text is None
-        if opened and isinstance(source, io.Source) and source.positions:
+        if opened and isinstance(source, fileio.Source) and source.positions:
             return findings  # as opened: the validator placed them in the file's own text
-        base = source.path if isinstance(source, io.Source) else None
+        base = source.path if isinstance(source, fileio.Source) else None
         disk: _Disk | None = None
         mapped = False
         if self.path is not None and self.autosave and self.save_error is None:
@@ -181,7 +181,7 @@ class ControllerCore:
             if finding.file is not None and base is not None and finding.file != str(base):
                 out.append(finding)  # about another file (the sample data): placed there already
                 continue
-            loc = io.parse_location(finding.location)
+            loc = fileio.parse_location(finding.location)
             if located is not None and disk is not None:
                 where = _on_disk(loc, self._workflow, disk.workflow) if mapped else loc
                 position = located.position(where) if where is not None else None
@@ -259,7 +259,7 @@ class ControllerCore:
         """
         if isinstance(finding, int):
             finding = self.findings[finding]
-        loc = io.parse_location(finding.location)
+        loc = fileio.parse_location(finding.location)
         if not loc:
             return "workflow", None
         section = str(loc[0])
@@ -312,7 +312,7 @@ class ControllerCore:
         """A task's ``output_models`` as the YAML the file holds (empty when it has none), for a form."""
         index = self._index_of("nodes", node_id)
         models = self._data()["nodes"][index].get("output_models")
-        return io.dump_yaml(models) if models else ""
+        return fileio.dump_yaml(models) if models else ""
 
     def edge_choices(self) -> list[tuple[str, int]]:
         """``(edge_label, index)`` for every connection, sorted by their labels (for pick lists)."""
@@ -359,8 +359,8 @@ class ControllerCore:
         """Attach the place data resolves against (the opened file, else where it came from)."""
         base = self.path or self._base
         source = workflow.source
-        if base is not None and not (isinstance(source, io.Source) and source.path == base):
-            workflow._source = io.Source(base, {})
+        if base is not None and not (isinstance(source, fileio.Source) and source.path == base):
+            workflow._source = fileio.Source(base, {})
         self._cache = _Cache(data_key=self._cache.data_key, cases=self._cache.cases)
         return workflow
 
@@ -369,11 +369,11 @@ class ControllerCore:
         source = workflow.source
         if path is not None and text is not None:
             self._disk = _Disk(path, workflow, text)
-        elif isinstance(source, io.Source) and source.path is not None and source.positions:
+        elif isinstance(source, fileio.Source) and source.path is not None and source.positions:
             self._disk = _Disk(source.path, workflow, positions=dict(source.positions))
 
     def _data(self) -> dict[str, Any]:
-        return io.to_data(self._workflow)
+        return fileio.to_data(self._workflow)
 
     def _commit(self, data: Mapping[str, Any], description: str) -> Workflow:
         """Validate ``data`` into a new workflow, make it current, record undo, autosave, notify."""
@@ -404,7 +404,7 @@ class ControllerCore:
         try:
             text = self._file_text()
             _backup.backup(self.path)  # the version before this save, in .studio-backups/ next to it
-            io.atomic_write(self.path, text)
+            fileio.atomic_write(self.path, text)
         except OSError as exc:
             self._cache.placed = None  # the file does not hold this version: place findings again
             self.save_error = (
@@ -482,8 +482,8 @@ class ControllerCore:
             raise EditRefused("this workflow has no file yet; type a path to save it to (e.g. `my_flow.yaml`)")
         backed_up = _backup.backup(target) if target != self.path else None  # None: no file there yet
         try:
-            text = self._file_text() if target == self.path else io.dumps(self._workflow, _format_of(target))
-            io.atomic_write(target, text)
+            text = self._file_text() if target == self.path else fileio.dumps(self._workflow, _format_of(target))
+            fileio.atomic_write(target, text)
         except OSError as exc:
             self.save_error = (
                 f"Could not save to `{target}`: {exc.strerror or exc}. Nothing was lost; try another path."
@@ -505,7 +505,7 @@ class ControllerCore:
     def _copy_data_files(self, target: Path) -> None:
         """Bring the sample and gold data next to a workflow saved to a new folder (never overwrite)."""
         for which in ("sample", "gold"):
-            source = io.sample_path(self._workflow, which)
+            source = fileio.sample_path(self._workflow, which)
             name = self._workflow.simulation.sample_data if which == "sample" else self._workflow.simulation.gold_data
             if source is None or name is None or not source.is_file() or Path(name).is_absolute():
                 continue
@@ -523,7 +523,7 @@ class ControllerCore:
         """
         target = Path(path)
         try:
-            workflow = io.load(target)
+            workflow = fileio.load(target)
         except LoadError as exc:
             self.message = f"Could not open `{target}`: " + "; ".join(f.message for f in exc.findings[:3])
             raise
@@ -565,7 +565,7 @@ class ControllerCore:
             for extra in (template.sample_path, template.gold_path):
                 destination = folder / extra.name
                 if extra.is_file() and not destination.exists():
-                    io.atomic_write(destination, extra.read_text(encoding="utf-8"))
+                    fileio.atomic_write(destination, extra.read_text(encoding="utf-8"))
         else:
             self._base = template.workflow_path
         return self._replace(workflow, f"Started from template `{name}`.")

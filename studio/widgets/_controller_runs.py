@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from studio import io
+from studio import fileio
 from studio.errors import (
     Finding,
     WorkflowInvalid,
@@ -179,7 +179,7 @@ class Runs(ControllerCore):
                 found = self.findings
                 if has_errors(found):
                     raise WorkflowInvalid(found, summary=f"`{self._workflow.metadata.name}` has error findings")
-                text, target = io.dumps(self._workflow, fmt), "workflow"
+                text, target = fileio.dumps(self._workflow, fmt), "workflow"
         except WorkflowInvalid as exc:
             errors = tuple(f for f in exc.findings if f.is_error)
             message = (
@@ -191,7 +191,7 @@ class Runs(ControllerCore):
         written: Path | None = None
         if path is not None and str(path).strip():
             try:
-                written = io.atomic_write(path, text)
+                written = fileio.atomic_write(path, text)
             except OSError as exc:
                 message = f"Exported, but could not write `{path}`: {exc.strerror or exc}"
                 self.message = message

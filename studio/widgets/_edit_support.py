@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from studio import _backup, io
+from studio import _backup, fileio
 from studio.errors import (
     Finding,
     LoadError,
@@ -182,7 +182,7 @@ def parse_output_models(text: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
     try:
-        data, _ = io.parse_text(text, "output models")
+        data, _ = fileio.parse_text(text, "output models")
     except LoadError as exc:
         finding = exc.findings[0] if exc.findings else None
         where = f" line {finding.line}" if finding is not None and finding.line else ""
@@ -213,7 +213,7 @@ def copy_template(
     over from the template, after copying the current file into the backup folder next to it
     (``.studio-backups/``, see :mod:`studio._backup`). Data files already in ``directory`` are kept
     too. ``say`` receives one line saying which of these happened (``None``: silent).
-    The workflow is written with :func:`studio.io.save` (atomic), never into the template itself.
+    The workflow is written with :func:`studio.fileio.save` (atomic), never into the template itself.
     """
     template = get_template(name)
     folder = Path(directory)
@@ -231,8 +231,8 @@ def copy_template(
     for extra in (template.sample_path, template.gold_path):
         destination = folder / extra.name
         if extra.is_file() and not destination.exists():
-            io.atomic_write(destination, extra.read_text(encoding="utf-8"))
-    io.save(template.load(), target)
+            fileio.atomic_write(destination, extra.read_text(encoding="utf-8"))
+    fileio.save(template.load(), target)
     if say is not None:
         kept = f"; the previous version is in `{saved}`" if saved is not None else ""
         say(f"Copied template `{name}` to `{target}`{kept}. Every change in the studio is saved there.")
@@ -266,21 +266,21 @@ def _clean(value: Any) -> Any:
 
 def _explain(exc: ValidationError, data: Mapping[str, Any]) -> str:
     """Short, element-first messages for a refused edit (at most three problems), worded as a
-    file's problems are (:func:`studio.io.validation_findings`), with the element named."""
+    file's problems are (:func:`studio.fileio.validation_findings`), with the element named."""
 
     def place(loc: tuple[str | int, ...]) -> str:
-        where = io.format_location(loc) or "the workflow"
+        where = fileio.format_location(loc) or "the workflow"
         if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int) and loc[0] in _SINGULAR:
             item = data[loc[0]][loc[1]]
             name = item.get("id") if isinstance(item, dict) else None
             if loc[0] == "edges" and isinstance(item, dict):
                 name = f"{item.get('from')} → {item.get('to')}"
-            rest = io.format_location(loc[2:])
+            rest = fileio.format_location(loc[2:])
             where = f"{_SINGULAR[loc[0]]} `{name}`" + (f", `{rest}`" if rest else "")
         return where
 
     problems = [f"{finding.message}; {finding.hint}" if finding.hint else finding.message
-                for finding in io.validation_findings(exc, data, place=place)]
+                for finding in fileio.validation_findings(exc, data, place=place)]
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
     return "; ".join(problems[:3]) + more
 
@@ -297,7 +297,7 @@ def _set_fields(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
 
 
 def _format_of(path: Path) -> str:
-    """The format a workflow file is written in, by its extension (as :func:`studio.io.save` does)."""
+    """The format a workflow file is written in, by its extension (as :func:`studio.fileio.save` does)."""
     return "json" if path.suffix.lower() == ".json" else "yaml"
 
 
@@ -331,18 +331,18 @@ class _Disk:
     path: Path
     workflow: Workflow
     text: str | None = None
-    positions: dict[io.Loc, tuple[int, int]] | None = None
+    positions: dict[fileio.Loc, tuple[int, int]] | None = None
 
-    def source(self) -> io.Source:
+    def source(self) -> fileio.Source:
         if self.positions is None:
-            self.positions = io.parse_text(self.text or "", str(self.path))[1]
-        return io.Source(self.path, self.positions)
+            self.positions = fileio.parse_text(self.text or "", str(self.path))[1]
+        return fileio.Source(self.path, self.positions)
 
 
 _BY_ID: tuple[str, ...] = ("nodes", "actors", "tools", "data_sources")
 
 
-def _on_disk(loc: io.Loc, now: Workflow, disk: Workflow) -> io.Loc | None:
+def _on_disk(loc: fileio.Loc, now: Workflow, disk: Workflow) -> fileio.Loc | None:
     """``loc`` in ``now`` as the same element's place in ``disk`` (items matched by id, edges by ends);
     None when the element is not in ``disk``."""
     if len(loc) < 2 or not isinstance(loc[1], int) or loc[0] not in (*_BY_ID, "edges"):
@@ -366,7 +366,7 @@ class _Cache:
     svg: str | None = None
     text: str | None = None  # the workflow's file text, made once for placing findings and the autosave
     data_key: tuple[str, float] | None = None
-    cases: io.Cases | None = None
+    cases: fileio.Cases | None = None
 
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from studio import io
+from studio import fileio
 from studio.errors import LoadError, StudioError
 from studio.model import RACI_ROLES, StepNotes, Workflow
 from studio.widgets.controller import EditRefused, StudioController
@@ -84,7 +84,7 @@ class WorkshopEditor:
 
     def _edit(self, change: Callable[[dict[str, Any]], str]) -> Workflow:
         """Apply ``change(workshop data)`` (returning what it did) to a copy and commit it as one step."""
-        data = io.to_data(self.workflow)
+        data = fileio.to_data(self.workflow)
         workshop: dict[str, Any] = data.setdefault("workshop", {})
         description = change(workshop)
         steps = workshop.get("nodes", {})
