@@ -9,6 +9,7 @@ the graph (the validator reports them). Everything here is read-only; the analys
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,6 +18,8 @@ import networkx as nx
 from studio.model import (
     Agent,
     Approval,
+    Decision,
+    Edge,
     Human,
     System,
     Task,
@@ -222,3 +225,76 @@ def node_actors(workflow: Workflow) -> dict[str, Agent | Human | System | None]:
             named = getattr(node, "actor", None)
             out[node.id] = actors.get(named) if named is not None else None
     return out
+
+
+# --------------------------------------------------------------------------- approvals that route on their outcome
+
+ROUTER_SUFFIX = "_route"
+"""An approval ``a`` that routes on its own outcome is followed, for every engine, by ``a_route``."""
+
+
+def outcome_routers(workflow: Workflow) -> frozenset[str]:
+    """The approvals that route on their own outcome: an outgoing edge carries ``when`` or ``default``
+    (``when: decision == "reject"``), so no decision node is needed after them. O(nodes + edges)."""
+    conditional = {edge.source for edge in workflow.edges if edge.when is not None or edge.default}
+    if not conditional:
+        return frozenset()
+    nodes = workflow.index.nodes
+    return frozenset(source for source in conditional if isinstance(nodes.get(source), Approval))
+
+
+def outcome_condition(approval_id: str, text: str) -> str:
+    """``text`` with the name ``decision`` read as the approval's own decision field ``<id>_decision``.
+    Rewritten on Python's parse of the text (the condition language's own syntax), so a string or an
+    attribute that merely contains the word is left alone; text that does not parse is returned as is
+    (the validator reports it)."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return text
+    source = text.strip()
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    spots = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "decision":  # col_offset counts UTF-8 bytes of its line
+            encoded = lines[node.lineno - 1].encode("utf-8")
+            spots.append(starts[node.lineno - 1] + len(encoded[: node.col_offset].decode("utf-8")))
+    for begin in sorted(spots, reverse=True):
+        source = source[:begin] + f"{approval_id}_decision" + source[begin + len("decision"):]
+    return source
+
+
+def with_outcome_routers(workflow: Workflow) -> Workflow:
+    """The workflow every engine runs: each approval that routes on its outcome (:func:`outcome_routers`)
+    is followed by a decision node ``<id>_route`` that takes its outgoing edges, with ``decision`` in
+    their conditions read as ``<id>_decision``. The same object when no approval routes on its outcome.
+    See docs/semantics.md (approvals)."""
+    routing = outcome_routers(workflow)
+    if not routing:
+        return workflow
+    routed = set(routing)
+    nodes: list[Any] = []
+    for node in workflow.nodes:
+        nodes.append(node)
+        if node.id in routed:
+            routed.discard(node.id)  # a repeated id keeps the first (as everywhere)
+            nodes.append(Decision(id=node.id + ROUTER_SUFFIX, kind="decision", name=f"{node.label}: outcome"))
+    sources = set(routing)
+    edges: list[Any] = []
+    linked: set[str] = set()
+    for edge in workflow.edges:
+        if edge.source not in sources:
+            edges.append(edge)
+            continue
+        router = edge.source + ROUTER_SUFFIX
+        if edge.source not in linked:
+            linked.add(edge.source)
+            edges.append(Edge.model_validate({"from": edge.source, "to": router}))
+        update: dict[str, Any] = {"source": router}
+        if edge.when is not None:
+            update["when"] = outcome_condition(edge.source, edge.when)
+        edges.append(edge.model_copy(update=update))
+    return workflow.model_copy(update={"nodes": nodes, "edges": edges})

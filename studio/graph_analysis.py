@@ -25,7 +25,7 @@ from typing import Any
 import networkx as nx
 
 from studio.expr import EvaluationError, Expression, ExpressionError, parse
-from studio.graph import EXIT, cycles, end_ids, post_dominators, start_ids, to_networkx
+from studio.graph import EXIT, cycles, end_ids, post_dominators, start_ids, to_networkx, with_outcome_routers
 from studio.model import (
     Agent,
     Approval,
@@ -51,6 +51,9 @@ class _Index:
     computed once and shared by every analysis of one workflow."""
 
     def __init__(self, workflow: Workflow, graph: nx.DiGraph | None = None) -> None:
+        runs = with_outcome_routers(workflow)  # what every engine runs (approvals routing on their outcome)
+        if runs is not workflow:
+            workflow, graph = runs, None
         self.workflow = workflow
         self.graph: nx.DiGraph = graph if graph is not None else to_networkx(workflow)
         index = workflow.index

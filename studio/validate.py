@@ -279,31 +279,36 @@ def _out_edges(ctx: Context, node_id: str) -> list[tuple[int, Any]]:
 
 @rule("S007", Severity.ERROR, "a decision has exactly one default edge")
 def _decision_default(ctx: Context) -> Iterator[Finding]:
+    routers = g.outcome_routers(ctx.workflow)
     for node in ctx.workflow.nodes:
-        if node.kind != "decision":
+        outcome = node.id in routers  # an approval routing on its own decision
+        if node.kind != "decision" and not outcome:
             continue
+        what = f"approval `{node.id}`, which routes on its outcome," if outcome else f"decision `{node.id}`"
         outs = _out_edges(ctx, node.id)
         defaults = [i for i, e in outs if e.default]
         if not defaults and not _routes_every_case(outs):
             yield ctx.finding(
                 "S007",
                 ctx.node_loc(node.id),
-                f"decision `{node.id}` has no default edge; a case no condition matches gets stuck",
+                f"{what} has no default edge; a case no condition matches gets stuck",
                 "mark one outgoing edge `default: true`",
             )
         elif len(defaults) > 1:
             yield ctx.finding(
                 "S007",
                 f"edges[{defaults[1]}].default",
-                f"decision `{node.id}` has {len(defaults)} default edges; it needs exactly one",
+                f"{what} has {len(defaults)} default edges; it needs exactly one",
                 "keep `default: true` on one edge only",
             )
         for index, edge in outs:
-            if not edge.default and edge.when is None and edge.probability is None:
+            if not edge.default and edge.when is None and (edge.probability is None or outcome):
                 yield ctx.finding(
                     "S007",
                     f"edges[{index}]",
-                    f"edge `{node.id}` -> `{edge.target}` leaves a decision with no condition",
+                    f"edge `{node.id}` -> `{edge.target}` leaves {what} with no condition",
+                    "add `when:` with a condition (on an approval, e.g. `decision == \"approve\"`), "
+                    "or make it the `default`" if outcome else
                     "add `when:` with a condition, or a `probability:`, or make it the `default`",
                 )
 
@@ -533,17 +538,31 @@ def _subworkflow_ref(ctx: Context) -> Iterator[Finding]:
             )
 
 
-@rule("S011", Severity.WARNING, "conditions only on edges leaving a decision")
+@rule("S011", Severity.WARNING, "conditions only on edges leaving a decision or an approval")
 def _stray_condition(ctx: Context) -> Iterator[Finding]:
     kinds = {n.id: n.kind for n in ctx.workflow.nodes}
     for index, edge in enumerate(ctx.workflow.edges):
-        if (edge.when is not None or edge.default) and kinds.get(edge.source) not in (None, "decision"):
+        if (edge.when is not None or edge.default) and kinds.get(edge.source) not in (None, "decision", "approval"):
             yield ctx.finding(
                 "S011",
                 f"edges[{index}]",
                 f"edge `{edge.source}` -> `{edge.target}` has a condition but `{edge.source}` is a "
-                f"`{kinds[edge.source]}`, not a decision, so it is ignored",
+                f"`{kinds[edge.source]}`, not a decision or an approval, so it is ignored",
                 "put a `decision` node before the branches, or drop `when`/`default`",
+            )
+
+
+@rule("S020", Severity.ERROR, "an approval that routes on its outcome leaves the id `<id>_route` free")
+def _router_id_free(ctx: Context) -> Iterator[Finding]:
+    for approval in sorted(g.outcome_routers(ctx.workflow), key=ctx.node_index.__getitem__):
+        router = approval + g.ROUTER_SUFFIX
+        if router in ctx.node_index:
+            yield ctx.finding(
+                "S020",
+                ctx.node_loc(router, "id"),
+                f"approval `{approval}` routes on its outcome, so every engine runs a decision `{router}` "
+                f"after it, but a node of that id already exists",
+                f"rename `{router}`, or route after `{approval}` through that node as a `decision`",
             )
 
 
@@ -1009,10 +1028,14 @@ def _agent_count(ctx: Context) -> Iterator[Finding]:
 
 def _condition_sites(ctx: Context) -> Iterator[tuple[str, str, str, Expression]]:
     """(location, node the condition is evaluated at, text, parsed) for every parseable condition."""
+    routers = g.outcome_routers(ctx.workflow)
     for index, edge in enumerate(ctx.workflow.edges):
         if edge.when is not None:
+            text = edge.when  # on an approval's own edges `decision` is its `<id>_decision`
+            if edge.source in routers:
+                text = g.outcome_condition(edge.source, text)
             try:
-                yield f"edges[{index}].when", edge.source, edge.when, parse(edge.when)
+                yield f"edges[{index}].when", edge.source, edge.when, parse(text)
             except ExpressionError:
                 continue
     for node in ctx.workflow.nodes:

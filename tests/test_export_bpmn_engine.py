@@ -19,6 +19,7 @@ from studio.export._bpmn_common import BPMN_NS, STUDIO_NS
 from studio.export._bpmn_python import condition_to_python
 from studio.export.bpmn import bpmn_findings, import_bpmn, to_bpmn
 from studio.expr import parse
+from studio.graph import with_outcome_routers
 from studio.model import Workflow
 from studio.simulate import run_gold
 from studio.simulate.gold import REQUIRED
@@ -57,8 +58,9 @@ class Engine:
         parser.add_bpmn_str(data)
         self.spec: BpmnProcessSpec = parser.get_spec(f"Process.{workflow.metadata.name}")
         root = etree.fromstring(data)
-        self.studio_id: dict[str, str] = {n.id: n.id for n in workflow.nodes}
-        self.kind: dict[str, str] = {n.id: n.kind for n in workflow.nodes}
+        runs = with_outcome_routers(workflow)  # the decision after an approval that routes on its outcome
+        self.studio_id: dict[str, str] = {n.id: n.id for n in runs.nodes}
+        self.kind: dict[str, str] = {n.id: n.kind for n in runs.nodes}
         for info in root.iterfind(".//studio:helper", NS):
             element = info.getparent().getparent()
             if info.get("role") in ("auto", "escalated"):  # the studio's step, done another way
@@ -303,7 +305,7 @@ def test_losses_are_reported_with_their_codes() -> None:
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=_ids(FIXTURE_FILES))
 def test_helpers_fold_back_on_import(path: Path) -> None:
-    workflow = load(path)
+    workflow = with_outcome_routers(load(path))  # an approval routing on its outcome comes back with its decision
     back, findings = import_bpmn(to_bpmn(workflow))
     assert findings == []
     assert [(n.id, n.kind, getattr(n, "threshold", None)) for n in back.nodes] == [

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import TEMPLATES
+from conftest import FIXTURES, TEMPLATES
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from test_export_langgraph import load_module
@@ -479,3 +479,21 @@ def test_a_decision_into_a_join_counts_as_its_branch(flag: str, tmp_path: Path) 
     # the decision routes straight into the join (through a relay node, as in the simulator)
     assert result["path"] == ["start", "fork", "check_a", "route", "both", "done"]
     assert {"check_a>both", "route>both"} <= set(result["transitions"])  # the decision, not its relay
+
+
+def test_approvals_that_route_on_their_outcome_run_in_the_app_as_simulated(tmp_path: Path) -> None:
+    path = FIXTURES / "bpmn_exec" / "approval_outcome.yaml"
+    workflow = fileio.load(path)
+    module = load_app(export_as(workflow, "langgraph").decode("utf-8"), tmp_path)
+    rows = fileio.load_cases(path.parent / "approval_outcome_gold.csv").rows
+    guarded = {"amount": 90000, "human_decisions": "approve_spend=send_back;" * 3}  # the loop guard stops it
+    for index, row in enumerate([*rows, guarded]):
+        case = {k: v for k, v in row.items() if k not in (*GOLD_COLUMNS, "case_id")}
+        expected_path, expected_outcome = simulated(workflow, case, str(row["human_decisions"]))
+        app = module.build_graph(InMemorySaver())
+        result, _ = drive(app, case, parse_human_decisions(row["human_decisions"]), thread=f"case-{index}")
+        assert result["path"] == expected_path, row
+        assert result["outcome"] == expected_outcome, row
+        if "expected_path" in row:
+            assert expected_path == str(row["expected_path"]).split(">")
+    assert expected_outcome == "killed:loop_guard"

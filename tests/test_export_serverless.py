@@ -24,6 +24,7 @@ from studio.export import TARGETS, export_as
 from studio.export._jq import UntranslatableCondition, condition_to_jq
 from studio.export.serverless import _unwrap, export_serverless, to_serverless
 from studio.expr import EvaluationError, parse
+from studio.graph import with_outcome_routers
 from studio.model import Approval, Decision, Parallel, Task, Workflow
 
 VENDORED = ROOT / "schemas" / "serverlessworkflow-1.0.schema.yaml"
@@ -31,7 +32,8 @@ REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "serverlessworkflow
 SNAPSHOT = ROOT / "tests" / "snapshots" / "procurement.serverless.yaml"
 UPDATE = os.environ.get("STUDIO_UPDATE_SNAPSHOTS") == "1"
 BASE = FIXTURES / "valid" / "base.yaml"
-WORKFLOWS = sorted(TEMPLATES.glob("*/workflow.yaml")) + sorted((FIXTURES / "valid").glob("*.yaml"))
+WORKFLOWS = [*sorted(TEMPLATES.glob("*/workflow.yaml")), *sorted((FIXTURES / "valid").glob("*.yaml")),
+             FIXTURES / "bpmn_exec" / "approval_outcome.yaml"]  # approvals that route on their outcome
 IDS = [p.parent.name if p.name == "workflow.yaml" else p.stem for p in WORKFLOWS]
 
 
@@ -109,8 +111,9 @@ def test_exports_validate_and_keep_every_step(path: Path, validator: Draft202012
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_decisions_are_switches_in_edge_order(path: Path) -> None:
-    workflow = fileio.load(path)
-    document = _load_yaml(to_serverless(workflow))
+    loaded = fileio.load(path)
+    document = _load_yaml(to_serverless(loaded))
+    workflow = with_outcome_routers(loaded)  # an approval routing on its outcome: a switch right after it
     for node in workflow.nodes:
         if not isinstance(node, Decision):
             continue
@@ -123,6 +126,8 @@ def test_decisions_are_switches_in_edge_order(path: Path) -> None:
             assert body["then"] in (edge.target, "exit")
             assert body["when"] == "${ " + _unwrap(condition_to_jq(edge.when or "")) + " }"
             assert name.startswith(f"to_{edge.target}")
+        if len(conditional) == len(edges):  # complementary branches (`x` / `not x`) need no default
+            continue
         ((name, default),) = cases[-1].items()
         assert name == "default" and "when" not in default
         assert default["then"] in (next(e.target for e in edges if e.default), "exit")

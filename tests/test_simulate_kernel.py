@@ -83,7 +83,8 @@ ROWS = [{"case_id": f"c{i}", "amount": amount, "tier": tier}
 def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR0915 - one generator reads better whole
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
-    that merge again (by condition or by probability), send-back loops with guards; agents with
+    that merge again (by condition or by probability), send-back loops with guards (a decision after the
+    review, or the review routing on its own outcome); agents with
     output models, a system that may queue in office hours, arrivals that may follow a calendar."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
@@ -164,12 +165,16 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
             link(right, merge)
             tail = merge
         else:  # a send-back loop: work, review, back to work when sent back
-            work, review, check = task(), new("approval", actor="reviewers"), new("decision")
+            work, review = task(), new("approval", actor="reviewers")
             link(tail, work)
             link(work, review)
-            link(review, check)
             guard = draw(st.sampled_from([None, 1, 2, 4]))
-            back: dict[str, Any] = {"when": f"{review}_decision == 'send_back'"}
+            if draw(st.booleans()):  # a decision after the review reads its decision field ...
+                check = new("decision")
+                link(review, check)
+                back: dict[str, Any] = {"when": f"{review}_decision == 'send_back'"}
+            else:  # ... or the review routes on its own outcome
+                check, back = review, {"when": "decision == 'send_back'"}
             if guard is not None:
                 back["max_repeats"] = guard
             link(check, work, **back)

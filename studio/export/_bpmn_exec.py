@@ -118,6 +118,16 @@ def _translate(text: str, where: str, what: str, out: list[Finding]) -> PythonCo
         return None
 
 
+def _first_true(before: list[str], condition: str) -> str:
+    """A branch's condition as the studio takes branches, first true in edge order, whatever order an
+    engine evaluates a gateway's flows in (SpiffWorkflow goes by the targets' places in the diagram):
+    the earlier conditions are false and this one is true. Python's ``and`` evaluates them in edge
+    order, so a condition that cannot be evaluated fails the case where the studio's would."""
+    if not before:
+        return condition
+    return " and ".join([*(f"not ({text})" for text in before), f"({condition})"])
+
+
 def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list[str]) -> ExecPlan:  # noqa: C901, PLR0912, PLR0915 - one pass over the nodes, a branch per node kind
     """Flows, helpers, timers and findings for ``nodes``/``edges`` (already de-duplicated)."""
     out = ExecPlan()
@@ -129,13 +139,16 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
     flows = [Flow(flow_id, edge.source, edge.target, edge, default=edge.default)
              for edge, flow_id in zip(edges, flow_ids, strict=True)]
     translated: list[tuple[PythonCondition, str, str, str]] = []  # condition, location, what, text
+    earlier: dict[str, list[str]] = {}  # decision -> its conditions so far, in edge order
     for edge, flow in zip(edges, flows, strict=True):
         if edge.when is not None and by_id[edge.source].kind == "decision":
             where = edge_at[id(edge)]
             what = f"the condition of edge `{edge.source}` -> `{edge.target}`"
             condition = _translate(edge.when, where, what, out.findings)
             if condition is not None:
-                flow.python = condition.text
+                before = earlier.setdefault(edge.source, [])
+                flow.python = _first_true(before, condition.text)
+                before.append(condition.text)
                 translated.append((condition, where, what, edge.when))
     taken = {f.id for f in flows}
 

@@ -41,6 +41,7 @@ from typing import Any
 import networkx as nx
 from lxml import etree
 
+from studio import graph as g
 from studio.errors import Finding, WorkflowInvalid, sort_findings
 from studio.export._bpmn_common import (
     BPMNDI_NS,
@@ -360,6 +361,7 @@ def _unique_nodes(workflow: Workflow) -> tuple[list[Any], list[Edge]]:
 
 def bpmn_findings(workflow: Workflow) -> list[Finding]:
     """What an export to BPMN cannot keep: errors refuse it (``B101``), the others are losses it reports."""
+    workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     nodes, edges = _unique_nodes(workflow)
     return sort_findings(plan(workflow, nodes, edges, _flow_ids(edges)).findings)
 
@@ -377,6 +379,7 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
     studio extensions, lanes, flow nodes (steps, engine helpers, SLA timers), sequence flows, and the
     diagram.
     """
+    workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     name = workflow.metadata.name
     nodes, edges = _unique_nodes(workflow)
     exec_plan = plan(workflow, nodes, edges, _flow_ids(edges))

@@ -807,6 +807,7 @@ def _data_bindings(workflow: Workflow) -> list[DataBindingSpec]:
 
 def build_spec(workflow: Workflow) -> Spec:
     """The ``spec`` section: everything the control plane enforces, taken from the workflow."""
+    workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     graph = g.to_networkx(workflow)
     tiers = g.node_tiers(workflow)
     performed = _nodes_by_actor(workflow)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import fileio
+from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
 from studio.export._conditions import BINOPS, PythonTranslator, probability_only_branches
 from studio.expr import parse
@@ -99,6 +100,7 @@ def _literal(name: str, annotation: str, value: dict[str, Any]) -> str:
 
 def _app_tables(workflow: Workflow) -> tuple[str, str]:
     """The spec block (constants) and the conditions block of the application module."""
+    workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     plan = build_plan(workflow)
     policies = workflow.policies
     conditions: list[str] = []
@@ -204,6 +206,7 @@ def _replace_block(text: str, name: str, body: str) -> str:
 
 def langgraph_findings(workflow: Workflow) -> list[Finding]:
     """What the LangGraph application does not do as the simulator does (``R101``-``R103``)."""
+    workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     plan = build_plan(workflow)
     findings: list[Finding] = []
     for index, node in enumerate(workflow.nodes):

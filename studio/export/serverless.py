@@ -792,6 +792,7 @@ def export_serverless(
         from studio.export.controlplane import check_exportable  # noqa: PLC0415
 
         check_exportable(workflow, strict=strict)
+    workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     builder = _Builder(workflow, namespace)
     document = builder.build()
     findings = tuple(sorted(set(builder.findings), key=Finding.sort_key))

@@ -30,6 +30,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
+from studio import graph as g
 from studio.errors import Finding, Severity, WorkflowInvalid, has_errors
 from studio.expr import Expression, parse
 from studio.model import (
@@ -300,7 +301,9 @@ def _tool_plans(workflow: Workflow) -> dict[str, ToolPlan]:
 
 def build_plan(workflow: Workflow) -> Plan:
     """The runtime plan of a (validated) workflow: node plans (actor part, routing part), relays and
-    join barriers, tools, pools and the per-case override columns."""
+    join barriers, tools, pools and the per-case override columns. An approval that routes on its own
+    outcome is followed by its decision node first (:func:`studio.graph.with_outcome_routers`)."""
+    workflow = g.with_outcome_routers(workflow)
     graph = _Graph.of(workflow)
     plans: dict[str, NodePlan] = {}
     for order, node in enumerate(workflow.nodes):
@@ -447,6 +450,7 @@ def compile_workflow(workflow: Workflow, data: Any = None, *, allow_llm: bool = 
         name = workflow.metadata.name
         errors = sum(f.is_error for f in findings)
         raise WorkflowInvalid(findings, summary=f"cannot simulate `{name}`: {errors} error(s) found")
-    plan = build_plan(workflow)
+    runs = g.with_outcome_routers(workflow)  # approvals that route on their outcome: the decision after them
+    plan = build_plan(runs)
     graph = build_graph(plan)
-    return CompiledWorkflow(workflow, plan, graph, findings, allow_llm=allow_llm)
+    return CompiledWorkflow(runs, plan, graph, findings, allow_llm=allow_llm)
