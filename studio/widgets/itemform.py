@@ -106,8 +106,8 @@ class _Input:
     model value (None: empty), ``value`` is what the controller's edit takes (it may raise
     :class:`~studio.widgets.controller.EditRefused`, shown in the status line)."""
 
-    box: Any
     main: Any  # the widget the label and tooltip belong to
+    boxes: list[Any]  # what the form lays out, in order (and hides for kinds without the row)
 
     def set(self, value: Any) -> None:
         self.main.value = value
@@ -138,7 +138,8 @@ class _Input:
 class _TextInput(_Input):
     def __init__(self, spec: Text, label: str, hint: str) -> None:
         self.spec = spec
-        self.main = self.box = _text(label, hint)
+        self.main = _text(label, hint)
+        self.boxes = [self.main]
 
     def set(self, value: Any) -> None:
         self.main.value = self.spec.show(value)
@@ -148,10 +149,11 @@ class _TextInput(_Input):
 
 
 class _ChoiceInput(_Input):
-    def __init__(self, spec: Choice, label: str, controller: StudioController) -> None:
+    def __init__(self, spec: Choice, label: str) -> None:
         self.spec = spec
-        options = spec.options(controller) if callable(spec.options) else spec.options
-        self.main = self.box = _dropdown(label, list(options), spec.default)
+        # a list from the workflow starts empty (nothing chosen) and is filled by `refresh`
+        self.main = _dropdown(label, [] if callable(spec.options) else list(spec.options), spec.default)
+        self.boxes = [self.main]
 
     def refresh(self, controller: StudioController) -> None:
         if callable(self.spec.options):
@@ -174,7 +176,8 @@ class _ChoiceInput(_Input):
 class _ManyInput(_Input):
     def __init__(self, spec: Many, label: str) -> None:
         self.spec = spec
-        self.main = self.box = _multi(label)
+        self.main = _multi(label)
+        self.boxes = [self.main]
 
     def refresh(self, controller: StudioController) -> None:
         self.main.options = self.spec.options(controller)
@@ -188,7 +191,8 @@ class _ManyInput(_Input):
 
 class _CheckInput(_Input):
     def __init__(self, label: str) -> None:
-        self.main = self.box = w.Checkbox(description=label, style=FIELD)
+        self.main = w.Checkbox(description=label, style=FIELD)
+        self.boxes = [self.main]
 
     def set(self, value: Any) -> None:
         self.main.value = bool(value)
@@ -200,10 +204,11 @@ class _CheckInput(_Input):
 class _CountInput(_Input):
     def __init__(self, spec: Count, label: str) -> None:
         self.spec = spec
-        self.main = self.box = w.BoundedIntText(
+        self.main = w.BoundedIntText(
             value=spec.low, min=spec.low, max=spec.high, description=label, style=FIELD,
             layout=w.Layout(width=spec.width),
         )
+        self.boxes = [self.main]
 
     def set(self, value: Any) -> None:
         self.main.value = self.spec.low if value is None else value
@@ -216,7 +221,7 @@ class _ConditionInput(_Input):
         self.spec, self.caret = spec, caret
         self.main = _text(label, hint)
         self.check = w.HTML()
-        self.box = w.VBox([self.main, self.check])
+        self.boxes = [self.main, self.check]
         self.main.observe(lambda change: self.show_check(change["new"]), names="value")
 
     def parts(self, name: str) -> dict[str, Any]:
@@ -244,7 +249,7 @@ class _ConditionInput(_Input):
 class _DistributionInput(_Input):
     def __init__(self, label: str) -> None:
         self.duration = _Duration(label)
-        self.main, self.box = self.duration.dist, self.duration.box
+        self.main, self.boxes = self.duration.dist, [self.duration.box]
 
     def parts(self, name: str) -> dict[str, Any]:
         return {name: self.duration}
@@ -262,7 +267,7 @@ class _DistributionInput(_Input):
 class _WorkingTimeInput(_Input):
     def __init__(self, spec: WorkingTime) -> None:
         self.calendar = _Calendar(spec.what, spec.place)
-        self.main, self.box = self.calendar.days, self.calendar.box
+        self.main, self.boxes = self.calendar.days, [self.calendar.box]
 
     def parts(self, name: str) -> dict[str, Any]:
         return {name: self.calendar}
@@ -287,7 +292,7 @@ class _LimitInput(_Input):
         self.spec = spec
         self.main = _text(label, hint)
         self.per = _text(*spec.per)
-        self.box = w.VBox([self.main, self.per])
+        self.boxes = [self.main, self.per]
 
     def parts(self, name: str) -> dict[str, Any]:
         return {name: self.main, self.spec.per_name: self.per}
@@ -315,6 +320,7 @@ class _ModelsInput(_Input):
         )
         self.open = w.ToggleButton(description=spec.button, tooltip=spec.tooltip, icon="pencil")
         self.box = w.VBox([self.open])
+        self.boxes = [self.box]
         self.open.observe(lambda _: self.fold(), names="value")
 
     def parts(self, name: str) -> dict[str, Any]:
@@ -364,8 +370,8 @@ class Choice:
     options: Sequence[Any] | Options
     default: Any = None
 
-    def build(self, label: str, _: str, form: ItemForm) -> _Input:
-        return _ChoiceInput(self, label, form.host.controller)
+    def build(self, label: str, _: str, __: ItemForm) -> _Input:
+        return _ChoiceInput(self, label)
 
 
 @dataclass(frozen=True)
@@ -607,8 +613,8 @@ class ItemForm:
             buttons = [self.save_button]
         if spec.kind is not None:
             self.inputs[spec.kind].main.observe(lambda _: self._on_kind(), names="value")
-        main = [widget.box for row, widget in self.rows if not row.more]
-        folded = [widget.box for row, widget in self.rows if row.more]
+        main = [box for row, widget in self.rows if not row.more for box in widget.boxes]
+        folded = [box for row, widget in self.rows if row.more for box in widget.boxes]
         self.details = _details(spec.more, folded) if folded else None
         self.box = w.VBox(
             [
@@ -677,8 +683,9 @@ class ItemForm:
         kind = self.kind
         for row, widget in self.rows:
             visible = self.shown(row, kind)
-            _show(widget.box, visible)
-            if visible and (row.labels or row.hints):
+            for box in widget.boxes:
+                _show(box, visible)
+            if row.labels or row.hints:
                 widget.relabel(row.labels.get(kind, row.label), row.hints.get(kind))
             if visible:
                 widget.explain(self.helps.get((row.attr, kind), ""))
