@@ -692,7 +692,7 @@ class ItemForm:
 
     def _on_kind(self) -> None:
         self.layout()
-        if self.host._quiet:
+        if self.host._quiet or all(isinstance(row.key, str) for row, _ in self.rows):
             return
         # a row whose keyword differs by kind shows the saved value of the new kind's keyword
         item = self._item()
