@@ -10,7 +10,6 @@ import ipywidgets as w
 
 from studio.errors import Finding
 from studio.widgets._parts import (
-    NEW,
     _button,
     _esc,
 )
@@ -114,16 +113,7 @@ class MapTab(ItemForms):
         self.finding_detail = w.HTML()
         self.problems_title = w.HTML()
         problems = w.VBox([self.problems_title, self.findings_list, self.finding_detail])
-        self.editors = w.Tab(
-            children=[
-                self._node_form(),
-                self._edge_form(),
-                self._actor_form(),
-                self._tool_form(),
-                self._data_form(),
-                self._settings_form(),
-            ]
-        )
+        self.editors = w.Tab(children=self._build_forms())
         for index, name in enumerate(["Steps", "Connections", "People & agents", "Tools", "Data", "Settings"]):
             self.editors.set_title(index, name)
         left = w.VBox([selection_bar, self.diagram], layout=w.Layout(width="58%", padding="0 12px 0 0"))
@@ -215,16 +205,16 @@ class MapTab(ItemForms):
             if pair is None:
                 if item in self.controller.workflow.node_ids:
                     self.editors.selected_index = 0
-                    self.node_pick.value = item
-                    self._load_node()
+                    self.forms["nodes"].select(item)
+                    self.forms["nodes"].load()
                     if self.workshop_tab is not None:
                         self.workshop_tab.select(item)  # the Workshop tab shows this step's notes
             else:
                 index = self.controller.edge_index(*pair)
                 if index is not None:
                     self.editors.selected_index = 1
-                    self.edge_pick.value = index
-                    self._load_edge()
+                    self.forms["edges"].select(index)
+                    self.forms["edges"].load()
 
     def _on_escape(self) -> None:
         if self._connect_from is not None:
@@ -323,18 +313,13 @@ class MapTab(ItemForms):
             return
         if section == "edges":
             if 0 <= index < len(self.controller.workflow.edges):
-                self.edge_pick.value = index
+                self.forms["edges"].select(index)
                 edge = self.controller.workflow.edges[index]
                 self._mark([edge_id(edge.source, edge.target)])
             return
         item_id = self.controller.element_id(section, index)
-        pick = {
-            "nodes": self.node_pick,
-            "actors": self.actor_pick,
-            "tools": self.tool_pick,
-            "data_sources": self.data_pick,
-        }[section]
-        if item_id is not None and item_id in [value for _, value in pick.options]:
+        pick = self.forms[section].pick
+        if pick is not None and item_id is not None and item_id in [value for _, value in pick.options]:
             pick.value = item_id
         if section == "nodes" and item_id is not None:
             self._mark([item_id])
@@ -348,46 +333,8 @@ class MapTab(ItemForms):
     # ------------------------------------------------------------------ pick lists
 
     def _refresh_pick_lists(self) -> None:
-        wf = self.controller.workflow
-        keep = {
-            "node": self.node_pick.value,
-            "edge": self.edge_pick.value,
-            "actor": self.actor_pick.value,
-            "tool": self.tool_pick.value,
-            "data": self.data_pick.value,
-        }
-        node_ids = [n.id for n in wf.nodes]
-        actor_ids = [a.id for a in wf.actors]
-        self.node_pick.options = [("+ a new step", NEW)] + [(f"{n.id}  ({n.kind})", n.id) for n in wf.nodes]
-        self.edge_pick.options = [("+ a new connection", -1), *self.controller.edge_choices()]
-        self.actor_pick.options = [("+ a new actor", NEW)] + [(f"{a.id}  ({a.kind})", a.id) for a in wf.actors]
-        self.tool_pick.options = [("+ a new tool", NEW)] + [(f"{t.id}  ({t.tier})", t.id) for t in wf.tools]
-        self.data_pick.options = [("+ a new data source", NEW)] + [(d.id, d.id) for d in wf.data_sources]
-        self.node_pick.value = keep["node"] if keep["node"] in node_ids else NEW
-        self.edge_pick.value = keep["edge"] if keep["edge"] is not None and keep["edge"] < len(wf.edges) else -1
-        self.actor_pick.value = keep["actor"] if keep["actor"] in actor_ids else NEW
-        self.tool_pick.value = keep["tool"] if keep["tool"] in [t.id for t in wf.tools] else NEW
-        self.data_pick.value = keep["data"] if keep["data"] in [d.id for d in wf.data_sources] else NEW
-        who = [("— nobody —", "")] + [(f"{a.id}  ({a.kind})", a.id) for a in wf.actors]
-        humans = [("— nobody —", "")] + [(h, h) for h in self.controller.options_for("humans")]
-        self.node_actor.options = who
+        self._refresh_forms()
         quick = self.quick_actor.value
-        self.quick_actor.options = [("done by: nobody yet", "")] + [(f"{a.id}  ({a.kind})", a.id) for a in wf.actors]
-        self.quick_actor.value = quick if quick in actor_ids else ""
-        self.node_escalate.options = humans
-        self.node_tools.options = self.controller.options_for("tools")
-        self.node_reads.options = self.controller.options_for("data_sources")
-        self.node_writes.options = self.controller.options_for("data_sources")
-        self.edge_from.options = node_ids
-        self.edge_to.options = node_ids
-        self.actor_tools.options = self.controller.options_for("tools")
-        self.tool_writes.options = self.controller.options_for("data_sources")
-
-    def _load_forms(self) -> None:
-        with self._quietly():
-            self._load_node()
-            self._load_edge()
-            self._load_actor()
-            self._load_tool()
-            self._load_data()
-            self._load_settings()
+        actors = self.controller.workflow.actors
+        self.quick_actor.options = [("done by: nobody yet", "")] + [(f"{a.id}  ({a.kind})", a.id) for a in actors]
+        self.quick_actor.value = quick if quick in [a.id for a in actors] else ""

@@ -6,7 +6,8 @@ controller's state. Standard ipywidgets plus the interactive diagram
 nothing from a CDN), so the studio works offline in JupyterLab and in a saved notebook.
 
 Each tab is a module of its own, mixed into :class:`Studio`: :mod:`~studio.widgets.map_tab` (with
-the forms of :mod:`~studio.widgets.forms`), :mod:`~studio.widgets.simulate_tab`,
+the forms of :mod:`~studio.widgets.forms`, tables of
+:class:`~studio.widgets.itemform.ItemForm`), :mod:`~studio.widgets.simulate_tab`,
 :mod:`~studio.widgets.walk_tab`, :mod:`~studio.widgets.export_tab`, and the Workshop tab's
 :class:`~studio.widgets.workshop.WorkshopPanel` when it is installed.
 
