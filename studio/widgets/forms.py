@@ -105,8 +105,9 @@ CONNECTIONS = FormSpec(
     fields=(
         Field("source", "From", widget=Choice(_nodes), name="from"),
         Field("target", "To", widget=Choice(_nodes), name="to"),
-        Field("when", "When", "condition, e.g. amount > 10000 (empty: always)", Condition(check="check")),
-        Field("default", "Otherwise (the default route out of a decision)", widget=Check()),
+        Field("when", "When", "condition, e.g. amount > 10000; out of an approval, decision == \"reject\"",
+              Condition(check="check")),
+        Field("default", "Otherwise (the default route out of a decision or an approval)", widget=Check()),
         Field("label", "Label", "shown on the arrow"),
         Field("probability", "Probability", "branch probability out of a decision, e.g. 0.3 (empty: none)", NUMBER),
     ),
