@@ -106,11 +106,11 @@ def resolve_ref(ref: str | None, folder: Path) -> Path | None:
         return None
     candidate = folder / ref
     if not Path(ref).is_absolute() and is_inside(candidate, folder) and candidate.is_file():
-        return candidate.resolve()
+        return candidate
     from studio.templates import get_template, template_names  # noqa: PLC0415 - only when a ref is used
 
     if ref in template_names():
-        return get_template(ref).workflow_path.resolve()
+        return get_template(ref).workflow_path
     return None
 
 
@@ -192,10 +192,11 @@ def _inner(workflow: Workflow, position: int, node: Subworkflow, folder: Path,
            chain: tuple[tuple[Path | None, str], ...], state: _Pass) -> _Parts | None:
     """The referenced workflow flattened, or None when the node stays one step (a ref that does not
     resolve; a cycle or an unreadable or invalid file, which are findings)."""
-    path = resolve_ref(node.ref, folder)
-    if path is None:
+    found = resolve_ref(node.ref, folder)
+    if found is None:
         return None
     assert node.ref is not None
+    path = found.resolve()
     if any(seen == path for seen, _ in chain):
         names = " -> ".join(f"`{Path(name).name}`" for _, name in (*chain, (path, str(path))))
         state.findings.append(_finding(
@@ -205,7 +206,7 @@ def _inner(workflow: Workflow, position: int, node: Subworkflow, folder: Path,
             "break the cycle: make one of these steps a `task`, or refer to a different workflow",
         ))
         return None
-    sub = _load(workflow, position, node, path, state)
+    sub = _load(workflow, position, node, found, state)
     if sub is None:
         return None
     return _flatten(sub, (*chain, (path, str(path))), state)
@@ -226,7 +227,8 @@ def _load(workflow: Workflow, position: int, node: Subworkflow, path: Path, stat
     first = errors[0].message if errors else "it cannot be read"
     state.findings.append(_finding(
         workflow, "M004", Severity.ERROR, f"nodes[{position}].ref",
-        f"subworkflow `{node.id}` runs `{path}`, which has {len(errors)} error(s) of its own (first: {first})",
+        f"subworkflow `{node.id}` runs `{node.ref}` ({path}), which has {len(errors)} error(s) of its own "
+        f"(first: {first})",
         f"fix `{path.name}` (`studio validate {path.name}` lists them all), or refer to another workflow",
     ))
     state.findings.extend(errors)
@@ -277,8 +279,8 @@ def _join(workflow: Workflow, parts: _Parts, position: int, inner: _Parts, state
             elif there != item:
                 state.findings.append(_finding(
                     workflow, "M003", Severity.WARNING, f"nodes[{position}].ref",
-                    f"`{item.id}` ({section}) is defined differently in `{inner.file}` and in `{parts.file}`; "
-                    f"the simulation uses the definition in `{parts.file}` for both",
+                    f"`{item.id}` ({section}) is defined differently in `{Path(inner.file).name}` and in "
+                    f"`{Path(parts.file).name}`; the simulation uses the one in `{Path(parts.file).name}` for both",
                     "make the two definitions the same, or give the referenced workflow's its own id",
                 ))
     for tool, behaviour in inner.sim_tools.items():

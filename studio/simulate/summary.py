@@ -101,8 +101,9 @@ def _step(label: Mapping[str, str], element: str) -> str:
 
 
 def _workflow(results: Any) -> Any:
+    """What ran: the workflow with its subworkflows expanded (their steps, actors and pools)."""
     compiled = getattr(results, "compiled", None)
-    return getattr(compiled, "workflow", None)
+    return getattr(compiled, "expanded", None) or getattr(compiled, "workflow", None)
 
 
 def scenario_name(results: Any) -> str:
