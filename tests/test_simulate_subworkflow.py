@@ -134,6 +134,7 @@ def test_kernel_and_langgraph_agree_byte_for_byte(tmp_path: Path) -> None:
     kernel = simulate(SIM / "sub_parent.yaml", cases=30, seed=2, engine="kernel", verify=5, out=tmp_path / "k")
     langgraph = simulate(SIM / "sub_parent.yaml", cases=30, seed=2, engine="langgraph", out=tmp_path / "l")
     assert kernel.kpis["engine"] == {"name": "kernel", "verified": 5}
+    assert langgraph.kpis["engine"] == {"name": "langgraph", "verified": 0}
     for name in ("cases.jsonl", "traces.jsonl"):
         assert (tmp_path / "k" / name).read_bytes() == (tmp_path / "l" / name).read_bytes(), name
 
@@ -224,7 +225,7 @@ def test_a_ref_is_a_file_next_to_the_workflow_first_then_a_template(tmp_path: Pa
 
 
 def test_exporters_keep_the_subworkflow_a_reference() -> None:
-    from studio.export.langgraph_module import langgraph_findings  # noqa: PLC0415
+    from studio.export.langgraph_module import langgraph_findings
 
     workflow = fileio.load(SIM / "sub_parent.yaml")
     (finding,) = [f for f in langgraph_findings(workflow) if f.code == "R103"]

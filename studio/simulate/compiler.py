@@ -413,7 +413,7 @@ class CompiledWorkflow:
     in-memory checkpointer attached, for walkthroughs that ``interrupt()`` at human steps.
     """
 
-    def __init__(self, workflow: Workflow, plan: Plan, graph: Any, findings: Sequence[Finding],  # noqa: PLR0913
+    def __init__(self, workflow: Workflow, plan: Plan, graph: Any, findings: Sequence[Finding], *,  # noqa: PLR0913 - keywords
                  allow_llm: bool = False, expanded: Workflow | None = None) -> None:
         self.workflow = workflow
         self.expanded = expanded if expanded is not None else workflow

@@ -135,18 +135,30 @@ class _Pass:
     findings: list[Finding] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Site:
+    """A subworkflow node being expanded: the workflow it is in, where, and the pass's findings."""
+
+    workflow: Workflow
+    position: int
+    node: Subworkflow
+    state: _Pass
+
+    def note(self, code: str, severity: Severity, message: str, hint: str) -> None:
+        """A finding at the node's ``ref`` (file, line and column where the workflow has them)."""
+        location = f"nodes[{self.position}].ref"
+        source = self.workflow.source if isinstance(self.workflow.source, Source) else None
+        position = source.resolve(location) if source is not None else None
+        self.state.findings.append(Finding(
+            code, severity, location, message, hint, source.file if source is not None else None,
+            position[0] if position else None, position[1] if position else None))
+
+
 def _file_of(workflow: Workflow) -> str:
     source = workflow.source
     if isinstance(source, Source) and source.path is not None:
         return str(source.path)
     return f"<{workflow.metadata.name}>"
-
-
-def _finding(workflow: Workflow, code: str, severity: Severity, location: str, message: str, hint: str) -> Finding:
-    source = workflow.source if isinstance(workflow.source, Source) else None
-    position = source.resolve(location) if source is not None else None
-    return Finding(code, severity, location, message, hint, source.file if source is not None else None,
-                   position[0] if position else None, position[1] if position else None)
 
 
 def expand(workflow: Workflow) -> Expanded:
@@ -168,18 +180,26 @@ def expand(workflow: Workflow) -> Expanded:
     return Expanded(flat, tuple(parts.subs), tuple(state.findings))
 
 
-def _flatten(workflow: Workflow, chain: tuple[tuple[Path | None, str], ...], state: _Pass) -> _Parts:
+Chain = tuple[tuple[Path | None, str], ...]
+"""The files being expanded, outermost first: (resolved path or None, as shown)."""
+
+
+def _flatten(workflow: Workflow, chain: Chain, state: _Pass) -> _Parts:
     """``workflow``'s elements with its subworkflows expanded: its own edges first (those into an
     expanded node go to its ``sub_start`` step), then the expanded workflows' edges."""
     parts = _Parts(_file_of(workflow), [], [], list(workflow.actors), list(workflow.tools),
                    list(workflow.data_sources), dict(workflow.simulation.tools))
     folder = workflow_folder(workflow)
     for position, node in enumerate(workflow.nodes):
-        inner = _inner(workflow, position, node, folder, chain, state) if isinstance(node, Subworkflow) else None
+        if not isinstance(node, Subworkflow):
+            parts.nodes.append(node)
+            continue
+        site = _Site(workflow, position, node, state)
+        inner = _inner(site, folder, chain)
         if inner is None:
             parts.nodes.append(node)
         else:
-            _splice(workflow, parts, position, node, inner, state)
+            _splice(site, parts, inner)
     own = []
     for edge in workflow.edges:
         entry = parts.entries.get(edge.target)
@@ -188,31 +208,28 @@ def _flatten(workflow: Workflow, chain: tuple[tuple[Path | None, str], ...], sta
     return parts
 
 
-def _inner(workflow: Workflow, position: int, node: Subworkflow, folder: Path,
-           chain: tuple[tuple[Path | None, str], ...], state: _Pass) -> _Parts | None:
+def _inner(site: _Site, folder: Path, chain: Chain) -> _Parts | None:
     """The referenced workflow flattened, or None when the node stays one step (a ref that does not
     resolve; a cycle or an unreadable or invalid file, which are findings)."""
+    node = site.node
     found = resolve_ref(node.ref, folder)
     if found is None:
         return None
-    assert node.ref is not None
     path = found.resolve()
     if any(seen == path for seen, _ in chain):
         names = " -> ".join(f"`{Path(name).name}`" for _, name in (*chain, (path, str(path))))
-        state.findings.append(_finding(
-            workflow, "M002", Severity.ERROR, f"nodes[{position}].ref",
-            f"subworkflow `{node.id}` refers to `{node.ref}`, which is already running: {names}; a "
-            "workflow cannot run itself",
-            "break the cycle: make one of these steps a `task`, or refer to a different workflow",
-        ))
+        site.note("M002", Severity.ERROR,
+                  f"subworkflow `{node.id}` refers to `{node.ref}`, which is already running: {names}; a "
+                  "workflow cannot run itself",
+                  "break the cycle: make one of these steps a `task`, or refer to a different workflow")
         return None
-    sub = _load(workflow, position, node, found, state)
+    sub = _load(site, found)
     if sub is None:
         return None
-    return _flatten(sub, (*chain, (path, str(path))), state)
+    return _flatten(sub, (*chain, (path, str(path))), site.state)
 
 
-def _load(workflow: Workflow, position: int, node: Subworkflow, path: Path, state: _Pass) -> Workflow | None:
+def _load(site: _Site, path: Path) -> Workflow | None:
     """The referenced workflow, if it reads and has no error findings (else an ``M004`` and its findings)."""
     from studio.validate import validate  # noqa: PLC0415 - validation sits below simulation; lazily, as compile does
 
@@ -225,20 +242,18 @@ def _load(workflow: Workflow, position: int, node: Subworkflow, path: Path, stat
         if not errors:
             return sub
     first = errors[0].message if errors else "it cannot be read"
-    state.findings.append(_finding(
-        workflow, "M004", Severity.ERROR, f"nodes[{position}].ref",
-        f"subworkflow `{node.id}` runs `{node.ref}` ({path}), which has {len(errors)} error(s) of its own "
-        f"(first: {first})",
-        f"fix `{path.name}` (`studio validate {path.name}` lists them all), or refer to another workflow",
-    ))
-    state.findings.extend(errors)
+    site.note("M004", Severity.ERROR,
+              f"subworkflow `{site.node.id}` runs `{site.node.ref}` ({path}), which has {len(errors)} error(s) "
+              f"of its own (first: {first})",
+              f"fix `{path.name}` (`studio validate {path.name}` lists them all), or refer to another workflow")
+    site.state.findings.extend(errors)
     return None
 
 
-def _splice(workflow: Workflow, parts: _Parts, position: int, node: Subworkflow, inner: _Parts,  # noqa: PLR0913
-            state: _Pass) -> None:
-    """Put ``inner``'s steps in place of ``node``: ids prefixed, start and ends made markers, the node
+def _splice(site: _Site, parts: _Parts, inner: _Parts) -> None:
+    """Put ``inner``'s steps in place of the node: ids prefixed, start and ends made markers, the node
     itself the step where the case returns; join its actors, tools and data sources."""
+    node = site.node
     prefix = node.id + SEPARATOR
     start = next(n.id for n in inner.nodes if n.kind == "start")
     ends: list[tuple[str, str]] = []
@@ -262,26 +277,27 @@ def _splice(workflow: Workflow, parts: _Parts, position: int, node: Subworkflow,
     parts.entries[node.id] = prefix + start
     parts.subs.extend(sub.prefixed(prefix) for sub in inner.subs)
     parts.subs.append(Expansion(node.id, node.ref or "", inner.file, prefix + start, tuple(ends)))
-    _join(workflow, parts, position, inner, state)
+    _join(site, parts, inner)
 
 
-def _join(workflow: Workflow, parts: _Parts, position: int, inner: _Parts, state: _Pass) -> None:
+def _join(site: _Site, parts: _Parts, inner: _Parts) -> None:
     """The referenced workflow's actors, tools and data sources join the parent's (the outer definition
     of a shared id wins; a different inner one is an ``M003`` warning)."""
-    for section, mine, theirs in (("actors", parts.actors, inner.actors), ("tools", parts.tools, inner.tools),
-                                  ("data_sources", parts.data_sources, inner.data_sources)):
+    sections: tuple[tuple[str, list[Any], list[Any]], ...] = (
+        ("actors", parts.actors, inner.actors), ("tools", parts.tools, inner.tools),
+        ("data_sources", parts.data_sources, inner.data_sources))
+    outer, there = Path(parts.file).name, Path(inner.file).name
+    for section, mine, theirs in sections:
         known = {item.id: item for item in mine}
         for item in theirs:
-            there = known.get(item.id)
-            if there is None:
+            defined = known.get(item.id)
+            if defined is None:
                 mine.append(item)
                 known[item.id] = item
-            elif there != item:
-                state.findings.append(_finding(
-                    workflow, "M003", Severity.WARNING, f"nodes[{position}].ref",
-                    f"`{item.id}` ({section}) is defined differently in `{Path(inner.file).name}` and in "
-                    f"`{Path(parts.file).name}`; the simulation uses the one in `{Path(parts.file).name}` for both",
-                    "make the two definitions the same, or give the referenced workflow's its own id",
-                ))
+            elif defined != item:
+                site.note("M003", Severity.WARNING,
+                          f"`{item.id}` ({section}) is defined differently in `{there}` and in `{outer}`; the "
+                          f"simulation uses the one in `{outer}` for both",
+                          "make the two definitions the same, or give the referenced workflow's its own id")
     for tool, behaviour in inner.sim_tools.items():
         parts.sim_tools.setdefault(tool, behaviour)

@@ -170,7 +170,8 @@ class _Tally:
             tally.cases += 1
             tally.visits += len(entries)
             tally.returned += len(returns)
-            tally.times.extend(end - begin for begin, end in zip(entries, returns))
+            # a visit the case stopped in has no return
+            tally.times.extend(end - begin for begin, end in zip(entries, returns, strict=False))
             tally.cost += math.fsum(step[COST] for step in steps if step[N].startswith(sub.prefix))
 
     def _count_wait(self, node: str, step: Sequence[Any]) -> None:
