@@ -145,7 +145,9 @@ def test_cli_simulates_a_parent_file_and_writes_the_expanded_event_log(tmp_path:
     log = tmp_path / "log.csv"
     code = main(["simulate", str(SIM / "sub_parent.yaml"), "--cases", "4", "--no-progress", "--out", str(out),
                  "--event-log", str(log)])
-    assert code == 0, capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "`review`  sub_review.yaml  4       15.0 min     1.50" in printed  # the summary's subworkflow table
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
     assert kpis["cycle_time"]["mean"] == 1080.0 and kpis["subworkflows"]["review"]["visits"] == 4
     rows = list(csv.DictReader(log.read_text(encoding="utf-8").splitlines()))
@@ -230,3 +232,15 @@ def test_exporters_keep_the_subworkflow_a_reference() -> None:
     workflow = fileio.load(SIM / "sub_parent.yaml")
     (finding,) = [f for f in langgraph_findings(workflow) if f.code == "R103"]
     assert "the simulator runs that workflow's steps in its place" in finding.message
+
+
+def test_a_per_case_override_reaches_a_step_inside_the_subworkflow(tmp_path: Path) -> None:
+    for name in ("sub_parent.yaml", "sub_review.yaml"):
+        shutil.copy(SIM / name, tmp_path / name)
+    parent = tmp_path / "sub_parent.yaml"
+    text = parent.read_text(encoding="utf-8").replace(
+        "  seed: 3\n", "  seed: 3\n  overrides: {check_seconds: review__check.duration}\n")
+    parent.write_text(text, encoding="utf-8")
+    results = simulate(parent, data=[{"case_id": "a", "check_seconds": 60}, {"case_id": "b"}], cases=2)
+    cycle = {case["case_id"]: case["end"] - case["arrival"] for case in results.payloads[0]["cases"]}
+    assert cycle == {"a": 1080.0 - 240.0, "b": 1080.0}  # 1m instead of 5m for case a

@@ -462,8 +462,9 @@ def compile_workflow(workflow: Workflow, data: Any = None, *, allow_llm: bool = 
     """
     from studio.validate import validate  # noqa: PLC0415
 
-    findings = validate(workflow, data=data) + _override_findings(workflow)
+    findings = validate(workflow, data=data)
     expanded = expand(workflow) if not has_errors(findings) else None
+    findings += _override_findings(expanded.workflow if expanded is not None else workflow)  # inner steps too
     if expanded is not None:
         findings += expanded.findings
     if expanded is None or has_errors(findings):
