@@ -133,3 +133,31 @@ def test_the_cli_refuses_a_router_id_that_is_taken(tmp_path: Path, capsys: pytes
     out = capsys.readouterr().out
     assert "S020" in out and "`review_route`" in out and "rename" in out
     assert main(["validate", str(FIXTURES / "bpmn_exec" / "approval_outcome.yaml")]) == 0
+
+
+def test_inside_a_subworkflow_the_approval_routes_on_its_own_outcome(tmp_path: Path) -> None:
+    (tmp_path / "sign_off.yaml").write_text(ROUTED, encoding="utf-8")
+    (tmp_path / "parent.yaml").write_text("""
+apiVersion: studio/v1
+metadata: {name: parent}
+nodes:
+  - {id: start, kind: start}
+  - {id: review, kind: subworkflow, ref: sign_off.yaml}
+  - {id: done, kind: end}
+edges:
+  - {from: start, to: review}
+  - {from: review, to: done}
+policies: {max_repeats: 1000, max_turns: 10000}
+simulation: {seed: 11, arrivals: {process: poisson, rate: 6/h}}
+""", encoding="utf-8")
+    parent = studio.load(tmp_path / "parent.yaml")
+    kernel = simulate(parent, cases=300, engine="kernel", verify=0)
+    langgraph = simulate(parent, cases=300, engine="langgraph")
+    assert json.dumps(kernel.payloads) == json.dumps(langgraph.payloads)
+    cases = kernel.payloads[0]["cases"]
+    paths = Counter(tuple(step[0] for step in case["steps"]) for case in cases)
+    assert ("start", "review__start", "review__prepare", "review__sign", "review__sign_route", "review__paid",
+            "review", "done") in paths
+    paid = sum(1 for case in cases if any(step[0] == "review__paid" for step in case["steps"]))
+    p, n = 0.7 / 0.9, len(cases)
+    assert abs(paid / n - p) <= Z_999 * math.sqrt(p * (1 - p) / n)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import studio
 from studio.cli import main
 from studio.errors import has_errors
+from studio.fileio import Source
 from studio.model import Workflow
 from studio.simulate import EngineMismatch, SimulationError, simulate
 
@@ -84,8 +85,9 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
     that merge again (by condition or by probability), send-back loops with guards (a decision after the
-    review, or the review routing on its own outcome); agents with
-    output models, a system that may queue in office hours, arrivals that may follow a calendar."""
+    review, or the review routing on its own outcome); agents with output models, a system that may
+    queue in office hours, arrivals that may follow a calendar; subworkflows (``sub_approve.yaml``: an
+    approval, two ends, a nested subworkflow) expanded in place."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -123,9 +125,13 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         edges.append({"from": source, "to": target, **fields})
 
     tail = "start"
-    for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop"]),
+    for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop", "sub"]),
                                min_size=1, max_size=6)):
-        if block in ("task", "human"):
+        if block == "sub":  # resolved next to the fixtures (the test gives the workflow that place)
+            node = new("subworkflow", ref="sub_approve.yaml")
+            link(tail, node)
+            tail = node
+        elif block in ("task", "human"):
             node = task() if block == "task" else new("task", actor="clerks")
             link(tail, node)
             tail = node
@@ -239,6 +245,7 @@ EXAMPLES = int(os.environ.get("STUDIO_DIFFERENTIAL_EXAMPLES", "60"))
 @given(workflows())
 def test_generated_workflows_are_identical_on_both_engines(data: dict[str, Any]) -> None:
     workflow = Workflow.model_validate(data)
+    workflow._source = Source(path=FIXTURES[0].parent / "generated.yaml")  # where its subworkflow refs resolve
     findings = studio.validate(workflow, data=ROWS)
     assert not has_errors(findings), [f.format() for f in findings if f.is_error]
     kernel, langgraph = _both(workflow, data=ROWS, cases=25)

@@ -223,7 +223,8 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
         if isinstance(node, Subworkflow):
             findings.append(Finding(
                 "R103", Severity.WARNING, f"nodes[{index}]",
-                f"subworkflow `{node.id}` runs as one step of its actor, not as the workflow `{node.ref}`",
+                f"subworkflow `{node.id}` runs as one step of its actor, not as the workflow `{node.ref}`; "
+                "the simulator runs that workflow's steps in its place, so times, costs and paths differ",
                 "export the referenced workflow too and call it from the actor's agent implementation"))
     for index, edge in probability_only_branches(workflow):
         findings.append(Finding(

@@ -511,7 +511,7 @@ class _Builder:
         pinned = f"version {version}" if version != "latest" else "`latest`: its file could not be read"
         self.finding("W104", Severity.WARNING, f"{self.node_loc(node.id)}.ref",
                      f"subworkflow `{node.id}` runs the workflow `{self.namespace}/{name}` ({pinned}), which the "
-                     "runtime must have deployed too; the simulator runs it as one step of its actor",
+                     "runtime must have deployed too (the simulator runs its steps in place, as the runtime does)",
                      "export the referenced workflow with `--to serverless` as well and deploy both")
         return {  # without `input`, the runtime passes the task's input: the case
             "run": {"workflow": {"namespace": self.namespace, "name": name, "version": version}},

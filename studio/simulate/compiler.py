@@ -46,6 +46,7 @@ from studio.model import (
     step_sla,
 )
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
+from studio.simulate.expand import Expanded, Expansion, expand
 
 __all__ = [
     "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile_workflow",
@@ -121,6 +122,13 @@ class NodePlan:
     relay_to: str | None = None
     output_models: tuple[tuple[str, tuple[OutputPlan, ...]], ...] = ()
     """Outputs with a model: (field, rules in order); the first rule whose condition holds sets it."""
+    field_id: str = ""
+    """The id an approval names its case fields by (``<field_id>_decision``): its id in the file it
+    comes from (a step of an expanded subworkflow: ``sign``, not ``review__sign``)."""
+
+    def __post_init__(self) -> None:
+        if not self.field_id:
+            self.field_id = self.id
 
 
 @dataclass(eq=False)
@@ -153,6 +161,8 @@ class Plan:
     """(column, target id, behaviour field)."""
     llm: dict[str, str]
     """Agent id -> ``module:factory`` of its LangChain chat model."""
+    subworkflows: tuple[Expansion, ...] = ()
+    """The expanded subworkflow nodes (``studio.simulate.expand``), outermost last."""
 
     @cached_property
     def node_order(self) -> dict[str, int]:
@@ -299,19 +309,26 @@ def _tool_plans(workflow: Workflow) -> dict[str, ToolPlan]:
     return tools
 
 
-def build_plan(workflow: Workflow) -> Plan:
+def build_plan(workflow: Workflow, expanded: Expanded | None = None) -> Plan:
     """The runtime plan of a (validated) workflow: node plans (actor part, routing part), relays and
-    join barriers, tools, pools and the per-case override columns. An approval that routes on its own
-    outcome is followed by its decision node first (:func:`studio.graph.with_outcome_routers`)."""
+    join barriers, tools, pools and the per-case override columns. With ``expanded`` (the workflow is
+    ``expanded.workflow``), the marker steps of its subworkflows get their plan kinds. An approval that
+    routes on its own outcome is followed by its decision node (:func:`studio.graph.with_outcome_routers`)."""
     workflow = g.with_outcome_routers(workflow)
     graph = _Graph.of(workflow)
+    markers = expanded.markers() if expanded is not None else {}
+    local = expanded.local_ids() if expanded is not None else {}
     plans: dict[str, NodePlan] = {}
     for order, node in enumerate(workflow.nodes):
         if node.id in plans:
             continue
-        plan = NodePlan(id=node.id, kind=node.kind, order=order, label=node.label)
+        marker = markers.get(node.id)
+        plan = NodePlan(id=node.id, kind=marker[0] if marker is not None else node.kind, order=order,
+                        label=node.label, field_id=local.get(node.id, node.id))
         _actor_part(graph, node, plan)
         _routing_part(graph, node, plan)
+        if marker is not None:
+            plan.outcome = marker[1]
         plans[node.id] = plan
     _relays_and_barriers(graph, plans)
     pools: dict[str, tuple[int, Any]] = {}
@@ -337,6 +354,7 @@ def build_plan(workflow: Workflow) -> Plan:
         retries=policies.retries,
         overrides=overrides,
         llm={a.id: a.llm for a in graph.actors.values() if isinstance(a, Agent) and a.llm},
+        subworkflows=expanded.subworkflows if expanded is not None else (),
     )
 
 
@@ -398,9 +416,11 @@ class CompiledWorkflow:
     in-memory checkpointer attached, for walkthroughs that ``interrupt()`` at human steps.
     """
 
-    def __init__(self, workflow: Workflow, plan: Plan, graph: Any, findings: Sequence[Finding],
-                 allow_llm: bool = False) -> None:
+    def __init__(self, workflow: Workflow, plan: Plan, graph: Any, findings: Sequence[Finding], *,  # noqa: PLR0913 - keywords
+                 allow_llm: bool = False, expanded: Workflow | None = None) -> None:
         self.workflow = workflow
+        self.expanded = expanded if expanded is not None else workflow
+        """What runs: ``workflow`` with its subworkflows expanded (the same object when it has none)."""
         self.plan = plan
         self.graph = graph
         self.findings = list(findings)
@@ -445,12 +465,17 @@ def compile_workflow(workflow: Workflow, data: Any = None, *, allow_llm: bool = 
     """
     from studio.validate import validate  # noqa: PLC0415
 
-    findings = validate(workflow, data=data) + _override_findings(workflow)
-    if has_errors(findings):
+    findings = validate(workflow, data=data)
+    runs = g.with_outcome_routers(workflow)  # approvals that route on their outcome: the decision after them
+    expanded = expand(runs) if not has_errors(findings) else None
+    findings += _override_findings(expanded.workflow if expanded is not None else workflow)  # inner steps too
+    if expanded is not None:
+        findings += expanded.findings
+    if expanded is None or has_errors(findings):
         name = workflow.metadata.name
         errors = sum(f.is_error for f in findings)
         raise WorkflowInvalid(findings, summary=f"cannot simulate `{name}`: {errors} error(s) found")
-    runs = g.with_outcome_routers(workflow)  # approvals that route on their outcome: the decision after them
-    plan = build_plan(runs)
+    plan = build_plan(expanded.workflow, expanded)
     graph = build_graph(plan)
-    return CompiledWorkflow(runs, plan, graph, findings, allow_llm=allow_llm)
+    runs = g.with_outcome_routers(workflow)  # approvals that route on their outcome: the decision after them
+    return CompiledWorkflow(runs, plan, graph, findings, allow_llm=allow_llm, expanded=expanded.workflow)

@@ -75,7 +75,7 @@ def timestamp(seconds: float) -> str:
 
 def _activities(results: Results) -> dict[str, str]:
     """Node id -> activity name: its label, or ``label (id)`` where labels repeat."""
-    nodes = results.compiled.workflow.nodes
+    nodes = results.compiled.expanded.nodes  # a subworkflow's steps included
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node.label] = counts.get(node.label, 0) + 1

@@ -40,16 +40,19 @@ class Spec:
     seed: int
     allow_llm: bool = False
     scenario: list[str] = field(default_factory=list)
+    expanded: Workflow | None = None
+    """The workflow with its subworkflows expanded, when it has any (so a resumed run notices a
+    referenced file that changed)."""
 
     def row(self, index: int) -> dict[str, Any]:
         return self.rows[index % len(self.rows)] if self.rows else {}
 
     def fingerprint(self) -> str:
-        text = json.dumps(
-            {"format": FORMAT, "workflow": to_data(self.workflow), "rows": self.rows, "cases": self.cases,
-             "seed": self.seed, "scenario": self.scenario},
-            sort_keys=True, default=str,
-        )
+        what: dict[str, Any] = {"format": FORMAT, "workflow": to_data(self.workflow), "rows": self.rows,
+                                "cases": self.cases, "seed": self.seed, "scenario": self.scenario}
+        if self.expanded is not None:
+            what["expanded"] = to_data(self.expanded)
+        text = json.dumps(what, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -51,6 +51,17 @@ def _sig_map(values: Mapping[str, float | None], digits: int = 6) -> dict[str, f
     return {key: sig(values[key], digits) for key in sorted(values)}
 
 
+class _SubTally:
+    """One expanded subworkflow in one replication (see :meth:`_Tally._count_subworkflows`)."""
+
+    __slots__ = ("cases", "cost", "returned", "times", "visits")
+
+    def __init__(self) -> None:
+        self.cases = self.visits = self.returned = 0
+        self.times: list[float] = []
+        self.cost = 0.0
+
+
 class _Tally:
     """Sums and lists for one replication (the unit of the confidence intervals)."""
 
@@ -83,10 +94,13 @@ class _Tally:
         """Node -> waited seconds by why: queue, calendar, rate_limit, escalation (for the waits plot)."""
         self.first = math.inf
         self.last = -math.inf
+        self.subworkflows: dict[str, _SubTally] = {sub.node: _SubTally() for sub in plan.subworkflows}
         limited = results.limited_tools
         for case in cases:  # one pass: the cases may stream from a progress file
             self._count_case(case)
             self._count_steps(case["steps"], limited)
+            if plan.subworkflows:
+                self._count_subworkflows(case["steps"], plan.subworkflows)
         self._horizon(plan)
 
     def _count_case(self, case: Mapping[str, Any]) -> None:
@@ -143,6 +157,22 @@ class _Tally:
         for transition, count in seen.items():
             if count > 1:
                 self.loops[transition] += 1
+
+    def _count_subworkflows(self, steps: Sequence[Sequence[Any]], subs: Sequence[Any]) -> None:
+        """Per expanded subworkflow: visits (its ``sub_start`` steps), returns (its ``sub_return``
+        steps), each visit's time from entering to returning, and the cost of the steps inside it."""
+        for sub in subs:
+            entries = sorted(step[START] for step in steps if step[N] == sub.start)
+            if not entries:
+                continue
+            returns = sorted(step[END] for step in steps if step[N] == sub.node)
+            tally = self.subworkflows[sub.node]
+            tally.cases += 1
+            tally.visits += len(entries)
+            tally.returned += len(returns)
+            # a visit the case stopped in has no return
+            tally.times.extend(end - begin for begin, end in zip(entries, returns, strict=False))
+            tally.cost += math.fsum(step[COST] for step in steps if step[N].startswith(sub.prefix))
 
     def _count_wait(self, node: str, step: Sequence[Any]) -> None:
         """A step that waited: its wait, split by why (escalation: it waited out the SLA)."""
@@ -363,6 +393,8 @@ class Results:
             ],
             "resources": {**self._pool_figures(), **self._tool_figures(hours)},
         }
+        if plan.subworkflows:  # only then: kpis.json of workflows without any stays as it was
+            kpis["subworkflows"] = self._subworkflow_figures()
         if self.gold is not None:
             kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
                             "total": self.gold.total}
@@ -370,6 +402,32 @@ class Results:
         if engine is not None:  # which engine ran, and how many cases were replayed through LangGraph
             kpis["engine"] = dict(engine)
         return kpis
+
+    def _subworkflow_figures(self) -> dict[str, Any]:
+        """Per expanded subworkflow node (by its id in the run): what it runs, how many cases and visits
+        entered it and returned, the time from entering to returning, and the cost of its steps."""
+        out: dict[str, Any] = {}
+        for sub in sorted(self.plan.subworkflows, key=lambda s: s.node):
+            tallies = [rep.subworkflows[sub.node] for rep in self._reps]
+            times = sorted(t for tally in tallies for t in tally.times)
+            visits = sum(tally.visits for tally in tallies)
+            cost = math.fsum(tally.cost for tally in tallies)
+            out[sub.node] = {
+                "ref": sub.ref,
+                "steps_prefix": sub.prefix,
+                "cases": sum(tally.cases for tally in tallies),
+                "visits": visits,
+                "returned": sum(tally.returned for tally in tallies),
+                "time": {
+                    "unit": "s",
+                    "mean": sig(mean(times)),
+                    "p50": sig(quantile(times, 0.5, is_sorted=True)),
+                    "p95": sig(quantile(times, 0.95, is_sorted=True)),
+                    "max": sig(times[-1]) if times else None,
+                },
+                "cost": {"per_visit": sig(cost / visits) if visits else None, "total": sig(cost)},
+            }
+        return out
 
     def kpis_json(self) -> str:
         return json.dumps(self.kpis, indent=2, ensure_ascii=False) + "\n"
@@ -547,7 +605,7 @@ class Results:
         from matplotlib.figure import Figure  # noqa: PLC0415
 
         resources = self.kpis["resources"]
-        label = display_names(self.compiled.workflow)
+        label = display_names(self.compiled.expanded)
         # every pool; a rate-limited tool only when its bar would show (under 0.5% it is an empty row)
         ids = [rid for rid, r in resources.items()
                if r["utilisation"] is not None and (r["kind"] == "pool" or r["utilisation"] >= 0.005)]
@@ -574,7 +632,7 @@ class Results:
             for node, split in rep.wait_split.items():
                 sums[node].update(split)
         visits = self._counter("node_visits")
-        label = display_names(self.compiled.workflow)
+        label = display_names(self.compiled.expanded)
         ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         nodes = _unique([label.get(n, n) for n in ids], ids)
         reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA

@@ -372,6 +372,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     spec = Spec(
         workflow=model, rows=rows, case_ids=case_ids(rows, count), cases=count,
         seed=seed if seed is not None else model.simulation.seed, allow_llm=allow_llm, scenario=changes,
+        expanded=compiled.expanded if compiled.expanded is not compiled.workflow else None,
     )
     folder = Path(out) if out is not None else None
     fingerprint = spec.fingerprint() if folder is not None else ""

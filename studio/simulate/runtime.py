@@ -436,8 +436,8 @@ class CaseRun:
             self.outcome = plan.outcome
             self.end_node = plan.id
             update["outcome"] = plan.outcome
-        else:  # start, parallel, join
-            record = self._record(plan, None, start, start, decision=None, source=source, step=step,
+        else:  # start, parallel, join; a subworkflow's sub_start, sub_end (its outcome) and sub_return
+            record = self._record(plan, None, start, start, decision=plan.outcome, source=source, step=step,
                                   joined=froms if kind == "join" else None)
         if fields:
             update["case"] = fields
@@ -731,8 +731,8 @@ class CaseRun:
                 self, plan, self.behaviour(plan, timing.actor or actor), state, start)
         fields.update(answer_fields)
         if plan.kind == "approval":
-            fields[f"{plan.id}_decision"] = decision
-            fields[f"{plan.id}_note"] = note
+            fields[f"{plan.field_id}_decision"] = decision
+            fields[f"{plan.field_id}_note"] = note
         behaviour = self.behaviour(plan, timing.actor or actor)
         cost = behaviour.cost_per_call
         if behaviour.cost_per_hour:
@@ -759,8 +759,8 @@ class CaseRun:
                     where=plan.id, node=plan.id, actor=plan.actor, at=start) from None
             if not needed:
                 note = f"auto-approved: `{plan.threshold.text}` is false"
-                fields[f"{plan.id}_decision"] = "approve"
-                fields[f"{plan.id}_note"] = note
+                fields[f"{plan.field_id}_decision"] = "approve"
+                fields[f"{plan.field_id}_note"] = note
                 self._outputs(plan, state, fields)
                 return self._record(plan, None, start, start, decision="approve", source=source, step=step,
                                     note=note)

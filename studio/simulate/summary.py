@@ -101,8 +101,9 @@ def _step(label: Mapping[str, str], element: str) -> str:
 
 
 def _workflow(results: Any) -> Any:
+    """What ran: the workflow with its subworkflows expanded (their steps, actors and pools)."""
     compiled = getattr(results, "compiled", None)
-    return getattr(compiled, "workflow", None)
+    return getattr(compiled, "expanded", None) or getattr(compiled, "workflow", None)
 
 
 def scenario_name(results: Any) -> str:
@@ -168,6 +169,17 @@ def resource_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
             (label.get(resource_id, resource_id), people, _pct(r.get("utilisation"), 0),
              duration(r.get("wait_mean")), duration(r.get("wait_p95")))
         )
+    return rows
+
+
+def subworkflow_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
+    """Per expanded subworkflow: its step, what it runs, visits, median time inside, cost per visit."""
+    label = names(_workflow(results))
+    unit = currency(_workflow(results))
+    rows = []
+    for node, s in (results.kpis.get("subworkflows") or {}).items():
+        rows.append((_step(label, node), str(s.get("ref")), _count(s.get("visits")),
+                     duration((s.get("time") or {}).get("p50")), money((s.get("cost") or {}).get("per_visit"), unit)))
     return rows
 
 
@@ -306,6 +318,10 @@ def text(results: Any, baseline: Any = None, comparison: Mapping[str, Mapping[st
     if resources:
         lines += ["", "People and rate-limited tools:"]
         lines += _table(resources, ["resource", "capacity", "busy", "mean wait", "p95 wait"])
+    subworkflows = subworkflow_rows(results)
+    if subworkflows:
+        lines += ["", "Subworkflows (their steps are in the traces as <step>__<its step>):"]
+        lines += _table(subworkflows, ["step", "runs", "visits", "median time", "cost per visit"])
     found = pointers(results)
     if found:
         lines += ["", "Look at:"] + [f"  - {line}" for line in found]
