@@ -787,10 +787,12 @@ class CaseRun:
             await self.cc.park(deadline, group.park(self))
             if group.abandoned:
                 raise self._stuck(plan, group, start)
-            if group.timing is None:  # nobody filled it: its oldest case has waited the timeout
+            if group.fired is None:  # nobody filled it: its oldest case has waited the timeout
                 assert deadline is not None
                 batches.close(plan.id, group)
                 await self._fire(plan, group, deadline, "timeout")
+            while group.timing is None:  # it fired, but its firer still waits for the (escalation) pool
+                await self.cc.park(None, group.park(self))
         return self._share(plan, group, state=state, start=start, source=source, step=step, fields=fields)
 
     async def _fire(self, plan: NodePlan, group: Group, at: float, why: str | None = None) -> None:
