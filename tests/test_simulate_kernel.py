@@ -84,7 +84,8 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
     that merge again (by condition or by probability), send-back loops with guards; agents with
-    output models, a system that may queue in office hours, arrivals that may follow a calendar."""
+    output models, a system that may queue in office hours, arrivals that may follow a calendar;
+    batched human tasks and approvals (by size, by timeout, or never filled)."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -110,13 +111,21 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
                     {"choice": {"0.2": 0.5, "0.9": 0.5}}]}
         return new("task", **fields)
 
+    def batch(fields: dict[str, Any]) -> dict[str, Any]:
+        """Maybe a batch (a person's step outside parallel branches): filled, timed out, or left stuck."""
+        if draw(st.integers(0, 2)) == 0:
+            fields["batch"] = {"size": draw(st.integers(1, 4))}
+            if draw(st.booleans()):
+                fields["batch"]["timeout"] = draw(st.sampled_from(["10m", "2h"]))
+        return fields
+
     def approval() -> str:
         fields: dict[str, Any] = {"actor": "approvers"}
         if draw(st.booleans()):
             fields["threshold"] = f"amount > {draw(st.sampled_from([100, 800, 3000]))}"
         if draw(st.booleans()):
             fields.update(sla=draw(st.sampled_from(["10m", "1h", "4h"])), escalate_to="leads")
-        return new("approval", **fields)
+        return new("approval", **batch(fields))
 
     def link(source: str, target: str, **fields: Any) -> None:
         edges.append({"from": source, "to": target, **fields})
@@ -125,7 +134,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop"]),
                                min_size=1, max_size=6)):
         if block in ("task", "human"):
-            node = task() if block == "task" else new("task", actor="clerks")
+            node = task() if block == "task" else new("task", **batch({"actor": "clerks"}))
             link(tail, node)
             tail = node
         elif block == "approval":
