@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_simulate_kernel import _assert_identical, _both
 
 from studio import fileio
 from studio.cli import main
 from studio.model import Workflow
 from studio.simulate import run_gold, simulate
-from test_simulate_kernel import _assert_identical, _both
 
 
 def _workflow(batch: dict[str, Any] | None, *, kind: str = "task", capacity: int = 1) -> Workflow:
@@ -122,3 +122,23 @@ def test_the_cli_writes_batch_kpis(tmp_path: Path) -> None:
     assert main(["simulate", str(path), "--cases", "5", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     kpis = json.loads((tmp_path / "out" / "kpis.json").read_text())
     assert kpis["batches"]["pack"]["fired_by"] == {"size": 0, "timeout": 3}
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def test_the_control_plane_carries_a_batch_and_other_targets_say_they_cannot() -> None:
+    from studio.export import export_as, export_losses  # noqa: PLC0415
+
+    batched = _workflow({"size": 3, "timeout": "15m"})
+    definition = json.loads(export_as(batched, "controlplane"))
+    pack = next(node for node in definition["spec"]["nodes"] if node["id"] == "pack")
+    assert pack["batch"] == {"size": 3, "timeout_seconds": 900.0}
+    plain = json.loads(export_as(_workflow(None), "controlplane"))
+    assert all("batch" not in node for node in plain["spec"]["nodes"])
+    for target, code in (("bpmn", "B106"), ("serverless", "W109"), ("langgraph", "R105")):
+        found = [f for f in export_losses(batched, target) if f.code == code]
+        assert len(found) == 1, target
+        assert found[0].location == "nodes[1].batch"
+        assert "collected until 3 wait (or the oldest has waited 15m)" in found[0].message
+        assert not [f for f in export_losses(_workflow(None), target) if f.code == code]

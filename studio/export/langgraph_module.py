@@ -24,7 +24,7 @@ from typing import Any
 
 from studio import fileio
 from studio.errors import Finding, Severity, sort_findings
-from studio.export._conditions import BINOPS, PythonTranslator, probability_only_branches
+from studio.export._conditions import BINOPS, PythonTranslator, batched_steps, probability_only_branches
 from studio.expr import parse
 from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
@@ -203,7 +203,7 @@ def _replace_block(text: str, name: str, body: str) -> str:
 
 
 def langgraph_findings(workflow: Workflow) -> list[Finding]:
-    """What the LangGraph application does not do as the simulator does (``R101``-``R103``)."""
+    """What the LangGraph application does not do as the simulator does (``R101``-``R105``)."""
     plan = build_plan(workflow)
     findings: list[Finding] = []
     for index, node in enumerate(workflow.nodes):
@@ -222,6 +222,12 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
                 "R103", Severity.WARNING, f"nodes[{index}]",
                 f"subworkflow `{node.id}` runs as one step of its actor, not as the workflow `{node.ref}`",
                 "export the referenced workflow too and call it from the actor's agent implementation"))
+    for index, node, what in batched_steps(workflow):
+        findings.append(Finding(
+            "R105", Severity.WARNING, f"nodes[{index}].batch",
+            f"at `{node.id}` {what} in simulation; the application runs each case on its own and interrupts "
+            "for the step as the case arrives", "collect the interrupts of the step and answer them together "
+            "in the service that answers interrupts, or expect shorter waits than the simulation shows"))
     for index, edge in probability_only_branches(workflow):
         findings.append(Finding(
             "R104", Severity.WARNING, f"edges[{index}]",

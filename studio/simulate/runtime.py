@@ -841,7 +841,9 @@ class CaseRun:
             cost += timing.service / 3600.0 * behaviour.cost_per_hour
         share = group.size
         wait = timing.start - start
-        reason = timing.reason if timing.escalated_to is not None else ("batch" if group.fired > start else timing.reason)
+        reason = timing.reason
+        if timing.escalated_to is None and group.fired > start:
+            reason = "batch"
         record = self._record(
             plan, timing.actor, timing.start, timing.end, decision=decision, source=source, step=step,
             wait=wait, queue=timing.queue, reason=reason if wait > 0 else None, resource=timing.resource,

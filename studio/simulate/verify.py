@@ -139,7 +139,8 @@ class _ReplayBatches(Batches):
 
     def join(self, node: str, member: Any, at: float) -> Group:
         if not self._entries:
-            raise _Diverged(f"LangGraph reached batched step `{node}` at {at!r}; the kernel's case joined no more batches")
+            raise _Diverged(f"LangGraph reached batched step `{node}` at {at!r}; the kernel's case joined no more "
+                            "batches")
         recorded, number, size, joined, fired, why = self._entries.popleft()
         if recorded != node or joined != at:
             raise _Diverged(f"LangGraph reached batched step `{node}` at {at!r}; the kernel's case joined "
