@@ -17,6 +17,7 @@ from test_simulate_kernel import _assert_identical, _both
 
 from studio import fileio
 from studio.cli import main
+from studio.export import export_as, export_losses
 from studio.model import Workflow
 from studio.simulate import run_gold, simulate
 
@@ -128,8 +129,6 @@ def test_the_cli_writes_batch_kpis(tmp_path: Path) -> None:
 
 
 def test_the_control_plane_carries_a_batch_and_other_targets_say_they_cannot() -> None:
-    from studio.export import export_as, export_losses  # noqa: PLC0415
-
     batched = _workflow({"size": 3, "timeout": "15m"})
     definition = json.loads(export_as(batched, "controlplane"))
     pack = next(node for node in definition["spec"]["nodes"] if node["id"] == "pack")
