@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from test_simulate_kernel import _assert_identical, _both
 
+import studio
 from studio import fileio
 from studio.cli import main
 from studio.export import export_as, export_losses
@@ -141,3 +142,22 @@ def test_the_control_plane_carries_a_batch_and_other_targets_say_they_cannot() -
         assert found[0].location == "nodes[1].batch"
         assert "collected until 3 wait (or the oldest has waited 15m)" in found[0].message
         assert not [f for f in export_losses(_workflow(None), target) if f.code == code]
+
+
+def test_a_scenario_changes_the_batch_size() -> None:
+    results = simulate(_workflow({"size": 3}), cases=4, engine="kernel", scenario=["nodes.pack.batch.size=2"])
+    assert _cycles(results) == [900.0, 300.0, 900.0, 300.0]
+
+
+def test_batches_the_simulator_cannot_run_are_refused_with_m002() -> None:
+    data = _workflow({"size": 2, "timeout": "0s"}).model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    data["nodes"][1:2] = [{"id": "fork", "kind": "parallel"}, data["nodes"][1],
+                          {"id": "note", "kind": "task", "actor": "clerks", "sla": "1d", "escalate_to": "leads"},
+                          {"id": "join", "kind": "join"}]
+    data["edges"] = [{"from": "start", "to": "fork"}, {"from": "fork", "to": "pack"}, {"from": "fork", "to": "note"},
+                     {"from": "pack", "to": "join"}, {"from": "note", "to": "join"}, {"from": "join", "to": "done"}]
+    findings = [f for f in studio.validate(Workflow.model_validate(data)) if f.code == "M002"]
+    messages = sorted(f.message for f in findings)
+    assert messages == ["step `pack` batches cases inside a branch of parallel fork `fork`; a case waiting there "
+                        "could be stopped by its other branch", "the batch at `pack` has a zero timeout"]
+    assert {f.location for f in findings} == {"nodes[2].batch", "nodes[2].batch.timeout"}
