@@ -858,17 +858,20 @@ def _batches(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding("M002", f"{where}.timeout", f"the batch at `{node.id}` has a zero timeout",
                               "set `timeout:` to how long the oldest case may wait (e.g. `4h`), or remove it")
         if node.id in branches:
-            yield ctx.finding("M002", where, f"step `{node.id}` batches cases inside a branch of parallel fork "
+            yield ctx.finding("M002", where, f"step `{node.id}` batches cases inside a branch of fork "
                               f"`{branches[node.id]}`; a case waiting there could be stopped by its other branch",
                               "move the batched step before the fork or after its join")
 
 
 def _in_parallel_branches(ctx: Context) -> dict[str, str]:
-    """Node -> the parallel fork whose branches (up to the fork's join) it lies on."""
+    """Node -> the fork whose branches (up to where they meet again) it lies on: a `parallel` node, or a
+    step with several plain outgoing edges (which runs them all, an implicit fork)."""
     ipdom = g.post_dominators(ctx.graph, ctx.workflow)
     inside: dict[str, str] = {}
     for node in ctx.workflow.nodes:
-        if node.kind != "parallel" or node.id not in ctx.graph:
+        if node.id not in ctx.graph or node.kind == "decision":
+            continue
+        if node.kind != "parallel" and ctx.graph.out_degree(node.id) < 2:
             continue
         meet = ipdom.get(node.id)
         todo = list(ctx.graph.successors(node.id))

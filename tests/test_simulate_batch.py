@@ -158,6 +158,6 @@ def test_batches_the_simulator_cannot_run_are_refused_with_m002() -> None:
                      {"from": "pack", "to": "join"}, {"from": "note", "to": "join"}, {"from": "join", "to": "done"}]
     findings = [f for f in studio.validate(Workflow.model_validate(data)) if f.code == "M002"]
     messages = sorted(f.message for f in findings)
-    assert messages == ["step `pack` batches cases inside a branch of parallel fork `fork`; a case waiting there "
+    assert messages == ["step `pack` batches cases inside a branch of fork `fork`; a case waiting there "
                         "could be stopped by its other branch", "the batch at `pack` has a zero timeout"]
     assert {f.location for f in findings} == {"nodes[2].batch", "nodes[2].batch.timeout"}

@@ -812,8 +812,7 @@ class CaseRun:
         waiting = group.size if group.replay else len(group.members)
         self._joined([plan.id, group.number, waiting, start, None, "stuck"])
         return CaseStop("stuck", "policy", f"stuck: batch at `{plan.id}` never filled ({waiting} of {size} "
-                        "cases waiting at the end, no timeout)", where=plan.id, node=plan.id, actor=plan.actor,
-                        at=start)
+                        "cases waiting at the end, no timeout)", where=plan.id, node=plan.id, actor=None, at=start)
 
     def _joined(self, entry: list[Any]) -> None:
         if self.batched is None:
