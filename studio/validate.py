@@ -840,7 +840,7 @@ def _sla(ctx: Context) -> Iterator[Finding]:
             )
 
 
-@rule("M002", Severity.ERROR, "batches are on a person's step, fill, and run alone in their case")
+@rule("M005", Severity.ERROR, "batches are on a person's step, fill, and run alone in their case")
 def _batches(ctx: Context) -> Iterator[Finding]:
     branches = _in_parallel_branches(ctx)
     for node in ctx.workflow.nodes:
@@ -849,16 +849,16 @@ def _batches(ctx: Context) -> Iterator[Finding]:
             continue
         where = ctx.node_loc(node.id, "batch")
         if not isinstance(ctx.actor_of(node.id), Human):
-            yield ctx.finding("M002", where, f"step `{node.id}` batches cases, but it is not done by a human pool",
+            yield ctx.finding("M005", where, f"step `{node.id}` batches cases, but it is not done by a human pool",
                               "give the step a `human` actor, or remove `batch:`")
         if batch.size < 1:
-            yield ctx.finding("M002", f"{where}.size", f"the batch at `{node.id}` has size {batch.size}",
+            yield ctx.finding("M005", f"{where}.size", f"the batch at `{node.id}` has size {batch.size}",
                               "set `size:` to 1 or more (the cases that fill a batch)")
         if batch.timeout is not None and batch.timeout <= 0:
-            yield ctx.finding("M002", f"{where}.timeout", f"the batch at `{node.id}` has a zero timeout",
+            yield ctx.finding("M005", f"{where}.timeout", f"the batch at `{node.id}` has a zero timeout",
                               "set `timeout:` to how long the oldest case may wait (e.g. `4h`), or remove it")
         if node.id in branches:
-            yield ctx.finding("M002", where, f"step `{node.id}` batches cases inside a branch of fork "
+            yield ctx.finding("M005", where, f"step `{node.id}` batches cases inside a branch of fork "
                               f"`{branches[node.id]}`; a case waiting there could be stopped by its other branch",
                               "move the batched step before the fork or after its join")
 

@@ -149,14 +149,14 @@ def test_a_scenario_changes_the_batch_size() -> None:
     assert _cycles(results) == [900.0, 300.0, 900.0, 300.0]
 
 
-def test_batches_the_simulator_cannot_run_are_refused_with_m002() -> None:
+def test_batches_the_simulator_cannot_run_are_refused_with_m005() -> None:
     data = _workflow({"size": 2, "timeout": "0s"}).model_dump(mode="json", by_alias=True, exclude_defaults=True)
     data["nodes"][1:2] = [{"id": "fork", "kind": "parallel"}, data["nodes"][1],
                           {"id": "note", "kind": "task", "actor": "clerks", "sla": "1d", "escalate_to": "leads"},
                           {"id": "join", "kind": "join"}]
     data["edges"] = [{"from": "start", "to": "fork"}, {"from": "fork", "to": "pack"}, {"from": "fork", "to": "note"},
                      {"from": "pack", "to": "join"}, {"from": "note", "to": "join"}, {"from": "join", "to": "done"}]
-    findings = [f for f in studio.validate(Workflow.model_validate(data)) if f.code == "M002"]
+    findings = [f for f in studio.validate(Workflow.model_validate(data)) if f.code == "M005"]
     messages = sorted(f.message for f in findings)
     assert messages == ["step `pack` batches cases inside a branch of fork `fork`; a case waiting there "
                         "could be stopped by its other branch", "the batch at `pack` has a zero timeout"]
