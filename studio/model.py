@@ -699,6 +699,18 @@ def _rules(value: Any) -> Any:
 OutputRules = Annotated[list[OutputRule], BeforeValidator(_rules), Field(min_length=1)]
 
 
+class Batch(Strict):
+    """Cases collected at a person's step and done together (simulation and export): the step starts
+    when `size` cases wait, or when the oldest has waited `timeout`. The pool does the work once per
+    batch (one duration drawn per batch), and every case of the batch leaves when it ends."""
+
+    size: int = Field(description="How many waiting cases fill a batch (at least 1).")
+    timeout: Duration | None = Field(
+        default=None, description="A batch that has not filled fires when its oldest case has waited "
+        "this long (e.g. `4h`); without it a batch waits until it fills.",
+    )
+
+
 class Task(NodeBase):
     """Work done by an actor, possibly calling tools and reading or writing data."""
 
@@ -711,6 +723,7 @@ class Task(NodeBase):
     validates: bool = Field(default=False, description="This step checks the work before it (a control point).")
     sla: Duration | None = None
     escalate_to: Identifier | None = None
+    batch: Batch | None = Field(default=None, description="Collect cases and do them together (human tasks).")
     behaviour: Behaviour = Field(default_factory=Behaviour)
     output_models: dict[str, OutputRules] = Field(
         default_factory=dict,
@@ -739,6 +752,7 @@ class Approval(NodeBase):
     escalate_to: Identifier | None = None
     threshold: str | None = Field(default=None, description="Condition under which approval is needed.")
     outputs: list[str] = Field(default_factory=list)
+    batch: Batch | None = Field(default=None, description="Collect cases and decide them together.")
     behaviour: Behaviour = Field(default_factory=Behaviour)
 
 

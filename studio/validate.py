@@ -859,6 +859,50 @@ def _sla(ctx: Context) -> Iterator[Finding]:
             )
 
 
+@rule("M005", Severity.ERROR, "batches are on a person's step, fill, and run alone in their case")
+def _batches(ctx: Context) -> Iterator[Finding]:
+    branches = _in_parallel_branches(ctx)
+    for node in ctx.workflow.nodes:
+        batch = getattr(node, "batch", None)
+        if batch is None:
+            continue
+        where = ctx.node_loc(node.id, "batch")
+        if not isinstance(ctx.actor_of(node.id), Human):
+            yield ctx.finding("M005", where, f"step `{node.id}` batches cases, but it is not done by a human pool",
+                              "give the step a `human` actor, or remove `batch:`")
+        if batch.size < 1:
+            yield ctx.finding("M005", f"{where}.size", f"the batch at `{node.id}` has size {batch.size}",
+                              "set `size:` to 1 or more (the cases that fill a batch)")
+        if batch.timeout is not None and batch.timeout <= 0:
+            yield ctx.finding("M005", f"{where}.timeout", f"the batch at `{node.id}` has a zero timeout",
+                              "set `timeout:` to how long the oldest case may wait (e.g. `4h`), or remove it")
+        if node.id in branches:
+            yield ctx.finding("M005", where, f"step `{node.id}` batches cases inside a branch of fork "
+                              f"`{branches[node.id]}`; a case waiting there could be stopped by its other branch",
+                              "move the batched step before the fork or after its join")
+
+
+def _in_parallel_branches(ctx: Context) -> dict[str, str]:
+    """Node -> the fork whose branches (up to where they meet again) it lies on: a `parallel` node, or a
+    step with several plain outgoing edges (which runs them all, an implicit fork)."""
+    ipdom = g.post_dominators(ctx.graph, ctx.workflow)
+    inside: dict[str, str] = {}
+    for node in ctx.workflow.nodes:
+        if node.id not in ctx.graph or node.kind == "decision":
+            continue
+        if node.kind != "parallel" and ctx.graph.out_degree(node.id) < 2:
+            continue
+        meet = ipdom.get(node.id)
+        todo = list(ctx.graph.successors(node.id))
+        while todo:
+            current = todo.pop()
+            if current == meet or current in inside or current == node.id:
+                continue
+            inside[current] = node.id
+            todo.extend(ctx.graph.successors(current))
+    return inside
+
+
 @rule("G004", Severity.WARNING, "separation of duties")
 def _separation(ctx: Context) -> Iterator[Finding]:
     wf = ctx.workflow

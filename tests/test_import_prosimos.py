@@ -94,7 +94,6 @@ def test_costs_arrivals_probabilities_and_loop_limit() -> None:
 def test_what_is_not_carried_is_reported_with_its_json_path() -> None:
     result = read_bpmn(MODEL, simulation=PARAMS)
     assert _b016(result.findings) == {
-        "batch_processing": "warning",  # a Prosimos section the format has no place for
         "resource_calendars[1]": "warning",  # two ranges of hours: simplified
         "task_resource_distribution[6].resources": "warning",  # different durations in one pool
         "resource_profiles[0].resource_list": "warning",  # different costs per hour in one pool
@@ -171,7 +170,7 @@ def test_cli_imports_with_the_parameters(tmp_path: Path, capsys: pytest.CaptureF
     out = tmp_path / "small.yaml"
     assert main(["import", str(MODEL), "--simulation", str(PARAMS), "-o", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert "B016" in stdout and "batch_processing" in stdout
+    assert "B016" in stdout and "resource_calendars[1]" in stdout
     workflow = fileio.load(out)
     assert workflow == read_bpmn(MODEL, simulation=PARAMS).workflow
     reviewers = workflow.actor("reviewers")
@@ -230,3 +229,47 @@ def test_resources_of_one_profile_on_different_calendars_become_members(tmp_path
         ("A 1", weekdays), ("A 2", weekdays), ("B", weekend)]
     assert _b016(result.findings)["resource_profiles[0].resource_list"] == "info"
     studio.simulate.simulate(result.workflow, cases=20, seed=1)  # the imported pool simulates
+
+
+def _batched(tmp_path: Path, entries: list[dict[str, Any]]) -> Any:
+    data = _params()
+    data["batch_processing"] = entries
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return read_bpmn(MODEL, simulation=path)
+
+
+def _rules(*rules: tuple[str, str, float]) -> list[list[dict[str, Any]]]:
+    return [[{"attribute": a, "comparison": c, "value": v}] for a, c, v in rules]
+
+
+def test_parallel_batching_by_size_and_oldest_wait_becomes_the_steps_batch(tmp_path: Path) -> None:
+    result = _batched(tmp_path, [
+        {"task_id": "t1", "type": "Parallel", "firing_rules": _rules(("size", "=", 5), ("large_wt", ">", 7200))},
+        {"task_id": "t2", "type": "Parallel", "duration_distrib": [{"key": "3", "value": 1}],
+         "firing_rules": _rules(("size", ">=", 3))},
+    ])
+    batches = {n.id: n.batch.model_dump(mode="json") for n in result.workflow.nodes
+               if isinstance(n, Task) and n.batch is not None}
+    assert batches == {"stamp": {"size": 5, "timeout": "2h"}, "sort": {"size": 3, "timeout": None}}
+    assert not [f for f in result.findings if f.location.startswith("batch_processing")]
+    assert [f.code for f in studio.validate(result.workflow) if f.is_error] == []
+
+
+@pytest.mark.parametrize(("entry", "why"), [
+    ({"type": "Sequential", "firing_rules": _rules(("size", "=", 3))}, "type `Sequential`"),
+    ({"type": "Parallel", "duration_distrib": [{"key": "3", "value": 0.8}], "firing_rules": _rules(("size", "=", 3))},
+     "`duration_distrib` scales"),
+    ({"type": "Parallel", "firing_rules": [[{"attribute": "size", "comparison": "=", "value": 3},
+                                            {"attribute": "large_wt", "comparison": ">", "value": 60}]]},
+     "not one condition"),
+    ({"type": "Parallel", "firing_rules": _rules(("week_day", "=", 1))}, "(`week_day = 1`) has no place"),
+    ({"type": "Parallel", "firing_rules": _rules(("large_wt", ">", 600))}, "no `size` rule"),
+])
+def test_batching_the_format_cannot_hold_is_reported_and_not_carried(tmp_path: Path, entry: dict[str, Any],
+                                                                     why: str) -> None:
+    result = _batched(tmp_path, [{"task_id": "t1", **entry}])
+    assert all(not (isinstance(n, Task) and n.batch is not None) for n in result.workflow.nodes)
+    found = [f for f in result.findings if f.location == "batch_processing[0]"]
+    assert len(found) == 1 and found[0].code == "B016" and found[0].severity.value == "warning"
+    assert why in found[0].message and "`t1`" in found[0].message and found[0].hint

@@ -87,7 +87,8 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     that merge again (by condition or by probability), send-back loops with guards (a decision after the
     review, or the review routing on its own outcome); agents with output models, a system that may
     queue in office hours, arrivals that may follow a calendar; subworkflows (``sub_approve.yaml``: an
-    approval, two ends, a nested subworkflow) expanded in place."""
+    approval, two ends, a nested subworkflow) expanded in place; batched human tasks and approvals (by
+    size, by timeout, or never filled)."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -113,13 +114,21 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
                     {"choice": {"0.2": 0.5, "0.9": 0.5}}]}
         return new("task", **fields)
 
+    def batch(fields: dict[str, Any]) -> dict[str, Any]:
+        """Maybe a batch (a person's step outside parallel branches): filled, timed out, or left stuck."""
+        if draw(st.integers(0, 2)) == 0:
+            fields["batch"] = {"size": draw(st.integers(1, 4))}
+            if draw(st.booleans()):
+                fields["batch"]["timeout"] = draw(st.sampled_from(["10m", "2h"]))
+        return fields
+
     def approval() -> str:
         fields: dict[str, Any] = {"actor": "approvers"}
         if draw(st.booleans()):
             fields["threshold"] = f"amount > {draw(st.sampled_from([100, 800, 3000]))}"
         if draw(st.booleans()):
             fields.update(sla=draw(st.sampled_from(["10m", "1h", "4h"])), escalate_to="leads")
-        return new("approval", **fields)
+        return new("approval", **batch(fields))
 
     def link(source: str, target: str, **fields: Any) -> None:
         edges.append({"from": source, "to": target, **fields})
@@ -132,7 +141,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
             link(tail, node)
             tail = node
         elif block in ("task", "human"):
-            node = task() if block == "task" else new("task", actor="clerks")
+            node = task() if block == "task" else new("task", **batch({"actor": "clerks"}))
             link(tail, node)
             tail = node
         elif block == "approval":

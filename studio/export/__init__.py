@@ -98,9 +98,9 @@ def __getattr__(name: str) -> Any:
 
 def export_losses(workflow: Workflow, target: str) -> list[Finding]:
     """What ``target`` writes but does not keep or enforce, as findings (the export still happens):
-    BPMN ``B102``-``B105``, Serverless Workflow ``W103``-``W108``, the LangGraph application
-    ``R101``-``R104``; none for the control plane and Mermaid. With file, line and column when the
-    workflow came from a file."""
+    BPMN ``B102``-``B106``, Serverless Workflow ``W103``-``W109``, the LangGraph application
+    ``R101``-``R105``; none for the control plane (it carries batches too) and Mermaid. With file, line
+    and column when the workflow came from a file."""
     found: Sequence[Finding] = ()
     if target == "bpmn":
         from studio.export.bpmn import bpmn_findings  # noqa: PLC0415

@@ -38,7 +38,7 @@ import networkx as nx
 
 from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
-from studio.export._conditions import probability_only_branches
+from studio.export._conditions import batched_steps, probability_only_branches
 from studio.expr import ExpressionError
 from studio.model import Approval, Edge, Workflow, iso_duration
 from studio.model import escalation as escalates
@@ -278,6 +278,12 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             "but has no condition; BPMN engines evaluate conditions, not probabilities, so the engine never "
             "takes this flow (the probability is kept in the studio extension)",
             "add `when:` with the condition a real case takes this branch on"))
+    for index, node, what in batched_steps(workflow):
+        out.findings.append(Finding(
+            "B106", Severity.WARNING, f"nodes[{index}].batch",
+            f"at `{node.id}` {what} in simulation; BPMN has no batching, so the engine does each case's "
+            "task as it arrives", "collect the cases in the engine's task list or a scheduled job, or expect "
+            "shorter waits there than the simulation shows"))
     for node in nodes:
         if node.kind == "subworkflow":
             out.findings.append(Finding(

@@ -13,8 +13,10 @@ import math
 from typing import Any
 
 from studio.expr import FUNCTIONS, attribute_chain
+from studio.model import format_duration
 
-__all__ = ["BINOPS", "COMPARES", "CONSTANTS", "LENIENT", "PythonTranslator", "field_path", "probability_only_branches"]
+__all__ = ["BINOPS", "COMPARES", "CONSTANTS", "LENIENT", "PythonTranslator", "batched_steps", "field_path",
+           "probability_only_branches"]
 
 CONSTANTS = {"true": "True", "false": "False", "null": "None"}
 """The language's constants, as Python."""
@@ -36,6 +38,20 @@ def probability_only_branches(workflow: Any) -> list[tuple[int, Any]]:
     return [(index, edge) for index, edge in enumerate(workflow.edges)
             if kinds.get(edge.source) == "decision" and edge.probability is not None
             and edge.when is None and not edge.default]
+
+
+def batched_steps(workflow: Any) -> list[tuple[int, Any, str]]:
+    """``(index, node, what)`` of the steps with a ``batch``; ``what`` says it for a message: ``cases are
+    collected until 10 wait (or the oldest has waited 4h) and done together``."""
+    out = []
+    for index, node in enumerate(workflow.nodes):
+        batch = getattr(node, "batch", None)
+        if batch is not None:
+            timeout = ""
+            if batch.timeout is not None:
+                timeout = f" (or the oldest has waited {format_duration(batch.timeout)})"
+            out.append((index, node, f"cases are collected until {batch.size} wait{timeout} and done together"))
+    return out
 
 
 def field_path(node: ast.Name | ast.Attribute) -> list[str]:

@@ -23,7 +23,11 @@ not carry as a ``B016`` finding whose location is the JSON path (``resource_prof
   nearest the amount-weighted mean, reported;
 * ``gateway_execution_limit`` (default 1000) -> ``policies.max_repeats`` (Prosimos never kills a
   case in a loop before that);
-* the other Prosimos sections (batching, priorities, case and event attributes, branch rules,
+* ``batch_processing`` -> the task's ``batch``, when it is what the format holds: type ``Parallel``
+  (the batch's cases done at once), no duration scaling (``duration_distrib`` absent or all 1), and
+  firing rules ``size = N`` (or ``>=``), optionally OR ``large_wt > T`` (the oldest case's wait, as
+  ``timeout``); anything else is reported and not carried;
+* the other Prosimos sections (priorities, case and event attributes, branch rules,
   event durations, multitasking, fuzzy calendars) are reported as not carried; unknown fields
   anywhere are reported.
 
@@ -51,10 +55,9 @@ _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SU
 _STUDIO_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CARRIED = frozenset({"resource_profiles", "arrival_time_distribution", "arrival_time_calendar",
                       "gateway_branching_probabilities", "task_resource_distribution", "resource_calendars",
-                      "gateway_execution_limit"})
+                      "gateway_execution_limit", "batch_processing"})
 _NOT_CARRIED = {
     "event_distribution": "durations of intermediate events",
-    "batch_processing": "batching",
     "case_attributes": "case attributes",
     "prioritisation_rules": "priorities",
     "branch_rules": "branch conditions on attributes",
@@ -528,6 +531,79 @@ def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], nod
     return out
 
 
+_SIZE_RULES = frozenset({"=", ">="})
+_WAIT_RULES = frozenset({">", ">="})
+
+
+def _firing(reader: _Params, rules: Any, where: str) -> tuple[int, float | None] | str:
+    """(size, timeout) from Prosimos firing rules (OR of AND lists), or why they do not map."""
+    if not isinstance(rules, list) or not rules:
+        return "no firing rules"
+    size: int | None = None
+    timeout: float | None = None
+    for index, group in enumerate(rules):
+        if not isinstance(group, list) or len(group) != 1 or not isinstance(group[0], dict):
+            return f"rule {index} is not one condition (the format has no AND of conditions)"
+        rule = reader.fields(group[0], f"{where}[{index}][0]", {"attribute", "comparison", "value"},
+                             ("attribute", "comparison", "value"))
+        attribute, comparison = rule["attribute"], rule["comparison"]
+        value = reader.number(rule["value"], f"{where}[{index}][0].value")
+        if attribute == "size" and comparison in _SIZE_RULES and size is None and value >= 1 and value == int(value):
+            size = int(value)
+        elif attribute == "large_wt" and comparison in _WAIT_RULES and timeout is None and value > 0:
+            timeout = value
+        else:
+            return f"rule {index} (`{attribute} {comparison} {rule['value']}`) has no place in the format"
+    if size is None:
+        return "no `size` rule (the format fires a batch when it is full, or when its oldest case has waited)"
+    return size, timeout
+
+
+def _batches(reader: _Params, nodes: dict[str, dict[str, Any]], node_of: dict[str, str],
+             assigned: dict[str, tuple[int, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Node id -> ``batch`` from ``batch_processing``; what does not map is reported, not carried."""
+    out: dict[str, dict[str, Any]] = {}
+    known = {"task_id", "type", "batch_frequency", "size_distrib", "duration_distrib", "firing_rules"}
+    for index, item in enumerate(reader.listed("batch_processing")):
+        where = f"batch_processing[{index}]"
+        entry = reader.fields(item, where, known, ("task_id", "firing_rules"))
+        task_id = str(entry["task_id"])
+        node_id = node_of.get(task_id)
+        if node_id is None or node_id not in assigned or nodes[node_id]["kind"] not in ("task", "approval"):
+            reader.note(f"{where}.task_id", f"`{task_id}` is no task of the imported process done by a resource "
+                        "profile: its batching is not carried", "check the parameter file belongs to this model")
+            continue
+        why = _batch_loss(entry)
+        firing = _firing(reader, entry["firing_rules"], f"{where}.firing_rules")
+        if why is None and isinstance(firing, str):
+            why = firing
+        if why is not None or isinstance(firing, str):
+            reader.note(where, f"the batching of `{task_id}` is not carried: {why}",
+                        "model the batch by hand (`batch: {size, timeout}` on the step), or leave it out")
+            continue
+        size, timeout = firing
+        out[node_id] = {"size": size} if timeout is None else {"size": size, "timeout": timeout}
+        if entry.get("size_distrib"):
+            reader.note(f"{where}.size_distrib", "not read: the firing rules give the batch's size", "",
+                        Severity.INFO)
+    return out
+
+
+def _batch_loss(entry: dict[str, Any]) -> str | None:
+    """Why a ``batch_processing`` entry's way of working has no place in the format (None: it has)."""
+    kind = entry.get("type", "Parallel")
+    if kind != "Parallel":
+        return (f"type `{kind}` (the format does a batch's cases at once, in one duration, as Prosimos' "
+                "`Parallel`)")
+    frequency = entry.get("batch_frequency", 1.0)
+    if frequency != 1:
+        return f"`batch_frequency` {frequency} (the format batches every case that reaches the step)"
+    scales = entry.get("duration_distrib") or []
+    if not isinstance(scales, list) or any(not isinstance(s, dict) or s.get("value") != 1 for s in scales):
+        return "`duration_distrib` scales the duration by the batch's size (the format draws one duration)"
+    return None
+
+
 def apply_parameters(workflow: Workflow, data: dict[str, Any], fate: dict[str, str],
                      file: str | None) -> tuple[Workflow, list[Finding]]:
     """The workflow with the parameter file's pools, durations, arrivals and loop limit; the findings."""
@@ -551,6 +627,8 @@ def apply_parameters(workflow: Workflow, data: dict[str, Any], fate: dict[str, s
     for node_id, (pool, duration) in assigned.items():
         nodes[node_id]["actor"] = ids[pool]
         nodes[node_id].setdefault("behaviour", {})["duration"] = duration
+    for node_id, batch in _batches(reader, nodes, _node_of(fate), assigned).items():
+        nodes[node_id]["batch"] = batch
     doc["actors"] = kept + [{"id": pool_id, **actor} for pool_id, actor in zip(ids, pools.actors, strict=True)]
     arrivals = reader.arrivals()
     if arrivals is not None:

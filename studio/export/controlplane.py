@@ -39,7 +39,7 @@ from studio import fileio
 from studio import graph as g
 from studio.errors import Finding, LoadError, Severity, WorkflowInvalid, has_errors
 from studio.export import _oversight as ov
-from studio.model import Agent, Approval, Autonomy, Human, Subworkflow, System, Task, Tier, Workflow
+from studio.model import Agent, Approval, Autonomy, Batch, Human, Subworkflow, System, Task, Tier, Workflow
 
 __all__ = [
     "API_VERSION",
@@ -110,6 +110,13 @@ class DefinitionMetadata(_Model):
 # --------------------------------------------------------------------------- spec: the graph
 
 
+class BatchSpec(_Model):
+    size: int = Field(description="The node starts when this many cases wait for it.")
+    timeout_seconds: Seconds | None = Field(
+        description="It starts with fewer when the oldest waiting case has waited this long (null: only when full)."
+    )
+
+
 class NodeSpec(_Model):
     id: str
     kind: NodeKind
@@ -125,6 +132,10 @@ class NodeSpec(_Model):
     validates: bool = Field(default=False, description="The node is a control point that checks earlier work.")
     subworkflow: str | None = Field(default=None, description="Referenced workflow (subworkflow nodes).")
     outcome: str | None = Field(default=None, description="Outcome recorded when a case ends here (end nodes).")
+    batch: BatchSpec | None = Field(
+        default=None, exclude_if=lambda value: value is None,
+        description="Cases are collected and done together, once per batch (absent: one case at a time).",
+    )
 
 
 class RouteSpec(_Model):
@@ -528,7 +539,12 @@ def _node_spec(workflow: Workflow, node: Any, tiers: Mapping[str, Tier]) -> Node
         validates=bool(getattr(node, "validates", False)),
         subworkflow=node.ref if isinstance(node, Subworkflow) else None,
         outcome=getattr(node, "outcome", None),
+        batch=_batch_spec(getattr(node, "batch", None)),
     )
+
+
+def _batch_spec(batch: Batch | None) -> BatchSpec | None:
+    return BatchSpec(size=batch.size, timeout_seconds=batch.timeout) if batch is not None else None
 
 
 def _route_specs(workflow: Workflow) -> list[RouteSpec]:

@@ -25,7 +25,7 @@ from typing import Any
 from studio import fileio
 from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
-from studio.export._conditions import BINOPS, PythonTranslator, probability_only_branches
+from studio.export._conditions import BINOPS, PythonTranslator, batched_steps, probability_only_branches
 from studio.expr import parse
 from studio.model import Agent, Human, Subworkflow, Workflow
 from studio.simulate.compiler import build_plan
@@ -205,7 +205,7 @@ def _replace_block(text: str, name: str, body: str) -> str:
 
 
 def langgraph_findings(workflow: Workflow) -> list[Finding]:
-    """What the LangGraph application does not do as the simulator does (``R101``-``R103``)."""
+    """What the LangGraph application does not do as the simulator does (``R101``-``R105``)."""
     workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     plan = build_plan(workflow)
     findings: list[Finding] = []
@@ -226,6 +226,12 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
                 f"subworkflow `{node.id}` runs as one step of its actor, not as the workflow `{node.ref}`; "
                 "the simulator runs that workflow's steps in its place, so times, costs and paths differ",
                 "export the referenced workflow too and call it from the actor's agent implementation"))
+    for index, node, what in batched_steps(workflow):
+        findings.append(Finding(
+            "R105", Severity.WARNING, f"nodes[{index}].batch",
+            f"at `{node.id}` {what} in simulation; the application runs each case on its own and interrupts "
+            "for the step as the case arrives", "collect the interrupts of the step and answer them together "
+            "in the service that answers interrupts, or expect shorter waits than the simulation shows"))
     for index, edge in probability_only_branches(workflow):
         findings.append(Finding(
             "R104", Severity.WARNING, f"edges[{index}]",

@@ -44,7 +44,7 @@ from ruamel.yaml import YAML
 from studio import fileio
 from studio import graph as g
 from studio.errors import Finding, Severity, WorkflowInvalid
-from studio.export._conditions import probability_only_branches
+from studio.export._conditions import batched_steps, probability_only_branches
 from studio.export._jq import UntranslatableCondition, condition_to_jq
 from studio.expr import ExpressionError
 from studio.model import (
@@ -749,6 +749,14 @@ class _Builder:
                 "simulation but has no condition; the `switch` evaluates conditions, not probabilities, so the "
                 "runtime never takes this branch",
                 "add `when:` with the condition a real case takes this branch on",
+            )
+        for index, node, what in batched_steps(self.workflow):
+            self.finding(
+                "W109", Severity.WARNING, f"nodes[{index}].batch",
+                f"at `{node.id}` {what} in simulation; Serverless Workflow has no batching, so the runtime "
+                "asks for each case's step as the case arrives",
+                "collect the cases in the task router or the service that answers the step, or expect shorter "
+                "waits on the runtime than the simulation shows",
             )
         guarded = [e for e in self.workflow.edges if e.max_repeats is not None]
         self.finding(

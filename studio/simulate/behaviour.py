@@ -44,6 +44,8 @@ DEFAULT_DURATIONS: dict[str, float] = {"agent": 30.0, "human": 900.0, "system": 
 """Seconds a step takes when no behaviour gives a duration (per actor kind)."""
 
 _BLOCK = 32
+_BATCH_STREAMS = 1 << 40
+"""Batch streams' second key starts here (a node's file position is added)."""
 _NORMAL = NormalDist()
 Sampler = Callable[["Rng"], float]
 
@@ -51,13 +53,20 @@ Sampler = Callable[["Rng"], float]
 class Rng:
     """A case's random stream: uniforms in [0, 1) drawn in blocks from a seeded PCG64 generator."""
 
-    __slots__ = ("_buffer", "_generator", "_index")
+    __slots__ = ("_buffer", "_generator", "_index", "_key")
 
-    def __init__(self, seed: int, replication: int, index: int) -> None:
-        sequence = np.random.SeedSequence(seed % (1 << 64), spawn_key=(replication, index))
+    def __init__(self, seed: int, replication: int, index: int, *, stream: tuple[int, ...] = ()) -> None:
+        sequence = np.random.SeedSequence(seed % (1 << 64), spawn_key=(replication, index, *stream))
         self._generator = np.random.Generator(np.random.PCG64(sequence))
         self._buffer: list[float] = []
         self._index = 0
+        self._key = (seed, replication)
+
+    def batch(self, node: int, number: int) -> Rng:
+        """The stream of batch ``number`` at the node in file position ``node``: the same whichever case
+        of the batch fires it (its key is three long, a case's two, so it is no case's stream)."""
+        seed, replication = self._key
+        return Rng(seed, replication, _BATCH_STREAMS + node, stream=(number,))
 
     def u(self) -> float:
         index = self._index

@@ -21,6 +21,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -309,6 +310,29 @@ class CaseClock:
             raise
 
 
+    async def park(self, deadline: float | None, register: Callable[[Callable[[], None]], None]) -> None:
+        """Wait, without a known time, until another case wakes this one (a batch it joined fires), or
+        until ``deadline`` if given; ``register`` receives the function that wakes it (at the clock's
+        time then, as one more waiter in the heap)."""
+        clock = self.clock
+        future: asyncio.Future[None] = clock.loop.create_future()
+        if deadline is not None:
+            clock.seq += 1
+            heapq.heappush(clock.heap, (deadline, clock.seq, future, self))
+        register(partial(clock.wake, future, self))
+        self.waiting += 1
+        self._check()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.cancelled():
+                self.waiting -= 1
+                if self.blocked:
+                    self.blocked = False
+                    clock.blocked -= 1
+            raise
+
+
 class Clock:
     """The shared virtual clock and its driver (a discrete-event schedule across all cases)."""
 
@@ -328,6 +352,12 @@ class Clock:
         if idle is not None and self.blocked >= self.live and not idle.done():
             idle.set_result(None)
 
+    def wake(self, future: asyncio.Future[None], case: CaseClock) -> None:
+        """Resume a parked case now (after every waiter already due now); nothing if already woken."""
+        if not future.done():
+            self.seq += 1
+            heapq.heappush(self.heap, (self.now, self.seq, future, case))
+
     def case_finished(self, case: CaseClock) -> None:
         if case.blocked:
             case.blocked = False
@@ -339,10 +369,12 @@ class Clock:
         self,
         arrivals: list[tuple[float, int]],
         start_case: Callable[[int, CaseClock], Coroutine[Any, Any, None]],
+        on_stall: Callable[[], bool] | None = None,
     ) -> None:
         """Run every case: start each at its arrival, wake waiters in time order, until all finish.
 
-        ``arrivals`` is a list of ``(time, case index)`` sorted by time.
+        ``arrivals`` is a list of ``(time, case index)`` sorted by time. ``on_stall``: called when
+        cases are left but nothing is due (every one is parked); it wakes some, or returns False.
         """
         loop = self.loop
         heap = self.heap
@@ -383,6 +415,8 @@ class Clock:
                 task.add_done_callback(_done)
                 continue
             if next_wait is None:
+                if self.live and on_stall is not None and on_stall():
+                    continue
                 if self.live:
                     raise RuntimeError(
                         f"simulation stalled: {self.live} case(s) cannot make progress (internal error)"

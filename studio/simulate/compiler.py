@@ -122,6 +122,9 @@ class NodePlan:
     relay_to: str | None = None
     output_models: tuple[tuple[str, tuple[OutputPlan, ...]], ...] = ()
     """Outputs with a model: (field, rules in order); the first rule whose condition holds sets it."""
+    batch: tuple[int, float | None] | None = None
+    """A batched person's step: (size, timeout in seconds or None)."""
+
     field_id: str = ""
     """The id an approval names its case fields by (``<field_id>_decision``): its id in the file it
     comes from (a step of an expanded subworkflow: ``sign``, not ``review__sign``)."""
@@ -246,6 +249,8 @@ def _actor_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
         if escalates is not None:
             plan.escalate_to = escalate = escalates[1]
             plan.behaviours[escalate], plan.behaviour_layers[escalate] = graph.resolved_for(node, escalate)
+        if node.batch is not None:
+            plan.batch = (node.batch.size, node.batch.timeout)
     if isinstance(node, Approval):
         plan.outputs = tuple(node.outputs)
         plan.threshold = parse(node.threshold) if node.threshold is not None else None

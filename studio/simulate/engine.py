@@ -109,5 +109,6 @@ async def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: i
             on_case()
 
     order = sorted(range(spec.cases), key=lambda i: (times[i], i))
-    await clock.drive([(times[i], i) for i in order], start_case)
+    await clock.drive([(times[i], i) for i in order], start_case,
+                      env.batches.release if env.batches is not None else None)
     return sink.close()

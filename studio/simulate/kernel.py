@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Generator
+from functools import partial
 from typing import Any
 
 from studio import _gcpause
@@ -55,6 +56,17 @@ class _Wait:
         yield self
 
 
+class _Park(_Wait):
+    """What a node yields to park (a batch it joined): wake me when ``register``'s function is called,
+    or at ``t`` when not None."""
+
+    __slots__ = ("register",)
+
+    def __init__(self, t: float | None, register: Callable[[Callable[[], None]], None]) -> None:
+        self.t = t  # type: ignore[assignment]
+        self.register = register
+
+
 class _Now:
     """The driver's virtual time, where the runtime reads it (``cc.clock.now``)."""
 
@@ -67,13 +79,15 @@ class _Now:
 class _Node:
     """One node of a superstep: its coroutine and, once finished, its state update."""
 
-    __slots__ = ("case", "coro", "dead", "update")
+    __slots__ = ("case", "coro", "dead", "stale", "update")
 
     def __init__(self, case: _Case, coro: Any) -> None:
         self.case = case
         self.coro = coro
         self.update: dict[str, Any] | None = None
         self.dead = False
+        self.stale = 0
+        """The heap order of this node's parked deadline once something woke it before (0: none)."""
 
 
 class _Case:
@@ -97,6 +111,9 @@ class _Case:
 
     def until(self, t: float) -> _Wait:
         return _Wait(t)
+
+    def park(self, deadline: float | None, register: Callable[[Callable[[], None]], None]) -> _Park:
+        return _Park(deadline, register)
 
 
 def _apply(state: dict[str, Any], update: dict[str, Any]) -> None:
@@ -132,6 +149,7 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
     nodes = plan.nodes
     seed = spec.seed
     wanted = frozenset(record)
+    batches = env.batches
 
     def finish(case: _Case) -> None:
         run = case.run
@@ -176,7 +194,27 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
                     run.status = stop.status
             return
         seq += 1
+        if wait.__class__ is _Park:
+            park(node, wait)
+            return
         heapq.heappush(heap, (wait.t, seq, node))
+
+    def park(node: _Node, wait: _Park) -> None:
+        """Park ``node`` (a batch it joined): at its deadline if it has one, and until woken."""
+        deadline = wait.t
+        if deadline is not None:
+            heapq.heappush(heap, (deadline, seq, node))
+        wait.register(partial(wake, node, deadline, seq))
+
+    def wake(node: _Node, deadline: float | None, timer: int) -> None:
+        """Resume a parked node now, after the waits already due now (as the LangGraph clock's heap)."""
+        nonlocal seq
+        if deadline is not None and deadline <= clock.now:
+            return  # its own deadline is due now and comes first in the heap: it wakes it
+        seq += 1
+        heapq.heappush(heap, (clock.now, seq, node))
+        if deadline is not None:
+            node.stale = timer
 
     def settle(case: _Case) -> None:
         """After a node ran: end the case, or start its next superstep once this one is complete."""
@@ -229,7 +267,7 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
     total = len(order)
     with _gcpause.paused():  # nothing here needs the cyclic collector (see finish), and it cost ~45% of the time
         while True:
-            while heap and heap[0][2].dead:
+            while heap and (heap[0][2].dead or heap[0][2].stale == heap[0][1]):  # stale: a woken node's deadline
                 heapq.heappop(heap)
             next_wait = heap[0][0] if heap else None
             if position < total and (next_wait is None or times[order[position]] <= next_wait):
@@ -239,6 +277,8 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
                 start(index)
                 continue
             if next_wait is None:
+                if batches is not None and batches.release():  # open batches never fill: their cases are stuck
+                    continue
                 break
             at, _seq, node = heapq.heappop(heap)
             clock.now = max(clock.now, at)

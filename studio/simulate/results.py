@@ -92,6 +92,8 @@ class _Tally:
         self.escalated_in: Counter[str] = Counter()
         self.wait_split: dict[str, Counter[str]] = defaultdict(Counter)
         """Node -> waited seconds by why: queue, calendar, rate_limit, escalation (for the waits plot)."""
+        self.batched: list[list[Any]] = []
+        """Every case's batch entries ``[node, number, size, joined, fired, why]`` (batched steps only)."""
         self.first = math.inf
         self.last = -math.inf
         self.subworkflows: dict[str, _SubTally] = {sub.node: _SubTally() for sub in plan.subworkflows}
@@ -107,6 +109,9 @@ class _Tally:
         """Status, outcome, cycle time and where a stopped case stopped."""
         status = case["status"]
         self.status[status] += 1
+        batched = case.get("batches")
+        if batched:
+            self.batched.extend(batched)
         arrival, end = case["arrival"], case["end"]
         self.first = min(self.first, arrival)
         self.last = max(self.last, end)
@@ -182,6 +187,9 @@ class _Tally:
         reason = step[REASON]
         if reason in ("escalation", "rate_limit"):
             split[reason] += wait
+        elif reason == "batch":  # waiting for the batch to fire (and closed hours after), then the pool's queue
+            split["batch"] += wait - step[QUEUE]
+            split["queue"] += step[QUEUE]
         else:
             split["queue"] += step[QUEUE]
             split["calendar"] += wait - step[QUEUE]
@@ -395,6 +403,8 @@ class Results:
         }
         if plan.subworkflows:  # only then: kpis.json of workflows without any stays as it was
             kpis["subworkflows"] = self._subworkflow_figures()
+        if any(node.batch is not None for node in plan.nodes.values()):
+            kpis["batches"] = self._batch_figures()
         if self.gold is not None:
             kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
                             "total": self.gold.total}
@@ -428,6 +438,42 @@ class Results:
                 "cost": {"per_visit": sig(cost / visits) if visits else None, "total": sig(cost)},
             }
         return out
+    def _batch_figures(self) -> dict[str, Any]:
+        """Per batched node: batches fired (by filling or by timeout), their sizes, the cases' waits for
+        them to fire, and cases stuck in a batch that never filled."""
+        figures: dict[str, Any] = {}
+        for node_id, node in sorted(self.plan.nodes.items()):
+            if node.batch is None:
+                continue
+            sizes: list[float] = []
+            fired_by: Counter[str] = Counter()
+            fill_waits: list[float] = []
+            stuck = 0
+            for replication, rep in enumerate(self._reps):
+                seen: set[tuple[int, int]] = set()
+                for entry_node, number, size, joined, fired, why in rep.batched:
+                    if entry_node != node_id:
+                        continue
+                    if fired is None:
+                        stuck += 1
+                        continue
+                    fill_waits.append(fired - joined)
+                    if (replication, number) not in seen:
+                        seen.add((replication, number))
+                        sizes.append(size)
+                        fired_by[why] += 1
+            fill_waits.sort()
+            figures[node_id] = {
+                "size": node.batch[0],
+                "timeout_s": node.batch[1],
+                "batches": len(sizes),
+                "fired_by": {"size": fired_by["size"], "timeout": fired_by["timeout"]},
+                "size_mean": sig(mean(sizes)),
+                "fill_wait_mean_s": sig(mean(fill_waits)),
+                "fill_wait_p95_s": sig(quantile(fill_waits, 0.95, is_sorted=True)),
+                "stuck_cases": stuck,
+            }
+        return figures
 
     def kpis_json(self) -> str:
         return json.dumps(self.kpis, indent=2, ensure_ascii=False) + "\n"
@@ -635,8 +681,9 @@ class Results:
         label = display_names(self.compiled.expanded)
         ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         nodes = _unique([label.get(n, n) for n in ids], ids)
-        reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA
-        colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD"}
+        reasons = ["queue", "calendar", "rate_limit", "escalation", "batch"]  # escalation: waited out the SLA
+        colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD",
+                   "batch": "#8C8C8C"}
         figure = Figure(figsize=(7, max(2.5, 0.4 * len(nodes) + 1)))
         axes = figure.subplots()
         left = [0.0] * len(nodes)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from studio.expr import EvaluationError, ExpressionError
+from studio.simulate.batching import Batches, Group
 from studio.simulate.behaviour import Resolved, Rng, override
 from studio.simulate.clock import CaseClock, MemberPool, Pool, RateLimiter, WorkCalendar, seconds_to_iso
 from studio.simulate.compiler import NodePlan, Plan
@@ -212,6 +213,10 @@ class Env:
             for tool in plan.tools.values() if tool.rate_limit is not None
         }
         self._quiet: dict[tuple[str, str], Resolved] = {}
+        self.batches: Batches | None = (
+            Batches() if contended and any(node.batch is not None for node in plan.nodes.values()) else None)
+        """The open batches (None: a case runs alone, or nothing batches; a batched step then serves
+        each case at once, as a batch of one)."""
 
     def behaviour(self, plan: NodePlan, actor: str) -> Resolved:
         base = plan.behaviours[actor]
@@ -274,6 +279,7 @@ class CaseRun:
         "actor_behaviour",
         "arrival",
         "arrivals",
+        "batched",
         "case_id",
         "cc",
         "end_node",
@@ -321,6 +327,9 @@ class CaseRun:
         """When a list: every resource grant of this case, ``(resource, asked at, start, queued, person)``
         in the order asked (``person``: who of a pool of differing people; recorded for a replay through
         the other engine, see :mod:`studio.simulate.kernel`)."""
+        self.batched: list[list[Any]] | None = None
+        """The batches this case was in: ``[node, number, size, joined, fired, why]`` each (``why``:
+        ``size``, ``timeout``, or ``stuck`` with ``fired`` None and ``size`` the cases then waiting)."""
         self.overrides: dict[str, dict[str, Any]] = {}
         for column, target, name in self.plan.overrides:
             value = row.get(column)
@@ -337,7 +346,7 @@ class CaseRun:
         end = max((step[S_END] for step in self.steps), default=arrival)
         if stop is not None:
             end = max(end, stop.at)
-        return {
+        record = {
             "index": self.index,
             "case_id": self.case_id,
             "arrival": arrival,
@@ -352,6 +361,9 @@ class CaseRun:
             "actor": stop.actor if stop is not None else None,
             "steps": list(self.steps),  # tuples: JSON writes them as the lists progress files hold
         }
+        if self.batched is not None:  # only for a case that reached a batched step
+            record["batches"] = self.batched
+        return record
 
     def runaway(self) -> None:
         """Stop a case that ran more supersteps than ``max_turns`` allows (killed at its last step)."""
@@ -691,8 +703,9 @@ class CaseRun:
             self.grants.append((pool.id, t, begin, queued, pool.chosen if isinstance(pool, MemberPool) else 0))
         return begin
 
-    async def _serve(self, plan: NodePlan, t: float) -> _Timing:
-        """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work."""
+    async def _serve(self, plan: NodePlan, t: float, batch: Rng | None = None) -> _Timing:
+        """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work. For a batch,
+        the duration is drawn from ``batch`` (the batch's stream), without this case's overrides."""
         env = self.env
         actor = plan.actor or ""
         pool = env.pools.get(actor)
@@ -708,7 +721,10 @@ class CaseRun:
             pool = env.pools[escalated]
             actor = escalated
             begin = await self._acquire(pool, asked)
-        service = self.behaviour(plan, actor).duration(self.rng)
+        if batch is None:
+            service = self.behaviour(plan, actor).duration(self.rng)
+        else:
+            service = env.behaviour(plan, actor).duration(batch)
         if isinstance(pool, MemberPool):  # this person's pace
             service /= pool.pace()
         end = pool.reserve(begin, service)
@@ -722,6 +738,8 @@ class CaseRun:
                      step: int, fields: dict[str, Any]) -> tuple[Any, ...]:
         decider = self.env.decider
         actor = plan.actor or ""
+        if plan.batch is not None and self.env.batches is not None:
+            return await self._batched(plan, state=state, start=start, source=source, step=step, fields=fields)
         if decider.interactive:
             decision, note, answer_fields = decider.decide(self, plan, self.behaviour(plan, actor), state, start)
             timing = await self._serve(plan, start)
@@ -741,6 +759,94 @@ class CaseRun:
             plan, timing.actor, timing.start, timing.end, decision=decision, source=source, step=step,
             wait=timing.wait, queue=timing.queue, reason=timing.reason, resource=timing.resource,
             service=timing.service, note=note, cost=cost, attempts=1,
+            escalated_to=timing.escalated_to,
+        )
+        self._outputs(plan, state, fields)
+        return record
+
+    async def _batched(  # noqa: PLR0913 - keyword-only step context
+        self, plan: NodePlan, *, state: Mapping[str, Any], start: float, source: str | None,
+                       step: int, fields: dict[str, Any]) -> tuple[Any, ...]:
+        """A batched step: join the node's open batch, fire it or wait for it, then take this case's share."""
+        batches = self.env.batches
+        assert batches is not None and plan.batch is not None
+        size, timeout = plan.batch
+        await self._until(start)  # join in virtual-time order across cases
+        group = batches.join(plan.id, self, start)
+        if group.replay:  # a replay of this case alone: the batch fires as it did in the run
+            if group.fired is None:
+                raise self._stuck(plan, group, start)
+            await self._until(group.fired)
+            await self._fire(plan, group, group.fired)
+        elif len(group.members) >= size:
+            batches.close(plan.id, group)
+            await self._fire(plan, group, start, "size")
+        else:
+            deadline = start + timeout if timeout is not None and len(group.members) == 1 else None
+            assert self.cc is not None
+            await self.cc.park(deadline, group.park(self))
+            if group.abandoned:
+                raise self._stuck(plan, group, start)
+            if group.fired is None:  # nobody filled it: its oldest case has waited the timeout
+                assert deadline is not None
+                batches.close(plan.id, group)
+                await self._fire(plan, group, deadline, "timeout")
+            while group.timing is None:  # it fired, but its firer still waits for the (escalation) pool
+                await self.cc.park(None, group.park(self))
+        return self._share(plan, group, state=state, start=start, source=source, step=step, fields=fields)
+
+    async def _fire(self, plan: NodePlan, group: Group, at: float, why: str | None = None) -> None:
+        """Do the batch's work at ``at``: the pool once, one duration from the batch's stream; wake the others."""
+        if why is not None:
+            group.fired, group.why, group.size = at, why, len(group.members)
+        mine = self.grants
+        self.grants = group.grants
+        try:
+            group.timing = await self._serve(plan, at, self.rng.batch(plan.order, group.number))
+        finally:
+            self.grants = mine
+        group.wake_others(self)
+
+    def _stuck(self, plan: NodePlan, group: Group, start: float) -> CaseStop:
+        size = plan.batch[0] if plan.batch is not None else 0
+        waiting = group.size if group.replay else len(group.members)
+        self._joined([plan.id, group.number, waiting, start, None, "stuck"])
+        return CaseStop("stuck", "policy", f"stuck: batch at `{plan.id}` never filled ({waiting} of {size} "
+                        "cases waiting at the end, no timeout)", where=plan.id, node=plan.id, actor=None, at=start)
+
+    def _joined(self, entry: list[Any]) -> None:
+        if self.batched is None:
+            self.batched = []
+        self.batched.append(entry)
+
+    def _share(  # noqa: PLR0913 - keyword-only step context
+        self, plan: NodePlan, group: Group, *, state: Mapping[str, Any], start: float, source: str | None,
+        step: int, fields: dict[str, Any]) -> tuple[Any, ...]:
+        """This case's part of a fired batch: its own decision, the batch's times, a share of work and cost."""
+        timing = group.timing
+        assert timing is not None and group.fired is not None
+        if self.grants is not None:
+            self.grants.extend(group.grants)
+        self._joined([plan.id, group.number, group.size, start, group.fired, group.why])
+        actor = timing.actor or plan.actor or ""
+        decision, note, answer_fields = self.env.decider.decide(self, plan, self.behaviour(plan, actor), state, start)
+        fields.update(answer_fields)
+        if plan.kind == "approval":
+            fields[f"{plan.field_id}_decision"] = decision
+            fields[f"{plan.field_id}_note"] = note
+        behaviour = self.env.behaviour(plan, actor)
+        cost = behaviour.cost_per_call
+        if behaviour.cost_per_hour:
+            cost += timing.service / 3600.0 * behaviour.cost_per_hour
+        share = group.size
+        wait = timing.start - start
+        reason = timing.reason
+        if timing.escalated_to is None and group.fired > start:
+            reason = "batch"
+        record = self._record(
+            plan, timing.actor, timing.start, timing.end, decision=decision, source=source, step=step,
+            wait=wait, queue=timing.queue, reason=reason if wait > 0 else None, resource=timing.resource,
+            service=timing.service / share, note=note, cost=cost / share, attempts=1,
             escalated_to=timing.escalated_to,
         )
         self._outputs(plan, state, fields)

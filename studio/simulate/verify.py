@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from studio.simulate.batching import Batches, Group
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import CaseClock, Clock, MemberPool, Pool, RateLimiter
 from studio.simulate.compiler import CompiledWorkflow
@@ -126,6 +127,31 @@ def _take(grants: deque[_Grant], resource: str, t: float) -> tuple[float, float,
     return start, queued, person
 
 
+class _ReplayBatches(Batches):
+    """The batches of one case replayed alone: each fires as the kernel's run recorded (when, how many
+    cases, why), and the case does the batch's work itself (its pool grants were recorded too)."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: list[list[Any]]) -> None:
+        super().__init__()
+        self._entries = deque(entries)
+
+    def join(self, node: str, member: Any, at: float) -> Group:
+        if not self._entries:
+            raise _Diverged(f"LangGraph reached batched step `{node}` at {at!r}; the kernel's case joined no more "
+                            "batches")
+        recorded, number, size, joined, fired, why = self._entries.popleft()
+        if recorded != node or joined != at:
+            raise _Diverged(f"LangGraph reached batched step `{node}` at {at!r}; the kernel's case joined "
+                            f"`{recorded}` at {joined!r}")
+        group = Group(number)
+        group.members.append(member)
+        group.replay = True
+        group.size, group.fired, group.why = size, fired, why
+        return group
+
+
 def _first_difference(replication: int, want: dict[str, Any], got: dict[str, Any]) -> Mismatch | None:
     want = json.loads(json.dumps(want))
     got = json.loads(json.dumps(got))
@@ -164,6 +190,8 @@ def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, records: Ma
         queue: deque[_Grant] = deque(grants[index])
         env.pools = {pool_id: _replay_pool(pool, queue) for pool_id, pool in env.pools.items()}
         env.limiters = {tool: _ReplayLimiter(tool, limiter, queue) for tool, limiter in env.limiters.items()}
+        if env.batches is not None:
+            env.batches = _ReplayBatches(records[index].get("batches") or [])
         row = spec.row(index)
         run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
                       rng=Rng(spec.seed, replication, index), replication=replication)
