@@ -152,6 +152,8 @@ class Plan:
     """(column, target id, behaviour field)."""
     llm: dict[str, str]
     """Agent id -> ``module:factory`` of its LangChain chat model."""
+    own_durations: dict[str, tuple[dict[str, Sampler], ...]] = field(default_factory=dict)
+    """Pools whose people have their own durations -> per person, node id -> that person's sampler."""
 
     @cached_property
     def node_order(self) -> dict[str, int]:
@@ -334,6 +336,10 @@ def build_plan(workflow: Workflow) -> Plan:
         retries=policies.retries,
         overrides=overrides,
         llm={a.id: a.llm for a in graph.actors.values() if isinstance(a, Agent) and a.llm},
+        own_durations={actor.id: tuple({node: sampler(dist, 0.0) for node, dist in sorted(m.durations.items())}
+                                       for m in actor.members)
+                       for actor in graph.actors.values()
+                       if isinstance(actor, Human) and any(m.durations for m in actor.members)},
     )
 
 

@@ -691,6 +691,18 @@ class CaseRun:
             self.grants.append((pool.id, t, begin, queued, pool.chosen if isinstance(pool, MemberPool) else 0))
         return begin
 
+    def _service(self, plan: NodePlan, actor: str, pool: Pool) -> float:
+        """The working seconds of the step for the person ``pool`` chose (one draw, after the choice):
+        their own duration of the step when they have one, else the step's at their pace."""
+        if not isinstance(pool, MemberPool):
+            return self.behaviour(plan, actor).duration(self.rng)
+        own = self.plan.own_durations.get(pool.id)
+        if own is not None:
+            draw = own[pool.chosen].get(plan.id)
+            if draw is not None:
+                return draw(self.rng)
+        return self.behaviour(plan, actor).duration(self.rng) / pool.pace()
+
     async def _serve(self, plan: NodePlan, t: float) -> _Timing:
         """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work."""
         env = self.env
@@ -708,9 +720,7 @@ class CaseRun:
             pool = env.pools[escalated]
             actor = escalated
             begin = await self._acquire(pool, asked)
-        service = self.behaviour(plan, actor).duration(self.rng)
-        if isinstance(pool, MemberPool):  # this person's pace
-            service /= pool.pace()
+        service = self._service(plan, actor, pool)
         end = pool.reserve(begin, service)
         wait, queue, reason = _waited(pool, t, asked, begin)
         if escalated is not None:
