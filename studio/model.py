@@ -574,6 +574,7 @@ class Calendar(Strict):
     timezone: str = "UTC"
     shifts: list[Shift] = Field(
         default_factory=list,
+        exclude_if=lambda shifts: not shifts,  # a simple calendar dumps as it always did
         description="Hours that differ by day: each entry gives days and their ranges (replaces `days` and `hours`).",
     )
 
@@ -657,6 +658,7 @@ class PoolMember(Strict):
     )
     durations: dict[Identifier, DurationModel] = Field(
         default_factory=dict,
+        exclude_if=lambda durations: not durations,
         description="This person's own duration of some steps (node id -> duration), used instead of the step's "
         "when they do it; `speed` does not apply to these.",
     )
