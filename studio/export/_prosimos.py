@@ -14,8 +14,9 @@ not carry as a ``B016`` finding whose location is the JSON path (``resource_prof
 * ``resource_profiles`` -> one ``human`` pool per profile (capacity = the sum of ``amount``); its
   calendar from ``resource_calendars`` (UTC; per-day hours and breaks as ``shifts``); resources of
   one profile on different calendars become ``members`` with their own (or all work to the majority's
-  when one of them works round the clock, reported); a round the clock calendar is no calendar; ``cost_per_hour`` -> ``behaviour.cost_per_hour`` (the mean
-  weighted by headcount, reported when the resources differ);
+  when one of them works round the clock, reported); a round the clock calendar is no calendar;
+  ``cost_per_hour`` -> ``behaviour.cost_per_hour`` (the mean weighted by headcount, reported when
+  the resources differ);
 * ``task_resource_distribution`` -> the task's ``actor`` (the pool holding most of its resources)
   and ``behaviour.duration`` (Prosimos 2 names and parameters: ``fix [value]``, ``expon [mean,
   min, max]``, ``norm [mean, sd, min, max]``, ``lognorm``/``gamma [mean, variance, min, max]``,
