@@ -7,10 +7,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from ruamel.yaml import YAML
 
 from studio import fileio
 from studio.cli import main
@@ -258,3 +262,12 @@ def test_an_own_duration_for_an_unknown_step_is_a_finding_naming_the_person(tmp_
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
     assert "A010" in out and "member Ben" in out and "`flie`" in out and "did you mean `file`?" in out
+
+
+def test_the_documented_shift_calendar_loads() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "workflow-format.md").read_text(encoding="utf-8")
+    match = re.search(r"\*\*Hours that differ by day\*\*.*?```yaml\n(.*?)```", doc, flags=re.S)
+    assert match is not None
+    calendar = Calendar.model_validate(YAML(typ="safe").load(textwrap.dedent(match.group(1)))["calendar"])
+    assert calendar.week()[-1] == (5, 22 * 60, 30 * 60)  # Saturday 22:00 to Sunday 06:00
+    assert WorkCalendar(calendar).open_seconds(0, WEEK) == 8 * HOUR + 4 * 5 * HOUR + 8 * HOUR
