@@ -55,10 +55,11 @@ class WorkCalendar:
     overlap (a night shift running into the next day's morning shift) are worked as one.
     """
 
-    __slots__ = ("_ranges", "_weeks", "tz", "unknown_timezone")
+    __slots__ = ("_overnight", "_ranges", "_weeks", "tz", "unknown_timezone")
 
     def __init__(self, calendar: Calendar) -> None:
         self._ranges = calendar.week()
+        self._overnight = any(end > 24 * 60 for _day, _start, end in self._ranges)  # only then can ranges overlap
         self.unknown_timezone = False
         try:
             self.tz: Any = ZoneInfo(calendar.timezone)
@@ -84,6 +85,12 @@ class WorkCalendar:
     def _from(self, t: float) -> Any:
         """The working intervals that end after ``t``, in order, overlapping ones merged."""
         week = int(t // _WEEK) - 1
+        if not self._overnight:  # ranges within their day never overlap: the plain walk
+            while True:
+                for interval in self._week(week):
+                    if interval[1] > t:
+                        yield interval
+                week += 1
         held: tuple[float, float] | None = None
         while True:
             for opens, closes in self._week(week):
