@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from studio import fileio
 from studio.cli import main
+from studio.errors import LoadError
 from studio.model import Calendar, Workflow
 from studio.simulate import simulate
 from studio.simulate.clock import WorkCalendar, iso_to_seconds, seconds_to_iso
@@ -271,3 +274,52 @@ def test_the_documented_shift_calendar_loads() -> None:
     calendar = Calendar.model_validate(YAML(typ="safe").load(textwrap.dedent(match.group(1)))["calendar"])
     assert calendar.week()[-1] == (5, 22 * 60, 30 * 60)  # Saturday 22:00 to Sunday 06:00
     assert WorkCalendar(calendar).open_seconds(0, WEEK) == 8 * HOUR + 4 * 5 * HOUR + 8 * HOUR
+
+
+def test_a_bad_shift_in_a_file_is_a_message_naming_the_place(tmp_path: Path) -> None:
+    source = (Path(__file__).parent / "fixtures" / "valid" / "shifts.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(source.replace('hours: "09:00-12:00,13:00-17:00"', 'hours: "9:00-12:00"'), encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        fileio.load(bad)
+    (finding,) = caught.value.findings
+    assert finding.location == "actors[2].calendar.shifts[1].hours" and finding.line is not None
+    assert "`9:00-12:00` is not working hours" in finding.message and "09:00-17:00" in finding.hint
+    both_forms = source.replace("      shifts:\n", '      hours: "08:00-12:00"\n      shifts:\n', 1)
+    bad.write_text(both_forms, encoding="utf-8")
+    with pytest.raises(LoadError, match="leave out `days` and `hours`"):
+        fileio.load(bad)
+
+
+@st.composite
+def shift_calendars(draw: st.DrawFn) -> Calendar:
+    days = draw(st.permutations(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))
+    cuts = sorted(draw(st.lists(st.integers(1, 6), min_size=0, max_size=2, unique=True)))
+    groups = [list(days[a:b]) for a, b in itertools.pairwise([0, *cuts, draw(st.integers(max(cuts, default=1), 7))])]
+    shifts = []
+    for group in (g for g in groups if g):
+        marks = sorted(draw(st.lists(st.integers(0, 95), min_size=2, max_size=4, unique=True)))
+        ranges = [(marks[i] * 15, marks[i + 1] * 15) for i in range(0, len(marks) - 1, 2)]
+        text = [f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in ranges]
+        if draw(st.booleans()):  # a night shift after the day's last range
+            start = max(ranges[-1][1] + 15, 20 * 60)
+            if start < 24 * 60:
+                text.append(f"{start // 60:02d}:{start % 60:02d}-0{draw(st.integers(1, 8))}:00")
+        shifts.append({"days": group, "hours": ",".join(text)})
+    zone = draw(st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
+    return Calendar.model_validate({"shifts": shifts, "timezone": zone})
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(shift_calendars(), st.floats(0, 60 * WEEK), st.floats(0, 3 * WEEK))
+def test_work_added_is_the_open_time_it_spans(calendar: Calendar, t: float, seconds: float) -> None:
+    """For any shift calendar (breaks, night shifts, daylight saving): the work added from ``t`` spans
+    exactly that much open time, it starts at the next opening, and nothing is open before it."""
+    hours = WorkCalendar(calendar)
+    end = hours.add_work(t, seconds)
+    assert hours.open_seconds(t, end) == pytest.approx(seconds, rel=1e-9, abs=1e-6)
+    opens = hours.next_open(t)
+    assert opens >= t and hours.open_seconds(t, opens) == 0 and hours.add_work(t, 0) == opens
+    if calendar.timezone == "UTC":  # a week's open time: the minutes its ranges cover, overlaps once
+        minutes = {(day * 1440 + m) % (7 * 1440) for day, start, stop in calendar.week() for m in range(start, stop)}
+        assert hours.open_seconds(5 * WEEK, 6 * WEEK) == len(minutes) * 60
