@@ -167,9 +167,13 @@ class _Reader:
         if not by_day:
             return None, False
         merged = {day: _merge(ranges) for day, ranges in by_day.items()}
-        if len(merged) == 7 and all(r == [(0, 86400)] for r in merged.values()):
-            return None, True
         exact = all(t % 60 == 0 for ranges in merged.values() for r in ranges for t in r)
+        merged = {day: kept for day, ranges in merged.items()  # a range under a minute is none in minutes
+                  if (kept := [(b, e) for b, e in ranges if b // 60 != e // 60])}
+        if not merged:
+            return None, False
+        if len(merged) == 7 and all(r == [(0, 86400)] for r in merged.values()):
+            return None, exact
         days_of: dict[str, list[int]] = {}  # the same hours -> the days that keep them, in first-day order
         for day in sorted(merged):
             days_of.setdefault(",".join(f"{_clock(b)}-{_clock(e)}" for b, e in merged[day]), []).append(day)
