@@ -459,31 +459,61 @@ def _clock(seconds: float) -> tuple[int, int]:
     return moment.weekday(), moment.hour * 60 + moment.minute + (1 if moment.second or moment.microsecond else 0)
 
 
+_DAY_EVENTS = 30
+"""Events a weekday needs (starts and ends) before its own hours are told apart from the others'."""
+
+
 def _calendar(events: Sequence[LogEvent], covered: set[int]) -> tuple[Calendar | None, str]:
-    """Working days and hours of a resource from its events' times (UTC), or None when it works around the clock."""
+    """Working days and hours of a resource from its events' times (UTC), or None when it works around the
+    clock; hours per day (``shifts``) when every working day has enough events and some day's hours
+    differ from the others' by an hour or more."""
     per_day: Counter[int] = Counter()
     hours: set[int] = set()
-    opens = 24 * 60
-    closes = 0
+    opens: dict[int, int] = {}
+    closes: dict[int, int] = {}
+    ends: Counter[int] = Counter()
     for event in events:
         day, minute = _clock(event.start)
         per_day[day] += 1
         hours.add(minute // 60)
-        opens = min(opens, minute - (1 if (EPOCH + timedelta(seconds=event.start)).second else 0))
-        _end_day, end_minute = _clock(event.end)  # work pauses outside the hours: ends fall inside them
-        closes = max(closes, end_minute if end_minute > 0 or event.end == event.start else 24 * 60)
+        start = minute - (1 if (EPOCH + timedelta(seconds=event.start)).second else 0)
+        opens[day] = min(opens.get(day, 24 * 60), start)
+        end_day, end_minute = _clock(event.end)  # work pauses outside the hours: ends fall inside them
+        if end_minute == 0 and event.end != event.start:  # at midnight: the end of the day before
+            end_day, end_minute = (end_day - 1) % 7, 24 * 60
+        closes[end_day] = max(closes.get(end_day, 0), end_minute)
+        ends[end_day] += 1
     busiest = max(per_day.values())
     # a working day: one with work on it, or a weekday that never falls wholly while cases arrive (unknown)
     days = [d for d in range(7) if per_day[d] >= 0.1 * busiest or d not in covered]
-    opens = max(0, (opens // 15) * 15)
-    closes = min(24 * 60, -(-closes // 15) * 15)
+    window = _quarters(min(opens.values()), max(closes.values()))
     if len(days) == 7 and len(hours) >= 20:
         return None, "works around the clock"
-    if closes <= opens:
+    if window[1] <= window[0]:
         return None, "works around the clock (no working hours found)"
-    text = f"{opens // 60:02d}:{opens % 60:02d}-{closes // 60:02d}:{closes % 60:02d}"
+    text = _hours_text(window)
+    own = {d: _quarters(opens[d], closes[d]) for d in days if per_day[d] >= _DAY_EVENTS and ends[d] >= _DAY_EVENTS}
+    if (len(own) > 1 and len(own) == len([d for d in days if per_day[d]])
+            and all(o < c for o, c in own.values())
+            and any(max(abs(o - window[0]), abs(c - window[1])) >= 60 for o, c in own.values())):
+        by_hours: dict[str, list[str]] = {}
+        for d in days:
+            by_hours.setdefault(_hours_text(own.get(d, window)), []).append(_DAY_NAMES[d])
+        shifts = [{"days": names, "hours": hours_text} for hours_text, names in by_hours.items()]
+        calendar = Calendar.model_validate({"shifts": shifts, "timezone": "UTC"})
+        return calendar, calendar.describe()
     calendar = Calendar.model_validate({"days": [_DAY_NAMES[d] for d in days], "hours": text, "timezone": "UTC"})
     return calendar, f"{','.join(_DAY_NAMES[d] for d in days)} {text} UTC"
+
+
+def _quarters(opens: int, closes: int) -> tuple[int, int]:
+    """A day's first start and last end, rounded out to quarter hours."""
+    return max(0, (opens // 15) * 15), min(24 * 60, -(-closes // 15) * 15)
+
+
+def _hours_text(window: tuple[int, int]) -> str:
+    opens, closes = window
+    return f"{opens // 60:02d}:{opens % 60:02d}-{closes // 60:02d}:{closes % 60:02d}"
 
 
 # --------------------------------------------------------------------------- discovery

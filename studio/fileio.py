@@ -255,6 +255,12 @@ def _describe(error: Mapping[str, Any], loc: Loc, place: Callable[[Loc], str]) -
                 f"{where} `{error.get('input')}` is not a semantic version",
                 'write it as MAJOR.MINOR.PATCH in quotes, e.g. "1.2.0"',
             )
+        if loc and loc[-1] == "hours":
+            return (
+                f"{where} `{error.get('input')}` is not working hours",
+                "write `HH:MM-HH:MM` with two digits each, e.g. `09:00-17:00`; in `shifts` several ranges "
+                "may follow, comma-separated: `09:00-12:00,13:00-17:00`",
+            )
         return (
             f"{where} `{error.get('input')}` is not a valid identifier",
             "use letters, digits, `_` and `-`, starting with a letter or `_`",

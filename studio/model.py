@@ -500,31 +500,128 @@ class Behaviour(Strict):
 # --------------------------------------------------------------------------- actors
 
 
-class Calendar(Strict):
-    """Working time of a human pool; outside it, work waits."""
+_TIME = r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d"
+_DEFAULT_DAYS = ("mon", "tue", "wed", "thu", "fri")
+_DEFAULT_HOURS = "09:00-17:00"
+_DAY_ORDER = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-    days: list[Weekday] = Field(
-        default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI]
+
+def _clock_minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _unique_weekdays(days: list[Weekday]) -> list[Weekday]:
+    if not days:
+        raise ValueError("a calendar needs at least one working day")
+    if len(set(days)) != len(days):
+        raise ValueError("a calendar lists each working day once")
+    return days
+
+
+def _intervals(hours: str) -> list[tuple[int, int]]:
+    """``09:00-12:00,13:00-15:00`` -> minutes from the day's midnight; a range that ends before it
+    starts (``22:00-06:00``) runs past midnight into the next day (its end is over 24:00)."""
+    out: list[tuple[int, int]] = []
+    for part in hours.split(","):
+        start, end = (_clock_minutes(x) for x in part.split("-"))
+        if end == start:
+            raise ValueError(f"working hours `{part}` are empty; write a range such as `09:00-17:00`")
+        if end < start:
+            end += 24 * 60
+        if out and start < out[-1][1]:
+            raise ValueError(f"working hours `{hours}`: `{part}` starts before the range before it ends; "
+                             "list the ranges of a day in order, without overlaps")
+        out.append((start, end))
+    return out
+
+
+class Shift(Strict):
+    """Working hours on some days of the week (one entry of a calendar's ``shifts``)."""
+
+    days: list[Weekday] = Field(description="The days these hours apply to, e.g. `[tue, wed, thu, fri]`.")
+    hours: Annotated[str, Field(pattern=rf"^{_TIME}(\s*,\s*{_TIME})*$")] = Field(
+        description="One or more ranges, in order: `09:00-17:00`, or with a lunch break `09:00-12:00,13:00-15:00`; "
+        "a range that ends before it starts (`22:00-06:00`) runs past midnight into the next day.",
     )
-    hours: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")] = "09:00-17:00"
-    timezone: str = "UTC"
 
     @field_validator("days")
     @classmethod
     def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
-        if not days:
-            raise ValueError("a calendar needs at least one working day")
-        if len(set(days)) != len(days):
-            raise ValueError("a calendar lists each working day once")
-        return days
+        return _unique_weekdays(days)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_ordered(cls, hours: str) -> str:
+        hours = re.sub(r"\s+", "", hours)
+        _intervals(hours)
+        return hours
+
+
+class Calendar(Strict):
+    """Working time of a human pool; outside it, work waits.
+
+    Either the simple form (``days`` and one range of ``hours``, the same every day) or ``shifts``
+    (hours per day, several ranges a day, night shifts)."""
+
+    days: list[Weekday] = Field(
+        default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI],
+        description="Working days, each with the same `hours` (leave out when `shifts` is given).",
+    )
+    hours: Annotated[str, Field(pattern=rf"^{_TIME}$")] = Field(
+        default=_DEFAULT_HOURS, description="Working hours of each day in `days` (leave out when `shifts` is given).",
+    )
+    timezone: str = "UTC"
+    shifts: list[Shift] = Field(
+        default_factory=list,
+        exclude_if=lambda shifts: not shifts,  # a simple calendar dumps as it always did
+        description="Hours that differ by day: each entry gives days and their ranges (replaces `days` and `hours`).",
+    )
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
+        return _unique_weekdays(days)
 
     @field_validator("hours")
     @classmethod
     def _hours_ordered(cls, hours: str) -> str:
         start, end = hours.split("-")
         if start >= end:
-            raise ValueError(f"working hours `{hours}` end before they start")
+            raise ValueError(f"working hours `{hours}` end before they start (for a night shift use `shifts`)")
         return hours
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Calendar:
+        if not self.shifts:
+            return self
+        if tuple(str(d) for d in self.days) != _DEFAULT_DAYS or self.hours != _DEFAULT_HOURS:
+            raise ValueError("a calendar with `shifts` takes its days and hours from them; leave out `days` and "
+                             "`hours`, or drop `shifts`")
+        seen: set[str] = set()
+        for shift in self.shifts:
+            twice = sorted({str(d) for d in shift.days} & seen, key=_DAY_ORDER.index)
+            if twice:
+                raise ValueError(f"`{twice[0]}` is in more than one of the calendar's `shifts`; give each day "
+                                 "its hours once (several ranges go in one `hours`, comma-separated)")
+            seen.update(str(d) for d in shift.days)
+        return self
+
+    def week(self) -> list[tuple[int, int, int]]:
+        """The working ranges of a week: (day 0 = Monday, start, end) in minutes from that day's
+        midnight, sorted; an end past 24:00 runs into the next day."""
+        if not self.shifts:
+            start, end = (_clock_minutes(x) for x in self.hours.split("-"))
+            return sorted((_DAY_ORDER.index(str(d)), start, end) for d in self.days)
+        return sorted((_DAY_ORDER.index(str(d)), start, end)
+                      for shift in self.shifts for d in shift.days for start, end in _intervals(shift.hours))
+
+    def describe(self) -> str:
+        """One line for people: ``mon,tue 09:00-17:00 UTC`` or ``mon 09:00-17:00; tue 09:00-12:00,13:00-15:00 UTC``."""
+        if not self.shifts:
+            return f"{','.join(str(d) for d in self.days)} {self.hours} {self.timezone}"
+        parts = "; ".join(f"{','.join(str(d) for d in shift.days)} {shift.hours}" for shift in self.shifts)
+        return f"{parts} {self.timezone}"
 
 
 class ActorBase(Strict):
@@ -558,6 +655,12 @@ class PoolMember(Strict):
     calendar: Calendar | None = Field(default=None, description="Their working hours (default: the pool's).")
     speed: Annotated[float, Field(gt=0, le=100)] = Field(
         default=1.0, description="Pace against the pool's durations: 2 works twice as fast, 0.5 half as fast.",
+    )
+    durations: dict[Identifier, DurationModel] = Field(
+        default_factory=dict,
+        exclude_if=lambda durations: not durations,
+        description="This person's own duration of some steps (node id -> duration), used instead of the step's "
+        "when they do it; `speed` does not apply to these.",
     )
 
 

@@ -783,6 +783,24 @@ def _known_time_zones(ctx: Context) -> Iterator[Finding]:
             )
 
 
+@rule("A010", Severity.ERROR, "a pool member's own durations name steps that exist")
+def _member_durations_known(ctx: Context) -> Iterator[Finding]:
+    """``members[].durations`` keys are node ids; a typo would silently leave the step's duration."""
+    nodes = [n.id for n in ctx.workflow.nodes]
+    known = set(nodes)
+    for actor in ctx.workflow.actors:
+        for position, member in enumerate(getattr(actor, "members", ())):
+            for node in member.durations:
+                if node not in known:
+                    yield ctx.finding(
+                        "A010",
+                        ctx.actor_loc(actor.id, f"members[{position}].durations.{node}"),
+                        f"`{actor.id}` member {member.name} has a duration for step `{node}`, which is not in "
+                        "`nodes`",
+                        _near(node, nodes) or "write the id of a step the pool does, or remove the entry",
+                    )
+
+
 def _zone_exists(name: str) -> bool:
     try:
         ZoneInfo(name)

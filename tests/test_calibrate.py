@@ -11,7 +11,7 @@ import pytest
 from studio import fileio
 from studio.calibrate import CalibrationError, EventLog, calibrate, read_log
 from studio.cli import main
-from studio.model import Decision, Human, Join, Parallel, System, Task
+from studio.model import Decision, Human, Join, Parallel, System, Task, Workflow
 from studio.simulate import simulate
 from studio.simulate.eventlog import write_event_log
 from studio.validate import validate
@@ -199,3 +199,27 @@ def test_a_missing_file_and_a_named_column_that_is_not_there(tmp_path: Path,
     assert main(["calibrate", str(LOGS / "known.csv"), "-o", str(tmp_path / "w.yaml"), "--case", "ticket"]) == 2
     err = capsys.readouterr().err
     assert "row 1" in err and "no column `ticket` (given with --case)" in err and "`case_id`" in err
+
+
+def test_hours_that_differ_by_day_are_calibrated_as_shifts(tmp_path: Path) -> None:
+    """Two clerks, busy through every open hour (15 m jobs arriving faster than they can do them),
+    working Monday 09-17 and Tuesday to Friday 09-15: the log shows each day's first start and last
+    end, so the calibrated calendar has those hours per day."""
+    shifts = {"shifts": [{"days": ["mon"], "hours": "09:00-17:00"},
+                         {"days": ["tue", "wed", "thu", "fri"], "hours": "09:00-15:00"}], "timezone": "UTC"}
+    model = Workflow.model_validate({
+        "apiVersion": "studio/v1",
+        "metadata": {"name": "desk", "version": "1.0.0", "owner": "tests@example.com"},
+        "actors": [{"id": "clerks", "kind": "human", "capacity": 2, "calendar": shifts,
+                    "behaviour": {"duration": "15m"}}],
+        "nodes": [{"id": "start", "kind": "start"}, {"id": "file", "kind": "task", "actor": "clerks"},
+                  {"id": "done", "kind": "end", "outcome": "done"}],
+        "edges": [{"from": "start", "to": "file"}, {"from": "file", "to": "done"}],
+        "simulation": {"seed": 3, "arrivals": {"process": "poisson", "rate": "12/h"}},
+    })
+    log_path = tmp_path / "desk.csv"
+    write_event_log(simulate(model, cases=700), log_path)
+    calibrated = calibrate(read_log(log_path)).workflow
+    clerks = calibrated.actor("clerks")
+    assert isinstance(clerks, Human) and clerks.calendar is not None
+    assert clerks.calendar.describe() == "mon 09:00-17:00; tue,wed,thu,fri 09:00-15:00 UTC"

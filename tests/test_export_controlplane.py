@@ -520,3 +520,16 @@ def test_overlapping_route_conditions_respect_edge_order() -> None:
     for amount, urgent, taken in ((5000, True, 0), (50, False, 1), (5, True, 1), (5, False, 2)):
         case = {"amount": amount, "urgent": urgent}
         assert [i for i, t in enumerate(texts) if parse(t).evaluate_bool(case)] == [taken], case
+
+
+def test_a_calendar_with_shifts_is_carried_to_the_role(validator: jsonschema.Draft202012Validator) -> None:
+    document = _export(FIXTURES / "valid" / "shifts.yaml")
+    assert not list(validator.iter_errors(document))
+    clerks = next(r for r in document["spec"]["human_roles"] if r["id"] == "clerks")
+    assert clerks["pool_size"] == 3
+    assert clerks["calendar"] == {"timezone": "Europe/Berlin", "shifts": [
+        {"days": ["mon"], "hours": ["08:00-18:00"]},
+        {"days": ["tue", "wed", "thu"], "hours": ["09:00-12:00", "13:00-17:00"]},
+        {"days": ["fri"], "hours": ["22:00-06:00"]}]}
+    managers = next(r for r in document["spec"]["human_roles"] if r["id"] == "managers")
+    assert managers["calendar"] is None

@@ -336,3 +336,25 @@ def test_cli_refuses_error_findings_and_untranslatable_conditions(
     assert "not exported" in captured.err and not out.exists()
     assert main(["export", str(BASE), "--to", "serverless", "--strict", "-o", str(out)]) == 1
     assert "W103" in capsys.readouterr().out and not out.exists()
+
+
+def test_a_pools_shifts_are_in_the_task_metadata() -> None:
+    document = YAML(typ="safe").load(to_serverless(fileio.load(FIXTURES / "valid" / "shifts.yaml")))
+    found: list[Any] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            meta = value.get("metadata")
+            if isinstance(meta, dict) and meta.get("actor") == "clerks" and "calendar" in meta:
+                found.append(meta["calendar"])
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(document)
+    assert found and found[0] == {"timezone": "Europe/Berlin", "shifts": [
+        {"days": ["mon"], "hours": ["08:00-18:00"]},
+        {"days": ["tue", "wed", "thu"], "hours": ["09:00-12:00", "13:00-17:00"]},
+        {"days": ["fri"], "hours": ["22:00-06:00"]}]}

@@ -20,6 +20,7 @@ from studio.cli import main
 from studio.errors import Finding
 from studio.export.bpmn import read_bpmn
 from studio.model import Human, Task, Workflow
+from studio.simulate import simulate
 
 HERE = Path(__file__).parent / "fixtures" / "prosimos"
 MODEL = HERE / "small.bpmn"
@@ -50,7 +51,9 @@ def test_pools_come_from_the_resource_profiles_with_their_calendars() -> None:
                for pid, a in pools.items() if isinstance(a, Human)}
     assert summary == {
         "desk_clerks": (3, {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00", "timezone": "UTC"}),
-        "reviewers": (1, {"days": ["mon", "tue", "wed", "thu"], "hours": "08:00-12:00", "timezone": "UTC"}),
+        "reviewers": (1, {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00", "timezone": "UTC",
+                          "shifts": [{"days": ["mon", "tue", "wed"], "hours": "08:00-12:00"},
+                                     {"days": ["thu"], "hours": "13:00-18:00"}]}),  # hours that differ by day
         "night_shift": (1, {"days": ["sat", "sun"], "hours": "00:00-24:00", "timezone": "UTC"}),
     }
 
@@ -94,17 +97,15 @@ def test_costs_arrivals_probabilities_and_loop_limit() -> None:
 def test_what_is_not_carried_is_reported_with_its_json_path() -> None:
     result = read_bpmn(MODEL, simulation=PARAMS)
     assert _b016(result.findings) == {
-        "resource_calendars[1]": "warning",  # two ranges of hours: simplified
-        "task_resource_distribution[6].resources": "warning",  # different durations in one pool
+        "task_resource_distribution[6].resources": "info",  # different durations in one pool: members keep them
         "resource_profiles[0].resource_list": "warning",  # different costs per hour in one pool
         "arrival_time_calendar": "info",  # carried; Prosimos' extra arrival at each opening is not
         "resource_profiles": "info",  # the placeholder actor dropped
     }
     by_place = {f.location: f for f in result.findings if f.code == "B016"}
-    assert "17 h a week" in by_place["resource_calendars[1]"].message
-    assert "16 h a week" in by_place["resource_calendars[1]"].message
     weighted = by_place["task_resource_distribution[6].resources"].message
     assert "r_a's" in weighted and "446.667s" in weighted  # (2 x 420 s + 1 x 500 s) / 3
+    assert "each person of the pool keeps their own" in weighted
     assert all(f.file == str(PARAMS) and f.hint for f in result.findings if f.code == "B016" and f.severity.value
                == "warning")
 
@@ -170,7 +171,7 @@ def test_cli_imports_with_the_parameters(tmp_path: Path, capsys: pytest.CaptureF
     out = tmp_path / "small.yaml"
     assert main(["import", str(MODEL), "--simulation", str(PARAMS), "-o", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert "B016" in stdout and "resource_calendars[1]" in stdout
+    assert "B016" in stdout and "resource_profiles[0].resource_list" in stdout  # different costs: the mean
     workflow = fileio.load(out)
     assert workflow == read_bpmn(MODEL, simulation=PARAMS).workflow
     reviewers = workflow.actor("reviewers")
@@ -228,7 +229,7 @@ def test_resources_of_one_profile_on_different_calendars_become_members(tmp_path
     assert [(m.name, m.calendar.model_dump(mode="json") if m.calendar else None) for m in clerks.members] == [
         ("A 1", weekdays), ("A 2", weekdays), ("B", weekend)]
     assert _b016(result.findings)["resource_profiles[0].resource_list"] == "info"
-    studio.simulate.simulate(result.workflow, cases=20, seed=1)  # the imported pool simulates
+    simulate(result.workflow, cases=20, seed=1)  # the imported pool simulates
 
 
 def _batched(tmp_path: Path, entries: list[dict[str, Any]]) -> Any:
@@ -273,3 +274,54 @@ def test_batching_the_format_cannot_hold_is_reported_and_not_carried(tmp_path: P
     found = [f for f in result.findings if f.location == "batch_processing[0]"]
     assert len(found) == 1 and found[0].code == "B016" and found[0].severity.value == "warning"
     assert why in found[0].message and "`t1`" in found[0].message and found[0].hint
+
+
+def test_each_resource_keeps_its_own_duration_of_a_task_as_a_member() -> None:
+    """`file` (t7): r_a (two people) exponnorm, r_b (one) a fixed 500 s. The pool's people become
+    members; each keeps their resource's duration, and the step keeps r_a's (nearest the weighted mean)."""
+    workflow = read_bpmn(MODEL, simulation=PARAMS).workflow
+    clerks = workflow.actor("desk_clerks")
+    assert isinstance(clerks, Human) and clerks.capacity == 3 and clerks.calendar is not None
+    durations = {m.name: {k: v.model_dump(mode="json", by_alias=True, exclude_none=True)
+                          for k, v in m.durations.items()} for m in clerks.members}
+    exponnorm = {"dist": "exponnorm", "k": 2.0, "scale": "1m", "loc": "5m", "max": "5000s"}
+    assert durations == {"A 1": {"file": exponnorm}, "A 2": {"file": exponnorm}, "B": {"file": "500s"}}
+    assert all(m.calendar is None for m in clerks.members)  # one calendar: the pool's
+    assert _duration(workflow, "file") == exponnorm
+    assert [f.code for f in studio.validate(workflow) if f.is_error] == []
+    kernel = simulate(workflow, cases=30, seed=2, engine="kernel", verify=30)
+    langgraph = simulate(workflow, cases=30, seed=2, engine="langgraph")
+    assert json.dumps(kernel.payloads) == json.dumps(langgraph.payloads)
+    by_b = [s for s in kernel.iter_steps() if s["node"] == "file" and s["service"] == 500.0]
+    assert by_b  # B filed some cases, each in exactly 500 s
+
+
+def test_hours_that_differ_by_day_and_breaks_become_shifts() -> None:
+    data = _params()
+    data["resource_calendars"][0]["time_periods"] = [  # week: a lunch break Monday to Thursday, a short Friday
+        {"from": "MONDAY", "to": "THURSDAY", "beginTime": "09:00:00", "endTime": "12:00:00"},
+        {"from": "MONDAY", "to": "THURSDAY", "beginTime": "13:00:00", "endTime": "17:00:00"},
+        {"from": "FRIDAY", "to": "FRIDAY", "beginTime": "09:00:00", "endTime": "13:00:00"}]
+    data["arrival_time_calendar"] = [
+        {"from": "MONDAY", "to": "FRIDAY", "beginTime": "08:00:00", "endTime": "18:00:00"},
+        {"from": "SATURDAY", "to": "SATURDAY", "beginTime": "10:00:00", "endTime": "14:00:00"}]
+    result = read_bpmn(MODEL, simulation=data)
+    clerks = result.workflow.actor("desk_clerks")
+    assert isinstance(clerks, Human) and clerks.calendar is not None
+    assert clerks.calendar.model_dump(mode="json")["shifts"] == [
+        {"days": ["mon", "tue", "wed", "thu"], "hours": "09:00-12:00,13:00-17:00"},
+        {"days": ["fri"], "hours": "09:00-13:00"}]
+    arrivals = result.workflow.simulation.arrivals.calendar  # type: ignore[union-attr]
+    assert arrivals is not None and arrivals.describe() == "mon,tue,wed,thu,fri 08:00-18:00; sat 10:00-14:00 UTC"
+    findings = _b016(result.findings)
+    assert "resource_calendars[0]" not in findings and findings["arrival_time_calendar"] == "info"
+
+
+def test_a_calendar_off_whole_minutes_is_rounded_and_reported() -> None:
+    data = _params()
+    data["resource_calendars"][0]["time_periods"][0]["beginTime"] = "09:00:30"
+    result = read_bpmn(MODEL, simulation=data)
+    finding = next(f for f in result.findings if f.location == "resource_calendars[0]")
+    assert finding.severity.value == "warning" and "rounded to whole minutes" in finding.message
+    assert "39.9583 h a week" in finding.message  # 40 h less 30 s on each of 5 days
+    assert "(40 h a week)" in finding.message

@@ -86,7 +86,8 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
     that merge again (by condition or by probability), send-back loops with guards (a decision after the
     review, or the review routing on its own outcome); agents with output models, a system that may
-    queue in office hours, arrivals that may follow a calendar; subworkflows (``sub_approve.yaml``: an
+    queue in office hours, arrivals that may follow a calendar (simple or with shifts), clerks who may
+    differ (own hours, pace, own durations of some steps); subworkflows (``sub_approve.yaml``: an
     approval, two ends, a nested subworkflow) expanded in place; batched human tasks and approvals (by
     size, by timeout, or never filled)."""
     ids = iter(range(1000))
@@ -199,7 +200,12 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     end = new("end", outcome="done")
     link(tail, end)
 
-    calendar = {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00", "timezone": "Europe/Berlin"}
+    calendar: dict[str, Any] = {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00",
+                                "timezone": "Europe/Berlin"}
+    if draw(st.booleans()):  # hours that differ by day: a long Monday, lunch breaks, a night shift into Saturday
+        calendar = {"shifts": [{"days": ["mon"], "hours": "08:00-18:00"},
+                               {"days": ["tue", "wed", "thu"], "hours": "09:00-12:00,13:00-16:00"},
+                               {"days": ["fri"], "hours": "22:00-04:00"}], "timezone": "Europe/Berlin"}
     agent_behaviour = {"duration": {"dist": "lognormal", "mean": "40s", "sd": "20s"}, "tokens_in": 500,
                        "cost_per_1k_tokens": 0.01}
     human = {"duration": {"dist": "exponential", "mean": draw(st.sampled_from(["5m", "20m", "1h"]))}}
@@ -223,6 +229,10 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         actors[3].pop("capacity")
         actors[3]["members"] = [{"name": "Ana", "speed": 1.5, "calendar": calendar}, {"name": "Ben"},
                                 {"name": "Cy", "speed": 0.5}][: draw(st.integers(1, 3))]
+        filing = [n["id"] for n in nodes if n.get("actor") == "clerks"]
+        if filing and draw(st.booleans()):  # people with their own durations of a step
+            actors[3]["members"][0]["durations"] = {filing[0]: {"dist": "uniform", "low": "5m", "high": "30m"}}
+            actors[3]["members"][-1].setdefault("durations", {})[filing[-1]] = "12m"
     if draw(st.booleans()):  # the system queues: one or two at a time, maybe in office hours
         actors[2]["capacity"] = draw(st.integers(1, 2))
         if draw(st.booleans()):

@@ -382,3 +382,28 @@ def test_a_press_in_a_running_kernel_waits_for_the_field_edits_still_on_their_wa
     field.value = "140"
     save._handle_button_msg(None, {"event": "click"}, [])  # no event loop: at once
     assert seen == ["120", "130", "140"]
+
+
+def test_human_pool_hours_per_day_are_shifts(studio: Studio, work: Path) -> None:
+    studio.actor_pick.value = "ap_team"
+    studio.actor_calendar.days.value = ""
+    studio.actor_calendar.hours.value = "mon 09:00-17:00; tue-fri 09:00-12:00, 13:00-15:00"
+    studio.actor_calendar.timezone.value = "Europe/Berlin"
+    studio.actor_update.click()
+    pool = fileio.load(work).actor("ap_team")
+    assert isinstance(pool, Human) and pool.calendar is not None
+    assert pool.calendar.describe() == "mon 09:00-17:00; tue,wed,thu,fri 09:00-12:00,13:00-15:00 Europe/Berlin"
+    studio.actor_pick.value = ""
+    studio.actor_pick.value = "ap_team"  # the form shows the shifts back, and saving again keeps them
+    assert studio.actor_calendar.days.value == ""
+    assert studio.actor_calendar.hours.value == "mon 09:00-17:00; tue, wed, thu, fri 09:00-12:00,13:00-15:00"
+    studio.actor_update.click()
+    again = fileio.load(work).actor("ap_team")
+    assert isinstance(again, Human) and again.calendar == pool.calendar
+    studio.actor_calendar.days.value = "mon"
+    _refused(studio, work, studio.actor_update, "leave the working days empty")
+    studio.actor_calendar.days.value = ""
+    studio.actor_calendar.hours.value = "mon 9-5"
+    _refused(studio, work, studio.actor_update, "`mon 9-5`", "mon 09:00-17:00")
+    studio.actor_calendar.hours.value = "mon 09:00-12:00; mon 13:00-17:00"
+    _refused(studio, work, studio.actor_update, "`mon` is in more than one")

@@ -7,20 +7,23 @@ not carry as a ``B016`` finding whose location is the JSON path (``resource_prof
 * ``arrival_time_distribution`` -> ``simulation.arrivals``: ``expon`` -> ``poisson`` at 1 / mean
   (a shift ``min`` or a ``max`` that cuts the tail is reported); ``fix`` -> ``fixed``; others ->
   ``poisson`` with the same mean (reported);
-* ``arrival_time_calendar`` -> ``arrivals.calendar`` (days and one range of hours; simplified and
-  reported otherwise); the same rate per open hour, reported because Prosimos also moves the first
-  arrival after closing to the next opening;
+* ``arrival_time_calendar`` -> ``arrivals.calendar`` (days and one range of hours, or ``shifts``
+  when the hours differ by day or a day has breaks; times off whole minutes are cut to the minute,
+  reported); the same rate per open hour, reported because Prosimos also moves the first arrival
+  after closing to the next opening;
 * ``resource_profiles`` -> one ``human`` pool per profile (capacity = the sum of ``amount``); its
-  calendar from ``resource_calendars`` when every resource shares one the format can hold (days,
-  one ``hours`` range, UTC); else the majority's, or the range with most hours, reported; a round
-  the clock calendar is no calendar; ``cost_per_hour`` -> ``behaviour.cost_per_hour`` (the mean
-  weighted by headcount, reported when the resources differ);
+  calendar from ``resource_calendars`` (UTC; per-day hours and breaks as ``shifts``); resources of
+  one profile on different calendars become ``members`` with their own (or all work to the majority's
+  when one of them works round the clock, reported); a round the clock calendar is no calendar;
+  ``cost_per_hour`` -> ``behaviour.cost_per_hour`` (the mean weighted by headcount, reported when
+  the resources differ);
 * ``task_resource_distribution`` -> the task's ``actor`` (the pool holding most of its resources)
   and ``behaviour.duration`` (Prosimos 2 names and parameters: ``fix [value]``, ``expon [mean,
   min, max]``, ``norm [mean, sd, min, max]``, ``lognorm``/``gamma [mean, variance, min, max]``,
   ``uniform [min, max]``; ``exponnorm [K, loc, scale, min, max]`` and ``triang [c, loc, scale,
-  min, max]`` as scipy's; seconds); different durations for the resources of one pool: the one
-  nearest the amount-weighted mean, reported;
+  min, max]`` as scipy's; seconds); different durations for the resources of one pool: the pool's
+  people become ``members``, each with their resource's duration in ``durations``; the step keeps the
+  one nearest the amount-weighted mean (for exports and people the task does not list);
 * ``gateway_execution_limit`` (default 1000) -> ``policies.max_repeats`` (Prosimos never kills a
   case in a loop before that);
 * ``batch_processing`` -> the task's ``batch``, when it is what the format holds: type ``Parallel``
@@ -37,7 +40,6 @@ Bad structure (a section of the wrong type, a distribution without its parameter
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -160,26 +162,29 @@ class _Reader:
 
     def calendar(self, periods: list[tuple[int, int, int]]) -> tuple[dict[str, Any] | None, bool]:
         """A studio calendar (None: round the clock) for some periods, and whether it is exact: the
-        working days, and the range of hours that covers most working time when days differ."""
+        simple form when every working day has the same one range, else ``shifts`` (hours per day,
+        several ranges a day); not exact only when a time is not on a whole minute."""
         by_day: dict[int, list[tuple[int, int]]] = {}
         for day, begin, end in periods:
             by_day.setdefault(day, []).append((begin, end))
         if not by_day:
             return None, False
-        merged: dict[int, tuple[int, int]] = {}
-        exact = True
-        for day, ranges in by_day.items():
-            ranges.sort()
-            if any(b > a_end for (_, a_end), (b, _) in itertools.pairwise(ranges)):
-                exact = False  # a break in the day: the format holds one range
-            merged[day] = (ranges[0][0], max(e for _, e in ranges))
-        if len(merged) == 7 and all(r == (0, 86400) for r in merged.values()):
+        merged = {day: _merge(ranges) for day, ranges in by_day.items()}
+        exact = all(t % 60 == 0 for ranges in merged.values() for r in ranges for t in r)
+        merged = {day: kept for day, ranges in merged.items()  # a range under a minute is none in minutes
+                  if (kept := [(b, e) for b, e in ranges if b // 60 != e // 60])}
+        if not merged:
+            return None, False
+        if len(merged) == 7 and all(r == [(0, 86400)] for r in merged.values()):
             return None, exact
-        counts: Counter[tuple[int, int]] = Counter(merged.values())
-        exact = exact and len(counts) == 1
-        begin, end = max(counts, key=lambda r: (counts[r] * (r[1] - r[0]), -r[0]))
-        hours = f"{begin // 3600:02d}:{begin % 3600 // 60:02d}-{end // 3600:02d}:{end % 3600 // 60:02d}"
-        return {"days": [_STUDIO_DAYS[d] for d in sorted(merged)], "hours": hours, "timezone": "UTC"}, exact
+        days_of: dict[str, list[int]] = {}  # the same hours -> the days that keep them, in first-day order
+        for day in sorted(merged):
+            days_of.setdefault(",".join(f"{_clock(b)}-{_clock(e)}" for b, e in merged[day]), []).append(day)
+        if len(days_of) == 1 and len(merged[min(merged)]) == 1:
+            ((hours, days),) = days_of.items()
+            return {"days": [_STUDIO_DAYS[d] for d in days], "hours": hours, "timezone": "UTC"}, exact
+        shifts = [{"days": [_STUDIO_DAYS[d] for d in days], "hours": hours} for hours, days in days_of.items()]
+        return {"shifts": shifts, "timezone": "UTC"}, exact
 
     def calendars(self) -> dict[str, tuple[dict[str, Any] | None, bool, float]]:
         """Prosimos calendar id -> (studio calendar, exact?, working hours a week in Prosimos)."""
@@ -196,12 +201,39 @@ class _Reader:
         return out
 
 
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A day's ranges in order, those that touch or overlap joined."""
+    out: list[tuple[int, int]] = []
+    for begin, end in sorted(ranges):
+        if out and begin <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((begin, end))
+    return out
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
 def _week_hours(calendar: dict[str, Any] | None) -> float:
     if calendar is None:
         return 168.0
-    begin, end = calendar["hours"].split("-")
-    hours = (int(end[:2]) * 60 + int(end[3:]) - int(begin[:2]) * 60 - int(begin[3:])) / 60
-    return hours * len(calendar["days"])
+    shifts = calendar.get("shifts") or [calendar]
+    minutes = 0
+    for shift in shifts:
+        for part in shift["hours"].split(","):
+            begin, end = part.split("-")
+            minutes += (int(end[:2]) * 60 + int(end[3:]) - int(begin[:2]) * 60 - int(begin[3:])) * len(shift["days"])
+    return minutes / 60
+
+
+def _shown(calendar: dict[str, Any] | None) -> str:
+    """A calendar as people read it: ``mon,tue 09:00-17:00`` or its shifts joined with ``; ``."""
+    if calendar is None:
+        return "round the clock"
+    shifts = calendar.get("shifts") or [calendar]
+    return "; ".join(f"{','.join(shift['days'])} {shift['hours']}" for shift in shifts)
 
 
 class _Params(_Reader):
@@ -340,9 +372,8 @@ class _Params(_Reader):
         arrivals["calendar"] = studio
         hours = sum(end - begin for _, begin, end in periods) / 3600
         if not exact:
-            self.note(where, f"arrival calendar ({hours:g} h a week) simplified to {','.join(studio['days'])} "
-                      f"{studio['hours']} ({_week_hours(studio):g} h a week)",
-                      "the format holds working days and one range of hours")
+            self.note(where, f"arrival calendar ({hours:g} h a week) rounded to whole minutes: {_shown(studio)} "
+                      f"({_week_hours(studio):g} h a week)", "the format's calendars are in minutes")
         self.note(where, "arrivals inside the calendar at the same rate per open hour; Prosimos also moves the "
                   "first arrival that falls after closing to the next opening (one more case per opening), the "
                   "workflow does not", "raise the rate by one case per opening to match it", Severity.INFO)
@@ -387,6 +418,10 @@ class _Pools:
         self.pool_of: dict[str, int] = {}
         self.amount_of: dict[str, int] = {}
         self.actors: list[dict[str, Any]] = []
+        self.persons: list[list[tuple[str, str, int, str]]] = []
+        """Per pool, each resource: (id, name, amount, calendar id)."""
+        self.member_ids: dict[int, list[str]] = {}
+        """Pools made of members -> the resource id of each member, in order."""
 
     def read(self) -> None:
         reader = self.reader
@@ -402,7 +437,8 @@ class _Pools:
         reader = self.reader
         capacity = 0
         by_calendar: Counter[str] = Counter()
-        persons: list[tuple[str, int, str]] = []  # (name, amount, calendar id) per resource
+        persons: list[tuple[str, str, int, str]] = []  # (id, name, amount, calendar id) per resource
+        self.persons.append(persons)
         costs: list[tuple[float, int]] = []
         for r_index, item in enumerate(entry["resource_list"]):
             here = f"{where}.resource_list[{r_index}]"
@@ -422,7 +458,7 @@ class _Pools:
                 raise reader.bad(f"{here}.calendar", f"names calendar `{resource['calendar']}`, which "
                                  "`resource_calendars` does not define", "add the calendar or fix its id")
             by_calendar[str(resource["calendar"])] += amount
-            persons.append((str(resource.get("name") or rid), amount, str(resource["calendar"])))
+            persons.append((rid, str(resource.get("name") or rid), amount, str(resource["calendar"])))
             cost = resource.get("cost_per_hour", 0)
             costs.append((self.reader.number(cost, f"{here}.cost_per_hour"), amount))
         actor: dict[str, Any] = {"kind": "human", "name": str(entry.get("name") or entry["id"]),
@@ -444,27 +480,21 @@ class _Pools:
         chosen = max(order, key=lambda c: (by_calendar[c], -order.index(c)))
         studio, exact, hours = self.calendars[chosen]
         if len({json_key(self.calendars[c][0]) for c in order}) > 1:
-            self.members(actor, where, order, chosen, persons)
+            self.members(actor, index, where, order, chosen)
         if not exact:
-            shown = f"{','.join(studio['days'])} {studio['hours']}" if studio else "round the clock"
             reader.note(f"resource_calendars[{list(self.calendars).index(chosen)}]", f"calendar `{chosen}` "
-                        f"({hours:g} h a week) simplified to {shown} ({_week_hours(studio):g} h a week)",
-                        "the format holds working days and one range of hours")
+                        f"({hours:g} h a week) rounded to whole minutes: {_shown(studio)} "
+                        f"({_week_hours(studio):g} h a week)", "the format's calendars are in minutes")
         if studio is not None:
             actor["calendar"] = studio
         return actor
 
-    def members(self, actor: dict[str, Any], where: str, order: list[str], chosen: str,
-                persons: list[tuple[str, int, str]]) -> None:
+    def members(self, actor: dict[str, Any], index: int, where: str, order: list[str], chosen: str) -> None:
         """A profile whose resources keep different calendars: each person a member with their own (when
         every calendar is one the format holds), else the most common calendar for all, reported."""
         reader = self.reader
         if all(self.calendars[c][0] is not None for c in order):
-            actor.pop("capacity")
-            actor["members"] = [
-                {"name": name if amount == 1 else f"{name} {k + 1}", "calendar": self.calendars[calendar][0]}
-                for name, amount, calendar in persons for k in range(amount)
-            ]
+            self.split(actor, index, calendars=True)
             reader.note(f"{where}.resource_list", f"its resources work to different calendars "
                         f"({', '.join(order)}): each person is a member of the pool with their own",
                         "nothing to do; `members` keeps them apart", severity=Severity.INFO)
@@ -473,6 +503,31 @@ class _Pools:
                         f"({', '.join(order)}): the pool works to `{chosen}`, the most common",
                         "a resource working round the clock has no calendar the pool's members can hold; "
                         "split the profile to keep them apart")
+
+
+    def split(self, actor: dict[str, Any], index: int, *, calendars: bool) -> bool:
+        """Make the pool's people its members (each with their resource's calendar when ``calendars``);
+        False when the pool has nobody to split into."""
+        if "members" in actor:
+            return True
+        people = [(rid, name if amount == 1 else f"{name} {k + 1}", calendar)
+                  for rid, name, amount, calendar in self.persons[index] for k in range(amount)]
+        if not people:
+            return False
+        actor.pop("capacity")
+        actor["members"] = [{"name": name, **({"calendar": self.calendars[calendar][0]} if calendars else {})}
+                            for _, name, calendar in people]
+        self.member_ids[index] = [rid for rid, _, _ in people]
+        return True
+
+    def own_durations(self, index: int, node_id: str, durations: dict[str, dict[str, Any]]) -> bool:
+        """Each member of pool ``index`` whose resource has a duration of ``node_id`` keeps it."""
+        if not self.split(self.actors[index], index, calendars=False):
+            return False
+        for member, rid in zip(self.actors[index]["members"], self.member_ids[index], strict=True):
+            if rid in durations:
+                member.setdefault("durations", {})[node_id] = durations[rid]
+        return True
 
 
 def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], node_of: dict[str, str]
@@ -522,11 +577,17 @@ def _tasks(reader: _Params, pools: _Pools, nodes: dict[str, dict[str, Any]], nod
             target = sum(w * m for w, m in zip(weights, means, strict=True)) / sum(weights)
             best = min(range(len(own)), key=lambda i: abs(means[i] - target))
             chosen = own[best]
-            reader.note(f"{where}.resources", f"the people of `{name}` take different times for `{task_id}` ("
-                        + ", ".join(f"{o[0]} mean {format_duration(round(m, 3))}" for o, m in zip(own, means,
-                                                                                                   strict=True))
-                        + f"): the step uses {chosen[0]}'s, the nearest to the mean weighted by headcount "
-                        f"({format_duration(round(target, 3))})", "the format has one duration per step and pool")
+            times = ", ".join(f"{o[0]} mean {format_duration(round(m, 3))}" for o, m in zip(own, means, strict=True))
+            mean = format_duration(round(target, 3))
+            step = (f"the step's own duration (for exports, and for anyone of the pool the task does not list) is "
+                    f"{chosen[0]}'s, the nearest to the mean weighted by headcount ({mean})")
+            if pools.own_durations(pool, node_id, {o[0]: o[2] for o in own}):
+                reader.note(f"{where}.resources", f"the people of `{name}` take different times for `{task_id}` "
+                            f"({times}): each person of the pool keeps their own (`members` with `durations`); "
+                            + step, "nothing to do; the members' `durations` keep them apart", Severity.INFO)
+            else:
+                reader.note(f"{where}.resources", f"the people of `{name}` take different times for `{task_id}` "
+                            f"({times}): {step}", "give the profile's resources an `amount`")
         out[node_id] = (pool, chosen[2])
     return out
 

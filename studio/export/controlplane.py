@@ -39,7 +39,19 @@ from studio import fileio
 from studio import graph as g
 from studio.errors import Finding, LoadError, Severity, WorkflowInvalid, has_errors
 from studio.export import _oversight as ov
-from studio.model import Agent, Approval, Autonomy, Batch, Human, Subworkflow, System, Task, Tier, Workflow
+from studio.model import (
+    Agent,
+    Approval,
+    Autonomy,
+    Batch,
+    Calendar,
+    Human,
+    Subworkflow,
+    System,
+    Task,
+    Tier,
+    Workflow,
+)
 
 __all__ = [
     "API_VERSION",
@@ -242,13 +254,39 @@ class CalendarSpec(_Model):
     timezone: str
 
 
+class ShiftSpec(_Model):
+    days: list[str] = Field(description="Weekdays these ranges apply to (`mon` ... `sun`).")
+    hours: list[str] = Field(
+        description="Working ranges of each of these days, in order (`09:00-12:00`); one that ends before it "
+        "starts runs past midnight into the next day."
+    )
+
+
+class ShiftCalendarSpec(_Model):
+    """Working time that differs by day (the workflow's calendar `shifts`)."""
+
+    shifts: list[ShiftSpec]
+    timezone: str
+
+
+def _calendar_spec(calendar: Calendar | None) -> CalendarSpec | ShiftCalendarSpec | None:
+    if calendar is None:
+        return None
+    if calendar.shifts:
+        return ShiftCalendarSpec(
+            shifts=[ShiftSpec(days=[d.value for d in s.days], hours=s.hours.split(",")) for s in calendar.shifts],
+            timezone=calendar.timezone,
+        )
+    return CalendarSpec(days=[d.value for d in calendar.days], hours=calendar.hours, timezone=calendar.timezone)
+
+
 class HumanRoleSpec(_Model):
     id: str
     name: str | None = None
     owner: str | None = None
     role: str | None = None
     pool_size: int = Field(ge=1, description="How many people share the work.")
-    calendar: CalendarSpec | None = None
+    calendar: CalendarSpec | ShiftCalendarSpec | None = None
     nodes: Ids = Field(default_factory=list)
     identity_group: Placeholder = Field(
         description="Identity-provider group whose members do this role's work: `${HUMAN_<ID>_GROUP}`."
@@ -849,11 +887,7 @@ def build_spec(workflow: Workflow) -> Spec:
                 owner=a.owner,
                 role=a.role,
                 pool_size=a.capacity,
-                calendar=CalendarSpec(
-                    days=[d.value for d in a.calendar.days], hours=a.calendar.hours, timezone=a.calendar.timezone
-                )
-                if a.calendar is not None
-                else None,
+                calendar=_calendar_spec(a.calendar),
                 nodes=performed.get(a.id, []),
             )
             for a in workflow.actors

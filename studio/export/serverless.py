@@ -50,6 +50,7 @@ from studio.expr import ExpressionError
 from studio.model import (
     Agent,
     Approval,
+    Calendar,
     Decision,
     End,
     Human,
@@ -647,8 +648,7 @@ class _Builder:
                 "actor_kind": "human",
                 "role": actor.role,
                 "pool_size": actor.capacity,
-                "calendar": {"days": [d.value for d in calendar.days], "hours": calendar.hours,
-                             "timezone": calendar.timezone} if calendar is not None else None,
+                "calendar": _calendar(calendar) if calendar is not None else None,
                 "sla": iso_duration(node.sla) if node.sla is not None else None,
                 "escalate_to": escalate_to,
                 "reads": list(node.reads),
@@ -820,3 +820,11 @@ def to_serverless(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE, str
 def serverless_findings(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPACE) -> tuple[Finding, ...]:
     """What the export keeps only as metadata (or loses), for a workflow that exports."""
     return export_serverless(workflow, namespace=namespace, validated=True).findings
+
+
+def _calendar(calendar: Calendar) -> dict[str, Any]:
+    """A pool's working time for the task's metadata: the simple form, or its shifts."""
+    if calendar.shifts:
+        return {"shifts": [{"days": [d.value for d in shift.days], "hours": shift.hours.split(",")}
+                           for shift in calendar.shifts], "timezone": calendar.timezone}
+    return {"days": [d.value for d in calendar.days], "hours": calendar.hours, "timezone": calendar.timezone}

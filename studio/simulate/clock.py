@@ -50,15 +50,17 @@ def iso_to_seconds(text: str) -> float:
 
 
 class WorkCalendar:
-    """Working hours of a human pool as absolute intervals of virtual time (DST-aware)."""
+    """Working hours of a human pool as absolute intervals of virtual time (DST-aware).
 
-    __slots__ = ("_close", "_days", "_open", "_weeks", "tz", "unknown_timezone")
+    A week's ranges come from :meth:`Calendar.week` (the simple form or ``shifts``); ranges that
+    overlap (a night shift running into the next day's morning shift) are worked as one.
+    """
+
+    __slots__ = ("_overnight", "_ranges", "_weeks", "tz", "unknown_timezone")
 
     def __init__(self, calendar: Calendar) -> None:
-        self._days = sorted(_DAYS[str(day)] for day in calendar.days)
-        start, end = calendar.hours.split("-")
-        self._open = _minutes(start)
-        self._close = _minutes(end)
+        self._ranges = calendar.week()
+        self._overnight = any(end > 24 * 60 for _day, _start, end in self._ranges)  # only then can ranges overlap
         self.unknown_timezone = False
         try:
             self.tz: Any = ZoneInfo(calendar.timezone)
@@ -72,21 +74,33 @@ class WorkCalendar:
         if intervals is None:
             intervals = []
             monday = EPOCH.date() + timedelta(days=7 * week)
-            for day in self._days:
+            for day, start, end in self._ranges:
                 local = monday + timedelta(days=day)
-                opens = _local(local, self._open, self.tz)
-                closes = _local(local, self._close, self.tz)
+                opens = _local(local, start, self.tz)
+                closes = _local(local, end, self.tz)
                 intervals.append(((opens - EPOCH).total_seconds(), (closes - EPOCH).total_seconds()))
             intervals.sort()
             self._weeks[week] = intervals
         return intervals
 
     def _from(self, t: float) -> Any:
+        """The working intervals that end after ``t``, in order, overlapping ones merged."""
         week = int(t // _WEEK) - 1
+        if not self._overnight:  # ranges within their day never overlap: the plain walk
+            while True:
+                for interval in self._week(week):
+                    if interval[1] > t:
+                        yield interval
+                week += 1
+        held: tuple[float, float] | None = None
         while True:
-            for interval in self._week(week):
-                if interval[1] > t:
-                    yield interval
+            for opens, closes in self._week(week):
+                if held is not None and opens < held[1]:
+                    held = (held[0], max(held[1], closes))
+                    continue
+                if held is not None and held[1] > t:
+                    yield held
+                held = (opens, closes)
             week += 1
 
     def next_open(self, t: float) -> float:
@@ -116,15 +130,9 @@ class WorkCalendar:
         return total
 
 
-def _minutes(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 def _local(day: date, minutes: int, tz: Any) -> datetime:
-    if minutes >= 24 * 60:
+    if minutes >= 24 * 60:  # a range that ends at 24:00 or runs past midnight ends on the next day
         day, minutes = day + timedelta(days=1), minutes - 24 * 60
-        # a day that ends at 24:00 ends at the next day's midnight
     return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=tz)
 
 

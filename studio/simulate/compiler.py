@@ -166,6 +166,8 @@ class Plan:
     """Agent id -> ``module:factory`` of its LangChain chat model."""
     subworkflows: tuple[Expansion, ...] = ()
     """The expanded subworkflow nodes (``studio.simulate.expand``), outermost last."""
+    own_durations: dict[str, tuple[dict[str, Sampler], ...]] = field(default_factory=dict)
+    """Pools whose people have their own durations -> per person, node id -> that person's sampler."""
 
     @cached_property
     def node_order(self) -> dict[str, int]:
@@ -360,6 +362,10 @@ def build_plan(workflow: Workflow, expanded: Expanded | None = None) -> Plan:
         overrides=overrides,
         llm={a.id: a.llm for a in graph.actors.values() if isinstance(a, Agent) and a.llm},
         subworkflows=expanded.subworkflows if expanded is not None else (),
+        own_durations={actor.id: tuple({node: sampler(dist, 0.0) for node, dist in sorted(m.durations.items())}
+                                       for m in actor.members)
+                       for actor in graph.actors.values()
+                       if isinstance(actor, Human) and any(m.durations for m in actor.members)},
     )
 
 

@@ -290,8 +290,7 @@ class Results:
             resources[pool] = {
                 "kind": "pool",
                 "capacity": capacity,
-                "calendar": f"{','.join(str(d) for d in calendar.days)} {calendar.hours} {calendar.timezone}"
-                if calendar is not None else None,
+                "calendar": calendar.describe() if calendar is not None else None,
                 "requests": len(waits),
                 "wait_mean": sig(mean(waits)),
                 "wait_p95": sig(quantile(waits, 0.95, is_sorted=True)),

@@ -703,6 +703,23 @@ class CaseRun:
             self.grants.append((pool.id, t, begin, queued, pool.chosen if isinstance(pool, MemberPool) else 0))
         return begin
 
+    def _service(self, plan: NodePlan, actor: str, pool: Pool, batch: Rng | None = None) -> float:
+        """The working seconds of the step for the person ``pool`` chose (one draw, after the choice):
+        their own duration of the step when they have one, else the step's at their pace. For a batch,
+        drawn from ``batch`` (the batch's stream), without this case's overrides."""
+        rng = self.rng if batch is None else batch
+        if isinstance(pool, MemberPool):
+            own = self.plan.own_durations.get(pool.id)
+            if own is not None:
+                draw = own[pool.chosen].get(plan.field_id)
+                if draw is not None:
+                    return draw(rng)
+        behaviour = self.behaviour(plan, actor) if batch is None else self.env.behaviour(plan, actor)
+        service = behaviour.duration(rng)
+        if isinstance(pool, MemberPool):  # this person's pace
+            service /= pool.pace()
+        return service
+
     async def _serve(self, plan: NodePlan, t: float, batch: Rng | None = None) -> _Timing:
         """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work. For a batch,
         the duration is drawn from ``batch`` (the batch's stream), without this case's overrides."""
@@ -721,12 +738,7 @@ class CaseRun:
             pool = env.pools[escalated]
             actor = escalated
             begin = await self._acquire(pool, asked)
-        if batch is None:
-            service = self.behaviour(plan, actor).duration(self.rng)
-        else:
-            service = env.behaviour(plan, actor).duration(batch)
-        if isinstance(pool, MemberPool):  # this person's pace
-            service /= pool.pace()
+        service = self._service(plan, actor, pool, batch)
         end = pool.reserve(begin, service)
         wait, queue, reason = _waited(pool, t, asked, begin)
         if escalated is not None:

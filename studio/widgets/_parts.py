@@ -211,12 +211,15 @@ _WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class _Calendar:
     """Working time (a human pool's, a system's or the arrivals'): days, hours and time zone; all
-    three empty means no calendar. Days are names or ranges: ``mon-fri``, ``mon, wed, sat``."""
+    three empty means no calendar. Days are names or ranges: ``mon-fri``, ``mon, wed, sat``. Hours
+    that differ by day (the calendar's ``shifts``) go in the hours field with the days left empty:
+    ``mon 09:00-17:00; tue-fri 09:00-12:00,13:00-15:00``."""
 
     def __init__(self, what: str = "works", place: str = "calendar") -> None:
         self.place = place
         self.days = _text("Working days", f"when it {what}, e.g. mon-fri (all empty: no calendar)")
-        self.hours = _text("Hours", "e.g. 09:00-17:00 (empty: 09:00-17:00)")
+        self.hours = _text("Hours", "e.g. 09:00-17:00 (empty: 09:00-17:00); per day: mon 09:00-17:00; "
+                                    "tue-fri 09:00-12:00,13:00-15:00")
         self.timezone = _text("Time zone", "e.g. Europe/Berlin (empty: UTC)")
         self.box = w.VBox([self.days, self.hours, self.timezone])
 
@@ -227,7 +230,12 @@ class _Calendar:
         calendar: dict[str, Any] = {}
         if days:
             calendar["days"] = _days(days)
-        if hours:
+        if hours and re.search(r"[a-z]", hours, flags=re.I):  # hours per day: the calendar's shifts
+            if days:
+                raise EditRefused(f"{self.place}: with hours per day (`{hours}`) leave the working days empty; "
+                                  "the days are the ones the hours name")
+            calendar["shifts"] = self._shifts(hours)
+        elif hours:
             hours = hours.replace(" ", "")
             if not _HOURS.fullmatch(hours):
                 raise EditRefused(f"{self.place} `hours`: `{hours}` is not a time range; write it like `09:00-17:00`")
@@ -243,9 +251,25 @@ class _Calendar:
             calendar["timezone"] = zone
         return calendar
 
+    def _shifts(self, text: str) -> list[dict[str, Any]]:
+        """``mon 09:00-17:00; tue-fri 09:00-12:00,13:00-15:00`` as the calendar's ``shifts``."""
+        shifts: list[dict[str, Any]] = []
+        for part in (p.strip() for p in text.split(";")):
+            if not part:
+                continue
+            match = re.fullmatch(r"([^\d]+?)\s*(\d.*)", part)
+            ranges = match.group(2).replace(" ", "") if match else ""
+            if match is None or not all(_HOURS.fullmatch(r) for r in ranges.split(",")):
+                raise EditRefused(f"{self.place} `hours`: `{part}` is not days and time ranges; write hours per day "
+                                  "like `mon 09:00-17:00; tue-fri 09:00-12:00,13:00-15:00`")
+            shifts.append({"days": _days(match.group(1).strip().rstrip(":")), "hours": ranges})
+        return shifts
+
     def set(self, calendar: Any) -> None:
-        self.days.value = ", ".join(str(d.value) for d in calendar.days) if calendar is not None else ""
-        self.hours.value = calendar.hours if calendar is not None else ""
+        shifts = calendar.shifts if calendar is not None else []
+        self.days.value = ", ".join(str(d.value) for d in calendar.days) if calendar is not None and not shifts else ""
+        self.hours.value = "; ".join(f"{', '.join(str(d.value) for d in shift.days)} {shift.hours}"
+                                     for shift in shifts) if shifts else calendar.hours if calendar is not None else ""
         self.timezone.value = calendar.timezone if calendar is not None else ""
 
 
