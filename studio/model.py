@@ -11,7 +11,7 @@ Shape of a workflow file (YAML or JSON)::
     actors:        [agent | human | system]      discriminated by `kind`
     tools:         [{id, tier, rate_limit, timeout, ...}]
     data_sources:  [{id, system, freshness}]
-    nodes:         [start | end | task | approval | decision | parallel | join | subworkflow]
+    nodes:         [start | end | task | approval | decision | parallel | join | subworkflow | wait]
     edges:         [{from, to, when, default, label}]
     policies:      {max_turns, max_repeats, approval_sla, escalate_to, autonomy, audit}
     simulation:    {seed, cases, arrivals, sample_data, gold_data, tools, overrides}
@@ -769,11 +769,37 @@ class Subworkflow(NodeBase):
     behaviour: Behaviour = Field(default_factory=Behaviour)
 
 
+class Wait(NodeBase):
+    """A timer: the case waits, holding no person, system or tool, for a ``delay`` (drawn per visit)
+    or ``until`` a calendar next opens (e.g. the next working day at 09:00). Exactly one of the two;
+    a wait with neither is reported by the validator (S015)."""
+
+    kind: Literal["wait"]
+    delay: DurationModel | None = Field(
+        default=None,
+        description="How long the case waits: a duration (`2h`) or a distribution, drawn per visit.",
+    )
+    until: Calendar | None = Field(
+        default=None,
+        description="Wait until these hours next open (no wait when they are open), e.g. weekdays "
+        "`09:00-17:00`: a case arriving on Friday at 18:00 goes on on Monday at 09:00.",
+    )
+
+    @model_validator(mode="after")
+    def _one_timer(self) -> Wait:
+        if self.delay is not None and self.until is not None:
+            raise ValueError("a wait has either `delay` (how long) or `until` (a calendar), not both; "
+                             "remove one of them")
+        return self
+
+
 Node = Annotated[
-    Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow],
+    Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow, Wait],
     Field(discriminator="kind"),
 ]
-NODE_KINDS: tuple[str, ...] = ("start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow")
+NODE_KINDS: tuple[str, ...] = (
+    "start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow", "wait",
+)
 
 
 class Edge(Strict):
@@ -795,6 +821,10 @@ class Edge(Strict):
     @property
     def key(self) -> tuple[str, str]:
         return (self.source, self.target)
+
+
+AnyNode = Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow | Wait
+"""Any node (the members of :data:`Node`), for annotations."""
 
 
 # --------------------------------------------------------------------------- policies
@@ -1005,7 +1035,7 @@ class WorkflowIndex:
     __slots__ = ("actors", "data_sources", "node_order", "nodes", "tools")
 
     def __init__(self, workflow: Workflow) -> None:
-        self.nodes: dict[str, Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow] = {}
+        self.nodes: dict[str, AnyNode] = {}
         self.node_order: dict[str, int] = {}
         for position, node in enumerate(workflow.nodes):
             if node.id not in self.nodes:
@@ -1063,7 +1093,7 @@ class Workflow(Strict):
 
     # ---- lookups (first occurrence wins when ids repeat; the validator reports the repeats)
 
-    def node(self, node_id: str) -> Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow:
+    def node(self, node_id: str) -> AnyNode:
         return self.index.nodes[node_id]
 
     def actor(self, actor_id: str) -> Agent | Human | System:
