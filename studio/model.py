@@ -793,6 +793,33 @@ class Wait(NodeBase):
         return self
 
 
+_WEEK_MINUTES = 7 * 24 * 60
+_DAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def calendar_mean_wait(calendar: Calendar) -> float:
+    """Mean seconds until ``calendar`` next opens for a moment drawn evenly over its week (no wait
+    while it is open): each closed stretch of ``g`` seconds adds ``g * g / 2``, over the week's length.
+    The expected time of an ``until`` wait in the analysis (the simulator waits the real time)."""
+    spans: list[tuple[int, int]] = []
+    begin, end = (int(part[:2]) * 60 + int(part[3:]) for part in calendar.hours.split("-"))
+    for day in sorted(_DAY_INDEX[str(d)] for d in calendar.days):
+        spans.append((day * 1440 + begin, day * 1440 + end))
+    closed: list[int] = []
+    for (_, closes), (opens, _) in zip(spans, [*spans[1:], (spans[0][0] + _WEEK_MINUTES, 0)], strict=True):
+        closed.append(max(opens - closes, 0))
+    return math.fsum((gap * 60.0) ** 2 / 2.0 for gap in closed) / (_WEEK_MINUTES * 60.0)
+
+
+def wait_mean(node: Wait) -> float:
+    """Expected seconds of a wait: the mean of its ``delay``, or :func:`calendar_mean_wait` of ``until``."""
+    if node.delay is not None:
+        return distribution_mean(node.delay)
+    if node.until is not None:
+        return calendar_mean_wait(node.until)
+    return 0.0
+
+
 Node = Annotated[
     Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow, Wait],
     Field(discriminator="kind"),

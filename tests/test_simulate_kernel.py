@@ -83,8 +83,9 @@ ROWS = [{"case_id": f"c{i}", "amount": amount, "tier": tier}
 def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR0915 - one generator reads better whole
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
-    that merge again (by condition or by probability), send-back loops with guards; agents with
-    output models, a system that may queue in office hours, arrivals that may follow a calendar."""
+    that merge again (by condition or by probability), send-back loops with guards, waits (a delay,
+    drawn or fixed, or until office hours); agents with output models, a system that may queue in
+    office hours, arrivals that may follow a calendar."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -122,9 +123,16 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         edges.append({"from": source, "to": target, **fields})
 
     tail = "start"
-    for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop"]),
+    for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop", "wait"]),
                                min_size=1, max_size=6)):
-        if block in ("task", "human"):
+        if block == "wait":  # a timer: a fixed or drawn delay, or until office hours
+            node = new("wait", **draw(st.sampled_from([
+                {"delay": "2h"}, {"delay": {"dist": "exponential", "mean": "30m"}},
+                {"until": {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00",
+                           "timezone": "Europe/Berlin"}}])))
+            link(tail, node)
+            tail = node
+        elif block in ("task", "human"):
             node = task() if block == "task" else new("task", actor="clerks")
             link(tail, node)
             tail = node

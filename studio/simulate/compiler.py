@@ -40,11 +40,13 @@ from studio.model import (
     Subworkflow,
     System,
     Task,
+    Wait,
     Workflow,
     escalation,
     step_sla,
 )
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
+from studio.simulate.clock import WorkCalendar
 
 __all__ = [
     "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile_workflow",
@@ -120,6 +122,10 @@ class NodePlan:
     relay_to: str | None = None
     output_models: tuple[tuple[str, tuple[OutputPlan, ...]], ...] = ()
     """Outputs with a model: (field, rules in order); the first rule whose condition holds sets it."""
+    wait_delay: Sampler | None = None
+    """Waits with a ``delay``: draws the delay (one draw per visit from the case's stream)."""
+    wait_until: WorkCalendar | None = None
+    """Waits with ``until``: the calendar whose next opening ends the wait."""
 
 
 @dataclass(eq=False)
@@ -241,6 +247,9 @@ def _actor_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
         plan.reviews = tuple(node.reviews)
     if node.kind == "end":
         plan.outcome = getattr(node, "outcome", None) or node.id
+    if isinstance(node, Wait):
+        plan.wait_delay = sampler(node.delay, 0.0) if node.delay is not None else None
+        plan.wait_until = WorkCalendar(node.until) if node.until is not None else None
 
 
 def _routing_part(graph: _Graph, node: Any, plan: NodePlan) -> None:

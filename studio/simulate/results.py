@@ -150,7 +150,7 @@ class _Tally:
         self.node_wait[node] += wait
         split = self.wait_split[node]
         reason = step[REASON]
-        if reason in ("escalation", "rate_limit"):
+        if reason in ("escalation", "rate_limit", "timer"):
             split[reason] += wait
         else:
             split["queue"] += step[QUEUE]
@@ -566,7 +566,7 @@ class Results:
         return figure
 
     def plot_waits(self) -> Any:
-        """Mean wait per node, split by why (queue, calendar, rate limit, escalation)."""
+        """Mean wait per node, split by why (queue, calendar, rate limit, escalation, a wait step's timer)."""
         from matplotlib.figure import Figure  # noqa: PLC0415
 
         sums: dict[str, Counter[str]] = defaultdict(Counter)  # from the tallies: no second pass over the cases
@@ -577,8 +577,9 @@ class Results:
         label = display_names(self.compiled.workflow)
         ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         nodes = _unique([label.get(n, n) for n in ids], ids)
-        reasons = ["queue", "calendar", "rate_limit", "escalation"]  # escalation: waited out the SLA
-        colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD"}
+        reasons = ["queue", "calendar", "rate_limit", "escalation", "timer"]  # escalation: waited out the SLA
+        colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD",
+                   "timer": "#8C8C8C"}
         figure = Figure(figsize=(7, max(2.5, 0.4 * len(nodes) + 1)))
         axes = figure.subplots()
         left = [0.0] * len(nodes)

@@ -48,7 +48,8 @@ class Step(NamedTuple):
     ``wait`` is the time from the request to the start; ``queue`` is the part of it during which the
     pool was working but every person was busy (the rest is outside working hours, or for an
     escalation the time until the SLA ran out); for agents ``wait`` is the rate-limit wait for tools.
-    ``source`` is the node the case came from (``from`` in saved results and ``traces.jsonl``).
+    For a ``wait`` step ``wait`` is the time the timer ran (reason ``timer``), and ``start`` and ``end``
+    are the moment it fired. ``source`` is the node the case came from (``from`` in saved results and ``traces.jsonl``).
     """
 
     node: str
@@ -426,6 +427,8 @@ class CaseRun:
                 record = await self._work(plan, state=state, start=start, source=source, step=step, fields=fields)
         elif kind == "approval":
             record = await self._approval(plan, state=state, start=start, source=source, step=step, fields=fields)
+        elif kind == "wait":
+            record = self._wait(plan, start=start, source=source, step=step)
         elif kind == "decision":
             route = self._decide(plan, state, start)
             record = self._record(plan, None, start, start, decision=route, source=source, step=step)
@@ -527,6 +530,18 @@ class CaseRun:
             await cc.until(t)
 
     # ------------------------------------------------------------------ node kinds
+
+    def _wait(self, plan: NodePlan, *, start: float, source: str | None, step: int) -> tuple[Any, ...]:
+        """A timer: idle for the delay (one draw per visit) or until the calendar opens; no resource,
+        no work, no cost. Recorded at the moment it fires, with the time waited as ``wait`` (``timer``)."""
+        fire = start
+        if plan.wait_delay is not None:
+            fire = start + plan.wait_delay(self.rng)
+        elif plan.wait_until is not None:
+            fire = plan.wait_until.next_open(start)
+        waited = fire - start
+        return self._record(plan, None, fire, fire, decision=None, source=source, step=step, wait=waited,
+                            reason="timer" if waited > 0 else None)
 
     def _decide(self, plan: NodePlan, state: Mapping[str, Any], at: float) -> str:
         if plan.probabilities:  # one fresh draw per visit; branches in file order, the default takes the rest
