@@ -769,6 +769,9 @@ class Subworkflow(NodeBase):
     behaviour: Behaviour = Field(default_factory=Behaviour)
 
 
+_DAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
 class Wait(NodeBase):
     """A timer: the case waits, holding no person, system or tool, for a ``delay`` (drawn per visit)
     or ``until`` a calendar next opens (e.g. the next working day at 09:00). Exactly one of the two;
@@ -785,6 +788,21 @@ class Wait(NodeBase):
         "`09:00-17:00`: a case arriving on Friday at 18:00 goes on on Monday at 09:00.",
     )
 
+    @property
+    def timer_text(self) -> str:
+        """The timer in words: ``2h``, ``exponential, mean 30m``, ``until mon-fri 09:00-17:00 UTC``."""
+        if self.delay is not None:
+            if isinstance(self.delay, Fixed) and not self.delay.bounded:
+                return format_duration(self.delay.value)
+            return f"{self.delay.dist}, mean {format_duration(round(distribution_mean(self.delay), 3))}"
+        if self.until is not None:
+            days = sorted(_DAY_INDEX[str(day)] for day in self.until.days)
+            names = list(_DAY_INDEX)
+            run = len(days) > 2 and days == list(range(days[0], days[-1] + 1))
+            span = f"{names[days[0]]}-{names[days[-1]]}" if run else ",".join(names[d] for d in days)
+            return f"until {span} {self.until.hours} {self.until.timezone}"
+        return "no timer"
+
     @model_validator(mode="after")
     def _one_timer(self) -> Wait:
         if self.delay is not None and self.until is not None:
@@ -794,7 +812,6 @@ class Wait(NodeBase):
 
 
 _WEEK_MINUTES = 7 * 24 * 60
-_DAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 def calendar_mean_wait(calendar: Calendar) -> float:
