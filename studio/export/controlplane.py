@@ -39,7 +39,20 @@ from studio import fileio
 from studio import graph as g
 from studio.errors import Finding, LoadError, Severity, WorkflowInvalid, has_errors
 from studio.export import _oversight as ov
-from studio.model import Agent, Approval, Autonomy, Human, Subworkflow, System, Task, Tier, Workflow
+from studio.model import (
+    Agent,
+    Approval,
+    Autonomy,
+    Fixed,
+    Human,
+    Subworkflow,
+    System,
+    Task,
+    Tier,
+    Wait,
+    Workflow,
+    distribution_mean,
+)
 
 __all__ = [
     "API_VERSION",
@@ -64,7 +77,7 @@ KIND = "AgentWorkflow"
 SCHEMA_ID = "https://workflow-design-studio.dev/schemas/controlplane.schema.json"
 AUDIT_FORMAT = "jsonl"
 
-NodeKind = Literal["start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow"]
+NodeKind = Literal["start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow", "wait"]
 ActorKind = Literal["agent", "human", "system"]
 TierName = Literal["read_only", "restricted_write", "critical"]
 AutonomyName = Literal["fully_autonomous", "human_in_the_loop", "human_on_the_loop"]
@@ -110,6 +123,24 @@ class DefinitionMetadata(_Model):
 # --------------------------------------------------------------------------- spec: the graph
 
 
+class CalendarSpec(_Model):
+    days: list[str]
+    hours: str
+    timezone: str
+
+
+class TimerSpec(_Model):
+    """When a `wait` node lets the case go on; nobody and nothing is held while it waits."""
+
+    delay_seconds: Seconds | None = Field(
+        description="Wait this long: the fixed delay, or the mean of a drawn one (see `distribution`).")
+    distribution: str | None = Field(
+        description="The delay's distribution in simulation (`exponential`, `uniform`, ...); null when fixed. "
+        "The control plane waits `delay_seconds`, the mean.")
+    until: CalendarSpec | None = Field(
+        description="Wait until these hours next open (no wait while they are open).")
+
+
 class NodeSpec(_Model):
     id: str
     kind: NodeKind
@@ -125,6 +156,8 @@ class NodeSpec(_Model):
     validates: bool = Field(default=False, description="The node is a control point that checks earlier work.")
     subworkflow: str | None = Field(default=None, description="Referenced workflow (subworkflow nodes).")
     outcome: str | None = Field(default=None, description="Outcome recorded when a case ends here (end nodes).")
+    timer: TimerSpec | None = Field(default=None, exclude_if=lambda timer: timer is None,
+                                    description="Wait nodes: how long, or until when (written on them only).")
 
 
 class RouteSpec(_Model):
@@ -223,12 +256,6 @@ class ToolSpec(_Model):
     allowed_for: Ids = Field(default_factory=list, description="Agents and systems allowed to call the tool.")
     used_by_nodes: Ids = Field(default_factory=list)
     endpoint: Placeholder = Field(description="Where the gateway reaches the tool: `${TOOL_<ID>_URL}`.")
-
-
-class CalendarSpec(_Model):
-    days: list[str]
-    hours: str
-    timezone: str
 
 
 class HumanRoleSpec(_Model):
@@ -528,6 +555,17 @@ def _node_spec(workflow: Workflow, node: Any, tiers: Mapping[str, Tier]) -> Node
         validates=bool(getattr(node, "validates", False)),
         subworkflow=node.ref if isinstance(node, Subworkflow) else None,
         outcome=getattr(node, "outcome", None),
+        timer=_timer_spec(node) if isinstance(node, Wait) else None,
+    )
+
+
+def _timer_spec(node: Wait) -> TimerSpec:
+    delay, until = node.delay, node.until
+    return TimerSpec(
+        delay_seconds=distribution_mean(delay) if delay is not None else None,
+        distribution=None if delay is None or (isinstance(delay, Fixed) and not delay.bounded) else delay.dist,
+        until=CalendarSpec(days=[d.value for d in until.days], hours=until.hours, timezone=until.timezone)
+        if until is not None else None,
     )
 
 
