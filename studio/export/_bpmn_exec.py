@@ -25,7 +25,7 @@ helper (id)         why
 Every helper carries ``<studio:helper of="X" role="..."/>`` so ``studio import`` folds it back.
 Conditions on decision edges (and thresholds) become Python (:mod:`studio.export._bpmn_python`);
 what cannot be kept becomes a :class:`~studio.errors.Finding`: ``B101`` (error: the export is
-refused), ``B102``-``B104`` (warning/info: written, with the loss reported).
+refused), ``B102``-``B106`` (warning/info: written, with the loss reported).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
 from studio.export._conditions import probability_only_branches
 from studio.expr import ExpressionError
-from studio.model import Approval, Edge, Workflow, iso_duration
+from studio.model import Approval, Edge, Fixed, Wait, Workflow, iso_duration, wait_mean
 from studio.model import escalation as escalates
 
 __all__ = ["ExecPlan", "Flow", "Helper", "Timer", "plan"]
@@ -97,6 +97,11 @@ class ExecPlan:
     @property
     def losses(self) -> list[Finding]:
         return [f for f in self.findings if not f.is_error]
+
+
+def _exact_timer(node: Wait) -> bool:
+    """A wait BPMN's timer carries exactly: a fixed delay (no shift or bounds)."""
+    return isinstance(node.delay, Fixed) and not node.delay.bounded
 
 
 def _assign(values: dict[str, str]) -> str:
@@ -266,6 +271,12 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             "takes this flow (the probability is kept in the studio extension)",
             "add `when:` with the condition a real case takes this branch on"))
     for node in nodes:
+        if isinstance(node, Wait) and not _exact_timer(node):
+            out.findings.append(Finding(
+                "B106", Severity.WARNING, node_at[id(node)],
+                f"wait `{node.id}` waits `{node.timer_text}` in simulation; a BPMN timer waits a fixed time, so it "
+                f"waits the expected {iso_duration(wait_mean(node))} (the exact timer is kept in the studio "
+                "extension)", "give the wait a fixed `delay` if the engine must wait as the simulator does"))
         if node.kind == "subworkflow":
             out.findings.append(Finding(
                 "B104", Severity.WARNING, node_at[id(node)],
