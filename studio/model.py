@@ -789,11 +789,17 @@ class Wait(NodeBase):
     )
 
     @property
+    def fixed_delay(self) -> float | None:
+        """Seconds of a fixed ``delay`` (no shift, no bounds), else None: what a plain timer carries exactly."""
+        delay = self.delay
+        return delay.value if isinstance(delay, Fixed) and not delay.bounded else None
+
+    @property
     def timer_text(self) -> str:
         """The timer in words: ``2h``, ``exponential, mean 30m``, ``until mon-fri 09:00-17:00 UTC``."""
+        if self.fixed_delay is not None:
+            return format_duration(self.fixed_delay)
         if self.delay is not None:
-            if isinstance(self.delay, Fixed) and not self.delay.bounded:
-                return format_duration(self.delay.value)
             return f"{self.delay.dist}, mean {format_duration(round(distribution_mean(self.delay), 3))}"
         if self.until is not None:
             days = sorted(_DAY_INDEX[str(day)] for day in self.until.days)

@@ -40,7 +40,7 @@ from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
 from studio.export._conditions import probability_only_branches
 from studio.expr import ExpressionError
-from studio.model import Approval, Edge, Fixed, Wait, Workflow, iso_duration, wait_mean
+from studio.model import Approval, Edge, Wait, Workflow, iso_duration, wait_mean
 from studio.model import escalation as escalates
 
 __all__ = ["ExecPlan", "Flow", "Helper", "Timer", "plan"]
@@ -97,11 +97,6 @@ class ExecPlan:
     @property
     def losses(self) -> list[Finding]:
         return [f for f in self.findings if not f.is_error]
-
-
-def _exact_timer(node: Wait) -> bool:
-    """A wait BPMN's timer carries exactly: a fixed delay (no shift or bounds)."""
-    return isinstance(node.delay, Fixed) and not node.delay.bounded
 
 
 def _assign(values: dict[str, str]) -> str:
@@ -271,7 +266,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             "takes this flow (the probability is kept in the studio extension)",
             "add `when:` with the condition a real case takes this branch on"))
     for node in nodes:
-        if isinstance(node, Wait) and not _exact_timer(node):
+        if isinstance(node, Wait) and node.fixed_delay is None:
             out.findings.append(Finding(
                 "B106", Severity.WARNING, node_at[id(node)],
                 f"wait `{node.id}` waits `{node.timer_text}` in simulation; a BPMN timer waits a fixed time, so it "

@@ -43,7 +43,6 @@ from studio.model import (
     Agent,
     Approval,
     Autonomy,
-    Fixed,
     Human,
     Subworkflow,
     System,
@@ -563,7 +562,7 @@ def _timer_spec(node: Wait) -> TimerSpec:
     delay, until = node.delay, node.until
     return TimerSpec(
         delay_seconds=distribution_mean(delay) if delay is not None else None,
-        distribution=None if delay is None or (isinstance(delay, Fixed) and not delay.bounded) else delay.dist,
+        distribution=None if delay is None or node.fixed_delay is not None else delay.dist,
         until=CalendarSpec(days=[d.value for d in until.days], hours=until.hours, timezone=until.timezone)
         if until is not None else None,
     )
