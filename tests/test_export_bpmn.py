@@ -89,7 +89,8 @@ def test_export_maps_kinds_lanes_and_studio_details(path: Path) -> None:
         expected = {
             "start": "startEvent", "end": "endEvent", "decision": "exclusiveGateway", "parallel": "parallelGateway",
             "join": "parallelGateway", "approval": "userTask", "subworkflow": "callActivity",
-            "wait": "intermediateCatchEvent", "task": "userTask" if actor is not None and actor.kind == "human" else "serviceTask",
+            "wait": "intermediateCatchEvent",
+            "task": "userTask" if actor is not None and actor.kind == "human" else "serviceTask",
         }[node.kind]
         assert tags[node.id] == expected, node.id
         ext = process.find(f"*[@id='{node.id}']/bpmn:extensionElements/studio:node", NS)

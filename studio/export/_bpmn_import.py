@@ -911,8 +911,8 @@ class _Importer:
                       f"`{node.timer['delay']}`")
             return
         what = ", ".join(f"{part} `{text}`" if text else f"an empty {part}" for part, text in sorted(parts.items()))
-        self.note("B005", Severity.WARNING, element, f"timer event {self.label(element)} waits for {what or 'no time'}, which "
-                  "a wait step cannot say; it is imported as a wait without a timer",
+        self.note("B005", Severity.WARNING, element, f"timer event {self.label(element)} waits for "
+                  f"{what or 'no time'}, which a wait step cannot say; it is imported as a wait without a timer",
                   "give the wait a `delay` (e.g. `2h`) or an `until` calendar")
 
     def flow(self, flow: Any, scope: str) -> None:

@@ -518,21 +518,12 @@ class _Runtime:
             update["trigger"] = {chosen: node}
             detail["decision"] = chosen
         else:
-            if kind == "approval":
-                detail = self._approval(node, spec, state, config, fields)
-                if fields.get(f"{node}_decision") == "approve" and detail.get("by") != "auto":
-                    update["approved"] = [node]
-            elif kind in ("task", "subworkflow"):
-                if spec["actor_kind"] == "human":
-                    detail = self._human(node, spec, state, config, fields)
-                else:
-                    detail = self._work(node, spec, state, config, fields)
-            elif kind == "wait":
-                detail = self._wait(node, spec, state)
-            elif kind == "end":
+            detail = self._run(node, spec, state, config, fields)
+            if kind == "approval" and fields.get(f"{node}_decision") == "approve" and detail.get("by") != "auto":
+                update["approved"] = [node]
+            if kind == "end":
                 update["status"] = "completed"
                 update["outcome"] = spec["outcome"]
-                detail["outcome"] = spec["outcome"]
             update["trigger"] = dict.fromkeys(spec["targets"], node)
         for name in spec["outputs"]:
             if name not in case and name not in fields:
@@ -543,6 +534,22 @@ class _Runtime:
         if kind == "end":
             self.record("case_end", state, config, node, outcome=spec["outcome"], path=update["path"])
         return update
+
+    def _run(self, node: str, spec: Mapping[str, Any], state: Mapping[str, Any], config: Mapping[str, Any],
+             fields: dict[str, Any]) -> dict[str, Any]:
+        """What a step that is not a decision does, by kind; the audit record's details."""
+        kind = spec["kind"]
+        if kind == "approval":
+            return self._approval(node, spec, state, config, fields)
+        if kind in ("task", "subworkflow"):
+            if spec["actor_kind"] == "human":
+                return self._human(node, spec, state, config, fields)
+            return self._work(node, spec, state, config, fields)
+        if kind == "wait":
+            return self._wait(node, spec, state)
+        if kind == "end":
+            return {"outcome": spec["outcome"]}
+        return {}
 
     def _decide(self, node: str, spec: Mapping[str, Any], case: Mapping[str, Any]) -> str:
         for key, target in spec["branches"]:

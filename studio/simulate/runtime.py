@@ -382,7 +382,7 @@ class CaseRun:
                 self.status = stop.status
             raise
 
-    async def _execute(  # noqa: PLR0912, PLR0915 - guards, then one branch per node kind: reads as one table
+    async def _execute(
         self, plan: NodePlan, state: Mapping[str, Any], step: int,
     ) -> dict[str, Any]:
         kind = plan.kind
@@ -403,6 +403,41 @@ class CaseRun:
             source, start = trigger if trigger is not None else (None, self.arrival)
             froms = [source] if source is not None else []
 
+        transitions = self._guards(plan, state, froms, start)
+        update: dict[str, Any] = {"transitions": transitions} if transitions else {}
+        fields: dict[str, Any] = {}
+        route: str | None = None
+
+        if kind in ("task", "subworkflow"):
+            if plan.actor_kind == "human":
+                record = await self._human(plan, state=state, start=start, source=source, step=step, fields=fields)
+            else:
+                record = await self._work(plan, state=state, start=start, source=source, step=step, fields=fields)
+        elif kind == "approval":
+            record = await self._approval(plan, state=state, start=start, source=source, step=step, fields=fields)
+        elif kind == "decision":
+            route = self._decide(plan, state, start)
+            record = self._record(plan, None, start, start, decision=route, source=source, step=step)
+            update["route"] = {plan.id: route}
+        elif kind == "end":
+            record = self._record(plan, None, start, start, decision=plan.outcome, source=source, step=step)
+            self.status = "completed"
+            self.outcome = plan.outcome
+            self.end_node = plan.id
+            update["outcome"] = plan.outcome
+        elif kind == "wait":
+            record = self._wait(plan, start=start, source=source, step=step)
+        else:  # start, parallel, join
+            record = self._record(plan, None, start, start, decision=None, source=source, step=step,
+                                  joined=froms if kind == "join" else None)
+        if fields:
+            update["case"] = fields
+        update["trace"] = [record]
+        self._complete(plan, plan.id, record[S_END], route)
+        return update
+
+    def _guards(self, plan: NodePlan, state: Mapping[str, Any], froms: list[str], start: float) -> dict[str, int]:
+        """``max_turns`` and the loop guards: the transitions this step takes, counted (or the case is killed)."""
         trace = state.get("trace") or ()
         if len(trace) + 1 > self.plan.max_turns:
             raise CaseStop("killed", "policy", "max_turns", where=plan.id, node=plan.id, actor=plan.actor, at=start)
@@ -416,37 +451,7 @@ class CaseRun:
             if limit is not None and count > limit:
                 raise CaseStop("killed", "policy", "loop_guard", where=key, node=plan.id, actor=plan.actor, at=start)
             transitions[key] = count
-        update: dict[str, Any] = {"transitions": transitions} if transitions else {}
-        fields: dict[str, Any] = {}
-        route: str | None = None
-
-        if kind in ("task", "subworkflow"):
-            if plan.actor_kind == "human":
-                record = await self._human(plan, state=state, start=start, source=source, step=step, fields=fields)
-            else:
-                record = await self._work(plan, state=state, start=start, source=source, step=step, fields=fields)
-        elif kind == "approval":
-            record = await self._approval(plan, state=state, start=start, source=source, step=step, fields=fields)
-        elif kind == "wait":
-            record = self._wait(plan, start=start, source=source, step=step)
-        elif kind == "decision":
-            route = self._decide(plan, state, start)
-            record = self._record(plan, None, start, start, decision=route, source=source, step=step)
-            update["route"] = {plan.id: route}
-        elif kind == "end":
-            record = self._record(plan, None, start, start, decision=plan.outcome, source=source, step=step)
-            self.status = "completed"
-            self.outcome = plan.outcome
-            self.end_node = plan.id
-            update["outcome"] = plan.outcome
-        else:  # start, parallel, join
-            record = self._record(plan, None, start, start, decision=None, source=source, step=step,
-                                  joined=froms if kind == "join" else None)
-        if fields:
-            update["case"] = fields
-        update["trace"] = [record]
-        self._complete(plan, plan.id, record[S_END], route)
-        return update
+        return transitions
 
     # ------------------------------------------------------------------ bookkeeping
 
