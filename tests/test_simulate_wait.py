@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from studio import analyze, graph_analysis
+from studio.errors import WorkflowInvalid
 from studio.model import Workflow, calendar_mean_wait
 from studio.simulate import simulate
 from studio.simulate.clock import seconds_to_iso
@@ -37,7 +38,7 @@ def _workflow(wait: dict[str, Any], *, clerk: bool = False, arrivals: bool = Tru
                    {"id": "leads", "kind": "human", "capacity": 1}],
         "nodes": nodes,
         "edges": edges,
-        "simulation": {"arrivals": {"process": "column", "column": "arrival"}} if arrivals else {},
+        **({"simulation": {"arrivals": {"process": "column", "column": "arrival"}}} if arrivals else {}),
         **extra,
     })
 
@@ -107,6 +108,21 @@ def test_both_engines_give_identical_cases(wait: dict[str, Any]) -> None:
     langgraph = simulate(workflow, cases=60, seed=5, engine="langgraph")
     for mine, theirs in zip(kernel.payloads, langgraph.payloads, strict=True):
         assert json.dumps(mine["cases"]) == json.dumps(theirs["cases"])
+
+
+def test_a_case_column_gives_the_case_its_own_delay() -> None:
+    workflow = _workflow({"delay": {"dist": "exponential", "mean": "1h"}},
+                         simulation={"arrivals": {"process": "column", "column": "arrival"},
+                                     "overrides": {"lead_time": "hold.duration"}})
+    results = simulate(workflow, data=[{"case_id": "a", "arrival": 0, "lead_time": "36h"},
+                                       {"case_id": "b", "arrival": 0, "lead_time": 5400},
+                                       {"case_id": "c", "arrival": 0, "lead_time": "soon"}])
+    cases = _cases(results)
+    assert cases["a"]["cycle_time"] == 36 * HOUR and cases["b"]["cycle_time"] == 1.5 * HOUR  # a number: seconds
+    assert (cases["c"]["status"], cases["c"]["category"], cases["c"]["where"]) == ("failed", "data", "hold")
+    with pytest.raises(WorkflowInvalid) as refused:
+        simulate(_workflow({"delay": "1h"}, simulation={"overrides": {"x": "hold.cost_per_call"}}), cases=1)
+    assert [f.code for f in refused.value.findings if f.is_error] == ["M001"]
 
 
 def test_a_wait_is_a_turn_of_max_turns() -> None:

@@ -170,10 +170,17 @@ def _relay_id(decision: str, join: str) -> str:
 
 def _override_findings(workflow: Workflow) -> list[Finding]:
     known = {n.id for n in workflow.nodes} | {a.id for a in workflow.actors} | {t.id for t in workflow.tools}
+    waits = {n.id for n in workflow.nodes if n.kind == "wait"}
     findings = []
     for column, target in workflow.simulation.overrides.items():
         head, _, name = target.partition(".")
-        if head not in known or name not in OVERRIDE_FIELDS:
+        if head in waits and name != "duration":
+            findings.append(Finding(
+                "M001", Severity.ERROR, f"simulation.overrides.{column}",
+                f"override `{column}: {target}`: wait `{head}` has no `{name}`; a case may only give its delay",
+                f"write `{head}.duration` (the case's delay, e.g. a lead time in hours: `36h`)",
+            ))
+        elif head not in known or name not in OVERRIDE_FIELDS:
             findings.append(Finding(
                 "M001", Severity.ERROR, f"simulation.overrides.{column}",
                 f"override `{column}: {target}` must name a node, actor or tool and a behaviour field",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from studio.expr import EvaluationError, ExpressionError
+from studio.model import parse_duration
 from studio.simulate.behaviour import Resolved, Rng, override
 from studio.simulate.clock import CaseClock, MemberPool, Pool, RateLimiter, WorkCalendar, seconds_to_iso
 from studio.simulate.compiler import NodePlan, Plan
@@ -537,10 +538,18 @@ class CaseRun:
     # ------------------------------------------------------------------ node kinds
 
     def _wait(self, plan: NodePlan, *, start: float, source: str | None, step: int) -> tuple[Any, ...]:
-        """A timer: idle for the delay (one draw per visit) or until the calendar opens; no resource,
-        no work, no cost. Recorded at the moment it fires, with the time waited as ``wait`` (``timer``)."""
+        """A timer: idle for the delay (one draw per visit; a case column overriding ``<id>.duration``
+        gives the case's own delay) or until the calendar opens; no resource, no work, no cost.
+        Recorded at the moment it fires, with the time waited as ``wait`` (``timer``)."""
         fire = start
-        if plan.wait_delay is not None:
+        given = self.overrides.get(plan.id, {}).get("duration") if self.overrides else None
+        if given is not None:  # the case's own delay (a data column): no draw
+            try:
+                fire = start + parse_duration(given)
+            except ValueError as exc:
+                raise CaseStop("failed", "data", f"bad per-case override: {exc}",
+                               where=plan.id, node=plan.id, actor=None, at=start) from None
+        elif plan.wait_delay is not None:
             fire = start + plan.wait_delay(self.rng)
         elif plan.wait_until is not None:
             fire = plan.wait_until.next_open(start)
