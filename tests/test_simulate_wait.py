@@ -144,3 +144,22 @@ def test_the_analysis_counts_a_waits_expected_time() -> None:
             "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-24:00"}}]}
     ).nodes[0].until) == 0  # type: ignore[union-attr, arg-type]
     assert analyze(fixed).to_dict()["critical_path"]["duration"] == "3h"
+
+
+def test_the_documented_example_is_valid() -> None:
+    import re
+
+    from conftest import ROOT
+    from pydantic import TypeAdapter
+    from ruamel.yaml import YAML
+
+    from studio.model import Node, Wait
+
+    doc = (ROOT / "docs" / "workflow-format.md").read_text()
+    match = re.search(r"A `wait` has exactly one of.*?```yaml\n(.*?)```", doc, flags=re.S)
+    assert match is not None
+    nodes = [TypeAdapter(Node).validate_python(item) for item in YAML(typ="safe").load(match.group(1))["nodes"]]
+    waits = [node for node in nodes if isinstance(node, Wait)]
+    assert [w.timer_text for w in waits] == ["triangular, mean 64h", "until mon-fri 09:00-17:00 Europe/Berlin"]
+    with pytest.raises(ValueError, match="not both"):
+        Wait.model_validate({"id": "w", "kind": "wait", "delay": "1h", "until": WEEKDAYS})
