@@ -326,7 +326,7 @@ def test_a_fixed_wait_is_a_timer_due_after_its_delay_and_other_waits_are_reporte
     due = datetime.fromisoformat(timer._get_internal_data("event_value"))
     assert timedelta(hours=1, minutes=59) < due - datetime.now(timezone.utc) <= timedelta(hours=2)
     losses = {(f.code, f.location) for f in bpmn_findings(workflow)}
-    assert losses == {("B106", "nodes[4]"), ("B106", "nodes[5]")}  # `chase` (until) and `hold` (drawn)
+    assert losses == {("B107", "nodes[4]"), ("B107", "nodes[5]")}  # `chase` (until) and `hold` (drawn)
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=_ids(FIXTURE_FILES))

@@ -150,7 +150,7 @@ def test_a_wait_interrupts_with_when_it_is_due_and_the_case_goes_on_as_simulated
         path, outcome = simulated(workflow, {"amount": amount})
         assert (final["path"], final["outcome"]) == (path, outcome)
     assert [(f.code, f.location, str(f.severity)) for f in langgraph_findings(workflow)] == [
-        ("R105", "nodes[5]", "warning"), ("R105", "nodes[2]", "info"), ("R105", "nodes[4]", "info")]
+        ("R106", "nodes[5]", "warning"), ("R106", "nodes[2]", "info"), ("R106", "nodes[4]", "info")]
 
 
 def test_a_wrong_answer_is_refused_and_asked_again(tmp_path: Path) -> None:

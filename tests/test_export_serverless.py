@@ -213,8 +213,8 @@ def test_a_wait_is_the_dsls_wait_task(validator: Draft202012Validator) -> None:
     assert (remind["wait"], remind["then"]) == ("P1D", "receive")  # a fixed delay: exactly
     assert goods["wait"] == "P2DT16H" and goods["metadata"]["delay"]["dist"] == "triangular"  # its mean
     assert office["wait"] == "PT15H14M17.143S" and office["metadata"]["until"]["hours"] == "09:00-17:00"
-    assert sorted(f.location for f in result.findings if f.code == "W109") == ["nodes[2]", "nodes[6]"]
-    assert all(f.severity is Severity.WARNING for f in result.findings if f.code == "W109")
+    assert sorted(f.location for f in result.findings if f.code == "W110") == ["nodes[2]", "nodes[6]"]
+    assert all(f.severity is Severity.WARNING for f in result.findings if f.code == "W110")
 
 
 @pytest.mark.parametrize(("condition", "construct"), [

@@ -25,7 +25,7 @@ helper (id)         why
 Every helper carries ``<studio:helper of="X" role="..."/>`` so ``studio import`` folds it back.
 Conditions on decision edges (and thresholds) become Python (:mod:`studio.export._bpmn_python`);
 what cannot be kept becomes a :class:`~studio.errors.Finding`: ``B101`` (error: the export is
-refused), ``B102``-``B106`` (warning/info: written, with the loss reported).
+refused), ``B102``-``B107`` (warning/info: written, with the loss reported).
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
     for node in nodes:
         if isinstance(node, Wait) and node.fixed_delay is None:
             out.findings.append(Finding(
-                "B106", Severity.WARNING, node_at[id(node)],
+                "B107", Severity.WARNING, node_at[id(node)],
                 f"wait `{node.id}` waits `{node.timer_text}` in simulation; a BPMN timer waits a fixed time, so it "
                 f"waits the expected {iso_duration(wait_mean(node))} (the exact timer is kept in the studio "
                 "extension)", "give the wait a fixed `delay` if the engine must wait as the simulator does"))

@@ -14,7 +14,7 @@ parallel, join  ``parallelGateway`` (``Diverging`` / ``Converging``)
 subworkflow     ``callActivity`` with ``calledElement``
 wait            ``intermediateCatchEvent`` with a ``timerEventDefinition``: ``timeDuration`` of the
                 delay (a drawn delay or an ``until`` calendar: the expected wait, reported as
-                ``B106``); the exact timer in ``<studio:timer>``
+                ``B107``); the exact timer in ``<studio:timer>``
 ==============  ====================================================================
 
 The document also runs on SpiffWorkflow as the simulator runs the workflow: conditions are Python

@@ -215,7 +215,7 @@ def _replace_block(text: str, name: str, body: str) -> str:
 
 
 def langgraph_findings(workflow: Workflow) -> list[Finding]:
-    """What the LangGraph application does not do as the simulator does (``R101``-``R105``)."""
+    """What the LangGraph application does not do as the simulator does (``R101``-``R106``)."""
     plan = build_plan(workflow)
     findings: list[Finding] = []
     for index, node in enumerate(workflow.nodes):
@@ -253,13 +253,13 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
 
 
 def _wait_finding(node: Wait, index: int) -> Finding:
-    """R105: the application interrupts at a wait with when the case is due; a drawn delay is its mean."""
+    """R106: the application interrupts at a wait with when the case is due; a drawn delay is its mean."""
     hint = "resume the case at `due` (a scheduler in the service that serves the application)"
     if node.delay is not None and node.fixed_delay is None:
-        return Finding("R105", Severity.WARNING, f"nodes[{index}]",
+        return Finding("R106", Severity.WARNING, f"nodes[{index}]",
                        f"wait `{node.id}` waits `{node.timer_text}` in simulation; the application's interrupt is "
                        "due after the mean delay", f"give the wait a fixed `delay`, or {hint}")
-    return Finding("R105", Severity.INFO, f"nodes[{index}]",
+    return Finding("R106", Severity.INFO, f"nodes[{index}]",
                    f"wait `{node.id}` ({node.timer_text}) interrupts the case with the time it is due; the graph "
                    "does not sleep", hint)
 

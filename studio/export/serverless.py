@@ -18,7 +18,7 @@ that validates against the official DSL schema (vendored as
                parallel             fork (one `do` branch per outgoing edge, up to the join)
                subworkflow          run: workflow
                wait                 wait: the ISO-8601 delay (a drawn delay or an `until` calendar:
-                                    the expected wait, reported as W109)
+                                    the expected wait, reported as W110)
                end                  set `outcome`, then: end
 
 Case data flows as the task input/output object: every task merges what it produces into it,
@@ -27,7 +27,7 @@ parsed form (:mod:`studio.export._jq`), never pasted.
 
 What the export cannot keep is never silent: a structure or condition it cannot express refuses
 the export (:class:`~studio.errors.WorkflowInvalid` with ``W101``/``W102`` findings); what it keeps
-only as metadata or keeps differently is reported as a finding (``W103``-``W109``, see
+only as metadata or keeps differently is reported as a finding (``W103``-``W110``, see
 ``docs/codes.md``). Output is deterministic: the same workflow gives the same bytes.
 """
 
@@ -531,7 +531,7 @@ class _Builder:
         """A timer: the DSL's `wait` for the delay; a drawn delay or an `until` calendar waits the expected time."""
         duration = iso_duration(wait_mean(node))
         if node.fixed_delay is None:
-            self.finding("W109", Severity.WARNING, self.node_loc(node.id),
+            self.finding("W110", Severity.WARNING, self.node_loc(node.id),
                          f"wait `{node.id}` waits `{node.timer_text}` in simulation; the DSL's `wait` is a fixed "
                          f"time, so it waits the expected {duration} (the timer is kept in the task's metadata)",
                          "give the wait a fixed `delay` if the runtime must wait as the simulator does")
