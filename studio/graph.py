@@ -189,7 +189,7 @@ def reviewed_nodes(graph: nx.DiGraph, workflow: Workflow, approval: Approval) ->
         if kind in ("task", "subworkflow"):
             found.append(current)
             continue
-        if kind in ("decision", "parallel", "join"):
+        if kind in ("decision", "parallel", "join", "wait"):
             for pred in graph.predecessors(current):
                 if pred not in seen:
                     seen.add(pred)

@@ -36,8 +36,10 @@ from studio.model import (
     System,
     Task,
     Tier,
+    Wait,
     Workflow,
     distribution_mean,
+    wait_mean,
 )
 
 # Everything here builds on one index of the workflow (lookups by id, first occurrence wins)
@@ -198,8 +200,12 @@ def _behaviours(index: _Index, node_id: str) -> tuple[Behaviour | None, Behaviou
 
 
 def node_duration(workflow: Workflow, node_id: str, *, _index: _Index | None = None) -> float:
-    """Expected seconds a node takes: its own behaviour's duration, else its actor's, else 0."""
+    """Expected seconds a node takes: its own behaviour's duration, else its actor's, else 0; a wait
+    its expected wait (:func:`~studio.model.wait_mean`)."""
     index = _index or _Index(workflow)
+    node = index.nodes.get(node_id)
+    if isinstance(node, Wait):
+        return wait_mean(node)
     for behaviour in _behaviours(index, node_id):
         if behaviour is not None and behaviour.duration is not None:
             return distribution_mean(behaviour.duration)

@@ -11,7 +11,7 @@ Shape of a workflow file (YAML or JSON)::
     actors:        [agent | human | system]      discriminated by `kind`
     tools:         [{id, tier, rate_limit, timeout, ...}]
     data_sources:  [{id, system, freshness}]
-    nodes:         [start | end | task | approval | decision | parallel | join | subworkflow]
+    nodes:         [start | end | task | approval | decision | parallel | join | subworkflow | wait]
     edges:         [{from, to, when, default, label}]
     policies:      {max_turns, max_repeats, approval_sla, escalate_to, autonomy, audit}
     simulation:    {seed, cases, arrivals, sample_data, gold_data, tools, overrides}
@@ -886,11 +886,87 @@ class Subworkflow(NodeBase):
     behaviour: Behaviour = Field(default_factory=Behaviour)
 
 
+_DAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+class Wait(NodeBase):
+    """A timer: the case waits, holding no person, system or tool, for a ``delay`` (drawn per visit)
+    or ``until`` a calendar next opens (e.g. the next working day at 09:00). Exactly one of the two;
+    a wait with neither is reported by the validator (S015)."""
+
+    kind: Literal["wait"]
+    delay: DurationModel | None = Field(
+        default=None,
+        description="How long the case waits: a duration (`2h`) or a distribution, drawn per visit.",
+    )
+    until: Calendar | None = Field(
+        default=None,
+        description="Wait until these hours next open (no wait when they are open), e.g. weekdays "
+        "`09:00-17:00`: a case arriving on Friday at 18:00 goes on on Monday at 09:00.",
+    )
+
+    @property
+    def fixed_delay(self) -> float | None:
+        """Seconds of a fixed ``delay`` (no shift, no bounds), else None: what a plain timer carries exactly."""
+        delay = self.delay
+        return delay.value if isinstance(delay, Fixed) and not delay.bounded else None
+
+    @property
+    def timer_text(self) -> str:
+        """The timer in words: ``2h``, ``exponential, mean 30m``, ``until mon-fri 09:00-17:00 UTC``."""
+        if self.fixed_delay is not None:
+            return format_duration(self.fixed_delay)
+        if self.delay is not None:
+            return f"{self.delay.dist}, mean {format_duration(round(distribution_mean(self.delay), 3))}"
+        if self.until is not None:
+            days = sorted(_DAY_INDEX[str(day)] for day in self.until.days)
+            names = list(_DAY_INDEX)
+            run = len(days) > 2 and days == list(range(days[0], days[-1] + 1))
+            span = f"{names[days[0]]}-{names[days[-1]]}" if run else ",".join(names[d] for d in days)
+            return f"until {span} {self.until.hours} {self.until.timezone}"
+        return "no timer"
+
+    @model_validator(mode="after")
+    def _one_timer(self) -> Wait:
+        if self.delay is not None and self.until is not None:
+            raise ValueError("a wait has either `delay` (how long) or `until` (a calendar), not both; "
+                             "remove one of them")
+        return self
+
+
+_WEEK_MINUTES = 7 * 24 * 60
+
+
+def calendar_mean_wait(calendar: Calendar) -> float:
+    """Mean seconds until ``calendar`` next opens for a moment drawn evenly over its week (no wait
+    while it is open): each closed stretch of ``g`` seconds adds ``g * g / 2``, over the week's length.
+    The expected time of an ``until`` wait in the analysis (the simulator waits the real time)."""
+    spans: list[tuple[int, int]] = []
+    begin, end = (int(part[:2]) * 60 + int(part[3:]) for part in calendar.hours.split("-"))
+    for day in sorted(_DAY_INDEX[str(d)] for d in calendar.days):
+        spans.append((day * 1440 + begin, day * 1440 + end))
+    closed: list[int] = []
+    for (_, closes), (opens, _) in zip(spans, [*spans[1:], (spans[0][0] + _WEEK_MINUTES, 0)], strict=True):
+        closed.append(max(opens - closes, 0))
+    return math.fsum((gap * 60.0) ** 2 / 2.0 for gap in closed) / (_WEEK_MINUTES * 60.0)
+
+
+def wait_mean(node: Wait) -> float:
+    """Expected seconds of a wait: the mean of its ``delay``, or :func:`calendar_mean_wait` of ``until``."""
+    if node.delay is not None:
+        return distribution_mean(node.delay)
+    if node.until is not None:
+        return calendar_mean_wait(node.until)
+    return 0.0
+
+
 Node = Annotated[
-    Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow],
+    Union[Start, End, Task, Approval, Decision, Parallel, Join, Subworkflow, Wait],
     Field(discriminator="kind"),
 ]
-NODE_KINDS: tuple[str, ...] = ("start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow")
+NODE_KINDS: tuple[str, ...] = (
+    "start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow", "wait",
+)
 
 
 class Edge(Strict):
@@ -912,6 +988,10 @@ class Edge(Strict):
     @property
     def key(self) -> tuple[str, str]:
         return (self.source, self.target)
+
+
+AnyNode = Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow | Wait
+"""Any node (the members of :data:`Node`), for annotations."""
 
 
 # --------------------------------------------------------------------------- policies
@@ -1122,7 +1202,7 @@ class WorkflowIndex:
     __slots__ = ("actors", "data_sources", "node_order", "nodes", "tools")
 
     def __init__(self, workflow: Workflow) -> None:
-        self.nodes: dict[str, Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow] = {}
+        self.nodes: dict[str, AnyNode] = {}
         self.node_order: dict[str, int] = {}
         for position, node in enumerate(workflow.nodes):
             if node.id not in self.nodes:
@@ -1180,7 +1260,7 @@ class Workflow(Strict):
 
     # ---- lookups (first occurrence wins when ids repeat; the validator reports the repeats)
 
-    def node(self, node_id: str) -> Start | End | Task | Approval | Decision | Parallel | Join | Subworkflow:
+    def node(self, node_id: str) -> AnyNode:
         return self.index.nodes[node_id]
 
     def actor(self, actor_id: str) -> Agent | Human | System:

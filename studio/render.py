@@ -30,7 +30,7 @@ from studio import graph as g
 from studio import graph_analysis as ga
 from studio.errors import Finding, GraphvizMissing, Severity
 from studio.fileio import atomic_write
-from studio.model import Agent, Human, Task, Tier, Workflow
+from studio.model import Agent, Human, Task, Tier, Wait, Workflow
 
 Lanes = Literal["actor", "kind", "none"]
 LANES: tuple[str, ...] = ("actor", "kind", "none")
@@ -417,7 +417,9 @@ def _add_node(dot: graphviz.Digraph, scene: _Scene, node_id: str) -> None:
     if node.description:
         tooltip.append(node.description)
     figure = scene.overlay.figure(node_id) if scene.overlay is not None else None
-    if kind in ("start", "end", "parallel", "join", "decision"):
+    if kind == "wait":
+        attrs = _wait_attrs(node, figure, tooltip)
+    elif kind in ("start", "end", "parallel", "join", "decision"):
         attrs = _gateway_attrs(node, figure, tooltip)
     else:
         attrs = _step_attrs(node, scene, figure, tooltip)
@@ -456,6 +458,14 @@ def _gateway_attrs(node: Any, figure: str | None, tooltip: list[str]) -> dict[st
         attrs.update(shape="diamond", style="filled", fillcolor="#FFFDE7", margin="0.02,0.02", fontsize="10")
         attrs["label"] = _html_label([_esc(line) for line in _wrap(node.label, 14)], [], figure, bold=False)
     return attrs
+
+
+def _wait_attrs(node: Wait, figure: str | None, tooltip: list[str]) -> dict[str, str]:
+    """A wait: BPMN's timer event, a small double circle with a clock (◷), its name and timer beside it."""
+    tooltip.append(f"waits {node.timer_text}; holds no one")
+    return {"shape": "doublecircle", "label": "◷", "width": "0.4", "height": "0.4", "fixedsize": "true",
+            "style": "filled", "fillcolor": "#ECEFF1", "color": "#455A64", "fontsize": "12",
+            "xlabel": _xlabel(f"{node.label} ({node.timer_text})", figure)}
 
 
 def _step_attrs(node: Any, scene: _Scene, figure: str | None, tooltip: list[str]) -> dict[str, str]:
@@ -551,6 +561,8 @@ def _add_legend(dot: graphviz.Digraph, workflow: Workflow, with_findings: bool, 
         ("parallel", {"shape": "box", "style": "filled", "fillcolor": "#263238", "color": "#263238", "label": "",
                       "xlabel": "parallel / join", "width": "0.08", "height": "0.35", "fixedsize": "true"}),
         ("subworkflow", {"shape": "box", "peripheries": "2", "label": "subworkflow", "height": "0.3"}),
+        ("wait", {"shape": "doublecircle", "label": "◷", "xlabel": "wait", "width": "0.25", "height": "0.25",
+                  "fixedsize": "true", "style": "filled", "fillcolor": "#ECEFF1", "color": "#455A64"}),
         ("end", {"shape": "doublecircle", "label": "", "xlabel": "end", "width": "0.2", "height": "0.2",
                  "fixedsize": "true", "penwidth": "1.5"}),
     ]
@@ -599,6 +611,7 @@ _MERMAID_SHAPES: dict[str, tuple[str, str]] = {
     "parallel": ("[/", "\\]"),
     "join": ("[\\", "/]"),
     "subworkflow": ("[[", "]]"),
+    "wait": ("([", "])"),
 }
 
 
@@ -629,7 +642,8 @@ def to_mermaid(workflow: Workflow, lanes: Lanes | str = "actor", findings: Seque
     """The workflow as a Mermaid ``flowchart LR`` (deterministic text).
 
     Lanes become subgraphs, node kinds shapes (start ``(( ))``, end ``((( )))``, task rounded,
-    approval hexagon, decision rhombus, parallel/join trapezoids, subworkflow ``[[ ]]``), edges
+    approval hexagon, decision rhombus, parallel/join trapezoids, subworkflow ``[[ ]]``, wait a
+    stadium ``([ ])`` with a clock and its timer), edges
     carry their condition (``else`` for the default), loops are dotted, tools with a
     restricted-write or critical tier are marked by a class, findings outline their node.
     """
@@ -675,6 +689,9 @@ def _mermaid_node(node: Any, mermaid_id: str, lanes: str, actors: Mapping[str, A
     if node.kind in ("parallel", "join"):
         text = "+" if not node.name else f"+ {node.name}"
     extra: list[str] = []
+    if isinstance(node, Wait):
+        text = f"◷ {text}"
+        extra.append(node.timer_text)
     actor_id = getattr(node, "actor", None)
     if lanes != "actor" and actor_id:
         actor = actors.get(actor_id)
@@ -691,6 +708,7 @@ _MERMAID_STYLES = {
     "approval": "fill:#FFF3C4,stroke:#8D6E00",
     "gateway": "fill:#FFFDE7,stroke:#455A64",
     "bar": "fill:#263238,stroke:#263238,color:#FFFFFF",
+    "timer": "fill:#ECEFF1,stroke:#455A64,stroke-width:2px,stroke-dasharray:2 2",
     Tier.RESTRICTED_WRITE.value: f"stroke:{TIER_COLOURS[Tier.RESTRICTED_WRITE.value]},stroke-width:2px",
     Tier.CRITICAL.value: f"stroke:{TIER_COLOURS[Tier.CRITICAL.value]},stroke-width:3px",
     "warning": f"stroke:{SEVERITY_COLOURS['warning']},stroke-width:4px,stroke-dasharray:5 3",
@@ -707,7 +725,8 @@ def _mermaid_classes(workflow: Workflow, graph: Any, ids: Mapping[str, str],
     classes: dict[str, list[str]] = {}
     for node_id in graph.nodes:
         node = graph.nodes[node_id]["node"]
-        kind_class = {"approval": "approval", "decision": "gateway", "parallel": "bar", "join": "bar"}.get(node.kind)
+        kind_class = {"approval": "approval", "decision": "gateway", "parallel": "bar", "join": "bar",
+                      "wait": "timer"}.get(node.kind)
         if kind_class:
             classes.setdefault(kind_class, []).append(ids[node_id])
         if isinstance(node, Task):

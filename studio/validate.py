@@ -586,6 +586,19 @@ def _start_end_edges(ctx: Context) -> Iterator[Finding]:
             )
 
 
+@rule("S015", Severity.ERROR, "a wait says how long or until when")
+def _wait_timer(ctx: Context) -> Iterator[Finding]:
+    for node in ctx.workflow.nodes:
+        if node.kind == "wait" and getattr(node, "delay", None) is None and getattr(node, "until", None) is None:
+            yield ctx.finding(
+                "S015",
+                ctx.node_loc(node.id),
+                f"wait `{node.id}` says neither how long the case waits nor until when",
+                "add `delay:` (e.g. `2h`, or a distribution) or `until:` (a calendar, e.g. "
+                "`{days: [mon, tue, wed, thu, fri], hours: 09:00-17:00}`)",
+            )
+
+
 # =========================================================================== assignment
 
 

@@ -16,13 +16,13 @@ from studio.errors import LoadError, Severity
 from studio.export import export_as
 from studio.export._bpmn_common import BPMN_NS, STUDIO_NS, TASK_TAGS
 from studio.export.bpmn import bpmn_census, import_bpmn, read_bpmn, to_bpmn
-from studio.model import Workflow
+from studio.model import Workflow, distribution_mean
 from studio.validate import validate
 
 MIWG = Path(__file__).resolve().parents[2] / "shared" / "bpmn-miwg"
 BPMN_FIXTURES = FIXTURES / "bpmn"
 TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml")) or [FIXTURES / "valid" / "base.yaml"]
-WORKFLOWS = [*TEMPLATE_FILES, FIXTURES / "valid" / "base.yaml"]
+WORKFLOWS = [*TEMPLATE_FILES, FIXTURES / "valid" / "base.yaml", FIXTURES / "valid" / "wait.yaml"]
 NS = {"bpmn": BPMN_NS, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI",
       "studio": STUDIO_NS}
@@ -89,6 +89,7 @@ def test_export_maps_kinds_lanes_and_studio_details(path: Path) -> None:
         expected = {
             "start": "startEvent", "end": "endEvent", "decision": "exclusiveGateway", "parallel": "parallelGateway",
             "join": "parallelGateway", "approval": "userTask", "subworkflow": "callActivity",
+            "wait": "intermediateCatchEvent",
             "task": "userTask" if actor is not None and actor.kind == "human" else "serviceTask",
         }[node.kind]
         assert tags[node.id] == expected, node.id
@@ -269,11 +270,45 @@ def test_camunda_style_process() -> None:
     assert odd.label is not None and "getVariable" in odd.label  # kept as a label, never evaluated
     assert edges[("amount", "book_invoice", None)].default
     assert ("wait_a_day", "audit_trail", None) in edges  # the link pair is joined
+    wait = workflow.node("wait_a_day")  # a timer catch event is a wait of its duration
+    assert wait.kind == "wait" and wait.delay is not None and distribution_mean(wait.delay) == 86400  # type: ignore[union-attr]
     kinds = {n.id: n.kind for n in workflow.nodes}
     assert kinds["notify"] == "parallel" and kinds["notify_join"] == "join" and kinds["audit_trail"] == "subworkflow"
     assert workflow.node("audit_trail").ref == "audit-process"  # type: ignore[union-attr]
     assert workflow.metadata.name == "invoice_approval"
     assert fileio.loads(fileio.dumps(workflow)) == workflow
+
+
+def test_a_wait_is_a_timer_catch_event_and_comes_back_exactly() -> None:
+    workflow = load(FIXTURES / "valid" / "wait.yaml")
+    process = etree.fromstring(to_bpmn(workflow)).find("bpmn:process", NS)
+    assert process is not None
+    durations = {e.get("id"): e.findtext("bpmn:timerEventDefinition/bpmn:timeDuration", namespaces=NS)
+                 for e in process.iterfind("bpmn:intermediateCatchEvent", NS)}
+    # fixed: exact; drawn: its mean (1d + 2d + 5d) / 3; until weekdays 09-17: the mean wait over the week
+    assert durations == {"goods": "'P2DT16H'", "remind": "'P1D'", "office": "'PT15H14M17.143S'"}
+    back, findings = import_bpmn(to_bpmn(workflow))
+    assert findings == []
+    assert [n for n in back.nodes if n.kind == "wait"] == [n for n in workflow.nodes if n.kind == "wait"]
+
+
+def test_timer_events_of_other_tools_become_waits() -> None:
+    def process(timer: str) -> bytes:
+        return (f'<bpmn:definitions xmlns:bpmn="{BPMN_NS}" id="d"><bpmn:process id="p">'
+                '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="t" name="Cool off">'
+                f'<bpmn:timerEventDefinition>{timer}</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+                '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>'
+                '<bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/></bpmn:process></bpmn:definitions>'
+                ).encode()
+
+    result = read_bpmn(process("<bpmn:timeDuration>PT1H30M</bpmn:timeDuration>"))
+    wait = result.workflow.node("cool_off")
+    assert wait.kind == "wait" and fileio.dumps(result.workflow).count("delay: 1.5h") == 1
+    assert [(f.code, f.severity) for f in result.findings if f.location == "t"] == [("B005", Severity.INFO)]
+    dated = read_bpmn(process("<bpmn:timeDate>2026-12-24T09:00:00Z</bpmn:timeDate>"))
+    (finding,) = [f for f in dated.findings if f.location == "t"]
+    assert finding.severity == Severity.WARNING and "timeDate `2026-12-24T09:00:00Z`" in finding.message
+    assert [f.code for f in validate(dated.workflow)] == ["S015"]  # the analyst must say how long
 
 
 def test_import_never_resolves_entities() -> None:

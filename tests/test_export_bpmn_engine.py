@@ -95,6 +95,8 @@ class Engine:
                 if waiting:
                     continue
                 people = run.get_tasks(state=TaskState.READY, manual=True)
+                if not people and self._ring(run):
+                    continue
                 if not people:
                     break
                 task = people[0]
@@ -114,6 +116,17 @@ class Engine:
         ends = [p for p in path if p in self.outcome]
         outcome = self.outcome[ends[-1]] if run.is_completed() and ends else "stuck"
         return path, outcome, run
+
+
+    def _ring(self, run: BpmnWorkflow) -> bool:
+        """Let the timers of wait steps go off now (the test does not wait the time); True when any did."""
+        timers = [t for t in run.get_tasks(state=TaskState.WAITING)
+                  if self.kind.get(t.task_spec.bpmn_id) == "wait"]
+        for timer in timers:
+            timer._set_internal_data(event_value=(datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat())
+        if timers:
+            run.refresh_timers()
+        return bool(timers)
 
 
 def _canonical(path: list[str], kinds: Mapping[str, str]) -> list[Any]:
@@ -301,6 +314,21 @@ def test_losses_are_reported_with_their_codes() -> None:
     to_bpmn(load(EXEC / "threshold.yaml"), findings=collected)
     assert collected == findings
     assert bpmn_findings(load(EXEC / "conditions.yaml")) == []  # nothing lost: a straight decision
+
+
+def test_a_fixed_wait_is_a_timer_due_after_its_delay_and_other_waits_are_reported() -> None:
+    workflow = load(EXEC / "wait.yaml")
+    run = Engine(workflow).start({"amount": 50})
+    run.do_engine_steps()
+    for task in run.get_tasks(state=TaskState.STARTED):
+        task.complete()
+    run.do_engine_steps()
+    (timer,) = run.get_tasks(state=TaskState.WAITING)
+    assert timer.task_spec.bpmn_id == "cool_off"
+    due = datetime.fromisoformat(timer._get_internal_data("event_value"))
+    assert timedelta(hours=1, minutes=59) < due - datetime.now(timezone.utc) <= timedelta(hours=2)
+    losses = {(f.code, f.location) for f in bpmn_findings(workflow)}
+    assert losses == {("B107", "nodes[4]"), ("B107", "nodes[5]")}  # `chase` (until) and `hold` (drawn)
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=_ids(FIXTURE_FILES))

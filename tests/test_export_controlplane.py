@@ -27,7 +27,7 @@ from studio.model import Edge, Workflow
 
 SCHEMA_PATH = ROOT / "schemas" / "controlplane.schema.json"
 TEMPLATE_FILES = sorted(TEMPLATES.glob("*/workflow.yaml")) or [FIXTURES / "valid" / "base.yaml"]
-WORKFLOWS = [*TEMPLATE_FILES, FIXTURES / "valid" / "base.yaml"]
+WORKFLOWS = [*TEMPLATE_FILES, FIXTURES / "valid" / "base.yaml", FIXTURES / "valid" / "wait.yaml"]
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -82,6 +82,20 @@ def test_export_is_byte_identical_and_independent_of_the_folder(path: Path, tmp_
     moved = dumps_definition(to_controlplane(fileio.load(copy_dir / path.name)))
     assert moved == first
     assert str(tmp_path) not in moved and str(ROOT) not in first  # no absolute paths, no timestamps
+
+
+def test_a_wait_is_a_timer_node_and_only_waits_carry_a_timer(validator: jsonschema.Draft202012Validator) -> None:
+    document = _export(FIXTURES / "valid" / "wait.yaml")
+    validator.validate(document)
+    nodes = {node["id"]: node for node in document["spec"]["nodes"]}
+    assert nodes["remind"]["kind"] == "wait"
+    assert nodes["remind"]["timer"] == {"delay_seconds": 86400.0, "distribution": None, "until": None}
+    assert nodes["goods"]["timer"] == {"delay_seconds": 2 * 86400.0 + 16 * 3600.0,  # (1d + 2d + 5d) / 3
+                                       "distribution": "triangular", "until": None}
+    assert nodes["office"]["timer"]["until"] == {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00",
+                                                 "timezone": "Europe/Berlin"}
+    assert all("timer" not in node for node in document["spec"]["nodes"] if node["kind"] != "wait")
+    assert all("timer" not in node for node in _export(FIXTURES / "valid" / "base.yaml")["spec"]["nodes"])
 
 
 def test_content_hash_is_sha256_of_the_canonical_spec() -> None:

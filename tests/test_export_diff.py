@@ -88,6 +88,29 @@ def test_field_level_changes_per_section() -> None:
     assert result.counts() == {"added": 2, "removed": 1, "changed": 3}
 
 
+def test_a_changed_wait_is_a_change_of_its_timer() -> None:
+    path = FIXTURES / "valid" / "wait.yaml"
+    new = _data(path)
+    _node(new, "remind")["delay"] = "2d"
+    _node(new, "office")["until"]["hours"] = "08:00-16:00"
+    _node(new, "goods")["delay"] = {"dist": "exponential", "mean": "2d"}
+    result = diff_workflows(load(path), Workflow.model_validate(new))
+    fields = {c.key: [(f.path, f.old, f.new) for f in c.fields] for c in result.changes}
+    assert fields["remind"] == [("delay", "1d", "2d")]
+    assert fields["office"] == [("until.hours", "09:00-17:00", "08:00-16:00")]
+    assert [(path, str(new)) for path, _, new in fields["goods"] if path in ("delay.dist", "delay.mean")] == [
+        ("delay.dist", "exponential"), ("delay.mean", "2d")]
+    assert diff_workflows(load(path), fileio.load(path)).is_empty
+
+
+def test_an_agent_hand_off_through_a_wait_is_still_a_hand_off() -> None:
+    data = _data()
+    data["nodes"].append({"id": "pause", "kind": "wait", "delay": "1h"})
+    data["edges"] = [e for e in data["edges"] if (e["from"], e["to"]) != ("intake", "check")]
+    data["edges"] += [{"from": "intake", "to": "pause"}, {"from": "pause", "to": "check"}]
+    assert ("intake", "check") in diff_module.agent_handoffs(Workflow.model_validate(data))
+
+
 def test_removing_the_approval_before_a_critical_tool_is_a_high_flag() -> None:
     old = load(BASE)
     result = diff_workflows(old, Workflow.model_validate(without_approvals(_data())))

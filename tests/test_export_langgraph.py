@@ -106,7 +106,7 @@ def test_generated_module_runs_sample_cases_along_the_studio_path(path: Path, tm
     assert source == to_langgraph_module(fileio.load(path))  # deterministic
     assert {n.split(".")[0] for n in _imports(source)} <= {
         "langgraph", "langchain_core", "json", "operator", "os", "threading", "time", "collections", "datetime",
-        "typing", "argparse"}  # standalone: no studio
+        "typing", "argparse", "zoneinfo"}  # standalone: no studio
     module = load_module(source, tmp_path / f"{workflow.metadata.name}_graph.py")
     assert workflow.metadata.name == module.WORKFLOW and workflow.metadata.version == module.VERSION
     ran = 0

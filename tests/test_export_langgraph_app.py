@@ -137,6 +137,22 @@ def test_an_approval_interrupts_with_node_role_sla_and_case(tmp_path: Path) -> N
     assert final["case"]["payment_id"] is None  # an output the agent did not give
 
 
+def test_a_wait_interrupts_with_when_it_is_due_and_the_case_goes_on_as_simulated(tmp_path: Path) -> None:
+    workflow = fileio.load(FIXTURES / "bpmn_exec" / "wait.yaml")
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    friday_evening = "2026-11-27T18:00:00.000Z"  # a Friday, after office hours
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None), clock=lambda: friday_evening)
+    for amount, dues in ((500, {"cool_off": "2026-11-27T20:00:00.000Z", "chase": "2026-11-30T09:00:00.000Z"}),
+                         (50, {"cool_off": "2026-11-27T20:00:00.000Z", "hold": "2026-11-27T19:00:00.000Z"})):
+        final, asked = drive(app, {"amount": amount}, {}, thread=f"w{amount}")
+        assert {p["node"]: p["due"] for p in asked} == dues  # fixed: 2h; until: Monday 09:00; drawn: its mean
+        assert all(p["kind"] == "wait" and p["options"] == ["done"] for p in asked)
+        path, outcome = simulated(workflow, {"amount": amount})
+        assert (final["path"], final["outcome"]) == (path, outcome)
+    assert [(f.code, f.location, str(f.severity)) for f in langgraph_findings(workflow)] == [
+        ("R106", "nodes[5]", "warning"), ("R106", "nodes[2]", "info"), ("R106", "nodes[4]", "info")]
+
+
 def test_a_wrong_answer_is_refused_and_asked_again(tmp_path: Path) -> None:
     module = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path)
     app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))

@@ -101,7 +101,7 @@ def test_exports_validate_and_keep_every_step(path: Path, validator: Draft202012
     assert document["document"]["version"] == workflow.metadata.version
     names = [name for _, name, _ in _tasks(document["do"])]
     for node in workflow.nodes:
-        if isinstance(node, (Task, Approval, Decision, Parallel)) or node.kind in ("end", "subworkflow"):
+        if isinstance(node, (Task, Approval, Decision, Parallel)) or node.kind in ("end", "subworkflow", "wait"):
             assert names.count(node.id) == 1, f"`{node.id}` should be one task of the document"
     first = next(e.target for e in workflow.edges if e.source == workflow.nodes[0].id)
     assert next(iter(document["do"][0])) == first, "the document starts with the start node's step"
@@ -209,6 +209,17 @@ def test_losses_are_reported_and_strict_refuses_them() -> None:
     with pytest.raises(WorkflowInvalid) as refused:
         export_serverless(workflow, strict=True)
     assert [f.code for f in refused.value.findings] == ["W103"]
+
+
+def test_a_wait_is_the_dsls_wait_task(validator: Draft202012Validator) -> None:
+    result = export_serverless(fileio.load(FIXTURES / "valid" / "wait.yaml"))
+    assert not list(validator.iter_errors(result.document))
+    remind, goods, office = (_find(result.document, name) for name in ("remind", "goods", "office"))
+    assert (remind["wait"], remind["then"]) == ("P1D", "receive")  # a fixed delay: exactly
+    assert goods["wait"] == "P2DT16H" and goods["metadata"]["delay"]["dist"] == "triangular"  # its mean
+    assert office["wait"] == "PT15H14M17.143S" and office["metadata"]["until"]["hours"] == "09:00-17:00"
+    assert sorted(f.location for f in result.findings if f.code == "W110") == ["nodes[2]", "nodes[6]"]
+    assert all(f.severity is Severity.WARNING for f in result.findings if f.code == "W110")
 
 
 @pytest.mark.parametrize(("condition", "construct"), [

@@ -25,7 +25,7 @@ from studio.validate import validate
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 UPDATE = os.environ.get("STUDIO_UPDATE_SNAPSHOTS") == "1"
 SOURCES = {p.parent.name: p for p in sorted(TEMPLATES.glob("*/workflow.yaml"))} | {
-    "base": FIXTURES / "valid" / "base.yaml"
+    "base": FIXTURES / "valid" / "base.yaml", "wait": FIXTURES / "valid" / "wait.yaml",
 }
 
 
@@ -104,6 +104,16 @@ def test_shapes_per_kind(base: Workflow) -> None:
     assert "diagonals" in node_line(dot, "review")
     assert "shape=diamond" in node_line(dot, "route")
     assert 'fillcolor="#263238"' in node_line(dot, "fork") and "height=0.7" in node_line(dot, "join")
+
+
+def test_a_wait_is_a_timer_event() -> None:
+    workflow = fileio.load(SOURCES["wait"])
+    line = node_line(to_dot(workflow), "goods")
+    assert "shape=doublecircle" in line and 'label="◷"' in line and "(triangular, mean 64h)" in line
+    assert "until mon-fri 09:00-17:00 Europe/Berlin" in node_line(to_dot(workflow), "office")
+    mermaid = to_mermaid(workflow)
+    assert 'n_remind(["◷ Wait a day before chasing<br/><small>1d</small>"])' in mermaid
+    assert "class n_goods,n_remind,n_office timer" in mermaid
 
 
 def test_lanes_per_actor_kind_and_none(base: Workflow) -> None:

@@ -85,11 +85,11 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
     SLAs with escalation), parallel sections (a decision straight into the join included), decisions
     that merge again (by condition or by probability), send-back loops with guards (a decision after the
-    review, or the review routing on its own outcome); agents with output models, a system that may
-    queue in office hours, arrivals that may follow a calendar (simple or with shifts), clerks who may
-    differ (own hours, pace, own durations of some steps); subworkflows (``sub_approve.yaml``: an
-    approval, two ends, a nested subworkflow) expanded in place; batched human tasks and approvals (by
-    size, by timeout, or never filled)."""
+    review, or the review routing on its own outcome), waits (a delay, drawn or fixed, or until office
+    hours); agents with output models, a system that may queue in office hours, arrivals that may
+    follow a calendar (simple or with shifts), clerks who may differ (own hours, pace, own durations of
+    some steps); subworkflows (``sub_approve.yaml``: an approval, two ends, a nested subworkflow)
+    expanded in place; batched human tasks and approvals (by size, by timeout, or never filled)."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -135,10 +135,17 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         edges.append({"from": source, "to": target, **fields})
 
     tail = "start"
-    for block in draw(st.lists(st.sampled_from(["task", "human", "approval", "parallel", "decision", "loop", "sub"]),
-                               min_size=1, max_size=6)):
+    blocks = ["task", "human", "approval", "parallel", "decision", "loop", "sub", "wait"]
+    for block in draw(st.lists(st.sampled_from(blocks), min_size=1, max_size=6)):
         if block == "sub":  # resolved next to the fixtures (the test gives the workflow that place)
             node = new("subworkflow", ref="sub_approve.yaml")
+            link(tail, node)
+            tail = node
+        elif block == "wait":  # a timer: a fixed or drawn delay, or until office hours
+            node = new("wait", **draw(st.sampled_from([
+                {"delay": "2h"}, {"delay": {"dist": "exponential", "mean": "30m"}},
+                {"until": {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00",
+                           "timezone": "Europe/Berlin"}}])))
             link(tail, node)
             tail = node
         elif block in ("task", "human"):

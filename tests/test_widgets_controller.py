@@ -8,7 +8,7 @@ import pytest
 
 from studio import fileio
 from studio.errors import LoadError
-from studio.model import Approval, Human, Task
+from studio.model import Approval, Human, Task, Wait
 from studio.widgets.controller import (
     EditRefused,
     StudioController,
@@ -81,6 +81,17 @@ def test_add_task_with_actor_autosaves_and_lights_up_findings(studio: StudioCont
     studio.add_edge("create_po", "legal_review")
     studio.add_edge("legal_review", "receive_goods")
     assert not {"S005", "S006"} & set(codes(studio))
+
+
+def test_a_wait_step_is_added_with_its_timer(studio: StudioController, work: Path) -> None:
+    node_id = studio.insert_step("create_po", "receive_goods", kind="wait", name="Wait for the goods")
+    assert "S015" in codes(studio)  # no timer yet: the room sees what is missing
+    studio.update_node(node_id, delay="3d")
+    wait = saved(work).node(node_id)
+    assert isinstance(wait, Wait) and wait.fixed_delay == 3 * 86400.0 and "S015" not in codes(studio)
+    studio.update_node("receive_goods", kind="wait", until={"days": ["mon", "tue"], "hours": "09:00-12:00"})
+    changed = studio.workflow.node("receive_goods")
+    assert isinstance(changed, Wait) and changed.until is not None and not hasattr(changed, "actor")
 
 
 def test_duplicate_id_is_refused_and_nothing_changes(studio: StudioController, work: Path) -> None:

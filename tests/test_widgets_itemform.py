@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 from studio import fileio
-from studio.model import Actor, Duration, Node, NodeBase, System, Task
+from studio.model import NODE_KINDS, Actor, Duration, Node, NodeBase, System, Task
 from studio.widgets import Studio, copy_template
 from studio.widgets import forms as form_tables
 from studio.widgets.itemform import DURATION, Field, ItemForm, models_by_kind
@@ -72,31 +72,31 @@ def test_an_edit_sends_only_the_rows_the_kind_shows(studio: Studio) -> None:
     assert set(form.values()) == {"id", "name", "kind", "outcome"}
 
 
-class Wait(NodeBase):
-    """A kind the studio does not have yet: waits a while."""
+class Pause(NodeBase):
+    """A kind the studio does not have: pauses a while."""
 
-    kind: Literal["wait"]
-    delay: Duration | None = None
+    kind: Literal["pause"]
+    hold: Duration | None = None
 
 
 def test_a_new_node_kind_and_its_field_are_one_row(studio: Studio) -> None:
     steps = form_tables.STEPS
     spec = dataclasses.replace(
-        steps, prefix="trial", models={**steps.models, "wait": Wait},
-        fields=(*steps.fields, Field("delay", "Waits for", "e.g. 2d", DURATION)),
+        steps, prefix="trial", models={**steps.models, "pause": Pause},
+        fields=(*steps.fields, Field("hold", "Pauses for", "e.g. 2d", DURATION)),
     )
     form = ItemForm(spec, studio)
-    kind, delay = form.inputs["kind"].main, form.inputs["delay"].main
-    kind.options = [*kind.options, "wait"]  # the kind list comes from NODE_KINDS, which would gain it
-    kind.value = "wait"
+    kind, hold = form.inputs["kind"].main, form.inputs["hold"].main
+    kind.options = [*kind.options, "pause"]  # the kind list comes from NODE_KINDS, which would gain it
+    kind.value = "pause"
     shown = [row.attr for row, widget in form.rows if widget.boxes[0].layout.display != "none"]
-    assert shown == ["id", "name", "kind", "delay"]  # what a Wait model has, no more
+    assert shown == ["id", "name", "kind", "hold"]  # what a Pause model has, no more
     form.inputs["id"].main.value = "cool_off"
-    delay.value = "2d"
-    assert form.values() == {"id": "cool_off", "name": "", "kind": "wait", "delay": "2d"}
+    hold.value = "2d"
+    assert form.values() == {"id": "cool_off", "name": "", "kind": "pause", "hold": "2d"}
     kind.value = "task"
-    assert delay.layout.display == "none" and "delay" not in form.values()
-    assert "trial_delay" in form.parts()
+    assert hold.layout.display == "none" and "hold" not in form.values()
+    assert "trial_hold" in form.parts()
 
 
 def test_a_new_field_of_every_kind_is_one_row_through_to_the_file(
@@ -125,6 +125,22 @@ def test_a_row_no_kind_shows_is_refused_when_the_form_is_built(studio: Studio) -
 
 def test_models_by_kind_reads_the_discriminated_unions() -> None:
     assert list(models_by_kind(Actor)) == ["agent", "human", "system"]
-    assert list(models_by_kind(Node)) == [
-        "start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow"
-    ]
+    assert list(models_by_kind(Node)) == list(NODE_KINDS)
+    assert "wait" in NODE_KINDS
+
+
+def test_a_wait_step_is_added_and_edited_through_the_step_form(work: Path) -> None:
+    studio = Studio(work)
+    studio.node_pick.value = ""
+    studio.node_kind.value = "wait"
+    shown = {row.attr for row, widget in studio.forms["nodes"].rows if widget.boxes[0].layout.display != "none"}
+    assert {"delay", "until"} <= shown and not {"actor", "sla", "tools"} & shown  # a wait holds nobody
+    studio.node_id.value = "goods_arrive"
+    studio.node_delay.dist.value = "fixed"
+    studio.node_delay.params[0].value = "2d"
+    studio.node_add.click()
+    saved = fileio.load(work).node("goods_arrive")
+    assert saved is not None and saved.kind == "wait" and saved.fixed_delay == 172800.0  # type: ignore[union-attr]
+    studio.node_pick.value = ""
+    studio.node_pick.value = "goods_arrive"  # loaded back as saved
+    assert studio.node_delay.params[0].value == "2d"

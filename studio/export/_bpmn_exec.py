@@ -25,7 +25,7 @@ helper (id)         why
 Every helper carries ``<studio:helper of="X" role="..."/>`` so ``studio import`` folds it back.
 Conditions on decision edges (and thresholds) become Python (:mod:`studio.export._bpmn_python`);
 what cannot be kept becomes a :class:`~studio.errors.Finding`: ``B101`` (error: the export is
-refused), ``B102``-``B104`` (warning/info: written, with the loss reported).
+refused), ``B102``-``B107`` (warning/info: written, with the loss reported).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
 from studio.export._conditions import batched_steps, probability_only_branches
 from studio.expr import ExpressionError
-from studio.model import Approval, Edge, Workflow, iso_duration
+from studio.model import Approval, Edge, Wait, Workflow, iso_duration, wait_mean
 from studio.model import escalation as escalates
 
 __all__ = ["ExecPlan", "Flow", "Helper", "Timer", "plan"]
@@ -285,6 +285,12 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
             "task as it arrives", "collect the cases in the engine's task list or a scheduled job, or expect "
             "shorter waits there than the simulation shows"))
     for node in nodes:
+        if isinstance(node, Wait) and node.fixed_delay is None:
+            out.findings.append(Finding(
+                "B107", Severity.WARNING, node_at[id(node)],
+                f"wait `{node.id}` waits `{node.timer_text}` in simulation; a BPMN timer waits a fixed time, so it "
+                f"waits the expected {iso_duration(wait_mean(node))} (the exact timer is kept in the studio "
+                "extension)", "give the wait a fixed `delay` if the engine must wait as the simulator does"))
         if node.kind == "subworkflow":
             out.findings.append(Finding(
                 "B104", Severity.WARNING, node_at[id(node)],

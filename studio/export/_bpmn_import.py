@@ -25,7 +25,9 @@ called by another):
   at 0, or the one branch without a probability, becomes the default taking the remainder;
 * sub-processes and call activities of processes in the same file are inlined (``B004``); other
   call activities -> ``subworkflow`` with ``ref``;
-* intermediate events -> tasks (``B005``; link events are joined instead);
+* timer catch events -> ``wait`` (the exact timer of a studio export, else the ``timeDuration``;
+  a ``timeDate`` or ``timeCycle`` is reported, ``B005``); other intermediate events -> tasks
+  (``B005``; link events are joined instead);
 * conditional or multiple flows leaving an activity get an explicit decision or fork (``B009``);
 * a studio export's execution helpers (``studio:helper``: merging and threshold gateways, splits,
   auto-approval script tasks, SLA timers and escalation tasks) are folded back into the node they
@@ -40,7 +42,7 @@ B001  element not supported and dropped (boundary events, data objects, artifact
 B002  inclusive gateway approximated as a parallel fork or join
 B003  condition not in the safe language (or empty): kept as the edge label
 B004  sub-process or call activity inlined, or imported as a subworkflow reference
-B005  intermediate event approximated as a task, or link events joined
+B005  intermediate event approximated as a task, link events joined, or a timer read as a wait
 B006  pool, process or message flow not imported (a workflow is one process)
 B007  actor created from a lane (or for work outside lanes): complete it
 B008  extra start event dropped (a workflow has exactly one start)
@@ -82,7 +84,7 @@ from studio.export._bpmn_common import (
 )
 from studio.expr import check
 from studio.fileio import read_limited_bytes
-from studio.model import Node, Workflow
+from studio.model import Node, Workflow, format_duration
 
 __all__ = ["CENSUS_KEYS", "BpmnImport", "bpmn_census", "import_bpmn", "read_bpmn"]
 
@@ -404,7 +406,7 @@ class _ImportedNode:
     """A BPMN flow element on its way to becoming a workflow node."""
 
     key: str
-    kind: str  # start end task approval decision parallel join subworkflow pass
+    kind: str  # start end task approval decision parallel join subworkflow wait pass
     element: Any
     name: str | None = None
     description: str | None = None
@@ -416,6 +418,7 @@ class _ImportedNode:
     gateway: str | None = None  # BPMN tag of gateways (parallel/inclusive need their degree later)
     link: str | None = None  # link event name; "throw:" or "catch:" prefix
     bpmn_id: str | None = None
+    timer: dict[str, Any] = field(default_factory=dict)  # a wait's `delay` or `until`
 
 
 @dataclass
@@ -431,6 +434,26 @@ class _ImportedEdge:
     max_repeats: int | None = None
     probability: float | None = None
     origins: tuple[str, ...] = ()
+
+
+TIMER_PARTS = ("timeDate", "timeDuration", "timeCycle")
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<Y>\d+(?:\.\d+)?)Y)?(?:(?P<MO>\d+(?:\.\d+)?)M)?(?:(?P<W>\d+(?:\.\d+)?)W)?(?:(?P<D>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<H>\d+(?:\.\d+)?)H)?(?:(?P<MI>\d+(?:\.\d+)?)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$")
+_ISO_SECONDS = {"Y": 365 * 86400.0, "MO": 30 * 86400.0, "W": 7 * 86400.0, "D": 86400.0, "H": 3600.0, "MI": 60.0,
+                "S": 1.0}
+
+
+def _iso_seconds(text: str) -> float | None:
+    """Seconds of an ISO-8601 duration (``PT2H``, ``P1DT30M``; a year 365 days, a month 30), also when
+    written as a quoted string (a Python or FEEL expression); None when it is not one."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1].strip()
+    match = _ISO_DURATION.match(text.upper())
+    if match is None or text.upper() in ("P", "PT") or text.upper().endswith("T"):
+        return None
+    return sum(float(value) * _ISO_SECONDS[unit] for unit, value in match.groupdict().items() if value)
 
 
 def _slug(text: str) -> str:
@@ -855,6 +878,9 @@ class _Importer:
             self.fate[element.get("id")] = "joined (link event)"
             self.note("B005", Severity.INFO, element, f"link event {self.label(element)} is joined to its partner")
             return
+        if definitions == ["timerEventDefinition"] and not throw:
+            self.timer(element, key, lane)
+            return
         node = self.basic(element, key, "task", lane)
         trigger = ", ".join(d.removesuffix("EventDefinition") for d in definitions) or "none"
         verb = "throws" if throw else "waits for"
@@ -863,6 +889,31 @@ class _Importer:
         self.note("B005", Severity.WARNING, element, f"intermediate event {self.label(element)} ({verb} "
                   f"{trigger}) is approximated as a task", "give the task an actor and a duration, or remove it")
         self.add(node)
+
+    def timer(self, element: Any, key: str, lane: str | None) -> None:
+        """A timer catch event: a `wait`, with the exact timer of a studio export, else its ISO-8601 duration."""
+        node = self.add(self.basic(element, key, "wait", lane))
+        info = _studio_ext(element, "timer")
+        if info.get("delay"):
+            delay = info["delay"]
+            node.timer["delay"] = json.loads(delay) if delay.startswith("{") else delay
+            return
+        if info.get("days"):
+            node.timer["until"] = {"days": info["days"].split(), "hours": info.get("hours", "09:00-17:00"),
+                                   "timezone": info.get("timezone", "UTC")}
+            return
+        definition = next(d for d in element if _local(d) == "timerEventDefinition")
+        parts = {_local(d): _text(d) or "" for d in definition if _local(d) in TIMER_PARTS}
+        seconds = _iso_seconds(parts.get("timeDuration", ""))
+        if seconds is not None:
+            node.timer["delay"] = format_duration(seconds)
+            self.note("B005", Severity.INFO, element, f"timer event {self.label(element)} becomes a wait of "
+                      f"`{node.timer['delay']}`")
+            return
+        what = ", ".join(f"{part} `{text}`" if text else f"an empty {part}" for part, text in sorted(parts.items()))
+        self.note("B005", Severity.WARNING, element, f"timer event {self.label(element)} waits for "
+                  f"{what or 'no time'}, which a wait step cannot say; it is imported as a wait without a timer",
+                  "give the wait a `delay` (e.g. `2h`) or an `until` calendar")
 
     def flow(self, flow: Any, scope: str) -> None:
         flow_id = flow.get("id") or ""
@@ -1008,7 +1059,7 @@ class _Importer:
 
     def explicit_gateways(self) -> None:
         for node in list(self.nodes.values()):
-            if node.kind not in ("task", "approval", "subworkflow", "start"):
+            if node.kind not in ("task", "approval", "subworkflow", "start", "wait"):
                 continue
             if self.studio and node.ext.get("kind"):  # the studio's own step: its edges mean what they meant
                 continue
@@ -1215,6 +1266,8 @@ class _Importer:
             data["ref"] = node.ref
         if node.kind == "end" and ext.get("outcome"):
             data["outcome"] = ext["outcome"]
+        if node.kind == "wait":
+            data.update(node.timer)
         return data
 
     def build(self, process: Any) -> Workflow:  # noqa: C901, PLR0912, PLR0915 - the import's passes in order

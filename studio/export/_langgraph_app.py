@@ -21,6 +21,9 @@ studio simulated it, step for step (the rules are the studio's ``docs/semantics.
 * Audit: one JSONL record per step, tool call, human decision and case end, with the fields the
   workflow's audit policy lists (``AuditLog``: a path or any callable taking a record; default: the
   file named by ``AUDIT_LOG_PATH``, else ``audit.jsonl``; none when the policy turns audit off).
+* Waits: a ``wait`` step calls ``interrupt(payload)`` with ``kind: "wait"`` and ``due`` (UTC, ISO
+  8601: the delay from now, or when its calendar next opens); whoever serves the app resumes the
+  case at that time (``Command(resume={"decision": "done"})``). Nobody is asked anything.
 * Durable: pass a checkpointer (``SqliteSaver`` from ``langgraph-checkpoint-sqlite``) and a case
   waiting at an approval survives the process; resume it from the same ``thread_id``.
 
@@ -35,7 +38,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as clock_time
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -59,6 +63,7 @@ _NODE_DEFAULTS: dict[str, Any] = {
     "name": None, "actor": None, "actor_kind": None, "tools": [], "outputs": [], "reviews": [], "retries": 0,
     "sla_seconds": None, "escalate_to": None, "threshold": None, "branches": [], "default": None,
     "graph_target": {}, "targets": [], "preds": [], "sources": {}, "limits": {}, "outcome": None,
+    "wait_seconds": None, "until": None, "timer": None,
 }
 for _spec in NODES.values():  # the tables leave out empty entries
     for _key, _value in _NODE_DEFAULTS.items():
@@ -403,6 +408,28 @@ def _normalise(answer: Any) -> str:
     return _ALIASES.get(text, text.replace("-", "_").replace(" ", "_"))
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _next_open(now: datetime, until: Mapping[str, Any]) -> datetime:
+    """When a calendar (``days``, ``hours`` like ``09:00-17:00``, ``timezone``) next opens: ``now`` while open."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    zone = ZoneInfo(str(until["timezone"]))
+    local = now.astimezone(zone)
+    begin, end = (int(part[:2]) * 60 + int(part[3:]) for part in str(until["hours"]).split("-"))
+    days = {_WEEKDAYS.index(day) for day in until["days"]}
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        if day.weekday() not in days:
+            continue
+        midnight = datetime.combine(day, clock_time(0), zone)
+        opens, closes = midnight + timedelta(minutes=begin), midnight + timedelta(minutes=end)
+        if local < closes:
+            return max(opens, local).astimezone(timezone.utc)
+    raise ValueError(f"the calendar {dict(until)!r} never opens")
+
+
 def _summary(case: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in json.loads(json.dumps(dict(case), default=str)).items()}
 
@@ -491,19 +518,12 @@ class _Runtime:
             update["trigger"] = {chosen: node}
             detail["decision"] = chosen
         else:
-            if kind == "approval":
-                detail = self._approval(node, spec, state, config, fields)
-                if fields.get(f"{node}_decision") == "approve" and detail.get("by") != "auto":
-                    update["approved"] = [node]
-            elif kind in ("task", "subworkflow"):
-                if spec["actor_kind"] == "human":
-                    detail = self._human(node, spec, state, config, fields)
-                else:
-                    detail = self._work(node, spec, state, config, fields)
-            elif kind == "end":
+            detail = self._run(node, spec, state, config, fields)
+            if kind == "approval" and fields.get(f"{node}_decision") == "approve" and detail.get("by") != "auto":
+                update["approved"] = [node]
+            if kind == "end":
                 update["status"] = "completed"
                 update["outcome"] = spec["outcome"]
-                detail["outcome"] = spec["outcome"]
             update["trigger"] = dict.fromkeys(spec["targets"], node)
         for name in spec["outputs"]:
             if name not in case and name not in fields:
@@ -514,6 +534,22 @@ class _Runtime:
         if kind == "end":
             self.record("case_end", state, config, node, outcome=spec["outcome"], path=update["path"])
         return update
+
+    def _run(self, node: str, spec: Mapping[str, Any], state: Mapping[str, Any], config: Mapping[str, Any],
+             fields: dict[str, Any]) -> dict[str, Any]:
+        """What a step that is not a decision does, by kind; the audit record's details."""
+        kind = spec["kind"]
+        if kind == "approval":
+            return self._approval(node, spec, state, config, fields)
+        if kind in ("task", "subworkflow"):
+            if spec["actor_kind"] == "human":
+                return self._human(node, spec, state, config, fields)
+            return self._work(node, spec, state, config, fields)
+        if kind == "wait":
+            return self._wait(node, spec, state)
+        if kind == "end":
+            return {"outcome": spec["outcome"]}
+        return {}
 
     def _decide(self, node: str, spec: Mapping[str, Any], case: Mapping[str, Any]) -> str:
         for key, target in spec["branches"]:
@@ -603,6 +639,30 @@ class _Runtime:
             else:
                 return decision, answer.get("by"), answer.get("note"), dict(given)
             payload = {**payload, "error": error}
+
+    def _wait(self, node: str, spec: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        """A timer: interrupt with when the case is due; the service resumes it then. Holds no one."""
+        now = datetime.fromisoformat(self.clock().replace("Z", "+00:00"))
+        if spec["until"] is not None:
+            due = _next_open(now, spec["until"])
+        else:
+            due = now + timedelta(seconds=spec["wait_seconds"] or 0.0)
+        case = state.get("case") or {}
+        interrupt({
+            "node": spec["id"],
+            "kind": "wait",
+            "name": spec["name"],
+            "timer": spec["timer"],
+            "wait_seconds": spec["wait_seconds"],
+            "until": spec["until"],
+            "due": due.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "options": ["done"],
+            "case_id": case.get("case_id"),
+            "path": list(state.get("path") or []),
+            "workflow": WORKFLOW,
+            "workflow_version": VERSION,
+        })
+        return {"timer": spec["timer"]}
 
     def _approval(self, node: str, spec: Mapping[str, Any], state: Mapping[str, Any], config: Mapping[str, Any],
                   fields: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,9 @@ approval        ``userTask`` whose completion sets ``<id>_decision`` (``studio:d
 decision        ``exclusiveGateway`` with ``default`` and Python ``conditionExpression`` s
 parallel, join  ``parallelGateway`` (``Diverging`` / ``Converging``)
 subworkflow     ``callActivity`` with ``calledElement``
+wait            ``intermediateCatchEvent`` with a ``timerEventDefinition``: ``timeDuration`` of the
+                delay (a drawn delay or an ``until`` calendar: the expected wait, reported as
+                ``B107``); the exact timer in ``<studio:timer>``
 ==============  ====================================================================
 
 The document also runs on SpiffWorkflow as the simulator runs the workflow: conditions are Python
@@ -33,6 +36,7 @@ Import lives in :mod:`studio.export._bpmn_import` and is re-exported here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,8 +67,11 @@ from studio.model import (
     Human,
     Subworkflow,
     System,
+    Wait,
     Workflow,
     format_duration,
+    iso_duration,
+    wait_mean,
 )
 
 __all__ = ["BpmnImport", "bpmn_census", "bpmn_findings", "import_bpmn", "read_bpmn", "to_bpmn"]
@@ -82,7 +89,7 @@ LANE_PAD = 15
 SIZES: Mapping[str, tuple[int, int]] = {
     "start": (36, 36), "end": (36, 36),
     "decision": (50, 50), "parallel": (50, 50), "join": (50, 50),
-    "task": (100, 80), "approval": (100, 80), "subworkflow": (100, 80),
+    "task": (100, 80), "approval": (100, 80), "subworkflow": (100, 80), "wait": (36, 36),
     "gateway": (50, 50), "step": (100, 80), "timer": (36, 36),
 }
 
@@ -276,6 +283,8 @@ def _tag(workflow: Workflow, node: Any) -> str:  # noqa: PLR0911 - one BPMN elem
         return "parallelGateway"
     if kind == "subworkflow":
         return "callActivity"
+    if kind == "wait":
+        return "intermediateCatchEvent"
     if kind == "approval":
         return "userTask"
     actor = workflow.actor_of(node.id)
@@ -326,6 +335,8 @@ def _node_extensions(workflow: Workflow, node: Any, parent: etree._Element) -> N
     )
     if node.kind == "approval":
         _decision_info(node.id, ext)
+    if isinstance(node, Wait):
+        _timer_info(node, ext)
     if isinstance(actor, Agent):
         agent = etree.SubElement(ext, _q(STUDIO_NS, "agent"))
         _set(agent, key=actor.id, capability=actor.capability, version=actor.version, model=actor.model,
@@ -333,6 +344,17 @@ def _node_extensions(workflow: Workflow, node: Any, parent: etree._Element) -> N
     for tool_id in getattr(node, "tools", []) or []:
         tool = etree.SubElement(ext, _q(STUDIO_NS, "tool"))
         _set(tool, key=tool_id, tier=tiers[tool_id].value if tool_id in tiers else None)
+
+
+def _timer_info(node: Wait, ext: etree._Element) -> None:
+    """The wait's exact timer, for the way back: the delay as the workflow file writes it (a duration,
+    or a distribution as JSON), or the calendar it waits for."""
+    timer = etree.SubElement(ext, _q(STUDIO_NS, "timer"))
+    if node.delay is not None:
+        written = node.model_dump(mode="json", by_alias=True, exclude_none=True)["delay"]
+        timer.set("delay", written if isinstance(written, str) else json.dumps(written, sort_keys=True))
+    if node.until is not None:
+        _set(timer, days=[d.value for d in node.until.days], hours=node.until.hours, timezone=node.until.timezone)
 
 
 def _lane_extensions(lane: _Lane, parent: etree._Element) -> None:
@@ -513,6 +535,16 @@ def _steps(workflow: Workflow, process: etree._Element, nodes: list[Any], links:
             etree.SubElement(element, bpmn("documentation")).text = node.description
         _node_extensions(workflow, node, element)
         links.write(element, node.id)
+        if isinstance(node, Wait):
+            _timer_definition(element, node.id, iso_duration(wait_mean(node)))
+
+
+def _timer_definition(element: etree._Element, element_id: str, duration: str) -> None:
+    """A ``timerEventDefinition`` whose ``timeDuration`` is the ISO-8601 duration as a Python string."""
+    definition = etree.SubElement(element, bpmn("timerEventDefinition"), id=f"{element_id}.timer")
+    text = etree.SubElement(definition, bpmn("timeDuration"), language=PYTHON_LANGUAGE)
+    text.set(_q(XSI_NS, "type"), "bpmn:tFormalExpression")
+    text.text = repr(duration)
 
 
 def _helpers_and_timers(process: etree._Element, exec_plan: ExecPlan, links: _Links) -> None:
@@ -534,10 +566,7 @@ def _helpers_and_timers(process: etree._Element, exec_plan: ExecPlan, links: _Li
         timer_ext = etree.SubElement(element, bpmn("extensionElements"))
         _set(etree.SubElement(timer_ext, _q(STUDIO_NS, "helper")), of=timer.of, role="sla")
         links.write(element, timer.id)
-        definition = etree.SubElement(element, bpmn("timerEventDefinition"), id=f"{timer.id}.timer")
-        duration = etree.SubElement(definition, bpmn("timeDuration"), language=PYTHON_LANGUAGE)
-        duration.set(_q(XSI_NS, "type"), "bpmn:tFormalExpression")
-        duration.text = repr(timer.duration)
+        _timer_definition(element, timer.id, timer.duration)
 
 
 def _sequence_flows(process: etree._Element, flows: list[Any]) -> None:

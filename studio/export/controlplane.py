@@ -50,7 +50,9 @@ from studio.model import (
     System,
     Task,
     Tier,
+    Wait,
     Workflow,
+    distribution_mean,
 )
 
 __all__ = [
@@ -76,7 +78,7 @@ KIND = "AgentWorkflow"
 SCHEMA_ID = "https://workflow-design-studio.dev/schemas/controlplane.schema.json"
 AUDIT_FORMAT = "jsonl"
 
-NodeKind = Literal["start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow"]
+NodeKind = Literal["start", "end", "task", "approval", "decision", "parallel", "join", "subworkflow", "wait"]
 ActorKind = Literal["agent", "human", "system"]
 TierName = Literal["read_only", "restricted_write", "critical"]
 AutonomyName = Literal["fully_autonomous", "human_in_the_loop", "human_on_the_loop"]
@@ -129,6 +131,39 @@ class BatchSpec(_Model):
     )
 
 
+class CalendarSpec(_Model):
+    days: list[str]
+    hours: str
+    timezone: str
+
+
+class ShiftSpec(_Model):
+    days: list[str] = Field(description="Weekdays these ranges apply to (`mon` ... `sun`).")
+    hours: list[str] = Field(
+        description="Working ranges of each of these days, in order (`09:00-12:00`); one that ends before it "
+        "starts runs past midnight into the next day."
+    )
+
+
+class ShiftCalendarSpec(_Model):
+    """Working time that differs by day (the workflow's calendar `shifts`)."""
+
+    shifts: list[ShiftSpec]
+    timezone: str
+
+
+class TimerSpec(_Model):
+    """When a `wait` node lets the case go on; nobody and nothing is held while it waits."""
+
+    delay_seconds: Seconds | None = Field(
+        description="Wait this long: the fixed delay, or the mean of a drawn one (see `distribution`).")
+    distribution: str | None = Field(
+        description="The delay's distribution in simulation (`exponential`, `uniform`, ...); null when fixed. "
+        "The control plane waits `delay_seconds`, the mean.")
+    until: CalendarSpec | ShiftCalendarSpec | None = Field(
+        description="Wait until these hours next open (no wait while they are open).")
+
+
 class NodeSpec(_Model):
     id: str
     kind: NodeKind
@@ -148,6 +183,8 @@ class NodeSpec(_Model):
         default=None, exclude_if=lambda value: value is None,
         description="Cases are collected and done together, once per batch (absent: one case at a time).",
     )
+    timer: TimerSpec | None = Field(default=None, exclude_if=lambda timer: timer is None,
+                                    description="Wait nodes: how long, or until when (written on them only).")
 
 
 class RouteSpec(_Model):
@@ -246,27 +283,6 @@ class ToolSpec(_Model):
     allowed_for: Ids = Field(default_factory=list, description="Agents and systems allowed to call the tool.")
     used_by_nodes: Ids = Field(default_factory=list)
     endpoint: Placeholder = Field(description="Where the gateway reaches the tool: `${TOOL_<ID>_URL}`.")
-
-
-class CalendarSpec(_Model):
-    days: list[str]
-    hours: str
-    timezone: str
-
-
-class ShiftSpec(_Model):
-    days: list[str] = Field(description="Weekdays these ranges apply to (`mon` ... `sun`).")
-    hours: list[str] = Field(
-        description="Working ranges of each of these days, in order (`09:00-12:00`); one that ends before it "
-        "starts runs past midnight into the next day."
-    )
-
-
-class ShiftCalendarSpec(_Model):
-    """Working time that differs by day (the workflow's calendar `shifts`)."""
-
-    shifts: list[ShiftSpec]
-    timezone: str
 
 
 def _calendar_spec(calendar: Calendar | None) -> CalendarSpec | ShiftCalendarSpec | None:
@@ -578,6 +594,16 @@ def _node_spec(workflow: Workflow, node: Any, tiers: Mapping[str, Tier]) -> Node
         subworkflow=node.ref if isinstance(node, Subworkflow) else None,
         outcome=getattr(node, "outcome", None),
         batch=_batch_spec(getattr(node, "batch", None)),
+        timer=_timer_spec(node) if isinstance(node, Wait) else None,
+    )
+
+
+def _timer_spec(node: Wait) -> TimerSpec:
+    delay, until = node.delay, node.until
+    return TimerSpec(
+        delay_seconds=distribution_mean(delay) if delay is not None else None,
+        distribution=None if delay is None or node.fixed_delay is not None else delay.dist,
+        until=_calendar_spec(until),
     )
 
 

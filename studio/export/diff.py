@@ -58,7 +58,7 @@ __all__ = ["Change", "FieldChange", "GovernanceFlag", "WorkflowDiff", "diff_work
 FlagSeverity = Literal["high", "medium", "low"]
 ChangeKind = Literal["added", "removed", "changed"]
 _SEVERITY_RANK: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
-_GATEWAYS = frozenset({"decision", "parallel", "join"})
+_GATEWAYS = frozenset({"decision", "parallel", "join", "wait"})  # actorless steps a hand-off passes through
 _AUTONOMY_RANK: dict[Autonomy, int] = {
     Autonomy.HUMAN_IN_THE_LOOP: 0,
     Autonomy.HUMAN_ON_THE_LOOP: 1,

@@ -27,7 +27,7 @@ from studio import graph as g
 from studio.errors import Finding, Severity, sort_findings
 from studio.export._conditions import BINOPS, PythonTranslator, batched_steps, probability_only_branches
 from studio.expr import parse
-from studio.model import Agent, Human, Subworkflow, Workflow
+from studio.model import Agent, Human, Subworkflow, Wait, Workflow, wait_mean
 from studio.simulate.compiler import build_plan
 
 __all__ = [
@@ -98,6 +98,15 @@ def _literal(name: str, annotation: str, value: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _wait_spec(node: Wait) -> dict[str, Any]:
+    """A wait's timer for the application: seconds (a fixed delay, else the drawn delay's mean) or the calendar."""
+    until = node.until
+    return {"timer": node.timer_text,
+            "wait_seconds": wait_mean(node) if node.delay is not None else None,
+            "until": {"days": [d.value for d in until.days], "hours": until.hours, "timezone": until.timezone}
+            if until is not None else None}
+
+
 def _app_tables(workflow: Workflow) -> tuple[str, str]:
     """The spec block (constants) and the conditions block of the application module."""
     workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
@@ -131,6 +140,9 @@ def _app_tables(workflow: Workflow) -> tuple[str, str]:
             "targets": list(node.targets), "preds": list(node.preds), "sources": {},
             "limits": dict(node.limits), "outcome": node.outcome,
         }
+        waits = workflow.index.nodes.get(node_id)
+        if isinstance(waits, Wait):
+            spec.update(_wait_spec(waits))
         if node.threshold is not None:
             spec["threshold"] = condition(f"threshold:{node_id}", node.threshold.text)
         for index, (expression, target) in enumerate(node.branches):
@@ -205,7 +217,7 @@ def _replace_block(text: str, name: str, body: str) -> str:
 
 
 def langgraph_findings(workflow: Workflow) -> list[Finding]:
-    """What the LangGraph application does not do as the simulator does (``R101``-``R105``)."""
+    """What the LangGraph application does not do as the simulator does (``R101``-``R106``)."""
     workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     plan = build_plan(workflow)
     findings: list[Finding] = []
@@ -220,6 +232,8 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
                 f"the SLA of `{node.id}`{target} is handed to whoever answers its interrupt "
                 "(`sla_seconds`, `escalate_to` in the payload); the graph does not time it",
                 "let the service that answers interrupts escalate overdue steps"))
+        if isinstance(node, Wait):
+            findings.append(_wait_finding(node, index))
         if isinstance(node, Subworkflow):
             findings.append(Finding(
                 "R103", Severity.WARNING, f"nodes[{index}]",
@@ -246,6 +260,18 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
                 f"`agents[{actor.id!r}]` when given, else only its tools",
                 f"pass `build_graph(agents={{{actor.id!r}: ...}})` with the deployed agent"))
     return sort_findings(findings)
+
+
+def _wait_finding(node: Wait, index: int) -> Finding:
+    """R106: the application interrupts at a wait with when the case is due; a drawn delay is its mean."""
+    hint = "resume the case at `due` (a scheduler in the service that serves the application)"
+    if node.delay is not None and node.fixed_delay is None:
+        return Finding("R106", Severity.WARNING, f"nodes[{index}]",
+                       f"wait `{node.id}` waits `{node.timer_text}` in simulation; the application's interrupt is "
+                       "due after the mean delay", f"give the wait a fixed `delay`, or {hint}")
+    return Finding("R106", Severity.INFO, f"nodes[{index}]",
+                   f"wait `{node.id}` ({node.timer_text}) interrupts the case with the time it is due; the graph "
+                   "does not sleep", hint)
 
 
 def langgraph_app_files(workflow: Workflow) -> dict[str, str]:

@@ -17,6 +17,8 @@ that validates against the official DSL schema (vendored as
                decision             switch (cases in edge order, `when` in jq, default last)
                parallel             fork (one `do` branch per outgoing edge, up to the join)
                subworkflow          run: workflow
+               wait                 wait: the ISO-8601 delay (a drawn delay or an `until` calendar:
+                                    the expected wait, reported as W110)
                end                  set `outcome`, then: end
 
 Case data flows as the task input/output object: every task merges what it produces into it,
@@ -25,7 +27,7 @@ parsed form (:mod:`studio.export._jq`), never pasted.
 
 What the export cannot keep is never silent: a structure or condition it cannot express refuses
 the export (:class:`~studio.errors.WorkflowInvalid` with ``W101``/``W102`` findings); what it keeps
-only as metadata or keeps differently is reported as a finding (``W103``-``W107``, see
+only as metadata or keeps differently is reported as a finding (``W103``-``W110``, see
 ``docs/codes.md``). Output is deterministic: the same workflow gives the same bytes.
 """
 
@@ -61,10 +63,12 @@ from studio.model import (
     System,
     Task,
     Tool,
+    Wait,
     Workflow,
     escalation,
     iso_duration,
     step_sla,
+    wait_mean,
 )
 
 __all__ = [
@@ -351,6 +355,8 @@ class _Builder:
             return self.approval(key, node)
         if isinstance(node, Subworkflow):
             return self.subworkflow(key, node)
+        if isinstance(node, Wait):
+            return self.wait(key, node)
         if isinstance(node, Task):
             actor = self.actors.get(node.actor or "")
             if isinstance(actor, Human):
@@ -521,6 +527,19 @@ class _Builder:
             "metadata": _compact({"studio_kind": "subworkflow", "name": node.name, "ref": node.ref,
                                   "actor": node.actor}),
         }
+
+    def wait(self, key: _ListKey, node: Wait) -> _Task:
+        """A timer: the DSL's `wait` for the delay; a drawn delay or an `until` calendar waits the expected time."""
+        duration = iso_duration(wait_mean(node))
+        if node.fixed_delay is None:
+            self.finding("W110", Severity.WARNING, self.node_loc(node.id),
+                         f"wait `{node.id}` waits `{node.timer_text}` in simulation; the DSL's `wait` is a fixed "
+                         f"time, so it waits the expected {duration} (the timer is kept in the task's metadata)",
+                         "give the wait a fixed `delay` if the runtime must wait as the simulator does")
+        written = node.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {"wait": duration, "then": self.only_next(key, node.id),
+                "metadata": _compact({"studio_kind": "wait", "name": node.name, "delay": written.get("delay"),
+                                      "until": written.get("until")})}
 
     def referenced(self, node: Subworkflow) -> tuple[str, str]:
         """DNS name and version of the referenced workflow (a file next to this one, or a template)."""

@@ -41,11 +41,13 @@ from studio.model import (
     Subworkflow,
     System,
     Task,
+    Wait,
     Workflow,
     escalation,
     step_sla,
 )
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
+from studio.simulate.clock import WorkCalendar
 from studio.simulate.expand import Expanded, Expansion, expand
 
 __all__ = [
@@ -122,6 +124,11 @@ class NodePlan:
     relay_to: str | None = None
     output_models: tuple[tuple[str, tuple[OutputPlan, ...]], ...] = ()
     """Outputs with a model: (field, rules in order); the first rule whose condition holds sets it."""
+    wait_delay: Sampler | None = None
+    """Waits with a ``delay``: draws the delay (one draw per visit from the case's stream)."""
+    wait_until: WorkCalendar | None = None
+    """Waits with ``until``: the calendar whose next opening ends the wait."""
+
     batch: tuple[int, float | None] | None = None
     """A batched person's step: (size, timeout in seconds or None)."""
 
@@ -180,10 +187,17 @@ def _relay_id(decision: str, join: str) -> str:
 
 def _override_findings(workflow: Workflow) -> list[Finding]:
     known = {n.id for n in workflow.nodes} | {a.id for a in workflow.actors} | {t.id for t in workflow.tools}
+    waits = {n.id for n in workflow.nodes if n.kind == "wait"}
     findings = []
     for column, target in workflow.simulation.overrides.items():
         head, _, name = target.partition(".")
-        if head not in known or name not in OVERRIDE_FIELDS:
+        if head in waits and name != "duration":
+            findings.append(Finding(
+                "M001", Severity.ERROR, f"simulation.overrides.{column}",
+                f"override `{column}: {target}`: wait `{head}` has no `{name}`; a case may only give its delay",
+                f"write `{head}.duration` (the case's delay, e.g. a lead time in hours: `36h`)",
+            ))
+        elif head not in known or name not in OVERRIDE_FIELDS:
             findings.append(Finding(
                 "M001", Severity.ERROR, f"simulation.overrides.{column}",
                 f"override `{column}: {target}` must name a node, actor or tool and a behaviour field",
@@ -259,6 +273,9 @@ def _actor_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
         plan.reviews = tuple(node.reviews)
     if node.kind == "end":
         plan.outcome = getattr(node, "outcome", None) or node.id
+    if isinstance(node, Wait):
+        plan.wait_delay = sampler(node.delay, 0.0) if node.delay is not None else None
+        plan.wait_until = WorkCalendar(node.until) if node.until is not None else None
 
 
 def _routing_part(graph: _Graph, node: Any, plan: NodePlan) -> None:

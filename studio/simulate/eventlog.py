@@ -2,7 +2,8 @@
 
 One event per executed step that someone does: ``task``, ``approval`` and ``subworkflow`` steps
 with an actor. Gateways (``start``, ``end``, ``decision``, ``parallel``, ``join``) are not
-events: no one works there and a log from a real system does not show them (``docs/calibration.md``).
+events: no one works there and a log from a real system does not show them (``docs/calibration.md``);
+nor are ``wait`` steps (a timer: the case waits, no one works; the trace shows them).
 An approval that a threshold auto-approved has no actor and is left out too.
 
 CSV columns: ``case_id, activity, resource, start_time, end_time, outcome``.

@@ -185,7 +185,7 @@ class _Tally:
         self.node_wait[node] += wait
         split = self.wait_split[node]
         reason = step[REASON]
-        if reason in ("escalation", "rate_limit"):
+        if reason in ("escalation", "rate_limit", "timer"):
             split[reason] += wait
         elif reason == "batch":  # waiting for the batch to fire (and closed hours after), then the pool's queue
             split["batch"] += wait - step[QUEUE]
@@ -669,7 +669,7 @@ class Results:
         return figure
 
     def plot_waits(self) -> Any:
-        """Mean wait per node, split by why (queue, calendar, rate limit, escalation)."""
+        """Mean wait per node, split by why (queue, calendar, rate limit, escalation, a wait step's timer)."""
         from matplotlib.figure import Figure  # noqa: PLC0415
 
         sums: dict[str, Counter[str]] = defaultdict(Counter)  # from the tallies: no second pass over the cases
@@ -680,9 +680,9 @@ class Results:
         label = display_names(self.compiled.expanded)
         ids = sorted(sums, key=lambda n: self.plan.nodes[n].order)
         nodes = _unique([label.get(n, n) for n in ids], ids)
-        reasons = ["queue", "calendar", "rate_limit", "escalation", "batch"]  # escalation: waited out the SLA
+        reasons = ["queue", "calendar", "rate_limit", "escalation", "batch", "timer"]  # escalation: waited out the SLA
         colours = {"queue": "#C44E52", "calendar": "#8172B2", "rate_limit": "#CCB974", "escalation": "#64B5CD",
-                   "batch": "#8C8C8C"}
+                   "batch": "#8C8C8C", "timer": "#937860"}
         figure = Figure(figsize=(7, max(2.5, 0.4 * len(nodes) + 1)))
         axes = figure.subplots()
         left = [0.0] * len(nodes)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from studio.expr import EvaluationError, ExpressionError
+from studio.model import parse_duration
 from studio.simulate.batching import Batches, Group
 from studio.simulate.behaviour import Resolved, Rng, override
 from studio.simulate.clock import CaseClock, MemberPool, Pool, RateLimiter, WorkCalendar, seconds_to_iso
@@ -49,7 +50,8 @@ class Step(NamedTuple):
     ``wait`` is the time from the request to the start; ``queue`` is the part of it during which the
     pool was working but every person was busy (the rest is outside working hours, or for an
     escalation the time until the SLA ran out); for agents ``wait`` is the rate-limit wait for tools.
-    ``source`` is the node the case came from (``from`` in saved results and ``traces.jsonl``).
+    For a ``wait`` step ``wait`` is the time the timer ran (reason ``timer``), and ``start`` and ``end``
+    are the moment it fired. ``source`` is the node the case came from (``from`` in saved results and ``traces.jsonl``).
     """
 
     node: str
@@ -393,7 +395,7 @@ class CaseRun:
                 self.status = stop.status
             raise
 
-    async def _execute(  # noqa: PLR0912, PLR0915 - guards, then one branch per node kind: reads as one table
+    async def _execute(
         self, plan: NodePlan, state: Mapping[str, Any], step: int,
     ) -> dict[str, Any]:
         kind = plan.kind
@@ -414,19 +416,7 @@ class CaseRun:
             source, start = trigger if trigger is not None else (None, self.arrival)
             froms = [source] if source is not None else []
 
-        trace = state.get("trace") or ()
-        if len(trace) + 1 > self.plan.max_turns:
-            raise CaseStop("killed", "policy", "max_turns", where=plan.id, node=plan.id, actor=plan.actor, at=start)
-        counts = state.get("transitions") or {}
-        transitions: dict[str, int] = {}
-        keys = plan.transition_keys
-        for origin in froms:
-            key = keys.get(origin) or f"{origin}>{plan.id}"
-            count = counts.get(key, 0) + 1
-            limit = plan.limits.get(origin)
-            if limit is not None and count > limit:
-                raise CaseStop("killed", "policy", "loop_guard", where=key, node=plan.id, actor=plan.actor, at=start)
-            transitions[key] = count
+        transitions = self._guards(plan, state, froms, start)
         update: dict[str, Any] = {"transitions": transitions} if transitions else {}
         fields: dict[str, Any] = {}
         route: str | None = None
@@ -448,6 +438,8 @@ class CaseRun:
             self.outcome = plan.outcome
             self.end_node = plan.id
             update["outcome"] = plan.outcome
+        elif kind == "wait":
+            record = self._wait(plan, start=start, source=source, step=step)
         else:  # start, parallel, join; a subworkflow's sub_start, sub_end (its outcome) and sub_return
             record = self._record(plan, None, start, start, decision=plan.outcome, source=source, step=step,
                                   joined=froms if kind == "join" else None)
@@ -456,6 +448,23 @@ class CaseRun:
         update["trace"] = [record]
         self._complete(plan, plan.id, record[S_END], route)
         return update
+
+    def _guards(self, plan: NodePlan, state: Mapping[str, Any], froms: list[str], start: float) -> dict[str, int]:
+        """``max_turns`` and the loop guards: the transitions this step takes, counted (or the case is killed)."""
+        trace = state.get("trace") or ()
+        if len(trace) + 1 > self.plan.max_turns:
+            raise CaseStop("killed", "policy", "max_turns", where=plan.id, node=plan.id, actor=plan.actor, at=start)
+        counts = state.get("transitions") or {}
+        transitions: dict[str, int] = {}
+        keys = plan.transition_keys
+        for origin in froms:
+            key = keys.get(origin) or f"{origin}>{plan.id}"
+            count = counts.get(key, 0) + 1
+            limit = plan.limits.get(origin)
+            if limit is not None and count > limit:
+                raise CaseStop("killed", "policy", "loop_guard", where=key, node=plan.id, actor=plan.actor, at=start)
+            transitions[key] = count
+        return transitions
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -539,6 +548,26 @@ class CaseRun:
             await cc.until(t)
 
     # ------------------------------------------------------------------ node kinds
+
+    def _wait(self, plan: NodePlan, *, start: float, source: str | None, step: int) -> tuple[Any, ...]:
+        """A timer: idle for the delay (one draw per visit; a case column overriding ``<id>.duration``
+        gives the case's own delay) or until the calendar opens; no resource, no work, no cost.
+        Recorded at the moment it fires, with the time waited as ``wait`` (``timer``)."""
+        fire = start
+        given = self.overrides.get(plan.id, {}).get("duration") if self.overrides else None
+        if given is not None:  # the case's own delay (a data column): no draw
+            try:
+                fire = start + parse_duration(given)
+            except ValueError as exc:
+                raise CaseStop("failed", "data", f"bad per-case override: {exc}",
+                               where=plan.id, node=plan.id, actor=None, at=start) from None
+        elif plan.wait_delay is not None:
+            fire = start + plan.wait_delay(self.rng)
+        elif plan.wait_until is not None:
+            fire = plan.wait_until.next_open(start)
+        waited = fire - start
+        return self._record(plan, None, fire, fire, decision=None, source=source, step=step, wait=waited,
+                            reason="timer" if waited > 0 else None)
 
     def _decide(self, plan: NodePlan, state: Mapping[str, Any], at: float) -> str:
         if plan.probabilities:  # one fresh draw per visit; branches in file order, the default takes the rest

@@ -32,6 +32,7 @@ from studio.model import (
     Subworkflow,
     System,
     Task,
+    Wait,
     Workflow,
     format_duration,
 )
@@ -80,6 +81,7 @@ _NODE_MODELS: dict[str, Any] = {
     "parallel": Parallel,
     "join": Join,
     "subworkflow": Subworkflow,
+    "wait": Wait,
 }
 _ACTOR_MODELS: dict[str, Any] = {"agent": Agent, "human": Human, "system": System}
 HISTORY_LIMIT = 200

@@ -83,6 +83,8 @@ STEPS = FormSpec(
         Field("threshold", "Needed when", "condition, e.g. amount > 10000", Condition()),
         Field("outcome", "Outcome", "e.g. paid, rejected"),
         Field("ref", "Workflow", "path or template name"),
+        Field("delay", "Waits for", widget=Distribution()),
+        Field("until", "Or until", widget=WorkingTime("opens", "calendar it waits for")),
         Field("duration", "Takes", widget=Distribution(), path="behaviour.duration", more=True),
         Field("sla", "SLA", "e.g. 4h, 2d", DURATION, more=True),
         Field("escalate_to", "Escalate to", widget=Choice(_humans), name="escalate", more=True),
