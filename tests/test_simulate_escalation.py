@@ -162,3 +162,12 @@ def test_the_chain_round_trips_through_a_save(tmp_path: Path) -> None:
     again = fileio.load(tmp_path / "again.yaml")
     assert again == workflow
     assert "escalation:" in (tmp_path / "again.yaml").read_text()
+
+
+def test_the_summary_warns_of_any_level_that_is_a_pool_of_one() -> None:
+    from studio.simulate.summary import pointers  # noqa: PLC0415 - the one test of the summary here
+
+    results = simulate(fileio.load(CHAIN), cases=3)
+    [risk] = [line for line in pointers(results) if "a pool of one person" in line]  # leads: 1; directors: 3
+    assert risk.startswith("Risk: escalations from `sign_off` go to leads, a pool of one person; "
+                           "1 escalation(s) went there in this run")
