@@ -830,8 +830,8 @@ def _chain_levels(ctx: Context, chain: Any, where: str, what: str, owner: str | 
         if target is not None and not isinstance(target, Human):
             yield ctx.finding(
                 "A010", loc,
-                f"{what} escalates (level {position + 1}) to `{level.to}`, {_article(target.kind)}: escalation hands the "
-                "step to people",
+                f"{what} escalates (level {position + 1}) to `{level.to}`, {_article(target.kind)}: escalation "
+                "hands the step to people",
                 "name a `human` pool in `to`",
             )
         elif level.to in held:

@@ -14,6 +14,7 @@ from studio import fileio
 from studio.cli import main
 from studio.model import Workflow, escalation_chain
 from studio.simulate import simulate
+from studio.simulate.summary import pointers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "simulate"
 CHAIN = FIXTURES / "escalation_chain.yaml"
@@ -165,8 +166,6 @@ def test_the_chain_round_trips_through_a_save(tmp_path: Path) -> None:
 
 
 def test_the_summary_warns_of_any_level_that_is_a_pool_of_one() -> None:
-    from studio.simulate.summary import pointers  # noqa: PLC0415 - the one test of the summary here
-
     results = simulate(fileio.load(CHAIN), cases=3)
     [risk] = [line for line in pointers(results) if "a pool of one person" in line]  # leads: 1; directors: 3
     assert risk.startswith("Risk: escalations from `sign_off` go to leads, a pool of one person; "

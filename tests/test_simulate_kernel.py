@@ -82,9 +82,10 @@ ROWS = [{"case_id": f"c{i}", "amount": amount, "tier": tier}
 @st.composite
 def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR0915 - one generator reads better whole
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
-    SLAs with escalation, escalation chains of two levels, a policy chain), parallel sections (a decision straight into the join included), decisions
-    that merge again (by condition or by probability), send-back loops with guards; agents with
-    output models, a system that may queue in office hours, arrivals that may follow a calendar."""
+    SLAs with escalation, escalation chains of two levels, a policy chain), parallel sections (a
+    decision straight into the join included), decisions that merge again (by condition or by
+    probability), send-back loops with guards; agents with output models, a system that may queue
+    in office hours, arrivals that may follow a calendar."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
