@@ -223,6 +223,11 @@ def test_renaming_or_deleting_a_pool_follows_it_into_escalation_chains(studio: S
     assert [level.to for level in node.escalation or ()] == ["deputy_cfo"]  # type: ignore[union-attr]
     studio.delete_actor("deputy_cfo")
     assert getattr(studio.workflow.node("cfo_approval"), "escalation", None) is None
+    studio.update_policies(approval_sla=None, escalation=[{"to": "line_managers", "after": "1d"}])
+    assert [level.to for level in studio.workflow.policies.escalation or ()] == ["line_managers"]
+    assert "`escalation`" in studio.message
+    with pytest.raises(EditRefused, match="both `escalation` \\(a chain\\) and `escalate_to`"):
+        studio.update_policies(escalate_to="line_managers")
 
 
 def test_actors_add_rename_delete(studio: StudioController) -> None:

@@ -323,7 +323,8 @@ class ItemEdits(ControllerCore):
 
     def update_policies(self, **fields: Any) -> Workflow:
         """Change the guardrails: ``max_turns``, ``max_repeats`` (``"off"`` disables the loop guard),
-        ``approval_sla`` (a duration such as ``4h``), ``escalate_to`` (a human pool), ``retries``,
+        ``approval_sla`` (a duration such as ``4h``), ``escalate_to`` (a human pool), ``escalation`` (a
+        chain: ``[{"to": "team_leads", "after": "4h"}, ...]``, instead of those two), ``retries``,
         ``autonomy`` (one of :data:`AUTONOMY`). None or empty puts a field back to its default."""
         unknown = sorted(set(fields) - set(POLICY_FIELDS))
         if unknown:
