@@ -1063,7 +1063,7 @@ def escalation_chain(node: Any, actors: dict[str, Agent | Human | System], polic
     Level n fires when the pool holding the step (the step's own, or level n-1's) has not started it
     ``after`` seconds from its hand-over. A level naming the pool that holds the step (or held it before)
     hands nothing over: it is skipped and its time added to the next level's. The chain ends at a level
-    whose pool is not a human pool (the validator reports it: A002, A010). Every engine and export asks
+    whose pool is not a human pool (the validator reports it: A002, A011). Every engine and export asks
     this."""
     if not isinstance(node, (Task, Approval)):
         return ()

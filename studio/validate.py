@@ -805,7 +805,7 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-@rule("A010", Severity.ERROR, "escalation chains go from pool to pool of people")
+@rule("A011", Severity.ERROR, "escalation chains go from pool to pool of people")
 def _escalation_levels(ctx: Context) -> Iterator[Finding]:
     for node in ctx.workflow.nodes:
         chain = getattr(node, "escalation", None)
@@ -829,7 +829,7 @@ def _chain_levels(ctx: Context, chain: Any, where: str, what: str, owner: str | 
         loc = f"{where}[{position}].to"
         if target is not None and not isinstance(target, Human):
             yield ctx.finding(
-                "A010", loc,
+                "A011", loc,
                 f"{what} escalates (level {position + 1}) to `{level.to}`, {_article(target.kind)}: escalation "
                 "hands the step to people",
                 "name a `human` pool in `to`",
@@ -837,7 +837,7 @@ def _chain_levels(ctx: Context, chain: Any, where: str, what: str, owner: str | 
         elif level.to in held:
             who = "the step's own pool" if level.to == owner else "an earlier level's pool"
             yield ctx.finding(
-                "A010", loc,
+                "A011", loc,
                 f"{what} escalates (level {position + 1}) to `{level.to}`, {who}: that level hands nothing over",
                 "name the next pool up in `to`, or remove the level",
             )

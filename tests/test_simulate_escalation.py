@@ -142,15 +142,15 @@ def test_every_level_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[st
                                   {"to": "worker", "after": "1h"}, {"to": "director", "after": "1h"}])
     findings = studio.validate(Workflow.model_validate(data))
     got = sorted((f.code, f.location) for f in findings if f.is_error)
-    assert got == [("A002", "nodes[2].escalation[3].to"), ("A010", "nodes[2].escalation[1].to"),
-                   ("A010", "nodes[2].escalation[2].to")]
+    assert got == [("A002", "nodes[2].escalation[3].to"), ("A011", "nodes[2].escalation[1].to"),
+                   ("A011", "nodes[2].escalation[2].to")]
     text = {f.location: f.message + " / " + f.hint for f in findings}
     assert "did you mean `directors`" in text["nodes[2].escalation[3].to"]
     assert "an earlier level's pool" in text["nodes[2].escalation[1].to"]
     assert "`worker`, an agent" in text["nodes[2].escalation[2].to"]
     data = chain_data(escalation=[{"to": "approver", "after": "2h"}])
     [own] = [f for f in studio.validate(Workflow.model_validate(data)) if f.is_error]
-    assert own.code == "A010" and "the step's own pool" in own.message
+    assert own.code == "A011" and "the step's own pool" in own.message
     path = tmp_path / "chain.yaml"
     path.write_text(CHAIN.read_text())
     assert main(["validate", str(path)]) == 0  # a chain gives both an SLA and an escalation: no G003
