@@ -44,6 +44,7 @@ from studio.model import (
     Decision,
     Edge,
     End,
+    EscalationLevel,
     Exponential,
     ExponNorm,
     Fixed,
@@ -752,13 +753,39 @@ class _Discovery:
                 return primary, backup, sla
         return None
 
+    def chain(self, activity: str, events: list[LogEvent], counts: Counter[str]
+              ) -> tuple[str, list[EscalationLevel]] | None:
+        """``(pool, levels)`` when three or more pools take the work one after another: each only after a
+        wait longer than any the pools before it let pass (an escalation chain; each level's time counted
+        from the hand-over, as the simulator does)."""
+        waits = {pool: [self.gaps[id(e)] for e in events if e.resource == pool] for pool in counts}
+        order = sorted(counts, key=lambda pool: (min(waits[pool]), max(waits[pool]), pool))
+        levels: list[EscalationLevel] = []
+        handed = 0.0
+        for below, above in itertools.pairwise(order):
+            if min(waits[above]) <= 0 or max(waits[below]) > min(waits[above]):
+                return None
+            deadline = _round_sla(max(*waits[below], handed), min(waits[above]))
+            if deadline <= handed:
+                return None
+            levels.append(EscalationLevel(to=self.actor_ids[above], after=deadline - handed))
+            handed = deadline
+        self.report.append(f"activity `{activity}`: done by " + ", then ".join(
+            f"`{pool}` after waits of {_hours(min(waits[pool]))} to {_hours(max(waits[pool]))}" for pool in order)
+            + ": an escalation chain " + ", ".join(
+            f"to `{level.to}` after {_hours(level.after)}" for level in levels) + " (each from the hand-over)")
+        return order[0], levels
+
     def task(self, activity: str, events: list[LogEvent], humans: set[str]) -> Task:
         aid = self.activity_ids[activity] = slug(activity, self.taken)
         counts = Counter(e.resource for e in events)
         resource, count = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
         escalates = self.escalation(activity, events, counts) if len(counts) == 2 and set(counts) <= humans else None
+        chained = self.chain(activity, events, counts) if len(counts) > 2 and set(counts) <= humans else None
         if escalates is not None:
             resource = escalates[0]
+        elif chained is not None:
+            resource = chained[0]
         elif len(counts) > 1:
             others = sorted(r for r in counts if r != resource)
             self.report.append(f"activity `{activity}`: done by `{resource}` in {count} of {len(events)} events; "
@@ -780,7 +807,8 @@ class _Discovery:
         return Task(kind="task", id=aid, name=activity if aid != activity else None,
                     actor=self.actor_ids[resource], behaviour=Behaviour(duration=dist),
                     sla=escalates[2] if escalates else None,
-                    escalate_to=self.actor_ids[escalates[1]] if escalates else None)
+                    escalate_to=self.actor_ids[escalates[1]] if escalates else None,
+                    escalation=chained[1] if chained else None)
 
     # ---- the workflow graph: tasks, parallel blocks, decisions with branch probabilities
 

@@ -13,7 +13,7 @@ Shape of a workflow file (YAML or JSON)::
     data_sources:  [{id, system, freshness}]
     nodes:         [start | end | task | approval | decision | parallel | join | subworkflow | wait]
     edges:         [{from, to, when, default, label}]
-    policies:      {max_turns, max_repeats, approval_sla, escalate_to, autonomy, audit}
+    policies:      {max_turns, max_repeats, approval_sla, escalate_to | escalation, autonomy, audit}
     simulation:    {seed, cases, arrivals, sample_data, gold_data, tools, overrides}
     workshop:      {date, attendees, notes, nodes: {node id: {raci, questions, decisions}}}   (optional)
 
@@ -814,6 +814,35 @@ class Batch(Strict):
     )
 
 
+class EscalationLevel(Strict):
+    """One level of an escalation chain: when nobody has started the step ``after`` it was handed to
+    the current holder (level 1: after it was asked of the step's own pool), it is handed to ``to``."""
+
+    to: Identifier = Field(description="The human pool the step is handed to at this level.")
+    after: Duration = Field(
+        description="How long the current holder (level 1: the step's own pool; level n: the pool of level "
+        "n-1) has to start the step, counted from when it was handed to them, before this level fires.",
+    )
+
+
+EscalationChain = Annotated[list[EscalationLevel], Field(min_length=1)]
+
+_CHAIN_DESCRIPTION = ("Escalation chain, levels in order: `[{to: team_leads, after: 4h}, {to: directors, after: 8h}]` "
+                      "(docs/semantics.md, \"Approvals in time\"). The chain form of `sla` + `escalate_to`, which "
+                      "means `[{to: <escalate_to>, after: <sla>}]`; give one form or the other.")
+
+
+def _one_escalation_form(where: str, chain: list[EscalationLevel] | None, sla_field: str, sla: Any,
+                         target: Any) -> None:
+    """Refuse a chain given together with the one-level form (``sla``/``escalate_to``)."""
+    if chain is None:
+        return
+    given = [f"`{name}`" for name, value in ((sla_field, sla), ("escalate_to", target)) if value is not None]
+    if given:
+        raise ValueError(f"{where} has both `escalation` (a chain) and {' and '.join(given)} (one level); keep one "
+                         f"form: move them into the chain as `{{to: <pool>, after: <sla>}}`, or remove `escalation`")
+
+
 class Task(NodeBase):
     """Work done by an actor, possibly calling tools and reading or writing data."""
 
@@ -827,6 +856,7 @@ class Task(NodeBase):
     sla: Duration | None = None
     escalate_to: Identifier | None = None
     batch: Batch | None = Field(default=None, description="Collect cases and do them together (human tasks).")
+    escalation: EscalationChain | None = Field(default=None, description=_CHAIN_DESCRIPTION)
     behaviour: Behaviour = Field(default_factory=Behaviour)
     output_models: dict[str, OutputRules] = Field(
         default_factory=dict,
@@ -842,6 +872,11 @@ class Task(NodeBase):
                              "does not list; add it to `outputs` or remove its model")
         return self
 
+    @model_validator(mode="after")
+    def _one_escalation(self) -> Task:
+        _one_escalation_form("this step", self.escalation, "sla", self.sla, self.escalate_to)
+        return self
+
 
 class Approval(NodeBase):
     """A human decision: approve, reject, or send back with a note."""
@@ -853,10 +888,16 @@ class Approval(NodeBase):
     )
     sla: Duration | None = None
     escalate_to: Identifier | None = None
+    escalation: EscalationChain | None = Field(default=None, description=_CHAIN_DESCRIPTION)
     threshold: str | None = Field(default=None, description="Condition under which approval is needed.")
     outputs: list[str] = Field(default_factory=list)
     batch: Batch | None = Field(default=None, description="Collect cases and decide them together.")
     behaviour: Behaviour = Field(default_factory=Behaviour)
+
+    @model_validator(mode="after")
+    def _one_escalation(self) -> Approval:
+        _one_escalation_form("this approval", self.escalation, "sla", self.sla, self.escalate_to)
+        return self
 
 
 class Decision(NodeBase):
@@ -1023,9 +1064,19 @@ class Policies(Strict):
     )
     approval_sla: Duration | None = None
     escalate_to: Identifier | None = None
+    escalation: EscalationChain | None = Field(
+        default=None,
+        description="Default escalation chain (the chain form of `approval_sla` + `escalate_to`): every approval "
+        "without its own escalation follows it, and a human task with its own `sla` (which then times level 1).",
+    )
     autonomy: Autonomy = Autonomy.HUMAN_IN_THE_LOOP
     retries: Annotated[int, Field(ge=0, le=20)] = 1
     audit: Audit = Field(default_factory=Audit)
+
+    @model_validator(mode="after")
+    def _one_escalation(self) -> Policies:
+        _one_escalation_form("`policies`", self.escalation, "approval_sla", self.approval_sla, self.escalate_to)
+        return self
 
 
 # --------------------------------------------------------------------------- simulation
@@ -1172,27 +1223,70 @@ class Metadata(Strict):
 
 
 def step_sla(node: Task | Approval, policies: Policies) -> float | None:
-    """A person's step's SLA: its own, else (approvals only) ``policies.approval_sla``."""
+    """A person's step's SLA (how long its own pool has to start it): its own (``sla``, or its chain's
+    first level), else (approvals only) ``policies.approval_sla`` or the policy chain's first level."""
+    if node.escalation is not None:
+        return node.escalation[0].after
     if node.sla is not None:
         return node.sla
-    return policies.approval_sla if isinstance(node, Approval) else None
+    if not isinstance(node, Approval):
+        return None
+    if policies.escalation is not None:
+        return policies.escalation[0].after
+    return policies.approval_sla
+
+
+def _levels(node: Task | Approval, policies: Policies) -> list[tuple[float, str]]:
+    """The step's chain as written, before the pools are checked (docs/semantics.md)."""
+    if node.escalation is not None:
+        return [(level.after, level.to) for level in node.escalation]
+    sla = step_sla(node, policies)
+    if sla is None:
+        return []
+    if node.escalate_to is not None:  # the step names its own (one-level) escalation
+        return [(sla, node.escalate_to)]
+    if policies.escalation is not None:  # the policy chain, level 1 timed by the step's SLA
+        first, *rest = policies.escalation
+        return [(sla, first.to), *((level.after, level.to) for level in rest)]
+    return [(sla, policies.escalate_to)] if policies.escalate_to is not None else []
+
+
+def escalation_chain(node: Any, actors: dict[str, Agent | Human | System], policies: Policies
+                     ) -> tuple[tuple[float, str], ...]:
+    """The levels ``(after seconds, pool)`` a step escalates through (docs/semantics.md), empty when it
+    does not escalate: a task or approval done by a human pool, with its own chain (``escalation``), else
+    ``sla`` + ``escalate_to``, else the policies' (``escalation``, or ``approval_sla`` + ``escalate_to``).
+
+    Level n fires when the pool holding the step (the step's own, or level n-1's) has not started it
+    ``after`` seconds from its hand-over. A level naming the pool that holds the step (or held it before)
+    hands nothing over: it is skipped and its time added to the next level's. The chain ends at a level
+    whose pool is not a human pool (the validator reports it: A002, A011). Every engine and export asks
+    this."""
+    if not isinstance(node, (Task, Approval)):
+        return ()
+    actor = actors.get(node.actor) if node.actor is not None else None
+    if not isinstance(actor, Human):
+        return ()
+    chain: list[tuple[float, str]] = []
+    held = {actor.id}
+    carried = 0.0
+    for after, target in _levels(node, policies):
+        if target in held:
+            carried += after
+            continue
+        if not isinstance(actors.get(target), Human):
+            break
+        chain.append((after + carried if carried else after, target))
+        held.add(target)
+        carried = 0.0
+    return tuple(chain)
 
 
 def escalation(node: Any, actors: dict[str, Agent | Human | System], policies: Policies
                ) -> tuple[float, str] | None:
-    """``(SLA seconds, pool)`` when a step escalates (docs/semantics.md), else None: a task or approval
-    done by a human pool, with an SLA (:func:`step_sla`) and an escalation pool (its ``escalate_to``,
-    else ``policies.escalate_to``) that is another human pool. Every engine and export asks this."""
-    if not isinstance(node, (Task, Approval)):
-        return None
-    sla = step_sla(node, policies)
-    target = node.escalate_to or policies.escalate_to
-    actor = actors.get(node.actor) if node.actor is not None else None
-    if sla is None or target is None or actor is None or target == actor.id:
-        return None
-    if not isinstance(actor, Human) or not isinstance(actors.get(target), Human):
-        return None
-    return sla, target
+    """``(SLA seconds, pool)`` of a step's first escalation level (:func:`escalation_chain`), else None."""
+    chain = escalation_chain(node, actors, policies)
+    return chain[0] if chain else None
 
 
 class WorkflowIndex:

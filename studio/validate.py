@@ -40,7 +40,18 @@ from studio.fileio import (
     to_data,
     workflow_folder,
 )
-from studio.model import Agent, Approval, Human, System, Task, Tier, Workflow, parse_duration, parse_rate
+from studio.model import (
+    Agent,
+    Approval,
+    Human,
+    System,
+    Task,
+    Tier,
+    Workflow,
+    parse_duration,
+    parse_rate,
+    step_sla,
+)
 
 MAX_AGENTS = 7
 
@@ -627,7 +638,16 @@ def _known_actor(ctx: Context) -> Iterator[Finding]:
                     f"`{node.id}` names unknown actor `{ref}` in `{attr}`",
                     _near(ref, known) or f"add `{ref}` to `actors` or fix the name",
                 )
-    ref = ctx.workflow.policies.escalate_to
+        for position, level in enumerate(getattr(node, "escalation", None) or ()):
+            if level.to not in known:
+                yield ctx.finding(
+                    "A002",
+                    ctx.node_loc(node.id, f"escalation[{position}].to"),
+                    f"`{node.id}` escalates (level {position + 1}) to unknown actor `{level.to}`",
+                    _near(level.to, known) or f"add `{level.to}` to `actors` or fix the name",
+                )
+    policies = ctx.workflow.policies
+    ref = policies.escalate_to
     if ref is not None and ref not in known:
         yield ctx.finding(
             "A002",
@@ -635,6 +655,14 @@ def _known_actor(ctx: Context) -> Iterator[Finding]:
             f"`policies.escalate_to` names unknown actor `{ref}`",
             _near(ref, known) or f"add `{ref}` to `actors` or fix the name",
         )
+    for position, level in enumerate(policies.escalation or ()):
+        if level.to not in known:
+            yield ctx.finding(
+                "A002",
+                f"policies.escalation[{position}].to",
+                f"`policies.escalation` (level {position + 1}) names unknown actor `{level.to}`",
+                _near(level.to, known) or f"add `{level.to}` to `actors` or fix the name",
+            )
 
 
 @rule("A003", Severity.ERROR, "tools referenced exist")
@@ -827,6 +855,45 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+@rule("A011", Severity.ERROR, "escalation chains go from pool to pool of people")
+def _escalation_levels(ctx: Context) -> Iterator[Finding]:
+    for node in ctx.workflow.nodes:
+        chain = getattr(node, "escalation", None)
+        if chain:
+            owner = getattr(node, "actor", None)
+            yield from _chain_levels(ctx, chain, ctx.node_loc(node.id, "escalation"), f"`{node.id}`", owner)
+    chain = ctx.workflow.policies.escalation
+    if chain:
+        yield from _chain_levels(ctx, chain, "policies.escalation", "`policies.escalation`", None)
+
+
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
+def _chain_levels(ctx: Context, chain: Any, where: str, what: str, owner: str | None) -> Iterator[Finding]:
+    """Each level of a chain hands the step to another human pool (unknown actors are A002's)."""
+    held = {owner} if owner is not None else set()
+    for position, level in enumerate(chain):
+        target = ctx.workflow.index.actors.get(level.to)
+        loc = f"{where}[{position}].to"
+        if target is not None and not isinstance(target, Human):
+            yield ctx.finding(
+                "A011", loc,
+                f"{what} escalates (level {position + 1}) to `{level.to}`, {_article(target.kind)}: escalation "
+                "hands the step to people",
+                "name a `human` pool in `to`",
+            )
+        elif level.to in held:
+            who = "the step's own pool" if level.to == owner else "an earlier level's pool"
+            yield ctx.finding(
+                "A011", loc,
+                f"{what} escalates (level {position + 1}) to `{level.to}`, {who}: that level hands nothing over",
+                "name the next pool up in `to`, or remove the level",
+            )
+        held.add(level.to)
+
+
 @rule("G001", Severity.ERROR, "critical tools only after an approval on every path")
 def _critical_gated(ctx: Context) -> Iterator[Finding]:
     ungated = g.ungated_from_start(ctx.graph, ctx.workflow, g.is_approval(ctx.workflow))
@@ -866,9 +933,10 @@ def _sla(ctx: Context) -> Iterator[Finding]:
         if isinstance(node, Task) and not isinstance(ctx.actor_of(node.id), Human):
             continue
         missing = []
-        if node.sla is None and (policies.approval_sla is None or isinstance(node, Task)):
+        if step_sla(node, policies) is None:
             missing.append("an SLA")
-        if node.escalate_to is None and policies.escalate_to is None:
+        if node.escalation is None and node.escalate_to is None and policies.escalate_to is None \
+                and policies.escalation is None:
             missing.append("an escalation")
         if missing:
             what = "approval" if isinstance(node, Approval) else "human task"
@@ -880,7 +948,8 @@ def _sla(ctx: Context) -> Iterator[Finding]:
                     else "add `sla:` (e.g. `4h`) to the step (`policies.approval_sla` covers approvals only)"
                 )
             if "an escalation" in missing:
-                fixes.append("add `escalate_to:` (a human pool) to the step, or set `policies.escalate_to`")
+                fixes.append("add `escalate_to:` (a human pool) or an `escalation:` chain to the step, or set "
+                             "`policies.escalate_to`")
             yield ctx.finding(
                 "G003",
                 ctx.node_loc(node.id),

@@ -11,7 +11,7 @@ import pytest
 from studio import fileio
 from studio.calibrate import CalibrationError, EventLog, calibrate, read_log
 from studio.cli import main
-from studio.model import Decision, Human, Join, Parallel, System, Task, Workflow
+from studio.model import Approval, Decision, Human, Join, Parallel, System, Task, Workflow
 from studio.simulate import simulate
 from studio.simulate.eventlog import write_event_log
 from studio.validate import validate
@@ -223,3 +223,22 @@ def test_hours_that_differ_by_day_are_calibrated_as_shifts(tmp_path: Path) -> No
     clerks = calibrated.actor("clerks")
     assert isinstance(clerks, Human) and clerks.calendar is not None
     assert clerks.calendar.describe() == "mon 09:00-17:00; tue,wed,thu,fri 09:00-15:00 UTC"
+
+
+def test_three_pools_taking_work_one_after_another_are_an_escalation_chain(tmp_path: Path) -> None:
+    """The chain fixture (approver; leads after 2h; directors 1h after that) under Poisson arrivals:
+    the approver's waits stay under 2h, the leads' between 2h and 3h, the directors' at 3h; the chain
+    comes back with level 1 at 2h and level 2 at the first round time past the leads' longest wait,
+    counted from the hand-over (so at most the true 1h)."""
+    data = fileio.to_data(fileio.load(ROOT / "tests" / "fixtures" / "simulate" / "escalation_chain.yaml"))
+    data["simulation"]["arrivals"] = {"process": "poisson", "rate": "1/h"}
+    log_path = tmp_path / "chain.csv"
+    write_event_log(simulate(Workflow.model_validate(data), cases=300, seed=5), log_path)
+    calibrated = calibrate(read_log(log_path)).workflow
+    sign_off = next(n for n in calibrated.nodes if n.name == "sign_off" or n.id == "sign_off")
+    assert isinstance(sign_off, Approval | Task) and sign_off.actor == "approver"
+    assert sign_off.sla is None and sign_off.escalate_to is None
+    levels = [(level.to, level.after) for level in sign_off.escalation or ()]
+    assert [to for to, _ in levels] == ["leads", "directors"]
+    assert levels[0][1] == 2 * 3600 and 0 < levels[1][1] <= 3600
+    assert not [f for f in validate(calibrated) if f.is_error]

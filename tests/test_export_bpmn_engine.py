@@ -304,6 +304,49 @@ def test_sla_timer_hands_the_approval_to_the_escalation_role() -> None:
     assert lanes is not None and "approve_spend.escalated" in [r.text for r in lanes]
 
 
+def _expire(run: BpmnWorkflow, timer_id: str, hours: float) -> list[str]:
+    """Let the SLA timer ``timer_id`` (due in ``hours``) run out; the people's tasks then ready."""
+    (timer,) = [t for t in run.get_tasks(state=TaskState.WAITING) if t.task_spec.bpmn_id == timer_id]
+    due = datetime.fromisoformat(timer._get_internal_data("event_value"))
+    assert timedelta(hours=hours, minutes=-1) < due - datetime.now(timezone.utc) <= timedelta(hours=hours)
+    timer._set_internal_data(event_value=(datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat())
+    run.refresh_timers()
+    run.do_engine_steps()
+    return [t.task_spec.bpmn_id for t in run.get_tasks(state=TaskState.READY, manual=True)]
+
+
+def test_an_escalation_chain_is_one_timer_per_level_on_whoever_holds_the_step() -> None:
+    workflow = load(FIXTURES / "simulate" / "escalation_chain.yaml")
+    engine = Engine(workflow)
+    seen: list[list[str]] = []
+
+    def expire(run: BpmnWorkflow, task: Any) -> None:
+        if task.task_spec.bpmn_id == "sign_off":  # the approver has not started in 2 h: the leads
+            seen.append(_expire(run, "sign_off.sla", 2))
+            assert task.state == TaskState.CANCELLED
+        elif task.task_spec.bpmn_id == "sign_off.escalated":  # nor the leads within 1 h: the directors
+            seen.append(_expire(run, "sign_off.sla.2", 1))
+            assert task.state == TaskState.CANCELLED
+
+    path, outcome, run = engine.run({}, "sign_off=reject", before_person=expire)
+    assert seen == [["sign_off.escalated"], ["sign_off.escalated.2"]]
+    assert (path, outcome) == (["start", "prepare", "sign_off", "done"], "signed")
+    assert run.data["sign_off_decision"] == "reject"  # decided by the directors
+    root = etree.fromstring(to_bpmn(workflow))
+    timer = root.find(".//bpmn:boundaryEvent[@id='sign_off.sla.2']", NS)
+    assert timer is not None and timer.get("attachedToRef") == "sign_off.escalated"
+    for lane, task in (("leads", "sign_off.escalated"), ("directors", "sign_off.escalated.2")):
+        refs = root.find(f".//bpmn:lane[@id='Lane.{lane}']", NS)
+        assert refs is not None and task in [r.text for r in refs]
+    # a studio export folds back into the same chain
+    back, findings = import_bpmn(to_bpmn(workflow))
+    assert findings == []
+    assert back.node("sign_off").escalation == workflow.node("sign_off").escalation
+    [b103] = [f for f in bpmn_findings(workflow) if f.code == "B103"]
+    assert "one interrupting timer per level (PT2H, PT1H)" in b103.message
+    assert "`leads` then `directors`" in b103.message
+
+
 def test_losses_are_reported_with_their_codes() -> None:
     findings = bpmn_findings(load(EXEC / "threshold.yaml"))
     assert sorted((f.code, f.location) for f in findings) == [

@@ -547,3 +547,29 @@ def test_a_calendar_with_shifts_is_carried_to_the_role(validator: jsonschema.Dra
         {"days": ["fri"], "hours": ["22:00-06:00"]}]}
     managers = next(r for r in document["spec"]["human_roles"] if r["id"] == "managers")
     assert managers["calendar"] is None
+
+
+def test_the_escalation_chain_is_the_one_the_simulator_walks() -> None:
+    document = _export(FIXTURES / "simulate" / "escalation_chain.yaml")
+    [sign_off] = document["spec"]["oversight"]["approvals"]
+    assert sign_off["sla_seconds"] == 2 * 3600
+    assert sign_off["escalation_chain"] == ["leads", "directors"]
+    assert sign_off["escalation_levels"] == [{"role": "leads", "after_seconds": 7200.0},
+                                             {"role": "directors", "after_seconds": 3600.0}]
+    # the one-level form: the node's own target only (the policy's is not a second level)
+    data = fileio.to_data(load(FIXTURES / "valid" / "base.yaml"))
+    data["policies"] = {"escalate_to": "clerks"}
+    document = to_controlplane(Workflow.model_validate(data)).model_dump(mode="json", by_alias=True)
+    review = next(a for a in document["spec"]["oversight"]["approvals"] if a["node"] == "review")
+    assert review["escalation_chain"] == ["directors"]
+    assert review["escalation_levels"] == [{"role": "directors", "after_seconds": 14400.0}]
+    # a policy chain: the defaults, and every approval without its own escalation follows it
+    data["nodes"] = [{**n, "sla": None, "escalate_to": None} if n["id"] == "review" else n for n in data["nodes"]]
+    data["policies"] = {"escalation": [{"to": "directors", "after": "8h"}, {"to": "clerks", "after": "1d"}]}
+    oversight = to_controlplane(Workflow.model_validate(data)).model_dump(mode="json", by_alias=True)["spec"][
+        "oversight"]
+    review = next(a for a in oversight["approvals"] if a["node"] == "review")
+    assert (review["sla_seconds"], review["escalation_chain"]) == (8 * 3600, ["directors", "clerks"])
+    assert (oversight["default_approval_sla_seconds"], oversight["default_escalate_to"]) == (8 * 3600, "directors")
+    assert oversight["default_escalation"] == [{"role": "directors", "after_seconds": 28800.0},
+                                               {"role": "clerks", "after_seconds": 86400.0}]

@@ -350,6 +350,46 @@ def test_an_escalation_falling_back_to_the_policy_default_is_flagged() -> None:
         flags["nodes.cfo_approval"].message)
 
 
+def test_a_changed_escalation_chain_is_a_governance_change() -> None:
+    chain = [{"to": "managers", "after": "1h"}, {"to": "directors", "after": "2h"}]
+    old = _data()
+    confirm = _node(old, "confirm")
+    del confirm["sla"], confirm["escalate_to"]
+    confirm["escalation"] = chain
+
+    def flags(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        new = copy.deepcopy(old)
+        change(_node(new, "confirm"))
+        result = diff_workflows(Workflow.model_validate(old), Workflow.model_validate(new))
+        return {f.code: f for f in result.flags}
+
+    # the same first level, a shorter chain: the step no longer reaches the directors
+    shorter = flags(lambda node: node.update(escalation=chain[:1]))
+    assert set(shorter) == {"escalation_changed"}
+    assert "chain `managers` then `directors` -> `managers`" in shorter["escalation_changed"].message
+    # a later level waits longer before it hands on
+    longer = flags(lambda node: node.update(escalation=[chain[0], {**chain[1], "after": "1d"}]))
+    assert set(longer) == {"sla_lengthened"} and longer["sla_lengthened"].severity == "low"
+    assert "level 2 of the escalation of `confirm` lengthened 2h -> 1d" in longer["sla_lengthened"].message
+    # level 1's time is the SLA; the chain dropped altogether is an escalation removed
+    assert set(flags(lambda node: node.update(escalation=[{**chain[0], "after": "3h"}, chain[1]]))) == {
+        "sla_lengthened"}
+    gone = flags(lambda node: node.pop("escalation"))
+    assert set(gone) == {"sla_removed", "escalation_removed"}
+    assert "was `managers` then `directors`" in gone["escalation_removed"].message
+    # the one-level form written as a one-level chain changes nothing that is enforced
+    same = _data()
+    one = _node(same, "confirm")
+    one["escalation"] = [{"to": one.pop("escalate_to"), "after": one.pop("sla")}]
+    assert not diff_workflows(load(BASE), Workflow.model_validate(same)).flags
+    # the policy chain
+    policy_old, policy_new = _data(), _data()
+    policy_old["policies"] = {"escalation": chain}
+    policy_new["policies"] = {"escalation": chain[:1]}
+    result = diff_workflows(Workflow.model_validate(policy_old), Workflow.model_validate(policy_new))
+    assert {f.location for f in result.flags if f.code == "escalation_changed"} == {"policies.escalation"}
+
+
 def _flags_result(change: Callable[[dict[str, Any]], None]) -> Any:
     new = _data()
     change(new)

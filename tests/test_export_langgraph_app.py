@@ -436,6 +436,27 @@ def test_a_workflow_with_errors_is_not_exported_as_an_app(tmp_path: Path, capsys
     assert not out.exists()
 
 
+def test_an_escalation_chain_is_in_the_interrupt_level_by_level(tmp_path: Path) -> None:
+    workflow = fileio.load(Path(__file__).parent / "fixtures" / "simulate" / "escalation_chain.yaml")
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None))
+    config = {"configurable": {"thread_id": "c1"}}
+    state = app.invoke({"case": {"case_id": "C-1"}}, config)
+    (pending,) = state["__interrupt__"]
+    payload = pending.value
+    assert (payload["node"], payload["sla_seconds"], payload["escalate_to"]) == ("sign_off", 7200.0, "leads")
+    assert payload["escalation"] == [{"to": "leads", "role": None, "after_seconds": 7200.0},
+                                     {"to": "directors", "role": None, "after_seconds": 3600.0}]
+    final = app.invoke(Command(resume={"decision": "approve", "by": "a director"}), config)
+    assert final["outcome"] == "signed"
+    [r101] = [f for f in langgraph_findings(workflow) if f.code == "R101"]
+    assert "escalation chain `leads` then `directors`" in r101.message and "`escalation`" in r101.message
+    # a one-level escalation keeps the payload it had
+    payout = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path, "payout").build_graph(InMemorySaver())
+    state = payout.invoke({"case": {"case_id": "P-1", "amount": 500}}, {"configurable": {"thread_id": "p"}})
+    assert "escalation" not in state["__interrupt__"][0].value
+
+
 def test_what_the_app_does_differently_is_reported_with_its_place(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = TEMPLATES / "procurement" / "workflow.yaml"

@@ -22,7 +22,7 @@ from studio.cli import main
 from studio.errors import Severity, WorkflowInvalid
 from studio.export import TARGETS, export_as
 from studio.export._jq import UntranslatableCondition, condition_to_jq
-from studio.export.serverless import _unwrap, export_serverless, to_serverless
+from studio.export.serverless import _unwrap, export_serverless, serverless_findings, to_serverless
 from studio.expr import EvaluationError, parse
 from studio.graph import with_outcome_routers
 from studio.model import Approval, Decision, Parallel, Task, Workflow
@@ -369,3 +369,29 @@ def test_a_pools_shifts_are_in_the_task_metadata() -> None:
         {"days": ["mon"], "hours": ["08:00-18:00"]},
         {"days": ["tue", "wed", "thu"], "hours": ["09:00-12:00", "13:00-17:00"]},
         {"days": ["fri"], "hours": ["22:00-06:00"]}]}
+
+
+def test_an_escalation_chain_nests_one_timeout_per_level(validator: Draft202012Validator) -> None:
+    workflow = fileio.load(FIXTURES / "simulate" / "escalation_chain.yaml")
+    document = _load_yaml(to_serverless(workflow))
+    assert not list(validator.iter_errors(document))
+    approval = _find(document, "sign_off")
+    assert approval["try"][-1]["answer"]["timeout"] == {"after": "PT2H"}  # the approver has 2 h
+    first = approval["catch"]
+    assert first["errors"]["with"]["status"] == 408
+    announce = first["do"][0]["escalate"]["emit"]["event"]["with"]
+    assert (announce["type"], announce["role"], announce["data"]["escalated_from"]) == (
+        "studio.approval.escalated", "leads", "approver")
+    leads = first["do"][1]["escalated_answer"]  # the leads have 1 h from the hand-over
+    assert leads["try"][0]["answer"]["timeout"] == {"after": "PT1H"}
+    assert leads["try"][0]["answer"]["listen"]["to"]["one"]["with"]["role"] == "leads"
+    second = leads["catch"]
+    announce = second["do"][0]["escalate"]["emit"]["event"]["with"]
+    assert (announce["role"], announce["data"]["escalated_from"]) == ("directors", "leads")
+    last = second["do"][1]["escalated_answer"]
+    assert "timeout" not in last and last["listen"]["to"]["one"]["with"]["role"] == "directors"
+    assert approval["metadata"]["escalate_to"] == "leads"
+    assert approval["metadata"]["escalation"] == [{"to": "leads", "after": "PT2H"},
+                                                  {"to": "directors", "after": "PT1H"}]
+    [w107] = [f for f in serverless_findings(workflow) if f.code == "W107"]
+    assert "each level of the escalation chain of `sign_off` (PT2H, PT1H)" in w107.message

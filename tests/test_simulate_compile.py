@@ -53,7 +53,7 @@ def test_base_fixture_compiles_with_a_parallel_join_and_a_decision() -> None:
     assert plan.nodes["join"].preds == ("enrich", "confirm")
     assert [target for _, target in plan.nodes["route"].branches] == ["review"]
     assert plan.nodes["route"].default == "fork"
-    assert plan.nodes["review"].escalate_to == "directors" and plan.nodes["review"].sla == 4 * 3600
+    assert plan.nodes["review"].escalation == ((4 * 3600, "directors"),) and plan.nodes["review"].sla == 4 * 3600
     assert plan.tools["payments"].rate_limit == (10, 60.0)
 
 

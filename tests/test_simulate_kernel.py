@@ -83,13 +83,14 @@ ROWS = [{"case_id": f"c{i}", "amount": amount, "tier": tier}
 @st.composite
 def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR0915 - one generator reads better whole
     """A random valid workflow built from blocks: agent/system/human tasks, approvals (thresholds,
-    SLAs with escalation), parallel sections (a decision straight into the join included), decisions
-    that merge again (by condition or by probability), send-back loops with guards (a decision after the
-    review, or the review routing on its own outcome), waits (a delay, drawn or fixed, or until office
-    hours); agents with output models, a system that may queue in office hours, arrivals that may
-    follow a calendar (simple or with shifts), clerks who may differ (own hours, pace, own durations of
-    some steps); subworkflows (``sub_approve.yaml``: an approval, two ends, a nested subworkflow)
-    expanded in place; batched human tasks and approvals (by size, by timeout, or never filled)."""
+    SLAs with escalation, escalation chains of two levels, a policy chain), parallel sections (a
+    decision straight into the join included), decisions that merge again (by condition or by
+    probability), send-back loops with guards (a decision after the review, or the review routing on
+    its own outcome), waits (a delay, drawn or fixed, or until office hours); agents with output models,
+    a system that may queue in office hours, arrivals that may follow a calendar (simple or with
+    shifts), clerks who may differ (own hours, pace, own durations of some steps); subworkflows
+    (``sub_approve.yaml``: an approval, two ends, a nested subworkflow) expanded in place; batched
+    human tasks and approvals (by size, by timeout, or never filled)."""
     ids = iter(range(1000))
     nodes: list[dict[str, Any]] = [{"id": "start", "kind": "start"}]
     edges: list[dict[str, Any]] = []
@@ -127,8 +128,12 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         fields: dict[str, Any] = {"actor": "approvers"}
         if draw(st.booleans()):
             fields["threshold"] = f"amount > {draw(st.sampled_from([100, 800, 3000]))}"
-        if draw(st.booleans()):
+        escalates = draw(st.sampled_from(["none", "one", "chain"]))
+        if escalates == "one":
             fields.update(sla=draw(st.sampled_from(["10m", "1h", "4h"])), escalate_to="leads")
+        elif escalates == "chain":  # leads, then directors when the leads have not started either
+            fields["escalation"] = [{"to": "leads", "after": draw(st.sampled_from(["10m", "1h"]))},
+                                    {"to": "directors", "after": draw(st.sampled_from(["5m", "30m"]))}]
         return new("approval", **batch(fields))
 
     def link(source: str, target: str, **fields: Any) -> None:
@@ -228,6 +233,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         {"id": "reviewers", "kind": "human", "capacity": 1,
          "behaviour": {"duration": "15m", "approve_rate": 0.5, "send_back_rate": 0.4}},
         {"id": "leads", "kind": "human", "capacity": 1, "behaviour": {"duration": "10m", "approve_rate": 0.9}},
+        {"id": "directors", "kind": "human", "capacity": 1, "behaviour": {"duration": "5m", "approve_rate": 0.7}},
     ]
     for actor in actors:
         if actor["kind"] == "human" and draw(st.integers(0, 2)) == 0:
@@ -247,6 +253,9 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     arrivals: dict[str, Any] = {"process": "poisson", "rate": draw(st.sampled_from(["6/h", "30/h", "120/h"]))}
     if draw(st.integers(0, 3)) == 0:
         arrivals["calendar"] = calendar
+    policies: dict[str, Any] = {"max_turns": draw(st.sampled_from([12, 40, 100])), "retries": draw(st.integers(0, 2))}
+    if draw(st.integers(0, 3)) == 0:  # a default chain for the approvals without their own escalation
+        policies["escalation"] = [{"to": "leads", "after": "20m"}, {"to": "directors", "after": "10m"}]
     lookup: dict[str, Any] = {"id": "lookup", "tier": "read_only"}
     if draw(st.booleans()):
         lookup["rate_limit"] = {"calls": draw(st.integers(1, 3)), "per": "1m"}
@@ -258,7 +267,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
                            "behaviour": {"failures": {"tool": draw(fail)}}}],
         "nodes": nodes,
         "edges": edges,
-        "policies": {"max_turns": draw(st.sampled_from([12, 40, 100])), "retries": draw(st.integers(0, 2))},
+        "policies": policies,
         "simulation": {"seed": draw(st.integers(0, 10**6)), "arrivals": arrivals},
     }
 

@@ -220,6 +220,27 @@ def test_a_decision_without_default_lights_up(studio: StudioController) -> None:
 # --------------------------------------------------------------------------- actors, tools, data
 
 
+def test_renaming_or_deleting_a_pool_follows_it_into_escalation_chains(studio: StudioController) -> None:
+    studio.update_node("cfo_approval", sla=None, escalate_to=None,
+                       escalation=[{"to": "deputy_cfo", "after": "2d"}, {"to": "procurement_leads", "after": "1d"}])
+    studio.update_policies(escalate_to=None)
+    studio.update_actor("procurement_leads", id="leads")
+    node = studio.workflow.node("cfo_approval")
+    assert [level.to for level in node.escalation or ()] == ["deputy_cfo", "leads"]  # type: ignore[union-attr]
+    assert "A002" not in codes(studio)
+    studio.delete_actor("leads")
+    assert "`cfo_approval`" in studio.message
+    node = studio.workflow.node("cfo_approval")
+    assert [level.to for level in node.escalation or ()] == ["deputy_cfo"]  # type: ignore[union-attr]
+    studio.delete_actor("deputy_cfo")
+    assert getattr(studio.workflow.node("cfo_approval"), "escalation", None) is None
+    studio.update_policies(approval_sla=None, escalation=[{"to": "line_managers", "after": "1d"}])
+    assert [level.to for level in studio.workflow.policies.escalation or ()] == ["line_managers"]
+    assert "`escalation`" in studio.message
+    with pytest.raises(EditRefused, match="both `escalation` \\(a chain\\) and `escalate_to`"):
+        studio.update_policies(escalate_to="line_managers")
+
+
 def test_actors_add_rename_delete(studio: StudioController) -> None:
     studio.add_actor("human", "legal_team", name="Legal", capacity="3", approve_rate="0.8", duration="2h")
     actor = studio.workflow.actor("legal_team")

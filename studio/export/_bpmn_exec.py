@@ -20,6 +20,8 @@ helper (id)         why
 ``X.sla``           interrupting timer boundary event (ISO-8601 duration) on a person's step with an
                     SLA and an escalation role
 ``X.escalated``     user task for the escalation role, in its lane, continuing where X continues
+``X.sla.N``         for level N >= 2 of an escalation chain: the level's timer on ``X.escalated`` (level
+                    2) or ``X.escalated.N-1``, leading to ``X.escalated.N`` for the level's role
 ==================  ================================================================================
 
 Every helper carries ``<studio:helper of="X" role="..."/>`` so ``studio import`` folds it back.
@@ -40,8 +42,7 @@ from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
 from studio.export._conditions import batched_steps, probability_only_branches
 from studio.expr import ExpressionError
-from studio.model import Approval, Edge, Wait, Workflow, iso_duration, wait_mean
-from studio.model import escalation as escalates
+from studio.model import Approval, Edge, Wait, Workflow, escalation_chain, iso_duration, wait_mean
 
 __all__ = ["ExecPlan", "Flow", "Helper", "Timer", "plan"]
 
@@ -78,9 +79,10 @@ class Flow:
 @dataclass
 class Timer:
     id: str
-    of: str
+    of: str  # the studio node
     duration: str  # ISO-8601
     seconds: float
+    on: str  # the activity it is attached to: the node, or the escalation task of the level before
 
 
 @dataclass
@@ -97,6 +99,32 @@ class ExecPlan:
     @property
     def losses(self) -> list[Finding]:
         return [f for f in self.findings if not f.is_error]
+
+
+def _escalations(node: Any, chain: tuple[tuple[float, str], ...], where: str
+                 ) -> tuple[list[tuple[Timer, Helper, str]], Finding]:
+    """A person's step's escalation chain: per level an interrupting timer on whoever holds the step (the
+    step, then each level's task) and the user task for the level's role it hands the step to."""
+    levels: list[tuple[Timer, Helper, str]] = []
+    holder = node.id
+    for level, (seconds, role) in enumerate(chain, start=1):
+        suffix = "" if level == 1 else f".{level}"
+        label = f"{node.label} (escalated)" if level == 1 else f"{node.label} (escalated, level {level})"
+        timer = Timer(f"{node.id}.sla{suffix}", node.id, iso_duration(seconds), seconds, holder)
+        escalated = Helper(f"{node.id}.escalated{suffix}", "userTask", node.id, "escalated", "step", actor=role,
+                           name=label, decision=f"{node.id}_decision" if isinstance(node, Approval) else None)
+        levels.append((timer, escalated, role))
+        holder = escalated.id
+    roles = " then ".join(f"`{role}`" for _, role in chain)
+    timers = ", ".join(iso_duration(seconds) for seconds, _ in chain)
+    what = (f"the SLA of `{node.id}` is an interrupting timer ({timers}) that hands the step to {roles}"
+            if len(chain) == 1 else
+            f"the escalation chain of `{node.id}` is one interrupting timer per level ({timers}), each on the "
+            f"task holding the step, handing it to {roles}")
+    return levels, Finding(
+        "B103", Severity.INFO, where,
+        f"{what} when it is not done in time; the studio escalates when it has not started in time",
+        "expect escalations a little more often on the engine than in the simulation")
 
 
 def _assign(values: dict[str, str]) -> str:
@@ -202,22 +230,15 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
                 new_flow(auto.id, after)
             if condition is not None:
                 translated.append((condition, where, f"the threshold of approval `{node.id}`", node.threshold))
-        escalation = escalates(node, actors, workflow.policies)
-        if escalation is not None and after is not None:
-            seconds, role = escalation
-            timer = Timer(f"{node.id}.sla", node.id, iso_duration(seconds), seconds)
-            escalated = Helper(f"{node.id}.escalated", "userTask", node.id, "escalated", "step", actor=role,
-                               name=f"{node.label} (escalated)",
-                               decision=f"{node.id}_decision" if isinstance(node, Approval) else None)
-            out.timers.append(timer)
-            out.helpers.append(escalated)
-            new_flow(timer.id, escalated.id, name=f"escalate to {role}")
-            new_flow(escalated.id, after)
-            out.findings.append(Finding(
-                "B103", Severity.INFO, node_at[id(node)],
-                f"the SLA of `{node.id}` is an interrupting timer ({timer.duration}) that hands the step to "
-                f"`{role}` when it is not done in time; the studio escalates when it has not started in time",
-                "expect escalations a little more often on the engine than in the simulation"))
+        chain = escalation_chain(node, actors, workflow.policies)
+        if chain and after is not None:
+            levels, finding = _escalations(node, chain, node_at[id(node)])
+            for timer, escalated, role in levels:
+                out.timers.append(timer)
+                out.helpers.append(escalated)
+                new_flow(timer.id, escalated.id, name=f"escalate to {role}")
+                new_flow(escalated.id, after)
+            out.findings.append(finding)
 
     # merges: a parallel gateway waits for every incoming flow, a join once per branch
     owner = {h.id: h.of for h in out.helpers} | {t.id: t.of for t in out.timers}

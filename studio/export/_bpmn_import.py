@@ -477,6 +477,15 @@ def _studio_ext(element: Any, tag: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in info.attrib.items()} if info is not None else {}
 
 
+def _chain(text: str) -> list[dict[str, str]]:
+    """A studio export's escalation chain attribute (``leads@2h directors@1h``) as the model's levels."""
+    levels = []
+    for item in text.split():
+        to, _, after = item.partition("@")
+        levels.append({"to": to, "after": after})
+    return levels
+
+
 def _fold_studio_helpers(root: Any) -> dict[str, str]:  # noqa: C901, PLR0912 - matches each helper shape the exporter writes, in turn
     """Fold back what a studio export adds for execution (``studio:helper``); the fate of each folded id.
 
@@ -1262,6 +1271,8 @@ class _Importer:
                 data["sla"] = ext["sla"]
             if ext.get("escalateTo"):
                 data["escalate_to"] = ext["escalateTo"]
+            if ext.get("escalation"):
+                data["escalation"] = _chain(ext["escalation"])
         if node.kind == "subworkflow" and node.ref:
             data["ref"] = node.ref
         if node.kind == "end" and ext.get("outcome"):
@@ -1394,6 +1405,8 @@ class _Importer:
                                     ("autonomy", "autonomy")):
                 if ext.get(key):
                     policies[field_name] = ext[key]
+            if ext.get("escalation"):
+                policies["escalation"] = _chain(ext["escalation"])
             audit: dict[str, Any] = {"enabled": ext.get("audit") != "false"}
             if "auditFields" in ext:
                 audit["fields"] = ext["auditFields"].split()

@@ -9,7 +9,8 @@ studio simulated it, step for step (the rules are the studio's ``docs/semantics.
   ``outcome`` (the end node's outcome, or ``failed:<category>`` / ``killed:<reason>``), ``status``
   and, for a stopped case, ``stopped`` (why and where).
 * People: every approval and human task calls ``interrupt(payload)``; ``payload["node"]`` is the
-  node id, with the approver role, the SLA and its escalation target, and a summary of the case.
+  node id, with the approver role, the SLA and its escalation target (for a chain of levels,
+  ``payload["escalation"]``: each level's pool, role and seconds), and a summary of the case.
   Resume with ``Command(resume={"decision": "approve" | "reject" | "send_back", "by": "...",
   "note": "..."})`` (a human task answers ``"done"``; ``"fields"`` may set the node's outputs). A
   wrong answer is refused: the same step asks again with ``payload["error"]`` saying why.
@@ -61,7 +62,7 @@ ACTORS: dict[str, dict[str, Any]] = {}
 DECISIONS = ("approve", "reject", "send_back")
 _NODE_DEFAULTS: dict[str, Any] = {
     "name": None, "actor": None, "actor_kind": None, "tools": [], "outputs": [], "reviews": [], "retries": 0,
-    "sla_seconds": None, "escalate_to": None, "threshold": None, "branches": [], "default": None,
+    "sla_seconds": None, "escalate_to": None, "escalation": [], "threshold": None, "branches": [], "default": None,
     "graph_target": {}, "targets": [], "preds": [], "sources": {}, "limits": {}, "outcome": None,
     "wait_seconds": None, "until": None, "timer": None,
 }
@@ -621,6 +622,11 @@ class _Runtime:
             "workflow": WORKFLOW,
             "workflow_version": VERSION,
         }
+        if spec["escalation"]:  # a chain: each level's role and the seconds it has from its hand-over
+            payload["escalation"] = [
+                {"to": pool, "role": ACTORS.get(pool, {}).get("role"), "after_seconds": after}
+                for after, pool in spec["escalation"]
+            ]
         while True:
             answer = interrupt(payload)
             if not isinstance(answer, Mapping):

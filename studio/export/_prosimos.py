@@ -679,6 +679,8 @@ def apply_parameters(workflow: Workflow, data: dict[str, Any], fate: dict[str, s
     assigned = _tasks(reader, pools, nodes, _node_of(fate))
     used = {n.get("actor") for i, n in nodes.items() if i not in assigned}
     used |= {n.get("escalate_to") for n in nodes.values()}
+    used |= {level.get("to") for n in nodes.values() for level in n.get("escalation") or ()}
+    used |= {level.get("to") for level in (doc.get("policies") or {}).get("escalation") or ()}
     kept = [a for a in doc["actors"] if a["id"] in used]
     for actor in doc["actors"]:
         if actor["id"] not in used:

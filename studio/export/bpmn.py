@@ -64,6 +64,7 @@ from studio.model import (
     Agent,
     Edge,
     End,
+    EscalationLevel,
     Human,
     Subworkflow,
     System,
@@ -310,6 +311,11 @@ def _set(element: etree._Element, **attrs: Any) -> None:
         element.set(key, text)
 
 
+def _chain_text(chain: list[EscalationLevel] | None) -> list[str] | None:
+    """An escalation chain as the ``studio:`` attribute: ``pool@after`` per level (``leads@2h directors@1h``)."""
+    return [f"{level.to}@{format_duration(level.after)}" for level in chain] if chain else None
+
+
 def _node_extensions(workflow: Workflow, node: Any, parent: etree._Element) -> None:
     tiers = {t.id: t.tier for t in workflow.tools}
     ext = etree.SubElement(parent, bpmn("extensionElements"))
@@ -327,6 +333,7 @@ def _node_extensions(workflow: Workflow, node: Any, parent: etree._Element) -> N
         threshold=getattr(node, "threshold", None),
         sla=getattr(node, "sla", None),
         escalateTo=getattr(node, "escalate_to", None),
+        escalation=_chain_text(getattr(node, "escalation", None)),
         reads=list(getattr(node, "reads", []) or []),
         writes=list(getattr(node, "writes", []) or []),
         outputs=list(getattr(node, "outputs", []) or []),
@@ -411,12 +418,12 @@ def to_bpmn(workflow: Workflow, *, findings: list[Finding] | None = None) -> byt
     if findings is not None:
         findings.extend(sort_findings(exec_plan.losses))
     elements: list[Any] = [*nodes, *exec_plan.helpers]
-    owner = {t.id: t.of for t in exec_plan.timers}
+    owner = {t.id: t.on for t in exec_plan.timers}
     links = [(owner.get(f.source, f.source), f.target) for f in exec_plan.flows]
     lanes, lane_of = _lanes(workflow, elements, links)
     layout = _layout(elements, links, lanes, lane_of)
     for timer in exec_plan.timers:
-        box = layout.boxes[timer.of]
+        box = layout.boxes[timer.on]
         w, h = SIZES["timer"]
         layout.boxes[timer.id] = _Box(box.x + box.w - w - 8, box.y + box.h - h // 2, w, h)
 
@@ -459,7 +466,8 @@ def _process_extensions(workflow: Workflow, process: etree._Element, in_lanes: s
     policies = workflow.policies
     _set(etree.SubElement(ext, _q(STUDIO_NS, "policies")), maxTurns=str(policies.max_turns),
          maxRepeats=str(policies.max_repeats) if policies.max_repeats is not None else "none",
-         approvalSla=policies.approval_sla, escalateTo=policies.escalate_to, autonomy=policies.autonomy.value,
+         approvalSla=policies.approval_sla, escalateTo=policies.escalate_to,
+         escalation=_chain_text(policies.escalation), autonomy=policies.autonomy.value,
          retries=str(policies.retries), audit="true" if policies.audit.enabled else "false",
          auditFields=list(policies.audit.fields), auditRetention=policies.audit.retention)
     for tool in workflow.tools:
@@ -517,7 +525,7 @@ def _lane_set(process: etree._Element, name: str, drawn: _Drawn, exec_plan: Exec
             if drawn.lane_of.get(item.id) == lane.key:
                 etree.SubElement(element, bpmn("flowNodeRef")).text = item.id
                 for timer in exec_plan.timers:
-                    if timer.of == item.id:
+                    if timer.on == item.id:
                         etree.SubElement(element, bpmn("flowNodeRef")).text = timer.id
 
 
@@ -562,7 +570,7 @@ def _helpers_and_timers(process: etree._Element, exec_plan: ExecPlan, links: _Li
             etree.SubElement(element, bpmn("script")).text = helper.script
     for timer in exec_plan.timers:
         element = etree.SubElement(process, bpmn("boundaryEvent"), id=timer.id, name=f"SLA {timer.duration}",
-                                   attachedToRef=timer.of, cancelActivity="true")
+                                   attachedToRef=timer.on, cancelActivity="true")
         timer_ext = etree.SubElement(element, bpmn("extensionElements"))
         _set(etree.SubElement(timer_ext, _q(STUDIO_NS, "helper")), of=timer.of, role="sla")
         links.write(element, timer.id)

@@ -53,6 +53,8 @@ from studio.model import (
     Wait,
     Workflow,
     distribution_mean,
+    escalation_chain,
+    step_sla,
 )
 
 __all__ = [
@@ -312,6 +314,14 @@ class HumanRoleSpec(_Model):
 # --------------------------------------------------------------------------- spec: oversight
 
 
+class EscalationLevelSpec(_Model):
+    role: str = Field(description="Human role the step is handed to at this level.")
+    after_seconds: Seconds = Field(
+        description="Seconds the holder (level 1: the step's own role, else the previous level's) has to start the "
+        "step, counted from when it was handed to them, before this level hands it on."
+    )
+
+
 class GateConditionSpec(_Model):
     source: str = Field(alias="from", description="The step before (walking back through gateways).")
     via: Ids = Field(default_factory=list, description="Gateways between that step and the approval.")
@@ -336,6 +346,9 @@ class ApprovalSpec(_Model):
     )
     sla_seconds: Seconds | None = Field(description="SLA (the node's, else the policy's approval SLA).")
     escalation_chain: Ids = Field(default_factory=list, description="Roles escalated to, in order, past the SLA.")
+    escalation_levels: list[EscalationLevelSpec] = Field(
+        default_factory=list, description="The escalation chain with each level's time (level 1's is the SLA)."
+    )
     decision_field: str = Field(description="Case field recording approve / reject / send_back.")
     decision_values: list[Literal["approve", "reject", "send_back"]] = Field(
         description="The values of `decision_field`."
@@ -349,6 +362,7 @@ class HumanTaskSpec(_Model):
     role: str | None = None
     sla_seconds: Seconds | None = None
     escalation_chain: Ids = Field(default_factory=list)
+    escalation_levels: list[EscalationLevelSpec] = Field(default_factory=list)
 
 
 class UngatedPathSpec(_Model):
@@ -376,6 +390,9 @@ class OversightSpec(_Model):
     critical_actions: list[CriticalActionSpec] = Field(default_factory=list)
     default_approval_sla_seconds: Seconds | None = None
     default_escalate_to: str | None = None
+    default_escalation: list[EscalationLevelSpec] = Field(
+        default_factory=list, description="The policy's escalation chain (`policies.escalation`), level by level."
+    )
 
 
 class TransitionLimitSpec(_Model):
@@ -553,16 +570,14 @@ def schema_text() -> str:
 # --------------------------------------------------------------------------- building the spec
 
 
-def _ordered_unique(items: Iterable[str | None]) -> list[str]:
-    seen: dict[str, None] = {}
-    for item in items:
-        if item is not None:
-            seen.setdefault(item, None)
-    return list(seen)
-
-
-def _escalation_chain(first: str | None, policy: str | None) -> list[str]:
-    return _ordered_unique([first, policy])
+def _escalation(node: Task | Approval, workflow: Workflow) -> dict[str, Any]:
+    """A person's step's SLA and escalation chain, as the simulator walks it (model.escalation_chain)."""
+    chain = escalation_chain(node, workflow.index.actors, workflow.policies)
+    return {
+        "sla_seconds": step_sla(node, workflow.policies),
+        "escalation_chain": [role for _, role in chain],
+        "escalation_levels": [EscalationLevelSpec(role=role, after_seconds=after) for after, role in chain],
+    }
 
 
 def _nodes_by_actor(workflow: Workflow) -> dict[str, list[str]]:
@@ -819,8 +834,7 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
                     GateConditionSpec(source=c.source, via=list(c.via), when=c.when)
                     for c in ov.gate_conditions(workflow, graph, node.id, outgoing)
                 ],
-                sla_seconds=node.sla if node.sla is not None else policies.approval_sla,
-                escalation_chain=_escalation_chain(node.escalate_to, policies.escalate_to),
+                **_escalation(node, workflow),
                 decision_field=f"{node.id}_decision",
                 decision_values=list(ov.APPROVAL_DECISIONS),
                 gates=[c.node for c in critical if c.node in downstream],
@@ -831,8 +845,7 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
             node=node.id,
             name=node.name,
             role=node.actor,
-            sla_seconds=node.sla,
-            escalation_chain=_escalation_chain(node.escalate_to, policies.escalate_to),
+            **_escalation(node, workflow),
         )
         for node in workflow.nodes
         if isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)
@@ -841,8 +854,11 @@ def _oversight(workflow: Workflow, graph: nx.DiGraph) -> OversightSpec:
         approvals=approval_specs,
         human_tasks=human_tasks,
         critical_actions=critical,
-        default_approval_sla_seconds=policies.approval_sla,
-        default_escalate_to=policies.escalate_to,
+        default_approval_sla_seconds=policies.approval_sla if policies.escalation is None
+        else policies.escalation[0].after,
+        default_escalate_to=policies.escalate_to if policies.escalation is None else policies.escalation[0].to,
+        default_escalation=[EscalationLevelSpec(role=level.to, after_seconds=level.after)
+                            for level in policies.escalation or ()],
     )
 
 

@@ -15,7 +15,7 @@ tier_raised            medium    a tool's permission tier went up (it can now do
 tool_granted           low-high  an agent or system may call a tool it could not before
 autonomy_raised        medium    an agent (or the default) acts with less human involvement
 sla_removed            medium    an approval or human task lost its SLA
-sla_lengthened         low       an SLA got longer
+sla_lengthened         low       an SLA (or a later level's time in an escalation chain) got longer
 escalation_removed     medium    an approval or human task lost its escalation
 loop_guard_disabled    high      ``max_repeats`` switched off
 loop_guard_loosened    medium    ``max_repeats`` (policy or edge) raised
@@ -27,7 +27,8 @@ gate_changed           high/med  an approval's threshold changed or was added, o
                                  approval or towards a critical tool changed its condition or
                                  was added or removed (high: on a path to a critical tool)
 escalation_changed     medium    the effective escalation target of an approval or human task
-                                 changed (its own, or the policy default it falls back to)
+                                 changed (its own, or the policy default it falls back to), or a
+                                 later level of its escalation chain changed or went
 secret_added           high      a string that looks like a secret appears (shown masked)
 =====================  ========  ===========================================================
 
@@ -43,14 +44,14 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import networkx as nx
 
 from studio import graph as g
 from studio.export import _oversight as ov
 from studio.fileio import to_data
-from studio.model import Agent, Approval, Autonomy, Edge, Human, System, Task, Tier, Workflow, step_sla
+from studio.model import Agent, Approval, Autonomy, Edge, Human, Policies, System, Task, Tier, Workflow, step_sla
 from studio.validate import find_secrets, mask_secrets
 
 __all__ = ["Change", "FieldChange", "GovernanceFlag", "WorkflowDiff", "diff_workflows"]
@@ -392,16 +393,47 @@ def _agent_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
                              f"default autonomy `{old.policies.autonomy.value}` -> `{new.policies.autonomy.value}`")
 
 
-def _oversight_terms(workflow: Workflow) -> dict[str, tuple[float | None, str | None, bool]]:
-    """Effective SLA and escalation target of every approval and human task, and whether the target is
-    the policy default."""
+class _Terms(NamedTuple):
+    """A person's step's effective SLA and escalation, as declared (its own, else the policies')."""
+
+    sla: float | None
+    chain: tuple[tuple[float | None, str], ...]
+    """(after, pool) per level; level 1's ``after`` is the SLA."""
+    fallback: bool
+    """The escalation comes from the policies (the step names none of its own)."""
+
+    @property
+    def target(self) -> str | None:
+        return self.chain[0][1] if self.chain else None
+
+    @property
+    def roles(self) -> str:
+        return " then ".join(f"`{pool}`" for _, pool in self.chain)
+
+
+def _declared_chain(node: Task | Approval, policies: Policies, sla: float | None
+                    ) -> tuple[tuple[float | None, str], ...]:
+    if node.escalation is not None:
+        return tuple((level.after, level.to) for level in node.escalation)
+    if node.escalate_to is not None:
+        return ((sla, node.escalate_to),)
+    if policies.escalation is not None:
+        first, *rest = policies.escalation
+        return ((sla, first.to), *((level.after, level.to) for level in rest))
+    return ((sla, policies.escalate_to),) if policies.escalate_to is not None else ()
+
+
+def _oversight_terms(workflow: Workflow) -> dict[str, _Terms]:
+    """Effective SLA and escalation chain of every approval and human task, and whether the chain is the
+    policy default."""
     policies = workflow.policies
-    default = policies.escalate_to
-    out: dict[str, tuple[float | None, str | None, bool]] = {}
+    out: dict[str, _Terms] = {}
     for node in workflow.nodes:
         if isinstance(node, Approval) or (isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)):
-            own = node.escalate_to
-            out.setdefault(node.id, (step_sla(node, policies), own or default, own is None and default is not None))
+            sla = step_sla(node, policies)
+            chain = _declared_chain(node, policies, sla)
+            own = node.escalation is not None or node.escalate_to is not None
+            out.setdefault(node.id, _Terms(sla, chain, bool(chain) and not own))
     return out
 
 
@@ -409,19 +441,26 @@ def _oversight_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
     from studio.model import format_duration  # noqa: PLC0415
 
     before = _oversight_terms(old)
-    for node_id, (sla, escalation, _) in _oversight_terms(new).items():
+    for node_id, terms in _oversight_terms(new).items():
         if node_id not in before:
             continue
-        old_sla, old_escalation, _ = before[node_id]
+        was = before[node_id]
+        old_sla, sla = was.sla, terms.sla
         if old_sla is not None and sla is None:
             yield GovernanceFlag("sla_removed", "medium", f"nodes.{node_id}",
                                  f"`{node_id}` lost its SLA (was {format_duration(old_sla)}); work can wait forever")
         elif old_sla is not None and sla is not None and sla > old_sla:
             yield GovernanceFlag("sla_lengthened", "low", f"nodes.{node_id}",
                                  f"SLA of `{node_id}` lengthened {format_duration(old_sla)} -> {format_duration(sla)}")
-        if old_escalation is not None and escalation is None:
+        levels = zip(was.chain[1:], terms.chain[1:], strict=False)  # the levels both have
+        for level, ((old_after, _), (after, _)) in enumerate(levels, start=2):
+            if old_after is not None and after is not None and after > old_after:
+                yield GovernanceFlag("sla_lengthened", "low", f"nodes.{node_id}",
+                                     f"level {level} of the escalation of `{node_id}` lengthened "
+                                     f"{format_duration(old_after)} -> {format_duration(after)}")
+        if was.chain and not terms.chain:
             yield GovernanceFlag("escalation_removed", "medium", f"nodes.{node_id}",
-                                 f"`{node_id}` no longer escalates (was `{old_escalation}`)")
+                                 f"`{node_id}` no longer escalates (was {was.roles})")
 
 
 def _loop_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
@@ -559,21 +598,34 @@ def _gate_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
 
 def _escalation_flags(old: Workflow, new: Workflow) -> Iterator[GovernanceFlag]:
     before = _oversight_terms(old)
-    for node_id, (_, target, fallback) in _oversight_terms(new).items():
-        _, old_target, old_fallback = before.get(node_id, (None, None, False))
-        if old_target is None or target is None or old_target == target:
-            continue  # none before (tightening), none now (`escalation_removed`) or unchanged
+    for node_id, terms in _oversight_terms(new).items():
+        was = before.get(node_id, _Terms(None, (), False))
+        old_target, target, fallback, old_fallback = was.target, terms.target, terms.fallback, was.fallback
+        if old_target is None or target is None:
+            continue  # none before (tightening), none now (`escalation_removed`)
+        if old_target == target:
+            if [pool for _, pool in was.chain] != [pool for _, pool in terms.chain]:  # a later level changed
+                yield GovernanceFlag("escalation_changed", "medium", f"nodes.{node_id}",
+                                     f"`{node_id}` escalation chain {was.roles} -> {terms.roles}")
+            continue
         if fallback:
             how = ("; now a fallback to the policy default (`escalate_to` removed from the node)"
                    if not old_fallback else "; a fallback to the policy default, which changed")
         else:
             how = "; set on the node" + (" (was the policy default)" if old_fallback else "")
+        chains = f" (chain {was.roles} -> {terms.roles})" if len(was.chain) > 1 or len(terms.chain) > 1 else ""
         yield GovernanceFlag("escalation_changed", "medium", f"nodes.{node_id}",
-                             f"`{node_id}` escalation `{old_target}` -> `{target}`{how}")
+                             f"`{node_id}` escalation `{old_target}` -> `{target}`{how}{chains}")
     a, b = old.policies.escalate_to, new.policies.escalate_to
     if a is not None and a != b:
         yield GovernanceFlag("escalation_changed", "medium", "policies.escalate_to",
                              f"default escalation `{a}` -> {_quoted(b)}")
+    a_chain = [level.to for level in old.policies.escalation or ()]
+    b_chain = [level.to for level in new.policies.escalation or ()]
+    if a_chain and a_chain != b_chain:
+        shown = " then ".join(f"`{pool}`" for pool in b_chain) or "none"
+        yield GovernanceFlag("escalation_changed", "medium", "policies.escalation",
+                             f"default escalation chain {' then '.join(f'`{pool}`' for pool in a_chain)} -> {shown}")
 
 
 _INDEXED = re.compile(r"^(\w+)\[(\d+)\](.*)$")

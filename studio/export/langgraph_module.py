@@ -135,7 +135,8 @@ def _app_tables(workflow: Workflow) -> tuple[str, str]:
             "actor": node.actor, "actor_kind": node.actor_kind, "tools": list(node.tools),
             "outputs": list(node.outputs), "reviews": list(node.reviews),
             "retries": behaviour.retries if behaviour is not None else policies.retries,
-            "sla_seconds": node.sla, "escalate_to": node.escalate_to,
+            "sla_seconds": node.sla, "escalate_to": node.escalation[0][1] if node.escalation else None,
+            "escalation": [[after, role] for after, role in node.escalation] if len(node.escalation) > 1 else [],
             "threshold": None, "branches": [], "default": node.default, "graph_target": dict(node.graph_target),
             "targets": list(node.targets), "preds": list(node.preds), "sources": {},
             "limits": dict(node.limits), "outcome": node.outcome,
@@ -226,11 +227,14 @@ def langgraph_findings(workflow: Workflow) -> list[Finding]:
         if step is None or step.order != index:
             continue
         if step.sla is not None and step.actor_kind == "human":
-            target = f" and escalation to `{step.escalate_to}`" if step.escalate_to else ""
+            roles = [f"`{role}`" for _, role in step.escalation]
+            target = (f" and escalation to {roles[0]}" if len(roles) == 1 else
+                      f" and escalation chain {' then '.join(roles)}" if roles else "")
+            keys = "`sla_seconds`, `escalate_to`" + (", `escalation`" if len(roles) > 1 else "")
             findings.append(Finding(
                 "R101", Severity.INFO, f"nodes[{index}]",
                 f"the SLA of `{node.id}`{target} is handed to whoever answers its interrupt "
-                "(`sla_seconds`, `escalate_to` in the payload); the graph does not time it",
+                f"({keys} in the payload); the graph does not time it",
                 "let the service that answers interrupts escalate overdue steps"))
         if isinstance(node, Wait):
             findings.append(_wait_finding(node, index))
@@ -310,7 +314,8 @@ langgraph dev            # serves the graph `{name}` from app.py:graph (langgrap
 
 Start a run with the input `{{"case": {{...the case's fields...}}}}`. The run stops at every approval
 and human task with an interrupt whose payload names the `node`, the approver `role`, the SLA
-(`sla_seconds`) and its escalation target, and the case; resume it with
+(`sla_seconds`) and its escalation target (with a chain, `escalation`: each level's role and time),
+and the case; resume it with
 `{{"decision": "approve" | "reject" | "send_back", "by": "who", "note": "why"}}` (human tasks answer
 `"done"`). The final state has `path` and `outcome`.
 

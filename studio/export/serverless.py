@@ -65,7 +65,7 @@ from studio.model import (
     Tool,
     Wait,
     Workflow,
-    escalation,
+    escalation_chain,
     iso_duration,
     step_sla,
     wait_mean,
@@ -580,45 +580,61 @@ class _Builder:
         attributes["data"] = {"case": _expression("."), **extra}
         return {"emit": {"event": {"with": attributes}}, "output": {"as": _expression("$input")}}
 
-    def escalation(self, node: Task | Approval) -> str | None:
-        """The pool a person's step escalates to, as every engine decides (:func:`studio.model.escalation`)."""
-        escalates = escalation(node, self.actors, self.workflow.policies)
-        return escalates[1] if escalates is not None else None
+    def escalation(self, node: Task | Approval) -> tuple[tuple[float, str], ...]:
+        """The levels a person's step escalates through, as every engine decides
+        (:func:`studio.model.escalation_chain`)."""
+        return escalation_chain(node, self.actors, self.workflow.policies)
 
-    def wait_for_people(self, subject: str, node_id: str, role: str | None, *, sla: float | None,  # noqa: PLR0913 - the wait's settings, as keywords
-                        escalate_to: str | None, extra: Mapping[str, Any], first: list[dict[str, Any]]) -> _Task:
-        """Announce the work and wait for its answer; past the SLA, announce it to the escalation role.
+    def wait_for_people(self, subject: str, node_id: str, role: str | None, *,  # noqa: PLR0913 - the wait's settings, as keywords
+                        chain: tuple[tuple[float, str], ...], extra: Mapping[str, Any],
+                        first: list[dict[str, Any]]) -> _Task:
+        """Announce the work and wait for its answer; past each level's time, announce it to the level's role.
 
-        ``{do: [...]}``, or with an SLA and an escalation ``{try: [...], catch: timeout -> escalate}``:
-        the node's own task holds the steps, so the document nests as little as it can.
+        ``{do: [...]}``, or with an escalation ``{try: [...], catch: timeout -> escalate}``, the catch of a
+        level before the last waiting for its role's answer in a ``try`` of its own with the next level's
+        timeout: the node's own task holds the steps, so the document nests as little as it can.
         """
         done = "approval.decided" if subject == "approval" else "task.completed"
         steps = [*first, {"request": self.emit(f"{subject}.requested", subject, node_id, role, extra)}]
         answer: _Task = {"listen": {"to": {"one": self.event_filter(done, subject, node_id, role)}}}
-        if sla is None or escalate_to is None:
+        if not chain:
             return {"do": [*steps, {"answer": answer}]}
+        sla = chain[0][0]
         answer["timeout"] = {"after": iso_duration(sla)}
+        timeouts = ", ".join(iso_duration(after) for after, _ in chain)
+        what = (f"the SLA of `{node_id}` ({iso_duration(sla)}) is a timeout on waiting for the answer"
+                if len(chain) == 1 else
+                f"each level of the escalation chain of `{node_id}` ({timeouts}) is a timeout on waiting for the "
+                "answer of the role holding the step")
         self.finding("W107", Severity.INFO, self.node_loc(node_id),
-                     f"the SLA of `{node_id}` ({iso_duration(sla)}) is a timeout on waiting for the answer, from the "
-                     "request until it comes; the simulator escalates when the work has not *started* within the SLA",
-                     "expect a few more escalations on the runtime than in simulation")
-        escalated = {**extra, "escalated_from": role}
+                     f"{what}, from the request until it comes; the simulator escalates when the work has not "
+                     "*started* within the SLA", "expect a few more escalations on the runtime than in simulation")
+        return {"try": [*steps, {"answer": answer}],
+                "catch": self.escalate(subject, node_id, role, chain, extra)}
+
+    def escalate(self, subject: str, node_id: str, holder: str | None, chain: tuple[tuple[float, str], ...],
+                 extra: Mapping[str, Any]) -> dict[str, Any]:
+        """The catch of a timeout: announce the step to the next level's role and wait for its answer (with
+        the level after's timeout, caught the same way)."""
+        done = "approval.decided" if subject == "approval" else "task.completed"
+        (_, role), rest = chain[0], chain[1:]
+        answer: _Task = {"listen": {"to": {"one": self.event_filter(done, subject, node_id, role)}}}
+        if rest:
+            answer = {"try": [{"answer": {**answer, "timeout": {"after": iso_duration(rest[0][0])}}}],
+                      "catch": self.escalate(subject, node_id, role, rest, extra)}
+        escalated = {**extra, "escalated_from": holder}
         return {
-            "try": [*steps, {"answer": answer}],
-            "catch": {
-                # the status only: the spec's own examples spell the timeout type URI two ways
-                "errors": {"with": {"status": TIMEOUT_STATUS}},
-                "do": [
-                    {"escalate": self.emit(f"{subject}.escalated", subject, node_id, escalate_to, escalated)},
-                    {"escalated_answer": {"listen": {"to": {"one": self.event_filter(done, subject, node_id,
-                                                                                     escalate_to)}}}},
-                ],
-            },
+            # the status only: the spec's own examples spell the timeout type URI two ways
+            "errors": {"with": {"status": TIMEOUT_STATUS}},
+            "do": [
+                {"escalate": self.emit(f"{subject}.escalated", subject, node_id, role, escalated)},
+                {"escalated_answer": answer},
+            ],
         }
 
     def approval(self, key: _ListKey, node: Approval) -> _Task:
         sla = step_sla(node, self.workflow.policies)
-        escalate_to = self.escalation(node)
+        chain = self.escalation(node)
         steps: list[dict[str, Any]] = []
         if node.threshold is not None:
             test = self.condition(node.threshold, f"{self.node_loc(node.id)}.threshold")
@@ -629,8 +645,7 @@ class _Builder:
                     "then": "exit",
                 }})
         extra = {"decisions": ["approve", "reject", "send_back"]}
-        waiting = self.wait_for_people("approval", node.id, node.actor, sla=sla, escalate_to=escalate_to,
-                                       extra=extra, first=steps)
+        waiting = self.wait_for_people("approval", node.id, node.actor, chain=chain, extra=extra, first=steps)
         event = '(if type == "array" then .[0] else . end) as $answer | '
         decision, note = _key(f"{node.id}_decision"), _key(f"{node.id}_note")
         return {
@@ -644,16 +659,16 @@ class _Builder:
                 "reviews": g.reviewed_nodes(self.graph, self.workflow, node),
                 "threshold": node.threshold,
                 "sla": iso_duration(sla) if sla is not None else None,
-                "escalate_to": escalate_to,
+                **_chain_metadata(chain),
                 "decision_field": f"{node.id}_decision",
             }),
         }
 
     def human_task(self, key: _ListKey, node: Task, actor: Human) -> _Task:
-        escalate_to = self.escalation(node)
+        chain = self.escalation(node)
+        sla = step_sla(node, self.workflow.policies)
         extra = {"outputs": list(node.outputs)}
-        waiting = self.wait_for_people("task", node.id, actor.id, sla=node.sla, escalate_to=escalate_to,
-                                       extra=extra, first=[])
+        waiting = self.wait_for_people("task", node.id, actor.id, chain=chain, extra=extra, first=[])
         answer = '(if type == "array" then .[0] else . end)'
         calendar = actor.calendar
         return {
@@ -668,8 +683,8 @@ class _Builder:
                 "role": actor.role,
                 "pool_size": actor.capacity,
                 "calendar": _calendar(calendar) if calendar is not None else None,
-                "sla": iso_duration(node.sla) if node.sla is not None else None,
-                "escalate_to": escalate_to,
+                "sla": iso_duration(sla) if sla is not None else None,
+                **_chain_metadata(chain),
                 "reads": list(node.reads),
                 "writes": list(node.writes),
                 "outputs": list(node.outputs),
@@ -847,3 +862,14 @@ def _calendar(calendar: Calendar) -> dict[str, Any]:
         return {"shifts": [{"days": [d.value for d in shift.days], "hours": shift.hours.split(",")}
                            for shift in calendar.shifts], "timezone": calendar.timezone}
     return {"days": [d.value for d in calendar.days], "hours": calendar.hours, "timezone": calendar.timezone}
+
+
+def _chain_metadata(chain: tuple[tuple[float, str], ...]) -> dict[str, Any]:
+    """A step's escalation in its metadata: the first role (``escalate_to``), and for a chain of two levels
+    or more every level with its timeout (``escalation``)."""
+    if not chain:
+        return {"escalate_to": None}
+    if len(chain) == 1:
+        return {"escalate_to": chain[0][1]}
+    return {"escalate_to": chain[0][1],
+            "escalation": [{"to": role, "after": iso_duration(after)} for after, role in chain]}

@@ -43,7 +43,7 @@ from studio.model import (
     Task,
     Wait,
     Workflow,
-    escalation,
+    escalation_chain,
     step_sla,
 )
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
@@ -104,7 +104,8 @@ class NodePlan:
     """Resolved behaviour per actor that may do this step (its actor, its escalation pool)."""
     behaviour_layers: dict[str, tuple[Behaviour | None, ...]] = field(default_factory=dict)
     sla: float | None = None
-    escalate_to: str | None = None
+    escalation: tuple[tuple[float, str], ...] = ()
+    """The escalation chain: ``(after seconds, pool)`` per level (:func:`studio.model.escalation_chain`)."""
     threshold: Expression | None = None
     branches: tuple[tuple[Expression, str], ...] = ()
     probabilities: tuple[tuple[float, str], ...] = ()
@@ -261,9 +262,8 @@ def _actor_part(graph: _Graph, node: Any, plan: NodePlan) -> None:
     if isinstance(node, (Task, Approval)):
         policies = graph.workflow.policies
         plan.sla = step_sla(node, policies)
-        escalates = escalation(node, graph.actors, policies)
-        if escalates is not None:
-            plan.escalate_to = escalate = escalates[1]
+        plan.escalation = escalation_chain(node, graph.actors, policies)
+        for _after, escalate in plan.escalation:
             plan.behaviours[escalate], plan.behaviour_layers[escalate] = graph.resolved_for(node, escalate)
         if node.batch is not None:
             plan.batch = (node.batch.size, node.batch.timeout)

@@ -90,6 +90,9 @@ class _Tally:
         self.node_wait: Counter[str] = Counter()
         self.edges: Counter[tuple[str, str]] = Counter()
         self.escalated_in: Counter[str] = Counter()
+        self.escalation_levels: Counter[int] = Counter()
+        """Escalated steps by the level of the chain reached (1: the first level's pool)."""
+        self._level_of = results.escalation_levels
         self.wait_split: dict[str, Counter[str]] = defaultdict(Counter)
         """Node -> waited seconds by why: queue, calendar, rate_limit, escalation (for the waits plot)."""
         self.batched: list[list[Any]] = []
@@ -146,6 +149,7 @@ class _Tally:
             if step[ESCALATED] is not None:
                 self.escalations[node] += 1
                 self.escalated_in[step[ESCALATED]] += 1
+                self.escalation_levels[self._level_of.get((node, step[ESCALATED]), 1)] += 1
             resource = step[RESOURCE]
             if resource is not None:
                 self.pool_waits[resource].append(step[WAIT])
@@ -251,6 +255,14 @@ class Results:
         self.settings = dict(settings)
         self.gold = gold
         self.limited_tools = frozenset(t.id for t in self.plan.tools.values() if t.rate_limit is not None)
+        self.escalation_levels: dict[tuple[str, str], int] = {
+            (node_id, pool): level
+            for node_id, node in self.plan.nodes.items()
+            for level, (_after, pool) in enumerate(node.escalation, start=1)
+        }
+        """(node, pool) -> the level of the node's escalation chain that hands it to that pool."""
+        self.chain_length = max((len(node.escalation) for node in self.plan.nodes.values()), default=0)
+        """The longest escalation chain: with chains of two levels or more the KPIs count steps by level."""
 
     def __repr__(self) -> str:
         k = self.kpis
@@ -330,6 +342,14 @@ class Results:
         kills = self._counter("kills")
         max_turns = self._counter("max_turns")
         escalations = self._counter("escalations")
+        escalated: dict[str, Any] = {
+            "total": sum(escalations.values()),
+            "per_case": sig(sum(escalations.values()) / total) if total else None,
+            "by_node": dict(sorted(escalations.items())),
+        }
+        if self.chain_length > 1:  # chains: how far up they went (absent without chains: kpis.json unchanged)
+            levels = self._counter("escalation_levels")
+            escalated["by_level"] = {str(level): levels[level] for level in range(1, self.chain_length + 1)}
         return {
             "failures": {
                 "total": total - completed,
@@ -346,11 +366,7 @@ class Results:
                 "max_turns_where": dict(sorted(max_turns.items())),
             },
             "loops": dict(sorted(self._counter("loops").items())),
-            "escalations": {
-                "total": sum(escalations.values()),
-                "per_case": sig(sum(escalations.values()) / total) if total else None,
-                "by_node": dict(sorted(escalations.items())),
-            },
+            "escalations": escalated,
         }
 
     @cached_property

@@ -750,8 +750,9 @@ class CaseRun:
         return service
 
     async def _serve(self, plan: NodePlan, t: float, batch: Rng | None = None) -> _Timing:
-        """Queue for the node's pool from ``t`` (escalating past the SLA) and do the work. For a batch,
-        the duration is drawn from ``batch`` (the batch's stream), without this case's overrides."""
+        """Queue for the node's pool from ``t`` (escalating up its chain past each level's time) and do the
+        work. For a batch, the duration is drawn from ``batch`` (the batch's stream), without this case's
+        overrides."""
         env = self.env
         actor = plan.actor or ""
         pool = env.pools.get(actor)
@@ -761,11 +762,12 @@ class CaseRun:
         begin = await self._acquire(pool, t)
         asked = t
         escalated: str | None = None
-        if plan.escalate_to is not None and plan.sla is not None and begin - t > plan.sla:
-            escalated = plan.escalate_to
-            asked = t + plan.sla
-            pool = env.pools[escalated]
-            actor = escalated
+        for after, target in plan.escalation:  # each level: not started `after` the hand-over, hand it up
+            if begin - asked <= after:
+                break
+            escalated = actor = target
+            asked += after
+            pool = env.pools[target]
             begin = await self._acquire(pool, asked)
         service = self._service(plan, actor, pool, batch)
         end = pool.reserve(begin, service)

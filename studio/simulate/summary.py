@@ -215,22 +215,31 @@ def pointers(results: Any) -> list[str]:
 
 
 def _escalations_to_one(workflow: Any) -> dict[str, list[str]]:
-    """Escalation targets that are human pools of one person -> the steps (or policies) sending there."""
+    """Escalation targets (any level of a chain) that are human pools of one person -> the steps (or
+    policies) sending there."""
     if workflow is None:
         return {}
     sizes = {a.id: a.capacity for a in workflow.actors if getattr(a, "kind", None) == "human"}
     out: dict[str, list[str]] = {}
-    default = workflow.policies.escalate_to
+    policies = workflow.policies
+    defaults = [level.to for level in policies.escalation or ()] or (
+        [policies.escalate_to] if policies.escalate_to is not None else [])
     for node in workflow.nodes:
         if node.kind not in ("approval", "task"):
             continue
-        target = getattr(node, "escalate_to", None)
-        if target is None and node.kind == "approval":
-            target = default
-        if target is not None and sizes.get(target) == 1:
-            out.setdefault(target, []).append(node.id)
-    if default is not None and sizes.get(default) == 1 and default not in out:
-        out[default] = ["policies.escalate_to"]
+        if node.escalation is not None:
+            targets = [level.to for level in node.escalation]
+        elif node.escalate_to is not None:
+            targets = [node.escalate_to]
+        else:
+            targets = defaults if node.kind == "approval" else []
+        for target in dict.fromkeys(targets):
+            if sizes.get(target) == 1:
+                out.setdefault(target, []).append(node.id)
+    where = "policies.escalation" if policies.escalation is not None else "policies.escalate_to"
+    for default in defaults:
+        if sizes.get(default) == 1 and default not in out:
+            out[default] = [where]
     return out
 
 

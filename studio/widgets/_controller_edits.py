@@ -323,7 +323,8 @@ class ItemEdits(ControllerCore):
 
     def update_policies(self, **fields: Any) -> Workflow:
         """Change the guardrails: ``max_turns``, ``max_repeats`` (``"off"`` disables the loop guard),
-        ``approval_sla`` (a duration such as ``4h``), ``escalate_to`` (a human pool), ``retries``,
+        ``approval_sla`` (a duration such as ``4h``), ``escalate_to`` (a human pool), ``escalation`` (a
+        chain: ``[{"to": "team_leads", "after": "4h"}, ...]``, instead of those two), ``retries``,
         ``autonomy`` (one of :data:`AUTONOMY`). None or empty puts a field back to its default."""
         unknown = sorted(set(fields) - set(POLICY_FIELDS))
         if unknown:
@@ -476,7 +477,8 @@ class ItemEdits(ControllerCore):
         for node in wf.nodes:
             refs: list[str] = []
             if section == "actors":
-                refs = [getattr(node, "actor", None) or "", getattr(node, "escalate_to", None) or ""]
+                refs = [getattr(node, "actor", None) or "", getattr(node, "escalate_to", None) or "",
+                        *(level.to for level in getattr(node, "escalation", None) or ())]
             elif section == "tools":
                 refs = list(getattr(node, "tools", []))
             elif section == "data_sources":
@@ -496,12 +498,14 @@ class ItemEdits(ControllerCore):
                         node.pop(key)
                     else:
                         node[key] = new
+            _rename_in_chain(node, old, new)
         policies = data.get("policies", {})
         if policies.get("escalate_to") == old:
             if new is None:
                 policies.pop("escalate_to")
             else:
                 policies["escalate_to"] = new
+        _rename_in_chain(policies, old, new)
 
     @staticmethod
     def _rename_tool(data: dict[str, Any], old: str, new: str | None) -> None:
@@ -525,3 +529,16 @@ class ItemEdits(ControllerCore):
                     if not item[key]:
                         item.pop(key)
 
+
+def _rename_in_chain(item: dict[str, Any], old: str, new: str | None) -> None:
+    """Rename a pool in an escalation chain (``escalation``), or drop its levels when it is deleted (and
+    the chain when no level is left)."""
+    chain = item.get("escalation")
+    if not chain:
+        return
+    kept = [{**level, "to": new} if level.get("to") == old else level
+            for level in chain if new is not None or level.get("to") != old]
+    if kept:
+        item["escalation"] = kept
+    else:
+        item.pop("escalation")

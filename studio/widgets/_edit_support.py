@@ -85,7 +85,9 @@ _NODE_MODELS: dict[str, Any] = {
 }
 _ACTOR_MODELS: dict[str, Any] = {"agent": Agent, "human": Human, "system": System}
 HISTORY_LIMIT = 200
-POLICY_FIELDS: tuple[str, ...] = ("max_turns", "max_repeats", "approval_sla", "escalate_to", "retries", "autonomy")
+POLICY_FIELDS: tuple[str, ...] = (
+    "max_turns", "max_repeats", "approval_sla", "escalate_to", "escalation", "retries", "autonomy",
+)
 SIMULATION_FIELDS: tuple[str, ...] = ("seed", "start", "cases", "sample_data", "gold_data")
 AUTONOMY: tuple[str, ...] = tuple(level.value for level in Autonomy)
 ARRIVALS: dict[str, str] = {"poisson": "rate", "fixed": "interval", "column": "column"}
