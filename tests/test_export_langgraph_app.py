@@ -527,7 +527,7 @@ def test_approvals_that_route_on_their_outcome_run_in_the_app_as_simulated(tmp_p
     for index, row in enumerate([*rows, guarded]):
         case = {k: v for k, v in row.items() if k not in (*GOLD_COLUMNS, "case_id")}
         expected_path, expected_outcome = simulated(workflow, case, str(row["human_decisions"]))
-        app = module.build_graph(InMemorySaver())
+        app = module.build_graph(InMemorySaver(), audit=[].append)  # the audit log kept in memory
         result, _ = drive(app, case, parse_human_decisions(row["human_decisions"]), thread=f"case-{index}")
         assert result["path"] == expected_path, row
         assert result["outcome"] == expected_outcome, row
