@@ -144,3 +144,23 @@ def test_a_wait_step_is_added_and_edited_through_the_step_form(work: Path) -> No
     studio.node_pick.value = ""
     studio.node_pick.value = "goods_arrive"  # loaded back as saved
     assert studio.node_delay.params[0].value == "2d"
+
+
+def test_an_escalation_chain_is_typed_as_pools_and_times(work: Path) -> None:
+    studio = Studio(work)
+    approval = next(n for n in fileio.load(work).nodes if n.kind == "approval")
+    humans = [a.id for a in fileio.load(work).actors if a.kind == "human" and a.id != approval.actor]  # type: ignore[union-attr]
+    studio.node_pick.value = approval.id
+    studio.node_sla.value = ""
+    studio.node_escalate.value = ""
+    studio.node_escalation.value = f"{humans[0]}@4h, {humans[1]}@8h"
+    studio.node_update.click()
+    saved = fileio.load(work).node(approval.id)
+    assert [(level.to, level.after) for level in saved.escalation] == [  # type: ignore[union-attr]
+        (humans[0], 4 * 3600), (humans[1], 8 * 3600)]
+    studio.node_pick.value = ""
+    studio.node_pick.value = approval.id  # loaded back as saved
+    assert studio.node_escalation.value == f"{humans[0]}@4h, {humans[1]}@8h"
+    studio.node_escalation.value = f"{humans[0]} 4h"  # no @: refused with the model's words, file kept
+    studio.node_update.click()
+    assert [level.to for level in fileio.load(work).node(approval.id).escalation] == humans[:2]  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from studio.widgets._parts import StudioBase
 from studio.widgets.controller import ARRIVAL_EXAMPLES, ARRIVALS, AUTONOMY, StudioController
 from studio.widgets.diagram import edge_id
 from studio.widgets.itemform import (
+    CHAIN,
     DURATION,
     LIST,
     NUMBER,
@@ -88,6 +89,7 @@ STEPS = FormSpec(
         Field("duration", "Takes", widget=Distribution(), path="behaviour.duration", more=True),
         Field("sla", "SLA", "e.g. 4h, 2d", DURATION, more=True),
         Field("escalate_to", "Escalate to", widget=Choice(_humans), name="escalate", more=True),
+        Field("escalation", "Or a chain", "pool@time, ...: e.g. team_leads@4h, directors@8h", CHAIN, more=True),
         Field("tools", "Tools", widget=Many(_tools), more=True),
         Field("reads", "Reads", widget=Many(_data), more=True),
         Field("writes", "Writes", widget=Many(_data), more=True),
@@ -185,6 +187,7 @@ POLICIES = FormSpec(
               Text(show=lambda v: "off" if v is None else str(v))),
         Field("approval_sla", "Approval SLA", "how long an approval may wait, e.g. 4h", DURATION, name="sla"),
         Field("escalate_to", "Escalate to", widget=Choice(_humans), name="escalate"),
+        Field("escalation", "Or a chain", "pool@time, ...: e.g. team_leads@1d, directors@4h", CHAIN),
         Field("retries", "Retries", "retries of a failed agent or tool call, e.g. 1"),
         Field("autonomy", "Autonomy", widget=Choice(list(AUTONOMY), "human_in_the_loop")),
     ),

@@ -98,6 +98,20 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def as_chain(value: Any) -> str:
+    """An escalation chain as ``team_leads@4h, directors@8h`` (empty: none)."""
+    return ", ".join(f"{level.to}@{format_duration(level.after)}" for level in value or ())
+
+
+def _chain(text: str) -> list[dict[str, str]] | None:
+    """``team_leads@4h, directors@8h`` as the chain's levels (the model checks pools and times)."""
+    levels = []
+    for part in _split(text):
+        to, _, after = part.partition("@")
+        levels.append({"to": to.strip(), "after": after.strip()})
+    return levels or None
+
+
 # --------------------------------------------------------------------------- the inputs (a row's widgets)
 
 
@@ -358,6 +372,7 @@ class Text:
 
 
 LIST = Text(show=as_list, parse=_split)
+CHAIN = Text(show=as_chain, parse=_chain)
 DURATION = Text(show=as_duration)
 NUMBER = Text(show=as_number)
 
