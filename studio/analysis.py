@@ -15,6 +15,8 @@ import networkx as nx
 
 from studio import _gcpause, fileio
 from studio import graph_analysis as ga
+from studio.errors import has_errors
+from studio.expand import expand
 from studio.model import Workflow, format_duration
 
 ROUTE_LIMIT = 200
@@ -268,7 +270,11 @@ def analyze(workflow: Workflow, observed: ga.Observed | None = None, route_limit
     if data is SAMPLE_DATA:
         path = fileio.sample_path(workflow)
         data = path if path is not None and path.is_file() else None
-    index = ga._Index(workflow, graph)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
+    expanded = expand(workflow)  # a subworkflow's steps in its place, as the simulator runs them
+    runs, field_ids = workflow, None
+    if expanded.workflow is not workflow and not has_errors(expanded.findings):
+        runs, graph, field_ids = expanded.workflow, None, expanded.local_ids()
+    index = ga._Index(runs, graph, field_ids)  # one shared index (private to the graph layer) keeps 1,000 nodes fast
     success = ga._success_estimate(index, ga._rows_of(data))  # first: its branch shares weight the routes
     items = ga._interactions(index, observed)
     network = ga._network(index, observed)

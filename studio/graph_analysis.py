@@ -52,7 +52,11 @@ class _Index:
     """Lookups by id, successors in edge order, hand-off links and the forward view, each
     computed once and shared by every analysis of one workflow."""
 
-    def __init__(self, workflow: Workflow, graph: nx.DiGraph | None = None) -> None:
+    def __init__(self, workflow: Workflow, graph: nx.DiGraph | None = None,
+                 field_ids: Mapping[str, str] | None = None) -> None:
+        self.field_ids: Mapping[str, str] = field_ids or {}
+        """Step id -> the id its approval fields are named by (a subworkflow's steps: their id in their own
+        file, see :meth:`studio.expand.Expanded.local_ids`); others by their own id."""
         runs = with_outcome_routers(workflow)  # what every engine runs (approvals routing on their outcome)
         if runs is not workflow:
             workflow, graph = runs, None
@@ -902,7 +906,8 @@ class _Walker:
         terms: list[Term] = []
         for weight, decision in outcomes:
             if weight > 0:
-                after = self._with(fields, {f"{node}_decision": decision, f"{node}_note": None}, case, node)
+                named = self.index.field_ids.get(node, node)
+                after = self._with(fields, {f"{named}_decision": decision, f"{named}_note": None}, case, node)
                 terms += [(weight * w, child) for w, child in self._onward(node, counts, after, stop)]
         return terms
 
@@ -1118,7 +1123,7 @@ def _evaluated(node: str, walker: _Walker, rows: list[dict[str, Any]] | None, ta
                default: str | None) -> BranchShare:
     """Shares of a decision routed by its conditions: over the rows, approvals' decisions by their rates."""
     branches = walker.conditions[node]
-    approval_fields = {f"{a}_decision": a for a in walker.approvals}
+    approval_fields = {f"{walker.index.field_ids.get(a, a)}_decision": a for a in walker.approvals}
     read: set[str] = set()
     for _, expression, _, _ in branches:
         read |= expression.root_fields() if expression is not None else set()

@@ -53,6 +53,17 @@ def test_the_issues_chain_is_95_percent_not_59() -> None:
     assert ga.success_estimate(workflow).probability == pytest.approx(0.9**5)  # 59.0%
 
 
+def test_a_subworkflow_counts_as_the_steps_it_runs() -> None:
+    estimate = analyze(load("sub_parent"), data=None).success
+    bot = 1 - 0.05**2  # intake and file: one retry each
+    # inside: check 0.8 a pass; the review leaves with 0.7 (approve or reject) or sends back 0.3; the
+    # policy guard (max_repeats 2) stops the third pass over check -> review
+    inside = 0.8 * 0.7 + 0.8 * 0.3 * 0.8 * 0.7
+    assert estimate.probability == pytest.approx(bot * bot * inside, rel=1e-12)
+    (branch,) = estimate.branches
+    assert (branch.decision, branch.source) == ("checks__review_route", "approval rates")
+
+
 def test_a_loop_runs_until_its_guard_stops_it() -> None:
     estimate = analyze(load("loop_guard")).success
     x = 0.99 * 0.8  # draft (one retry) then review (no retry) on each pass
@@ -153,7 +164,7 @@ def test_analyze_json_carries_the_sources_and_assumptions(capsys: pytest.Capture
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["chain5_retries", "data_branches", "loop_guard"])
+@pytest.mark.parametrize("name", ["chain5_retries", "data_branches", "loop_guard", "sub_parent"])
 def test_static_estimate_is_within_two_points_of_a_simulation(name: str) -> None:
     from studio.simulate import simulate
 

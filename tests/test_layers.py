@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("fileio/expr", ("studio.fileio", "studio.expr", "studio.limits", "studio.templates", "studio._yamlread",
                  "studio._secrets", "studio._backup", "studio._gcpause")),
     ("graph", ("studio.graph", "studio.graph_analysis")),
-    ("validate/analysis", ("studio.validate", "studio.analysis")),
+    ("validate/analysis", ("studio.validate", "studio.analysis", "studio.expand")),
     ("render/simulate/export", ("studio.render", "studio.simulate", "studio.export", "studio.calibrate",
                                 "studio.minutes")),
     ("widgets/cli/demo", ("studio.widgets", "studio.cli", "studio.demo", "studio")),

@@ -18,7 +18,7 @@ from studio.cli import main
 from studio.errors import WorkflowInvalid
 from studio.simulate import Walkthrough, compile, run_gold, simulate
 from studio.simulate.compiler import build_plan
-from studio.simulate.expand import expand, resolve_ref
+from studio.expand import expand, resolve_ref
 
 SIM = FIXTURES / "simulate"
 SUB = SIM / "subworkflow"

@@ -48,7 +48,7 @@ from studio.model import (
 )
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
 from studio.simulate.clock import WorkCalendar
-from studio.simulate.expand import Expanded, Expansion, expand
+from studio.expand import Expanded, Expansion, expand
 
 __all__ = [
     "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile_workflow",
@@ -173,7 +173,7 @@ class Plan:
     llm: dict[str, str]
     """Agent id -> ``module:factory`` of its LangChain chat model."""
     subworkflows: tuple[Expansion, ...] = ()
-    """The expanded subworkflow nodes (``studio.simulate.expand``), outermost last."""
+    """The expanded subworkflow nodes (``studio.expand``), outermost last."""
     own_durations: dict[str, tuple[dict[str, Sampler], ...]] = field(default_factory=dict)
     """Pools whose people have their own durations -> per person, node id -> that person's sampler."""
 
