@@ -16,9 +16,9 @@ import studio
 from studio import fileio
 from studio.cli import main
 from studio.errors import WorkflowInvalid
+from studio.expand import expand, resolve_ref
 from studio.simulate import Walkthrough, compile, run_gold, simulate
 from studio.simulate.compiler import build_plan
-from studio.expand import expand, resolve_ref
 
 SIM = FIXTURES / "simulate"
 SUB = SIM / "subworkflow"

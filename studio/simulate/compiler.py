@@ -32,6 +32,7 @@ from langgraph.graph import END, START, StateGraph
 
 from studio import graph as g
 from studio.errors import Finding, Severity, WorkflowInvalid, has_errors
+from studio.expand import Expanded, Expansion, expand
 from studio.expr import Expression, parse
 from studio.model import (
     Agent,
@@ -48,7 +49,6 @@ from studio.model import (
 )
 from studio.simulate.behaviour import DEFAULT_DURATIONS, OVERRIDE_FIELDS, Resolved, Sampler, layer, sampler
 from studio.simulate.clock import WorkCalendar
-from studio.expand import Expanded, Expansion, expand
 
 __all__ = [
     "RUNTIME_KEY", "CaseState", "CompiledWorkflow", "NodePlan", "Plan", "ToolPlan", "compile_workflow",
