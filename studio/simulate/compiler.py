@@ -152,6 +152,9 @@ class Plan:
     """(column, target id, behaviour field)."""
     llm: dict[str, str]
     """Agent id -> ``module:factory`` of its LangChain chat model."""
+    priority: tuple[tuple[Expression | None, int], ...] = ()
+    """``simulation.priority``: (condition or None for every case, level), first match wins; empty:
+    people serve first come, first served (no priority queues at all)."""
 
     @cached_property
     def node_order(self) -> dict[str, int]:
@@ -334,6 +337,8 @@ def build_plan(workflow: Workflow) -> Plan:
         retries=policies.retries,
         overrides=overrides,
         llm={a.id: a.llm for a in graph.actors.values() if isinstance(a, Agent) and a.llm},
+        priority=tuple((parse(rule.when) if rule.when is not None else None, rule.level)
+                       for rule in workflow.simulation.priority),
     )
 
 
