@@ -83,10 +83,17 @@ class _Tally:
         """Node -> waited seconds by why: queue, calendar, rate_limit, escalation (for the waits plot)."""
         self.first = math.inf
         self.last = -math.inf
+        self.level_cases: Counter[int] = Counter()
+        self.level_waits: dict[int, list[float]] = defaultdict(list)
+        """With ``simulation.priority``: cases per level, and the waits of their steps in people's queues."""
+        self.level_queues: dict[int, list[float]] = defaultdict(list)
         limited = results.limited_tools
+        people = results.priority_pools
         for case in cases:  # one pass: the cases may stream from a progress file
             self._count_case(case)
             self._count_steps(case["steps"], limited)
+            if people:
+                self._count_level(case, people)
         self._horizon(plan)
 
     def _count_case(self, case: Mapping[str, Any]) -> None:
@@ -143,6 +150,17 @@ class _Tally:
         for transition, count in seen.items():
             if count > 1:
                 self.loops[transition] += 1
+
+    def _count_level(self, case: Mapping[str, Any], people: frozenset[str]) -> None:
+        level = case.get("priority")
+        if level is None:  # its priority could not be evaluated: the case failed
+            return
+        self.level_cases[level] += 1
+        waits, queues = self.level_waits[level], self.level_queues[level]
+        for step in case["steps"]:
+            if step[RESOURCE] in people:
+                waits.append(step[WAIT])
+                queues.append(step[QUEUE])
 
     def _count_wait(self, node: str, step: Sequence[Any]) -> None:
         """A step that waited: its wait, split by why (escalation: it waited out the SLA)."""
@@ -213,6 +231,10 @@ class Results:
         self.settings = dict(settings)
         self.gold = gold
         self.limited_tools = frozenset(t.id for t in self.plan.tools.values() if t.rate_limit is not None)
+        self.priority_pools = frozenset(
+            pool for pool in self.plan.pools if self.plan.actor_kinds.get(pool) == "human"
+        ) if self.plan.priority else frozenset()
+        """People's pools, whose queues serve by priority (empty without ``simulation.priority``)."""
 
     def __repr__(self) -> str:
         k = self.kpis
@@ -285,6 +307,24 @@ class Results:
                 "escalated_in": 0,
             }
         return resources
+
+    def _priority_figures(self) -> dict[str, Any]:
+        """Per priority level, highest first: cases, and their requests and waits in people's queues."""
+        reps = self._reps
+        levels = sorted({0, *(level for _, level in self.plan.priority)}, reverse=True)
+        figures: dict[str, Any] = {}
+        for level in levels:
+            waits = sorted(w for rep in reps for w in rep.level_waits.get(level, []))
+            queues = [q for rep in reps for q in rep.level_queues.get(level, [])]
+            figures[str(level)] = {
+                "cases": sum(rep.level_cases[level] for rep in reps),
+                "requests": len(waits),
+                "wait_mean": sig(mean(waits)),
+                "wait_p95": sig(quantile(waits, 0.95, is_sorted=True)),
+                "queue_mean": sig(mean(queues)),
+                "waited_share": sig(sum(1 for w in waits if w > 0) / len(waits)) if waits else None,
+            }
+        return {"unit": "s", "levels": figures}
 
     def _stops(self, total: int, completed: int) -> dict[str, Any]:
         """Failures by category, node and actor; loop-guard and max-turns kills; loops; escalations."""
@@ -363,6 +403,8 @@ class Results:
             ],
             "resources": {**self._pool_figures(), **self._tool_figures(hours)},
         }
+        if self.priority_pools:  # only when priorities are used: other kpis.json files stay as they were
+            kpis["priority"] = self._priority_figures()
         if self.gold is not None:
             kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
                             "total": self.gold.total}
