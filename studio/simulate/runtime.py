@@ -803,15 +803,21 @@ class CaseRun:
         if grants is not None:  # the slot keeps the order asked; filled in once the request is decided
             grants.append((queue.id, t, t, 0.0, 0))
         ticket = queue.ask(t, level, service, deadline)
-        while ticket.waiting():
-            wake = queue.next_look(ticket, t)
-            ticket.looks.append(wake)
-            await self._until(wake)
-            t = wake
-            queue.look(ticket, wake)
-        if grants is not None:
-            start = ticket.start if ticket.start is not None else float("inf")
-            grants[slot] = (queue.id, ticket.asked, start, start - ticket.asked, ticket.person, *ticket.looks)
+        try:
+            while ticket.waiting():
+                wake = queue.next_look(ticket, t)
+                ticket.looks.append(wake)
+                await self._until(wake)
+                t = wake
+                queue.look(ticket, wake)
+        finally:
+            stopped = ticket.waiting()
+            if stopped:  # the case stopped while this waited (a parallel branch failed): it leaves the queue
+                ticket.withdrawn = True
+            if grants is not None:  # start: None while undecided (stopped), inf when the deadline passed first
+                start = None if stopped else ticket.start if ticket.start is not None else float("inf")
+                queued = start - ticket.asked if start is not None else None
+                grants[slot] = (queue.id, ticket.asked, start, queued, ticket.person, *ticket.looks)
         return ticket
 
     async def _human(  # noqa: PLR0913 - keyword-only step context

@@ -114,7 +114,7 @@ class _ReplayQueue(PriorityPool):
     def __init__(self, queue: PriorityPool, people: list[tuple[Any, float]], grants: deque[_Grant]) -> None:
         super().__init__(queue.id, people)
         self._grants = grants
-        self._recorded: dict[int, tuple[float, int, deque[float]]] = {}
+        self._recorded: dict[int, tuple[float | None, int, deque[float]]] = {}
 
     def ask(self, t: float, level: int, service: float, deadline: float | None) -> Ticket:
         grant = self._grants[0] if self._grants else None
@@ -126,14 +126,16 @@ class _ReplayQueue(PriorityPool):
         return ticket
 
     def next_look(self, ticket: Ticket, now: float) -> float:
-        looks = self._recorded[id(ticket)][2]
-        if not looks:
-            raise _Diverged(f"LangGraph's case waited in `{self.id}` longer than the kernel's")
-        return float(looks.popleft())
+        start, _person, looks = self._recorded[id(ticket)]
+        if looks:
+            return float(looks.popleft())
+        if start is None:  # the kernel's case stopped while this waited: wait until a sibling stops it here too
+            return float("inf")
+        raise _Diverged(f"LangGraph's case waited in `{self.id}` longer than the kernel's")
 
     def look(self, ticket: Ticket, now: float) -> None:
         start, person, looks = self._recorded[id(ticket)]
-        if looks:
+        if looks or start is None:
             return
         del self._recorded[id(ticket)]
         if start == float("inf"):
