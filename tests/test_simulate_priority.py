@@ -196,8 +196,11 @@ def test_the_cli_writes_waits_per_level(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "cases.csv").write_text("case_id,urgent\nc0,0\nc1,0\nc2,1\n")
     code = main(["simulate", str(path), "--data", str(tmp_path / "cases.csv"), "--cases", "3",
                  "--out", str(tmp_path / "out"), "--no-progress"])
-    capsys.readouterr()
+    printed = capsys.readouterr().out
     assert code == 0
+    assert "Waits in people's queues by priority level (higher served first):" in printed
+    assert [line.split()[:3] for line in printed.splitlines() if line.strip().startswith(("1 ", "0 "))][:2] == \
+        [["1", "1", "1"], ["0", "2", "2"]]
     kpis = json.loads((tmp_path / "out" / "kpis.json").read_text())
     assert kpis["priority"]["levels"]["1"]["wait_mean"] == 480.0
     assert kpis["priority"]["levels"]["0"]["wait_mean"] == 570.0  # (0 + 1140) / 2
