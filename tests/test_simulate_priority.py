@@ -169,6 +169,7 @@ def test_kpis_have_no_priority_entry_without_priorities() -> None:
     results = simulate(_desk(None), data=THREE, cases=3)
     assert "priority" not in results.kpis
     assert all("priority" not in case for case in results.payloads[0]["cases"])
+    assert all("priority" not in row for row in results.iter_cases())
 
 
 def test_a_case_whose_priority_cannot_be_evaluated_fails_with_data() -> None:
@@ -202,5 +203,7 @@ def test_the_cli_writes_waits_per_level(tmp_path: Path, capsys: pytest.CaptureFi
     assert [line.split()[:3] for line in printed.splitlines() if line.strip().startswith(("1 ", "0 "))][:2] == \
         [["1", "1", "1"], ["0", "2", "2"]]
     kpis = json.loads((tmp_path / "out" / "kpis.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "out" / "cases.jsonl").read_text().splitlines()]
+    assert [(row["case_id"], row["priority"]) for row in rows] == [("c0", 0), ("c1", 0), ("c2", 1)]
     assert kpis["priority"]["levels"]["1"]["wait_mean"] == 480.0
     assert kpis["priority"]["levels"]["0"]["wait_mean"] == 570.0  # (0 + 1140) / 2

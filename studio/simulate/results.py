@@ -518,10 +518,11 @@ class Results:
                     }
 
     def _iter_cases(self) -> Iterator[dict[str, Any]]:
+        levels = bool(self.plan.priority)
         for payload in self.payloads:
             for case in payload["cases"]:
                 steps = case["steps"]
-                yield {
+                row = {
                     "replication": payload["replication"],
                     "case_id": case["case_id"],
                     "index": case["index"],
@@ -540,6 +541,9 @@ class Results:
                     "escalations": sum(1 for s in steps if s[ESCALATED] is not None),
                     "wait": round(math.fsum(s[WAIT] for s in steps), 3),
                 }
+                if levels:  # only with simulation.priority: other cases.jsonl files stay as they were
+                    row["priority"] = case.get("priority")
+                yield row
 
     @property
     def cases(self) -> Any:
