@@ -1107,6 +1107,21 @@ class ColumnArrivals(Strict):
 Arrivals = Annotated[Union[PoissonArrivals, FixedArrivals, ColumnArrivals], Field(discriminator="process")]
 
 
+class PriorityRule(Strict):
+    """One rule of ``simulation.priority``: cases for which ``when`` holds queue at ``level``."""
+
+    when: str | None = Field(
+        default=None,
+        description="Condition on the case's data as it arrives (the condition language, e.g. "
+        "`amount > 10000`); no `when`: every case that reaches this rule.",
+    )
+    level: int = Field(
+        description="Priority level: a higher level is served first by people who are busy; "
+        "cases no rule matches are level 0.",
+        ge=-1000, le=1000,
+    )
+
+
 class Simulation(Strict):
     seed: int = 0
     start: str | None = Field(
@@ -1137,6 +1152,12 @@ class Simulation(Strict):
     overrides: dict[str, str] = Field(
         default_factory=dict,
         description="Case column -> behaviour field it overrides, e.g. `review_minutes: approve_invoice.duration`.",
+    )
+    priority: list[PriorityRule] = Field(
+        default_factory=list,
+        description="Who people serve first when they are busy: the first rule whose `when` holds for a "
+        "case gives its level (higher first; level 0 when none holds). Non-preemptive; first come, "
+        "first served within a level.",
     )
 
 

@@ -481,6 +481,15 @@ def _conditions_parse(ctx: Context) -> Iterator[Finding]:
                         f"condition of the output model of `{name}` on `{node.id}` does not parse: {error}",
                         "see docs/conditions.md for the condition language",
                     )
+    for position, priority in enumerate(ctx.workflow.simulation.priority):
+        error = _parse_error(priority.when) if priority.when is not None else None
+        if error is not None:
+            yield ctx.finding(
+                "S008",
+                f"simulation.priority[{position}].when",
+                f"condition of priority rule {position + 1} (level {priority.level}) does not parse: {error}",
+                "see docs/conditions.md for the condition language",
+            )
 
 
 def _parse_error(text: str) -> str | None:
@@ -1215,6 +1224,22 @@ def _fields_exist(ctx: Context) -> Iterator[Finding]:
                     f"nor produced by a step before `{at}`",
                     _near(name, columns | produced)
                     or f"add a `{name}` column to the data or list it in an earlier step's `outputs`",
+                )
+    for position, priority in enumerate(ctx.workflow.simulation.priority):
+        if priority.when is None:
+            continue
+        try:
+            fields = parse(priority.when).root_fields()
+        except ExpressionError:
+            continue
+        for name in sorted(fields):
+            if name not in columns:
+                yield ctx.finding(
+                    "D001",
+                    f"simulation.priority[{position}].when",
+                    f"priority condition `{priority.when}` reads `{name}`, which is not a column of the sample "
+                    "data (a case's priority is decided from its data as it arrives)",
+                    _near(name, columns) or f"add a `{name}` column to the data, or change the condition",
                 )
 
 

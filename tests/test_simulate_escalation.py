@@ -170,3 +170,14 @@ def test_the_summary_warns_of_any_level_that_is_a_pool_of_one() -> None:
     [risk] = [line for line in pointers(results) if "a pool of one person" in line]  # leads: 1; directors: 3
     assert risk.startswith("Risk: escalations from `sign_off` go to leads, a pool of one person; "
                            "1 escalation(s) went there in this run")
+
+
+@pytest.mark.parametrize("engine", ["kernel", "langgraph"])
+def test_a_chain_in_priority_queues_hands_the_step_up_at_the_same_times(engine: str) -> None:
+    data = fileio.to_data(fileio.load(CHAIN))
+    data["simulation"]["priority"] = [{"level": 1}]  # queues by priority, everyone at one level
+    results = simulate(Workflow.model_validate(data), cases=3, engine=engine, verify=3 if engine == "kernel" else 20)
+    steps = sign_offs(results)
+    assert [(s["actor"], s["start"]) for s in (steps["0"], steps["1"], steps["2"])] == [
+        ("approver", 0.0), ("leads", 2 * HOUR), ("directors", 3 * HOUR)]
+    assert steps["2"]["wait_reason"] == "escalation" and results.kpis["escalations"]["by_level"] == {"1": 1, "2": 1}

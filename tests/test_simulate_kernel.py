@@ -3,7 +3,7 @@ report when they differ.
 
 Differential tests: every template, every simulation fixture and generated workflows (loops,
 parallel branches, decisions into joins, approvals with SLAs and escalation, failures with retries,
-calendars, rate-limited tools, contended pools) give byte-identical per-case records and KPIs on
+calendars, rate-limited tools, contended pools, priority queues) give byte-identical per-case records and KPIs on
 both engines for the same seed.
 """
 
@@ -259,6 +259,13 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
     lookup: dict[str, Any] = {"id": "lookup", "tier": "read_only"}
     if draw(st.booleans()):
         lookup["rate_limit"] = {"calls": draw(st.integers(1, 3)), "per": "1m"}
+    simulation: dict[str, Any] = {"seed": draw(st.integers(0, 10**6)), "arrivals": arrivals}
+    if draw(st.integers(0, 2)) == 0:  # priority queues (drawn last: the workflows before stay as they were)
+        simulation["priority"] = draw(st.sampled_from([
+            [{"when": "amount > 1000", "level": 1}],
+            [{"when": "tier == 'gold'", "level": 2}, {"when": "amount > 500", "level": 1}],
+            [{"when": "amount < 100", "level": -1}, {"level": 0}],
+        ]))
     return {
         "apiVersion": "studio/v1",
         "metadata": {"name": "generated", "version": "1.0.0", "owner": "tests@example.com"},
@@ -268,7 +275,7 @@ def workflows(draw: st.DrawFn) -> dict[str, Any]:  # noqa: C901, PLR0912, PLR091
         "nodes": nodes,
         "edges": edges,
         "policies": policies,
-        "simulation": {"seed": draw(st.integers(0, 10**6)), "arrivals": arrivals},
+        "simulation": simulation,
     }
 
 

@@ -27,7 +27,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from studio.model import Calendar
 
-__all__ = ["EPOCH", "Clock", "MemberPool", "Pool", "RateLimiter", "WorkCalendar", "iso_to_seconds", "seconds_to_iso"]
+__all__ = [
+    "EPOCH",
+    "Clock",
+    "MemberPool",
+    "Pool",
+    "PriorityPool",
+    "RateLimiter",
+    "Ticket",
+    "WorkCalendar",
+    "iso_to_seconds",
+    "seconds_to_iso",
+]
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 """Virtual time zero: Monday 2024-01-01 00:00 UTC."""
@@ -224,6 +235,119 @@ class MemberPool(Pool):
         self.busy += service
         self.requests += 1
         return end
+
+
+class Ticket:
+    """A request in a :class:`PriorityPool`'s queue, and what it was granted.
+
+    ``start`` stays None while it waits; ``withdrawn`` when its deadline passed first. ``looks`` are
+    the virtual times its case woke to look again (what a verified replay repeats)."""
+
+    __slots__ = ("asked", "deadline", "end", "looks", "own", "person", "service", "start", "withdrawn")
+
+    def __init__(self, asked: float, service: float, deadline: float | None,
+                 own: tuple[float | None, ...] | None = None) -> None:
+        self.asked = asked
+        self.service = service
+        self.own = own
+        """Per person, their own working seconds for this step (``members[].durations``), else None."""
+        self.deadline = deadline
+        self.start: float | None = None
+        self.end = 0.0
+        self.person = 0
+        self.withdrawn = False
+        self.looks: list[float] = []
+
+    def waiting(self) -> bool:
+        return self.start is None and not self.withdrawn
+
+
+class PriorityPool:
+    """People who serve waiting requests best level first (``simulation.priority``), non-preemptively.
+
+    A request brings its work (``service``, working seconds at pace 1) so that the moment a person
+    takes it, the person's end is known. Whenever someone can start (free and in working hours),
+    :meth:`dispatch` gives them the waiting request with the highest level (first come, first served
+    within a level; ties by the order asked); among the people who can start, the one listed first.
+    Nothing is decided ahead of time: a request that arrives later with a higher level overtakes the
+    ones already waiting. A case whose request waits wakes at :meth:`next_look` (the next time anyone
+    can start, or its deadline) and looks again; every case that looks dispatches for all waiting
+    requests at that moment, so the outcome does not depend on which case looks first.
+    """
+
+    __slots__ = ("_calendars", "_free_at", "_order", "_speeds", "_waiting", "id")
+
+    def __init__(self, pool_id: str, people: list[tuple[WorkCalendar | None, float]]) -> None:
+        self.id = pool_id
+        self._calendars = [calendar for calendar, _ in people]
+        self._speeds = [speed for _, speed in people]
+        self._free_at = [float("-inf")] * len(people)
+        self._waiting: list[tuple[int, float, int, Ticket]] = []
+        self._order = 0
+
+    def calendar(self, person: int) -> WorkCalendar | None:
+        return self._calendars[person]
+
+    def people(self) -> list[tuple[WorkCalendar | None, float]]:
+        """Each person's calendar and pace, in order (what the pool was made from)."""
+        return list(zip(self._calendars, self._speeds, strict=True))
+
+    def ask(self, t: float, level: int, service: float, deadline: float | None,
+            own: tuple[float | None, ...] | None = None) -> Ticket:
+        """Queue a request made at ``t`` (the current virtual time) and serve whoever can start now."""
+        ticket = Ticket(t, service, deadline, own)
+        self._order += 1
+        heapq.heappush(self._waiting, (-level, t, self._order, ticket))
+        self.look(ticket, t)
+        return ticket
+
+    def look(self, ticket: Ticket, now: float) -> None:
+        """At ``now``: serve whoever can start; withdraw ``ticket`` if it still waits at its deadline."""
+        self.dispatch(now)
+        if ticket.start is None and ticket.deadline is not None and now >= ticket.deadline:
+            ticket.withdrawn = True
+
+    def next_look(self, ticket: Ticket, now: float) -> float:
+        """When ``ticket``'s case should look again: the next time anyone can start, or its deadline."""
+        soonest = float("inf")
+        for person, calendar in enumerate(self._calendars):
+            free = self._free_at[person]
+            free = max(free, now)
+            begin = calendar.next_open(free) if calendar is not None else free
+            soonest = min(soonest, begin)
+        deadline = ticket.deadline
+        return deadline if deadline is not None and deadline < soonest else soonest
+
+    def dispatch(self, now: float) -> None:
+        """Give every person who can start at ``now`` the best waiting request."""
+        waiting = self._waiting
+        while waiting:
+            ticket = waiting[0][3]
+            if not ticket.waiting():
+                heapq.heappop(waiting)
+                continue
+            person = self._can_start(now)
+            if person < 0:
+                return
+            heapq.heappop(waiting)
+            calendar = self._calendars[person]
+            service = self.work_of(ticket, person)
+            end = calendar.add_work(now, service) if calendar is not None else now + service
+            self._free_at[person] = end
+            ticket.start, ticket.end, ticket.person, ticket.service = now, end, person, service
+
+    def work_of(self, ticket: Ticket, person: int) -> float:
+        """The working seconds ``person`` takes for the request: their own duration of the step, else
+        the request's work at their pace."""
+        own = ticket.own[person] if ticket.own is not None else None
+        return own if own is not None else ticket.service / self._speeds[person]
+
+    def _can_start(self, now: float) -> int:
+        """The first person free and in working hours at ``now``, or -1."""
+        for person, calendar in enumerate(self._calendars):
+            if self._free_at[person] <= now and (calendar is None or calendar.next_open(now) == now):
+                return person
+        return -1
 
 
 class RateLimiter:

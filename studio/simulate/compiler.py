@@ -176,6 +176,9 @@ class Plan:
     """The expanded subworkflow nodes (``studio.expand``), outermost last."""
     own_durations: dict[str, tuple[dict[str, Sampler], ...]] = field(default_factory=dict)
     """Pools whose people have their own durations -> per person, node id -> that person's sampler."""
+    priority: tuple[tuple[Expression | None, int], ...] = ()
+    """``simulation.priority``: (condition or None for every case, level), first match wins; empty:
+    people serve first come, first served (no priority queues at all)."""
 
     @cached_property
     def node_order(self) -> dict[str, int]:
@@ -383,6 +386,8 @@ def build_plan(workflow: Workflow, expanded: Expanded | None = None) -> Plan:
                                        for m in actor.members)
                        for actor in graph.actors.values()
                        if isinstance(actor, Human) and any(m.durations for m in actor.members)},
+        priority=tuple((parse(rule.when) if rule.when is not None else None, rule.level)
+                       for rule in workflow.simulation.priority),
     )
 
 

@@ -40,8 +40,9 @@ from studio.simulate.store import CaseWriter
 
 __all__ = ["Grants", "run_replication"]
 
-Grants = dict[int, list[tuple[str, float, float, float, int]]]
-"""Case index -> the case's resource grants ``(resource, asked at, start, queued, person)``, in order."""
+Grants = dict[int, list[tuple[Any, ...]]]
+"""Case index -> the case's resource grants ``(resource, asked at, start, queued, person, *looks)``, in
+order (``looks``: when a request in a priority queue looked again, see :meth:`CaseRun._queue`)."""
 
 
 class _Wait:

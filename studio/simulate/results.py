@@ -100,12 +100,19 @@ class _Tally:
         self.first = math.inf
         self.last = -math.inf
         self.subworkflows: dict[str, _SubTally] = {sub.node: _SubTally() for sub in plan.subworkflows}
+        self.level_cases: Counter[int] = Counter()
+        self.level_waits: dict[int, list[float]] = defaultdict(list)
+        """With ``simulation.priority``: cases per level, and the waits of their steps in people's queues."""
+        self.level_queues: dict[int, list[float]] = defaultdict(list)
         limited = results.limited_tools
+        people = results.priority_pools
         for case in cases:  # one pass: the cases may stream from a progress file
             self._count_case(case)
             self._count_steps(case["steps"], limited)
             if plan.subworkflows:
                 self._count_subworkflows(case["steps"], plan.subworkflows)
+            if people:
+                self._count_level(case, people)
         self._horizon(plan)
 
     def _count_case(self, case: Mapping[str, Any]) -> None:
@@ -182,6 +189,17 @@ class _Tally:
             # a visit the case stopped in has no return
             tally.times.extend(end - begin for begin, end in zip(entries, returns, strict=False))
             tally.cost += math.fsum(step[COST] for step in steps if step[N].startswith(sub.prefix))
+
+    def _count_level(self, case: Mapping[str, Any], people: frozenset[str]) -> None:
+        level = case.get("priority")
+        if level is None:  # its priority could not be evaluated: the case failed
+            return
+        self.level_cases[level] += 1
+        waits, queues = self.level_waits[level], self.level_queues[level]
+        for step in case["steps"]:
+            if step[RESOURCE] in people:
+                waits.append(step[WAIT])
+                queues.append(step[QUEUE])
 
     def _count_wait(self, node: str, step: Sequence[Any]) -> None:
         """A step that waited: its wait, split by why (escalation: it waited out the SLA)."""
@@ -263,6 +281,10 @@ class Results:
         """(node, pool) -> the level of the node's escalation chain that hands it to that pool."""
         self.chain_length = max((len(node.escalation) for node in self.plan.nodes.values()), default=0)
         """The longest escalation chain: with chains of two levels or more the KPIs count steps by level."""
+        self.priority_pools = frozenset(
+            pool for pool in self.plan.pools if self.plan.actor_kinds.get(pool) == "human"
+        ) if self.plan.priority else frozenset()
+        """People's pools, whose queues serve by priority (empty without ``simulation.priority``)."""
 
     def __repr__(self) -> str:
         k = self.kpis
@@ -334,6 +356,24 @@ class Results:
                 "escalated_in": 0,
             }
         return resources
+
+    def _priority_figures(self) -> dict[str, Any]:
+        """Per priority level, highest first: cases, and their requests and waits in people's queues."""
+        reps = self._reps
+        levels = sorted({0, *(level for _, level in self.plan.priority)}, reverse=True)
+        figures: dict[str, Any] = {}
+        for level in levels:
+            waits = sorted(w for rep in reps for w in rep.level_waits.get(level, []))
+            queues = [q for rep in reps for q in rep.level_queues.get(level, [])]
+            figures[str(level)] = {
+                "cases": sum(rep.level_cases[level] for rep in reps),
+                "requests": len(waits),
+                "wait_mean": sig(mean(waits)),
+                "wait_p95": sig(quantile(waits, 0.95, is_sorted=True)),
+                "queue_mean": sig(mean(queues)),
+                "waited_share": sig(sum(1 for w in waits if w > 0) / len(waits)) if waits else None,
+            }
+        return {"unit": "s", "levels": figures}
 
     def _stops(self, total: int, completed: int) -> dict[str, Any]:
         """Failures by category, node and actor; loop-guard and max-turns kills; loops; escalations."""
@@ -420,6 +460,8 @@ class Results:
             kpis["subworkflows"] = self._subworkflow_figures()
         if any(node.batch is not None for node in plan.nodes.values()):
             kpis["batches"] = self._batch_figures()
+        if self.priority_pools:  # only when priorities are used: other kpis.json files stay as they were
+            kpis["priority"] = self._priority_figures()
         if self.gold is not None:
             kpis["gold"] = {"pass_rate": sig(self.gold.pass_rate), "passed": self.gold.passed,
                             "total": self.gold.total}
@@ -595,10 +637,11 @@ class Results:
                     }
 
     def _iter_cases(self) -> Iterator[dict[str, Any]]:
+        levels = bool(self.plan.priority)
         for payload in self.payloads:
             for case in payload["cases"]:
                 steps = case["steps"]
-                yield {
+                row = {
                     "replication": payload["replication"],
                     "case_id": case["case_id"],
                     "index": case["index"],
@@ -617,6 +660,9 @@ class Results:
                     "escalations": sum(1 for s in steps if s[ESCALATED] is not None),
                     "wait": round(math.fsum(s[WAIT] for s in steps), 3),
                 }
+                if levels:  # only with simulation.priority: other cases.jsonl files stay as they were
+                    row["priority"] = case.get("priority")
+                yield row
 
     @property
     def cases(self) -> Any:

@@ -29,7 +29,16 @@ from studio.expr import EvaluationError, ExpressionError
 from studio.model import parse_duration
 from studio.simulate.batching import Batches, Group
 from studio.simulate.behaviour import Resolved, Rng, override
-from studio.simulate.clock import CaseClock, MemberPool, Pool, RateLimiter, WorkCalendar, seconds_to_iso
+from studio.simulate.clock import (
+    CaseClock,
+    MemberPool,
+    Pool,
+    PriorityPool,
+    RateLimiter,
+    Ticket,
+    WorkCalendar,
+    seconds_to_iso,
+)
 from studio.simulate.compiler import NodePlan, Plan
 
 __all__ = [
@@ -210,6 +219,18 @@ class Env:
                     contended)
             else:
                 self.pools[pool_id] = Pool(pool_id, capacity, work, contended)
+        self.queues: dict[str, PriorityPool] = {}
+        """With ``simulation.priority`` and contended pools: each human pool's priority queue (people's
+        steps queue there, best level first; systems with a capacity keep their first come, first
+        served pool). Empty otherwise, and then nothing of it runs."""
+        if plan.priority and contended:
+            for pool_id, (capacity, calendar) in sorted(plan.pools.items()):
+                if plan.actor_kinds.get(pool_id) != "human":
+                    continue
+                members = plan.members.get(pool_id)
+                people = ([(WorkCalendar(cal) if cal is not None else None, speed) for cal, speed in members]
+                          if members else [(WorkCalendar(calendar) if calendar is not None else None, 1.0)] * capacity)
+                self.queues[pool_id] = PriorityPool(pool_id, people)
         self.limiters: dict[str, RateLimiter] = {
             tool.id: RateLimiter(tool.rate_limit[0], tool.rate_limit[1], contended)
             for tool in plan.tools.values() if tool.rate_limit is not None
@@ -263,12 +284,31 @@ class _Timing:
 def _waited(pool: Pool, t: float, asked: float, begin: float) -> tuple[float, float, str | None]:
     """(wait, queue, reason) of a request made at ``t`` (re-asked at ``asked`` after an escalation) that
     started at ``begin``: the queue is the part while the pool worked but everyone was busy."""
+    return _waited_on(pool.calendar, t, asked, begin)
+
+
+def _waited_on(calendar: WorkCalendar | None, t: float, asked: float, begin: float) -> tuple[float, float, str | None]:
+    """:func:`_waited` with the calendar of the person who did the work."""
     wait = begin - t
     queue = begin - asked
-    if pool.calendar is not None and queue > 0:
-        queue = pool.calendar.open_seconds(asked, begin)
+    if calendar is not None and queue > 0:
+        queue = calendar.open_seconds(asked, begin)
     reason = ("queue" if queue >= wait - queue else "calendar") if wait > 0 else None
     return wait, queue, reason
+
+
+def _level(rules: tuple[tuple[Any, int], ...], row: Mapping[str, Any]) -> int | str:
+    """The level of the first rule whose condition holds on ``row`` (0 when none does), or why not."""
+    for expression, level in rules:
+        if expression is None:
+            return level
+        try:
+            if expression.evaluate_bool(row):
+                return level
+        except ExpressionError as exc:
+            message = exc.message if isinstance(exc, EvaluationError) else str(exc)
+            return f"priority `{expression.text}`: {message}"
+    return 0
 
 
 # --------------------------------------------------------------------------- one case
@@ -289,6 +329,7 @@ class CaseRun:
         "grants",
         "index",
         "last_actor",
+        "level",
         "outcome",
         "overrides",
         "pending",
@@ -325,10 +366,11 @@ class CaseRun:
         self.end_node: str | None = None
         self.stop: CaseStop | None = None
         self.actor_behaviour: dict[tuple[str, str], Resolved] = {}
-        self.grants: list[tuple[str, float, float, float, int]] | None = None
+        self.grants: list[tuple[Any, ...]] | None = None
         """When a list: every resource grant of this case, ``(resource, asked at, start, queued, person)``
         in the order asked (``person``: who of a pool of differing people; recorded for a replay through
-        the other engine, see :mod:`studio.simulate.kernel`)."""
+        the other engine, see :mod:`studio.simulate.kernel`). A priority queue's grant also lists the
+        times the case looked again while it waited; its start is ``inf`` when the SLA passed first."""
         self.batched: list[list[Any]] | None = None
         """The batches this case was in: ``[node, number, size, joined, fired, why]`` each (``why``:
         ``size``, ``timeout``, or ``stuck`` with ``fired`` None and ``size`` the cases then waiting)."""
@@ -337,6 +379,11 @@ class CaseRun:
             value = row.get(column)
             if value is not None and value != "":
                 self.overrides.setdefault(target, {})[name] = value
+        self.level: int | str = 0
+        """The case's priority level (``simulation.priority`` on its data as it arrives); a message
+        when a rule's condition cannot be evaluated on it (the case fails at its first queue)."""
+        if self.plan.priority:
+            self.level = _level(self.plan.priority, row)
 
     # ------------------------------------------------------------------ the finished case
 
@@ -362,6 +409,7 @@ class CaseRun:
             "node": stop.node if stop is not None else None,
             "actor": stop.actor if stop is not None else None,
             "steps": list(self.steps),  # tuples: JSON writes them as the lists progress files hold
+            **({"priority": self.level if isinstance(self.level, int) else None} if self.plan.priority else {}),
         }
         if self.batched is not None:  # only for a case that reached a batched step
             record["batches"] = self.batched
@@ -755,6 +803,10 @@ class CaseRun:
         overrides."""
         env = self.env
         actor = plan.actor or ""
+        if env.queues:
+            line = env.queues.get(actor)
+            if line is not None:
+                return await self._serve_by_priority(plan, t, line, batch)
         pool = env.pools.get(actor)
         if pool is None:  # pragma: no cover - humans always have a pool
             seconds = self.behaviour(plan, actor).duration(self.rng)
@@ -775,6 +827,80 @@ class CaseRun:
         if escalated is not None:
             reason = "escalation"
         return _Timing(begin, end, wait, queue, reason, pool.id, service, actor, escalated)
+
+    async def _serve_by_priority(self, plan: NodePlan, t: float, queue: PriorityPool,
+                                 batch: Rng | None = None) -> _Timing:
+        """:meth:`_serve` through priority queues: the work is drawn when asked (the person who takes the
+        request books it then); when nobody has started it a level's time after the hand-over, the
+        request leaves the queue and is asked anew of that level's pool (its escalation chain), with
+        work drawn from that pool's behaviour."""
+        level = self.level
+        if not isinstance(level, int):
+            raise CaseStop("failed", "data", level, where=plan.id, node=plan.id, actor=plan.actor, at=t)
+        actor = plan.actor or ""
+        chain = plan.escalation
+        await self._until(t)  # the work is drawn at the request, as the first come, first served pools draw it
+        work, own = self._asked_work(plan, actor, queue, batch)
+        ticket = await self._queue(queue, t, level, work, t + chain[0][0] if chain else None, own=own)
+        asked = t
+        escalated: str | None = None
+        for index, (after, target) in enumerate(chain):
+            if ticket.start is not None:
+                break
+            escalated = actor = target  # nobody of the holder's pool took it in time: the next level
+            asked += after
+            queue = self.env.queues[target]
+            deadline = asked + chain[index + 1][0] if index + 1 < len(chain) else None
+            work, own = self._asked_work(plan, actor, queue, batch)
+            ticket = await self._queue(queue, asked, level, work, deadline, own=own)
+        begin = ticket.start
+        assert begin is not None
+        wait, in_queue, reason = _waited_on(queue.calendar(ticket.person), t, asked, begin)
+        if escalated is not None:
+            reason = "escalation"
+        return _Timing(begin, ticket.end, wait, in_queue, reason, queue.id, ticket.service, actor, escalated)
+
+    def _asked_work(self, plan: NodePlan, actor: str, queue: PriorityPool,
+                    batch: Rng | None) -> tuple[float, tuple[float | None, ...] | None]:
+        """The work a priority request brings: the step's duration (at pace 1), and each person's own
+        duration of the step when some have one (drawn in the order of the pool's people). For a batch,
+        drawn from the batch's stream without this case's overrides (as :meth:`_service`)."""
+        rng = self.rng if batch is None else batch
+        behaviour = self.behaviour(plan, actor) if batch is None else self.env.behaviour(plan, actor)
+        work = behaviour.duration(rng)
+        own = self.plan.own_durations.get(queue.id)
+        if own is None:
+            return work, None
+        draws = tuple(person.get(plan.field_id) for person in own)
+        if not any(draws):
+            return work, None
+        return work, tuple(draw(rng) if draw is not None else None for draw in draws)
+
+    async def _queue(self, queue: PriorityPool, t: float, level: int, service: float,  # noqa: PLR0913 - one request
+                     deadline: float | None, *, own: tuple[float | None, ...] | None = None) -> Ticket:
+        """Wait in ``queue`` from ``t`` until a person takes the request (or the deadline passes)."""
+        await self._until(t)
+        grants = self.grants
+        slot = len(grants) if grants is not None else 0
+        if grants is not None:  # the slot keeps the order asked; filled in once the request is decided
+            grants.append((queue.id, t, t, 0.0, 0))
+        ticket = queue.ask(t, level, service, deadline, own)
+        try:
+            while ticket.waiting():
+                wake = queue.next_look(ticket, t)
+                ticket.looks.append(wake)
+                await self._until(wake)
+                t = wake
+                queue.look(ticket, wake)
+        finally:
+            stopped = ticket.waiting()
+            if stopped:  # the case stopped while this waited (a parallel branch failed): it leaves the queue
+                ticket.withdrawn = True
+            if grants is not None:  # start: None while undecided (stopped), inf when the deadline passed first
+                start = None if stopped else ticket.start if ticket.start is not None else float("inf")
+                queued = start - ticket.asked if start is not None else None
+                grants[slot] = (queue.id, ticket.asked, start, queued, ticket.person, *ticket.looks)
+        return ticket
 
     async def _human(  # noqa: PLR0913 - keyword-only step context
         self, plan: NodePlan, *, state: Mapping[str, Any], start: float, source: str | None,

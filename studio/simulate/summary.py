@@ -22,6 +22,7 @@ __all__ = [
     "money",
     "names",
     "pointers",
+    "priority_rows",
     "resource_rows",
     "scenario_name",
     "text",
@@ -183,6 +184,14 @@ def subworkflow_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def priority_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
+    """Per priority level (``simulation.priority``), highest first: cases, their steps in people's
+    queues, mean and 95th percentile wait. Empty without priorities."""
+    levels = (results.kpis.get("priority") or {}).get("levels") or {}
+    return [(level, _count(r.get("cases")), _count(r.get("requests")), duration(r.get("wait_mean")),
+             duration(r.get("wait_p95"))) for level, r in levels.items()]
+
+
 def pointers(results: Any) -> list[str]:
     """What to look at first: the bottleneck, pools above 85% busy, escalations to a pool of one."""
     workflow = _workflow(results)
@@ -331,6 +340,10 @@ def text(results: Any, baseline: Any = None, comparison: Mapping[str, Mapping[st
     if subworkflows:
         lines += ["", "Subworkflows (their steps are in the traces as <step>__<its step>):"]
         lines += _table(subworkflows, ["step", "runs", "visits", "median time", "cost per visit"])
+    levels = priority_rows(results)
+    if levels:
+        lines += ["", "Waits in people's queues by priority level (higher served first):"]
+        lines += _table(levels, ["level", "cases", "requests", "mean wait", "p95 wait"])
     found = pointers(results)
     if found:
         lines += ["", "Look at:"] + [f"  - {line}" for line in found]

@@ -25,7 +25,7 @@ from typing import Any
 
 from studio.simulate.batching import Batches, Group
 from studio.simulate.behaviour import Rng
-from studio.simulate.clock import CaseClock, Clock, MemberPool, Pool, RateLimiter
+from studio.simulate.clock import CaseClock, Clock, MemberPool, Pool, PriorityPool, RateLimiter, Ticket
 from studio.simulate.compiler import CompiledWorkflow
 from studio.simulate.engine import invoke, run_sync
 from studio.simulate.inputs import Spec, arrival_times
@@ -34,7 +34,7 @@ from studio.simulate.runtime import STEP_FIELDS, CaseRun, Env, SimulatedHumans
 
 __all__ = ["Mismatch", "replay", "sample"]
 
-_Grant = tuple[str, float, float, float, int]
+_Grant = tuple[Any, ...]
 
 
 class _Diverged(Exception):
@@ -106,6 +106,49 @@ def _replay_pool(pool: Pool, grants: deque[_Grant]) -> Pool:
     return _ReplayMemberPool(pool, grants) if isinstance(pool, MemberPool) else _ReplayPool(pool, grants)
 
 
+class _ReplayQueue(PriorityPool):
+    """A priority queue that hands out the recorded grants: the case looks again at the recorded times,
+    then gets the recorded person at the recorded start (or passes its deadline)."""
+
+    __slots__ = ("_grants", "_recorded")
+
+    def __init__(self, queue: PriorityPool, people: list[tuple[Any, float]], grants: deque[_Grant]) -> None:
+        super().__init__(queue.id, people)
+        self._grants = grants
+        self._recorded: dict[int, tuple[float | None, int, deque[float]]] = {}
+
+    def ask(self, t: float, level: int, service: float, deadline: float | None,
+            own: tuple[float | None, ...] | None = None) -> Ticket:
+        grant = self._grants[0] if self._grants else None
+        start, _queued, person = _take(self._grants, self.id, t)
+        ticket = Ticket(t, service, deadline, own)
+        assert grant is not None
+        self._recorded[id(ticket)] = (start, person, deque(grant[5:]))
+        self.look(ticket, t)
+        return ticket
+
+    def next_look(self, ticket: Ticket, now: float) -> float:
+        start, _person, looks = self._recorded[id(ticket)]
+        if looks:
+            return float(looks.popleft())
+        if start is None:  # the kernel's case stopped while this waited: wait until a sibling stops it here too
+            return float("inf")
+        raise _Diverged(f"LangGraph's case waited in `{self.id}` longer than the kernel's")
+
+    def look(self, ticket: Ticket, now: float) -> None:
+        start, person, looks = self._recorded[id(ticket)]
+        if looks or start is None:
+            return
+        del self._recorded[id(ticket)]
+        if start == float("inf"):
+            ticket.withdrawn = True
+            return
+        calendar = self.calendar(person)
+        service = self.work_of(ticket, person)
+        end = calendar.add_work(start, service) if calendar is not None else start + service
+        ticket.start, ticket.end, ticket.person, ticket.service = start, end, person, service
+
+
 class _ReplayLimiter(RateLimiter):
     __slots__ = ("_grants", "_id")
 
@@ -121,7 +164,7 @@ class _ReplayLimiter(RateLimiter):
 def _take(grants: deque[_Grant], resource: str, t: float) -> tuple[float, float, int]:
     if not grants:
         raise _Diverged(f"LangGraph asked `{resource}` at {t!r}; the kernel's case asked for nothing more")
-    asked_of, asked_at, start, queued, person = grants.popleft()
+    asked_of, asked_at, start, queued, person = grants.popleft()[:5]
     if asked_of != resource or asked_at != t:
         raise _Diverged(f"LangGraph asked `{resource}` at {t!r}; the kernel's case asked `{asked_of}` at {asked_at!r}")
     return start, queued, person
@@ -192,6 +235,7 @@ def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, records: Ma
         env.limiters = {tool: _ReplayLimiter(tool, limiter, queue) for tool, limiter in env.limiters.items()}
         if env.batches is not None:
             env.batches = _ReplayBatches(records[index].get("batches") or [])
+        env.queues = {pool_id: _ReplayQueue(q, q.people(), queue) for pool_id, q in env.queues.items()}
         row = spec.row(index)
         run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
                       rng=Rng(spec.seed, replication, index), replication=replication)
