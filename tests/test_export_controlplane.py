@@ -573,3 +573,15 @@ def test_the_escalation_chain_is_the_one_the_simulator_walks() -> None:
     assert (oversight["default_approval_sla_seconds"], oversight["default_escalate_to"]) == (8 * 3600, "directors")
     assert oversight["default_escalation"] == [{"role": "directors", "after_seconds": 28800.0},
                                                {"role": "clerks", "after_seconds": 86400.0}]
+
+
+def test_queue_priority_is_carried_only_when_the_workflow_has_rules(
+        validator: jsonschema.Draft202012Validator) -> None:
+    data = fileio.to_data(load(FIXTURES / "valid" / "base.yaml"))
+    assert "queue_priority" not in _export(FIXTURES / "valid" / "base.yaml")["spec"]  # other exports unchanged
+    data["simulation"] = {"priority": [{"when": "amount > 10000 and score >= 0.5", "level": 2}, {"level": -1}]}
+    document = to_controlplane(Workflow.model_validate(data)).model_dump(mode="json", by_alias=True)
+    assert not list(validator.iter_errors(document))
+    assert document["spec"]["queue_priority"] == [
+        {"condition": "amount > 10000 and score >= 0.5", "condition_fields": ["amount", "score"], "level": 2},
+        {"condition": None, "condition_fields": [], "level": -1}]

@@ -126,6 +126,14 @@ class DefinitionMetadata(_Model):
 # --------------------------------------------------------------------------- spec: the graph
 
 
+class QueuePrioritySpec(_Model):
+    """One rule of the order people's work queues serve cases in (``simulation.priority``)."""
+
+    condition: str | None = Field(description="On the case's data as it arrives; null: every case left.")
+    condition_fields: list[str] = Field(description="Case fields the condition reads.")
+    level: int = Field(description="A higher level is served first; cases no rule matches are level 0.")
+
+
 class BatchSpec(_Model):
     size: int = Field(description="The node starts when this many cases wait for it.")
     timeout_seconds: Seconds | None = Field(
@@ -447,6 +455,11 @@ class Spec(_Model):
     guardrails: GuardrailsSpec
     data_bindings: list[DataBindingSpec]
     audit: AuditSpec
+    queue_priority: list[QueuePrioritySpec] | None = Field(
+        default=None, exclude_if=lambda value: value is None,
+        description="The order busy people serve cases in: the first rule that holds gives a case its level, "
+        "highest served first, never interrupting work in progress (absent: first come, first served).",
+    )
 
 
 # --------------------------------------------------------------------------- evidence
@@ -942,7 +955,19 @@ def build_spec(workflow: Workflow) -> Spec:
             enabled=audit.enabled, format=AUDIT_FORMAT, record_fields=list(audit.fields),
             retention_seconds=audit.retention, sink=placeholder("AUDIT", "SINK", "URL"),
         ),
+        queue_priority=_queue_priority(workflow),
     )
+
+
+def _queue_priority(workflow: Workflow) -> list[QueuePrioritySpec] | None:
+    from studio.expr import parse  # noqa: PLC0415 - as the routes read their conditions
+
+    rules = workflow.simulation.priority
+    if not rules:
+        return None
+    return [QueuePrioritySpec(condition=rule.when, level=rule.level,
+                              condition_fields=sorted(parse(rule.when).root_fields()) if rule.when else [])
+            for rule in rules]
 
 
 # --------------------------------------------------------------------------- evidence
