@@ -51,6 +51,17 @@ def _sig_map(values: Mapping[str, float | None], digits: int = 6) -> dict[str, f
     return {key: sig(values[key], digits) for key in sorted(values)}
 
 
+
+def _spread(seconds: list[float]) -> dict[str, Any]:
+    """Mean, median, 95th percentile and maximum of sorted durations, in seconds."""
+    return {
+        "unit": "s",
+        "mean": sig(mean(seconds)),
+        "p50": sig(quantile(seconds, 0.5, is_sorted=True)),
+        "p95": sig(quantile(seconds, 0.95, is_sorted=True)),
+        "max": sig(seconds[-1]) if seconds else None,
+    }
+
 class _SubTally:
     """One expanded subworkflow in one replication (see :meth:`_Tally._count_subworkflows`)."""
 
@@ -432,13 +443,7 @@ class Results:
             "status": {key: status[key] for key in ("completed", "failed", "killed", "stuck")},
             "success_rate": sig(completed / total) if total else None,
             "outcomes": dict(sorted(self._counter("outcomes").items())),
-            "cycle_time": {
-                "unit": "s",
-                "mean": sig(mean(cycle)),
-                "p50": sig(quantile(cycle, 0.5, is_sorted=True)),
-                "p95": sig(quantile(cycle, 0.95, is_sorted=True)),
-                "max": sig(cycle[-1]) if cycle else None,
-            },
+            "cycle_time": _spread(cycle),
             "throughput": {
                 "per_hour": sig(completed / hours) if hours > 0 else None,
                 "per_day": sig(completed / hours * 24) if hours > 0 else None,
@@ -485,13 +490,7 @@ class Results:
                 "cases": sum(tally.cases for tally in tallies),
                 "visits": visits,
                 "returned": sum(tally.returned for tally in tallies),
-                "time": {
-                    "unit": "s",
-                    "mean": sig(mean(times)),
-                    "p50": sig(quantile(times, 0.5, is_sorted=True)),
-                    "p95": sig(quantile(times, 0.95, is_sorted=True)),
-                    "max": sig(times[-1]) if times else None,
-                },
+                "time": _spread(times),
                 "cost": {"per_visit": sig(cost / visits) if visits else None, "total": sig(cost)},
             }
         return out
