@@ -452,7 +452,8 @@ def test_an_escalation_chain_is_in_the_interrupt_level_by_level(tmp_path: Path) 
     [r101] = [f for f in langgraph_findings(workflow) if f.code == "R101"]
     assert "escalation chain `leads` then `directors`" in r101.message and "`escalation`" in r101.message
     # a one-level escalation keeps the payload it had
-    payout = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path, "payout").build_graph(InMemorySaver())
+    payout_app = load_app(to_langgraph_module(fileio.loads(PAYOUT)), tmp_path, "payout")
+    payout = payout_app.build_graph(InMemorySaver(), audit=[].append)  # the audit log kept in memory
     state = payout.invoke({"case": {"case_id": "P-1", "amount": 500}}, {"configurable": {"thread_id": "p"}})
     assert "escalation" not in state["__interrupt__"][0].value
 
