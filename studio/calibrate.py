@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from studio._names import unique
 from studio.errors import StudioError
 from studio.model import (
     Behaviour,
@@ -366,11 +367,7 @@ def slug(text: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_\-]+", "_", text.strip()).strip("_").lower()[:70] or "step"
     if not re.match(r"^[A-Za-z_]", base):
         base = f"a_{base}"
-    out, n = base, 2
-    while out in taken:
-        out, n = f"{base}_{n}", n + 1
-    taken.add(out)
-    return out
+    return unique(base, taken)
 
 
 def _r(value: float) -> float:

@@ -28,6 +28,7 @@ import graphviz
 
 from studio import graph as g
 from studio import graph_analysis as ga
+from studio._names import unique
 from studio.errors import Finding, GraphvizMissing, Severity
 from studio.fileio import atomic_write
 from studio.model import Agent, Human, Task, Tier, Wait, Workflow
@@ -629,12 +630,7 @@ def _mermaid_ids(workflow: Workflow) -> dict[str, str]:
     for node in workflow.nodes:
         if node.id in ids:
             continue
-        base = "n_" + re.sub(r"[^A-Za-z0-9_]", "_", node.id)
-        candidate, number = base, 2
-        while candidate in taken:
-            candidate, number = f"{base}_{number}", number + 1
-        ids[node.id] = candidate
-        taken.add(candidate)
+        ids[node.id] = unique("n_" + re.sub(r"[^A-Za-z0-9_]", "_", node.id), taken)
     return ids
 
 

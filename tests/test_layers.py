@@ -30,7 +30,7 @@ import studio
 ROOT = Path(studio.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("errors", ("studio.errors", "studio._version", "studio._display")),
+    ("errors", ("studio.errors", "studio._version", "studio._display", "studio._names")),
     ("model", ("studio.model",)),
     ("fileio/expr", ("studio.fileio", "studio.expr", "studio.limits", "studio.templates", "studio._yamlread",
                  "studio._secrets", "studio._backup", "studio._gcpause")),

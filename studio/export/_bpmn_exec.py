@@ -38,6 +38,7 @@ from typing import Any
 
 import networkx as nx
 
+from studio._names import unique
 from studio.errors import Finding, Severity
 from studio.export._bpmn_python import PythonCondition, condition_to_python
 from studio.export._conditions import batched_steps, probability_only_branches
@@ -181,12 +182,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
     taken = {f.id for f in flows}
 
     def new_flow(source: str, target: str, **kwargs: Any) -> Flow:
-        base = f"Flow.{source}.{target}"
-        flow_id, n = base, 2
-        while flow_id in taken:
-            flow_id, n = f"{base}.{n}", n + 1
-        taken.add(flow_id)
-        flow = Flow(flow_id, source, target, **kwargs)
+        flow = Flow(unique(f"Flow.{source}.{target}", taken, "."), source, target, **kwargs)
         flows.append(flow)
         return flow
 

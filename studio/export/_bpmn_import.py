@@ -71,6 +71,7 @@ from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
 from studio import limits
+from studio._names import slug, unique
 from studio.errors import Finding, LoadError, Severity
 from studio.export._bpmn_common import (
     BPMN_NS,
@@ -454,11 +455,6 @@ def _iso_seconds(text: str) -> float | None:
     if match is None or text.upper() in ("P", "PT") or text.upper().endswith("T"):
         return None
     return sum(float(value) * _ISO_SECONDS[unit] for unit, value in match.groupdict().items() if value)
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60].strip("_")
-    return slug
 
 
 def _text(element: Any) -> str | None:
@@ -1135,31 +1131,24 @@ class _Importer:
         ids: dict[str, str] = {}
         taken: set[str] = set()
 
-        def unique(base: str) -> str:
-            candidate, n = base, 2
-            while candidate in taken:
-                candidate, n = f"{base}_{n}", n + 1
-            taken.add(candidate)
-            return candidate
-
         # studio exports keep their ids; everything else takes a readable id from its name
         for key in self.nodes:
             if self.studio and "/" not in key and "#" not in key and _ID_RE.match(key):
-                ids[key] = unique(key)
+                ids[key] = unique(key, taken)
         for key, node in self.nodes.items():
             if key in ids:
                 continue
             base_key = key.split("#", 1)[0]
             if "#" in key and base_key in ids:
-                ids[key] = unique(f"{ids[base_key]}_{key.split('#', 1)[1]}"[:80])
+                ids[key] = unique(f"{ids[base_key]}_{key.split('#', 1)[1]}"[:80], taken)
                 continue
-            base = _slug(node.name or "") or _slug(node.bpmn_id or "") or node.kind
+            base = slug(node.name or "") or slug(node.bpmn_id or "") or node.kind
             if not re.match(r"^[a-z_]", base):
                 base = f"{node.kind}_{base}"
-            ids[key] = unique(base[:70])
+            ids[key] = unique(base[:70], taken)
         return ids
 
-    def actors(self, lanes: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:  # noqa: C901, PLR0915 - lanes to actors, one rule after the other
+    def actors(self, lanes: list[Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """Actor definitions and the actor id of every lane (and of work outside lanes)."""
         actors: list[dict[str, Any]] = []
         actor_of_lane: dict[str, str] = {}
@@ -1185,13 +1174,10 @@ class _Importer:
                 self.fate[lane_id] = "lane of steps without an actor"
                 continue
             name = " ".join((lane.get("name") or "").split()) or None
-            base = _slug(name or "") or _slug(lane_id or "") or "lane"
+            base = slug(name or "") or slug(lane_id or "") or "lane"
             if not re.match(r"^[a-z_]", base):
                 base = f"lane_{base}"
-            actor_id, n = base, 2
-            while actor_id in taken:
-                actor_id, n = f"{base}_{n}", n + 1
-            taken.add(actor_id)
+            actor_id = unique(base, taken)
             human = any(n.human or n.kind == "approval" for n in members)
             kind = "human" if human else "agent"
             what = "complete role and capacity" if human else "complete capability/version"
@@ -1432,7 +1418,7 @@ class _Importer:
         candidates = [self.name, ext.get("name"), process.get("name"),
                       participant.get("name") if participant is not None else None, self.root.get("name"),
                       Path(self.file).stem if self.file else None, "imported"]
-        name = self.name or next(s for s in (_slug(c or "") for c in candidates[1:]) if _ID_RE.match(s))
+        name = self.name or next(s for s in (slug(c or "") for c in candidates[1:]) if _ID_RE.match(s))
         docs = " ".join(t for t in (_text(d) for d in process.findall(bpmn("documentation"))) if t)
         source = Path(self.file).name if self.file else "BPMN"
         meta: dict[str, Any] = {

@@ -47,6 +47,7 @@ from collections import Counter
 from statistics import NormalDist
 from typing import Any
 
+from studio._names import slug, unique
 from studio.errors import Finding, LoadError, Severity
 from studio.model import Workflow, distribution_mean, format_duration
 
@@ -74,8 +75,8 @@ _WEEK = 7 * 86400
 
 
 def _slug(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60].strip("_")
-    return slug if slug and (slug[0].isalpha() or slug[0] == "_") else f"pool_{slug}" if slug else ""
+    base = slug(text)
+    return base if not base or base[0].isalpha() or base[0] == "_" else f"pool_{base}"
 
 
 class _Reader:
@@ -390,12 +391,7 @@ def _as_model(dist: dict[str, Any]) -> Any:
 def _unique_ids(names: list[str], taken: set[str]) -> list[str]:
     out: list[str] = []
     for name in names:
-        base = _slug(name) or "pool"
-        candidate, n = base, 2
-        while candidate in taken:
-            candidate, n = f"{base}_{n}", n + 1
-        taken.add(candidate)
-        out.append(candidate)
+        out.append(unique(_slug(name) or "pool", taken))
     return out
 
 

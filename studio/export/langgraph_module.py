@@ -24,6 +24,7 @@ from typing import Any
 
 from studio import fileio
 from studio import graph as g
+from studio._names import unique
 from studio.errors import Finding, Severity, sort_findings
 from studio.export._conditions import BINOPS, PythonTranslator, batched_steps, probability_only_branches
 from studio.expr import parse
@@ -77,12 +78,7 @@ _RESERVED = frozenset({"__start__", "__end__"})
 
 
 def _python_name(text: str, taken: set[str]) -> str:
-    base = "_c_" + re.sub(r"[^A-Za-z0-9_]", "_", text)
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}_{n}", n + 1
-    taken.add(name)
-    return name
+    return unique("_c_" + re.sub(r"[^A-Za-z0-9_]", "_", text), taken)
 
 
 def _literal(name: str, annotation: str, value: dict[str, Any]) -> str:
