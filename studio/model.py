@@ -30,6 +30,7 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -519,6 +520,10 @@ def _unique_weekdays(days: list[Weekday]) -> list[Weekday]:
     return days
 
 
+WorkingDays = Annotated[list[Weekday], AfterValidator(_unique_weekdays)]
+"""At least one weekday, each once (a calendar's `days`, a shift's `days`)."""
+
+
 def _intervals(hours: str) -> list[tuple[int, int]]:
     """``09:00-12:00,13:00-15:00`` -> minutes from the day's midnight; a range that ends before it
     starts (``22:00-06:00``) runs past midnight into the next day (its end is over 24:00)."""
@@ -539,16 +544,11 @@ def _intervals(hours: str) -> list[tuple[int, int]]:
 class Shift(Strict):
     """Working hours on some days of the week (one entry of a calendar's ``shifts``)."""
 
-    days: list[Weekday] = Field(description="The days these hours apply to, e.g. `[tue, wed, thu, fri]`.")
+    days: WorkingDays = Field(description="The days these hours apply to, e.g. `[tue, wed, thu, fri]`.")
     hours: Annotated[str, Field(pattern=rf"^{_TIME}(\s*,\s*{_TIME})*$")] = Field(
         description="One or more ranges, in order: `09:00-17:00`, or with a lunch break `09:00-12:00,13:00-15:00`; "
         "a range that ends before it starts (`22:00-06:00`) runs past midnight into the next day.",
     )
-
-    @field_validator("days")
-    @classmethod
-    def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
-        return _unique_weekdays(days)
 
     @field_validator("hours")
     @classmethod
@@ -564,7 +564,7 @@ class Calendar(Strict):
     Either the simple form (``days`` and one range of ``hours``, the same every day) or ``shifts``
     (hours per day, several ranges a day, night shifts)."""
 
-    days: list[Weekday] = Field(
+    days: WorkingDays = Field(
         default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI],
         description="Working days, each with the same `hours` (leave out when `shifts` is given).",
     )
@@ -577,11 +577,6 @@ class Calendar(Strict):
         exclude_if=lambda shifts: not shifts,  # a simple calendar dumps as it always did
         description="Hours that differ by day: each entry gives days and their ranges (replaces `days` and `hours`).",
     )
-
-    @field_validator("days")
-    @classmethod
-    def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
-        return _unique_weekdays(days)
 
     @field_validator("hours")
     @classmethod
