@@ -163,8 +163,10 @@ def _file_of(workflow: Workflow) -> str:
 
 
 def expand(workflow: Workflow) -> Expanded:
-    """Flatten ``workflow``'s subworkflows (see the module docstring). A workflow without a
-    subworkflow node whose ref resolves comes back as the very same object."""
+    """What runs: ``workflow``'s subworkflows flattened (see the module docstring), and at every level
+    an approval that routes on its outcome followed by its decision (:func:`studio.graph.with_outcome_routers`).
+    A workflow with neither comes back as the very same object."""
+    workflow = with_outcome_routers(workflow)
     if not any(node.kind == "subworkflow" for node in workflow.nodes):
         return Expanded(workflow)
     state = _Pass()

@@ -499,8 +499,7 @@ def compile_workflow(workflow: Workflow, data: Any = None, *, allow_llm: bool = 
     from studio.validate import validate  # noqa: PLC0415
 
     findings = validate(workflow, data=data)
-    runs = g.with_outcome_routers(workflow)  # approvals that route on their outcome: the decision after them
-    expanded = expand(runs) if not has_errors(findings) else None
+    expanded = expand(workflow) if not has_errors(findings) else None  # what runs
     findings += _override_findings(expanded.workflow if expanded is not None else workflow)  # inner steps too
     if expanded is not None:
         findings += expanded.findings
@@ -510,5 +509,4 @@ def compile_workflow(workflow: Workflow, data: Any = None, *, allow_llm: bool = 
         raise WorkflowInvalid(findings, summary=f"cannot simulate `{name}`: {errors} error(s) found")
     plan = build_plan(expanded.workflow, expanded)
     graph = build_graph(plan)
-    runs = g.with_outcome_routers(workflow)  # approvals that route on their outcome: the decision after them
-    return CompiledWorkflow(runs, plan, graph, findings, allow_llm=allow_llm, expanded=expanded.workflow)
+    return CompiledWorkflow(workflow, plan, graph, findings, allow_llm=allow_llm, expanded=expanded.workflow)
