@@ -270,31 +270,25 @@ def outcome_condition(approval_id: str, text: str) -> str:
 def with_outcome_routers(workflow: Workflow) -> Workflow:
     """The workflow every engine runs: each approval that routes on its outcome (:func:`outcome_routers`)
     is followed by a decision node ``<id>_route`` that takes its outgoing edges, with ``decision`` in
-    their conditions read as ``<id>_decision``. The same object when no approval routes on its outcome.
+    their conditions read as ``<id>_decision``; the routers and the edges into them are added after the
+    file's nodes and edges. The same object when no approval routes on its outcome.
     See docs/semantics.md (approvals)."""
     routing = outcome_routers(workflow)
     if not routing:
         return workflow
-    routed = set(routing)
-    nodes: list[Any] = []
-    for node in workflow.nodes:
-        nodes.append(node)
-        if node.id in routed:
-            routed.discard(node.id)  # a repeated id keeps the first (as everywhere)
-            nodes.append(Decision(id=node.id + ROUTER_SUFFIX, kind="decision", name=f"{node.label}: outcome"))
-    sources = set(routing)
+    # the routers and the edges into them go after the file's own, so `nodes[i]`/`edges[j]` of the
+    # file still name the same items (findings and exports report places in the file)
+    routers = [Decision(id=node.id + ROUTER_SUFFIX, kind="decision", name=f"{node.label}: outcome")
+               for node in workflow.index.nodes.values() if node.id in routing]
     edges: list[Any] = []
-    linked: set[str] = set()
     for edge in workflow.edges:
-        if edge.source not in sources:
+        if edge.source not in routing:
             edges.append(edge)
             continue
-        router = edge.source + ROUTER_SUFFIX
-        if edge.source not in linked:
-            linked.add(edge.source)
-            edges.append(Edge.model_validate({"from": edge.source, "to": router}))
-        update: dict[str, Any] = {"source": router}
+        update: dict[str, Any] = {"source": edge.source + ROUTER_SUFFIX}
         if edge.when is not None:
             update["when"] = outcome_condition(edge.source, edge.when)
         edges.append(edge.model_copy(update=update))
+    edges += [Edge.model_validate({"from": router.id[: -len(ROUTER_SUFFIX)], "to": router.id}) for router in routers]
+    nodes = [*workflow.nodes, *routers]
     return workflow.model_copy(update={"nodes": nodes, "edges": edges})
