@@ -611,6 +611,11 @@ class Calendar(Strict):
         return sorted((_DAY_ORDER.index(str(d)), start, end)
                       for shift in self.shifts for d in shift.days for start, end in _intervals(shift.hours))
 
+    def written(self) -> dict[str, Any]:
+        """The calendar as plain data in the form it is written: ``days``, ``hours`` and ``timezone``, or
+        ``shifts`` and ``timezone``."""
+        return self.model_dump(mode="json", exclude={"days", "hours"} if self.shifts else None)
+
     def describe(self) -> str:
         """One line for people: ``mon,tue 09:00-17:00 UTC`` or ``mon 09:00-17:00; tue 09:00-12:00,13:00-15:00 UTC``."""
         if not self.shifts:
@@ -922,9 +927,6 @@ class Subworkflow(NodeBase):
     behaviour: Behaviour = Field(default_factory=Behaviour)
 
 
-_DAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
 class Wait(NodeBase):
     """A timer: the case waits, holding no person, system or tool, for a ``delay`` (drawn per visit)
     or ``until`` a calendar next opens (e.g. the next working day at 09:00). Exactly one of the two;
@@ -954,9 +956,11 @@ class Wait(NodeBase):
             return format_duration(self.fixed_delay)
         if self.delay is not None:
             return f"{self.delay.dist}, mean {format_duration(round(distribution_mean(self.delay), 3))}"
+        if self.until is not None and self.until.shifts:
+            return f"until {self.until.describe()}"
         if self.until is not None:
-            days = sorted(_DAY_INDEX[str(day)] for day in self.until.days)
-            names = list(_DAY_INDEX)
+            days = sorted(_DAY_ORDER.index(str(day)) for day in self.until.days)
+            names = _DAY_ORDER
             run = len(days) > 2 and days == list(range(days[0], days[-1] + 1))
             span = f"{names[days[0]]}-{names[days[-1]]}" if run else ",".join(names[d] for d in days)
             return f"until {span} {self.until.hours} {self.until.timezone}"
@@ -977,13 +981,13 @@ def calendar_mean_wait(calendar: Calendar) -> float:
     """Mean seconds until ``calendar`` next opens for a moment drawn evenly over its week (no wait
     while it is open): each closed stretch of ``g`` seconds adds ``g * g / 2``, over the week's length.
     The expected time of an ``until`` wait in the analysis (the simulator waits the real time)."""
-    spans: list[tuple[int, int]] = []
-    begin, end = (int(part[:2]) * 60 + int(part[3:]) for part in calendar.hours.split("-"))
-    for day in sorted(_DAY_INDEX[str(d)] for d in calendar.days):
-        spans.append((day * 1440 + begin, day * 1440 + end))
+    spans = sorted((day * 1440 + begin, day * 1440 + end) for day, begin, end in calendar.week())
     closed: list[int] = []
-    for (_, closes), (opens, _) in zip(spans, [*spans[1:], (spans[0][0] + _WEEK_MINUTES, 0)], strict=True):
-        closed.append(max(opens - closes, 0))
+    reach = spans[0][1]  # the open time so far runs to here (a night shift may run past midnight)
+    for opens, closes in [*spans[1:], (spans[0][0] + _WEEK_MINUTES, 0)]:  # then next week's first opening
+        if opens > reach:
+            closed.append(opens - reach)
+        reach = max(reach, closes)
     return math.fsum((gap * 60.0) ** 2 / 2.0 for gap in closed) / (_WEEK_MINUTES * 60.0)
 
 

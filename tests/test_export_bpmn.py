@@ -290,6 +290,14 @@ def test_a_wait_is_a_timer_catch_event_and_comes_back_exactly() -> None:
     back, findings = import_bpmn(to_bpmn(workflow))
     assert findings == []
     assert [n for n in back.nodes if n.kind == "wait"] == [n for n in workflow.nodes if n.kind == "wait"]
+    data = fileio.to_data(workflow)  # a calendar with shifts comes back as written, too
+    for node in data["nodes"]:
+        if "until" in node:
+            node["until"] = {"timezone": "Europe/Berlin", "shifts": [{"days": ["sat"], "hours": "22:00-06:00"}]}
+    shifted = Workflow.model_validate(data)
+    back, findings = import_bpmn(to_bpmn(shifted))
+    assert findings == []
+    assert [n for n in back.nodes if n.kind == "wait"] == [n for n in shifted.nodes if n.kind == "wait"]
 
 
 def test_timer_events_of_other_tools_become_waits() -> None:

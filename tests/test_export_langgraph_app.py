@@ -26,6 +26,7 @@ from studio import fileio
 from studio.cli import main
 from studio.export import export_as
 from studio.export.langgraph_module import langgraph_app_files, langgraph_findings, to_langgraph_module
+from studio.model import Workflow
 from studio.simulate import run_gold
 from studio.simulate.runtime import parse_human_decisions
 
@@ -535,3 +536,21 @@ def test_approvals_that_route_on_their_outcome_run_in_the_app_as_simulated(tmp_p
         if "expected_path" in row:
             assert expected_path == str(row["expected_path"]).split(">")
     assert expected_outcome == "killed:loop_guard"
+
+
+def test_a_wait_until_shifts_is_due_when_the_next_shift_opens(tmp_path: Path) -> None:
+    data = fileio.to_data(fileio.load(FIXTURES / "bpmn_exec" / "wait.yaml"))
+    night = {"timezone": "UTC", "shifts": [{"days": ["fri"], "hours": "22:00-06:00"},
+                                          {"days": ["mon"], "hours": "07:00-12:00,13:00-15:00"}]}
+    for node in data["nodes"]:
+        if "until" in node:
+            node["until"] = night
+    workflow = Workflow.model_validate(data)
+    module = load_app(to_langgraph_module(workflow), tmp_path)
+    for now, due in (("2026-11-27T18:00:00.000Z", "2026-11-27T22:00:00.000Z"),  # Friday evening: the night shift
+                     ("2026-11-28T03:00:00.000Z", "2026-11-28T03:00:00.000Z"),  # Saturday 03:00: still open
+                     ("2026-11-28T07:00:00.000Z", "2026-11-30T07:00:00.000Z")):  # Saturday morning: Monday 07:00
+        app = module.build_graph(InMemorySaver(), audit=module.AuditLog(None), clock=lambda now=now: now)
+        _, asked = drive(app, {"amount": 500}, {}, thread=now)
+        assert {p["node"]: p["due"] for p in asked}["chase"] == due
+        assert next(p for p in asked if p["node"] == "chase")["until"] == night

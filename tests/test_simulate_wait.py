@@ -163,3 +163,13 @@ def test_the_documented_example_is_valid() -> None:
     assert [w.timer_text for w in waits] == ["triangular, mean 64h", "until mon-fri 09:00-17:00 Europe/Berlin"]
     with pytest.raises(ValueError, match="not both"):
         Wait.model_validate({"id": "w", "kind": "wait", "delay": "1h", "until": WEEKDAYS})
+
+
+def test_the_mean_wait_of_a_shift_calendar_counts_every_closed_stretch() -> None:
+    from studio.model import Calendar
+
+    night = Calendar.model_validate({"shifts": [{"days": ["sun"], "hours": "22:00-06:00"}]})
+    assert calendar_mean_wait(night) == pytest.approx((160 * HOUR) ** 2 / 2 / (168 * HOUR))  # closed Mon 06 - Sun 22
+    simple = Calendar.model_validate(WEEKDAYS)
+    same = Calendar.model_validate({"shifts": [{"days": WEEKDAYS["days"], "hours": WEEKDAYS["hours"]}]})
+    assert calendar_mean_wait(same) == calendar_mean_wait(simple) == pytest.approx((4 * 16**2 + 64**2) / 2 / 168 * HOUR)

@@ -903,9 +903,8 @@ class _Importer:
             delay = info["delay"]
             node.timer["delay"] = json.loads(delay) if delay.startswith("{") else delay
             return
-        if info.get("days"):
-            node.timer["until"] = {"days": info["days"].split(), "hours": info.get("hours", "09:00-17:00"),
-                                   "timezone": info.get("timezone", "UTC")}
+        if info.get("until"):
+            node.timer["until"] = json.loads(info["until"])
             return
         definition = next(d for d in element if _local(d) == "timerEventDefinition")
         parts = {_local(d): _text(d) or "" for d in definition if _local(d) in TIMER_PARTS}

@@ -409,26 +409,28 @@ def _normalise(answer: Any) -> str:
     return _ALIASES.get(text, text.replace("-", "_").replace(" ", "_"))
 
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _next_open(now: datetime, until: Mapping[str, Any]) -> datetime:
-    """When a calendar (``days``, ``hours`` like ``09:00-17:00``, ``timezone``) next opens: ``now`` while open."""
+def _next_open(now: datetime, week: Sequence[Sequence[int]], zone_name: str) -> datetime:
+    """When a calendar next opens (``now`` while open): ``week`` its working ranges ``[day (0 = Monday),
+    start, end]`` in minutes from that day's midnight in ``zone_name`` (an end past 24:00 runs into the next day)."""
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    zone = ZoneInfo(str(until["timezone"]))
+    zone = ZoneInfo(zone_name)
     local = now.astimezone(zone)
-    begin, end = (int(part[:2]) * 60 + int(part[3:]) for part in str(until["hours"]).split("-"))
-    days = {_WEEKDAYS.index(day) for day in until["days"]}
-    for offset in range(8):
+    found: datetime | None = None
+    for offset in range(-1, 8):  # from yesterday: a night shift may still be open
         day = local.date() + timedelta(days=offset)
-        if day.weekday() not in days:
-            continue
         midnight = datetime.combine(day, clock_time(0), zone)
-        opens, closes = midnight + timedelta(minutes=begin), midnight + timedelta(minutes=end)
-        if local < closes:
-            return max(opens, local).astimezone(timezone.utc)
-    raise ValueError(f"the calendar {dict(until)!r} never opens")
+        for weekday, begin, end in week:
+            if weekday != day.weekday():
+                continue
+            opens, closes = midnight + timedelta(minutes=begin), midnight + timedelta(minutes=end)
+            if local < closes and (found is None or max(opens, local) < found):
+                found = max(opens, local)
+    if found is None:
+        raise ValueError(f"the calendar {list(week)!r} never opens")
+    return found.astimezone(timezone.utc)
 
 
 def _summary(case: Mapping[str, Any]) -> dict[str, Any]:
@@ -650,7 +652,7 @@ class _Runtime:
         """A timer: interrupt with when the case is due; the service resumes it then. Holds no one."""
         now = datetime.fromisoformat(self.clock().replace("Z", "+00:00"))
         if spec["until"] is not None:
-            due = _next_open(now, spec["until"])
+            due = _next_open(now, spec["until_week"], spec["until"]["timezone"])
         else:
             due = now + timedelta(seconds=spec["wait_seconds"] or 0.0)
         case = state.get("case") or {}

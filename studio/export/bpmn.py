@@ -355,13 +355,13 @@ def _node_extensions(workflow: Workflow, node: Any, parent: etree._Element) -> N
 
 def _timer_info(node: Wait, ext: etree._Element) -> None:
     """The wait's exact timer, for the way back: the delay as the workflow file writes it (a duration,
-    or a distribution as JSON), or the calendar it waits for."""
+    or a distribution as JSON), or the calendar it waits for (as JSON, shifts included)."""
     timer = etree.SubElement(ext, _q(STUDIO_NS, "timer"))
     if node.delay is not None:
         written = node.model_dump(mode="json", by_alias=True, exclude_none=True)["delay"]
         timer.set("delay", written if isinstance(written, str) else json.dumps(written, sort_keys=True))
     if node.until is not None:
-        _set(timer, days=[d.value for d in node.until.days], hours=node.until.hours, timezone=node.until.timezone)
+        timer.set("until", json.dumps(node.until.written(), sort_keys=True))
 
 
 def _lane_extensions(lane: _Lane, parent: etree._Element) -> None:

@@ -295,7 +295,7 @@ class ToolSpec(_Model):
     endpoint: Placeholder = Field(description="Where the gateway reaches the tool: `${TOOL_<ID>_URL}`.")
 
 
-def _calendar_spec(calendar: Calendar | None) -> CalendarSpec | ShiftCalendarSpec | None:
+def calendar_spec(calendar: Calendar | None) -> CalendarSpec | ShiftCalendarSpec | None:
     if calendar is None:
         return None
     if calendar.shifts:
@@ -631,7 +631,7 @@ def _timer_spec(node: Wait) -> TimerSpec:
     return TimerSpec(
         delay_seconds=distribution_mean(delay) if delay is not None else None,
         distribution=None if delay is None or node.fixed_delay is not None else delay.dist,
-        until=_calendar_spec(until),
+        until=calendar_spec(until),
     )
 
 
@@ -942,7 +942,7 @@ def build_spec(workflow: Workflow) -> Spec:
                 owner=a.owner,
                 role=a.role,
                 pool_size=a.capacity,
-                calendar=_calendar_spec(a.calendar),
+                calendar=calendar_spec(a.calendar),
                 nodes=performed.get(a.id, []),
             )
             for a in workflow.actors

@@ -95,12 +95,13 @@ def _literal(name: str, annotation: str, value: dict[str, Any]) -> str:
 
 
 def _wait_spec(node: Wait) -> dict[str, Any]:
-    """A wait's timer for the application: seconds (a fixed delay, else the drawn delay's mean) or the calendar."""
+    """A wait's timer for the application: seconds (a fixed delay, else the drawn delay's mean), or the
+    calendar as written and its working ranges of the week (:meth:`studio.model.Calendar.week`)."""
     until = node.until
     return {"timer": node.timer_text,
             "wait_seconds": wait_mean(node) if node.delay is not None else None,
-            "until": {"days": [d.value for d in until.days], "hours": until.hours, "timezone": until.timezone}
-            if until is not None else None}
+            "until": until.written() if until is not None else None,
+            "until_week": [list(span) for span in until.week()] if until is not None else None}
 
 
 def _app_tables(workflow: Workflow) -> tuple[str, str]:

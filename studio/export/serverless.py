@@ -857,11 +857,12 @@ def serverless_findings(workflow: Workflow, *, namespace: str = DEFAULT_NAMESPAC
 
 
 def _calendar(calendar: Calendar) -> dict[str, Any]:
-    """A pool's working time for the task's metadata: the simple form, or its shifts."""
-    if calendar.shifts:
-        return {"shifts": [{"days": [d.value for d in shift.days], "hours": shift.hours.split(",")}
-                           for shift in calendar.shifts], "timezone": calendar.timezone}
-    return {"days": [d.value for d in calendar.days], "hours": calendar.hours, "timezone": calendar.timezone}
+    """A pool's working time for the task's metadata, as the control plane definition writes it."""
+    from studio.export.controlplane import calendar_spec  # noqa: PLC0415 - as check_exportable above
+
+    spec = calendar_spec(calendar)
+    assert spec is not None
+    return spec.model_dump(mode="json")
 
 
 def _chain_metadata(chain: tuple[tuple[float, str], ...]) -> dict[str, Any]:
