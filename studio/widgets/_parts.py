@@ -22,6 +22,7 @@ from studio.widgets.controller import (
     describe_distribution,
     make_distribution,
 )
+from studio.widgets.present import _esc
 
 NEW = ""  # the value of "a new element" in the pick lists
 LABEL_WIDTH = "120px"
@@ -102,16 +103,6 @@ def _button(text: str, style: str = "", tooltip: str = "", icon: str = "") -> An
 
 def _show(widget: Any, visible: bool) -> None:
     widget.layout.display = None if visible else "none"
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header) if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="wds-table">{"<tr>" + head + "</tr>" if head else ""}{body}</table>'
 
 
 def _png(figure: Any) -> bytes:

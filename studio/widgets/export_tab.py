@@ -11,10 +11,9 @@ from studio.widgets._parts import (
     FIELD,
     StudioBase,
     _button,
-    _esc,
     _show,
-    _table,
 )
+from studio.widgets.present import _esc, table
 
 __all__ = ["ExportTab"]
 
@@ -86,14 +85,14 @@ class ExportTab(StudioBase):
         if not result.ok:
             rows = [(f.code, f.location, f.message, f.hint) for f in result.findings]
             self.export_result.value = f'<div class="wds-status wds-bad">{_esc(result.message)}</div>' + (
-                _table(rows, ["code", "where", "problem", "how to fix"]) if rows else ""
+                table(rows, ["code", "where", "problem", "how to fix"]) if rows else ""
             )
             self.export_preview.value = ""
             self._say(result.message, "bad")
             return result
         rows = [(f.code, f.location, f.message, f.hint) for f in result.losses]
         self.export_result.value = f'<div class="wds-status wds-ok">{_esc(result.message)}</div>' + (
-            _table(rows, ["code", "where", "not kept by this target", "what to do"]) if rows else ""
+            table(rows, ["code", "where", "not kept by this target", "what to do"]) if rows else ""
         )
         from studio.widgets import present  # noqa: PLC0415
 

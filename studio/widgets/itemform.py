@@ -39,12 +39,12 @@ from studio.widgets._parts import (
     _details,
     _dropdown,
     _Duration,
-    _esc,
     _multi,
     _show,
     _text,
 )
 from studio.widgets.controller import StudioController, parse_output_models
+from studio.widgets.present import _esc
 
 __all__ = [
     "Check",

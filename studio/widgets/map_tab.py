@@ -11,10 +11,10 @@ import ipywidgets as w
 from studio.errors import Finding
 from studio.widgets._parts import (
     _button,
-    _esc,
 )
 from studio.widgets.diagram import DiagramView, edge_id, split_edge_id
 from studio.widgets.forms import ItemForms
+from studio.widgets.present import _esc
 
 __all__ = ["MapTab"]
 

@@ -11,10 +11,10 @@ from studio.widgets._parts import (
     FIELD,
     StudioBase,
     _button,
-    _esc,
     _fit_svg,
     _png,
 )
+from studio.widgets.present import _esc
 
 __all__ = ["SimulateTab"]
 

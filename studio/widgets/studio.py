@@ -35,13 +35,13 @@ from studio.model import (
 )
 from studio.widgets._parts import (
     CSS,
-    _esc,
 )
 from studio.widgets.controller import (
     StudioController,
 )
 from studio.widgets.export_tab import ExportTab
 from studio.widgets.map_tab import MapTab
+from studio.widgets.present import _esc
 from studio.widgets.simulate_tab import SimulateTab
 from studio.widgets.walk_tab import WalkTab
 

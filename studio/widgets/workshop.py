@@ -22,7 +22,6 @@ names as written (``Maria Lopez``, ``CFO``).
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,12 +32,11 @@ import ipywidgets as w
 from studio import fileio
 from studio.errors import LoadError, StudioError
 from studio.model import RACI_ROLES, StepNotes, Workflow
+from studio.widgets._parts import FIELD, FORM_WIDTH, _button, _text
 from studio.widgets.controller import EditRefused, StudioController
+from studio.widgets.present import _esc
 
 __all__ = ["WorkshopEditor", "WorkshopPanel", "split_entries"]
-
-_FIELD = {"description_width": "120px"}
-_WIDTH = "96%"
 
 
 def split_entries(text: str | Sequence[str] | None) -> list[str]:
@@ -233,18 +231,6 @@ class WorkshopEditor:
 # =========================================================================== the panel
 
 
-def _text(description: str, placeholder: str = "") -> Any:
-    return w.Text(description=description, placeholder=placeholder, style=_FIELD, layout=w.Layout(width=_WIDTH))
-
-
-def _button(text: str, style: str = "", icon: str = "") -> Any:
-    return w.Button(description=text, button_style=style, icon=icon, tooltip=text, layout=w.Layout(width="auto"))
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
 class WorkshopPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The Workshop tab: edit the selected step's RACI, questions and decisions; write the minutes.
 
@@ -261,35 +247,35 @@ class WorkshopPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.date_text = _text("Date", "YYYY-MM-DD")
         self.attendees_text = _text("Attendees", "names, separated by commas")
         self.notes_text = w.Textarea(description="Notes", placeholder="free notes for the minutes", rows=3,
-                                     style=_FIELD, layout=w.Layout(width=_WIDTH))
-        self.details_button = _button("Save details", "primary", "save")
+                                     style=FIELD, layout=w.Layout(width=FORM_WIDTH))
+        self.details_button = _button("Save details", "primary", icon="save")
         # the step
-        self.step_pick = w.Dropdown(description="Step", options=[], style=_FIELD, layout=w.Layout(width=_WIDTH))
+        self.step_pick = w.Dropdown(description="Step", options=[], style=FIELD, layout=w.Layout(width=FORM_WIDTH))
         self.raci = {role: _text(role.capitalize(), "actor ids or names, separated by commas")
                      for role in RACI_ROLES}
         self.actors_hint = w.HTML()
-        self.raci_button = _button("Save RACI", "primary", "save")
+        self.raci_button = _button("Save RACI", "primary", icon="save")
         self.questions_html = w.HTML()
         self.question_text = _text("Question", "what the room could not answer yet")
         self.asked_by_text = _text("Asked by")
-        self.add_question_button = _button("Add question", "", "plus")
-        self.question_pick = w.Dropdown(description="Question", options=[], style=_FIELD,
-                                        layout=w.Layout(width=_WIDTH))
+        self.add_question_button = _button("Add question", "", icon="plus")
+        self.question_pick = w.Dropdown(description="Question", options=[], style=FIELD,
+                                        layout=w.Layout(width=FORM_WIDTH))
         self.answer_text = _text("Answer")
-        self.answer_button = _button("Mark answered", "success", "check")
-        self.reopen_button = _button("Reopen", "", "undo")
-        self.delete_question_button = _button("Delete question", "danger", "trash")
+        self.answer_button = _button("Mark answered", "success", icon="check")
+        self.reopen_button = _button("Reopen", "", icon="undo")
+        self.delete_question_button = _button("Delete question", "danger", icon="trash")
         self.decisions_html = w.HTML()
         self.decision_text = _text("Decision", "what the room decided")
         self.when_text = _text("When", "YYYY-MM-DD (default: the workshop's date)")
         self.decided_by_text = _text("Decided by")
-        self.add_decision_button = _button("Add decision", "", "plus")
-        self.decision_pick = w.Dropdown(description="Decision", options=[], style=_FIELD,
-                                        layout=w.Layout(width=_WIDTH))
-        self.delete_decision_button = _button("Delete decision", "danger", "trash")
+        self.add_decision_button = _button("Add decision", "", icon="plus")
+        self.decision_pick = w.Dropdown(description="Decision", options=[], style=FIELD,
+                                        layout=w.Layout(width=FORM_WIDTH))
+        self.delete_decision_button = _button("Delete decision", "danger", icon="trash")
         # minutes
         self.minutes_path = _text("Minutes file", "minutes.md or minutes.html")
-        self.minutes_button = _button("Write minutes", "primary", "file-text")
+        self.minutes_button = _button("Write minutes", "primary", icon="file-text")
 
         self.details_button.on_click(lambda _: self._act(self._save_details))
         self.raci_button.on_click(lambda _: self._act(self._save_raci))
