@@ -98,8 +98,8 @@ def __getattr__(name: str) -> Any:
 
 def export_losses(workflow: Workflow, target: str) -> list[Finding]:
     """What ``target`` writes but does not keep or enforce, as findings (the export still happens):
-    BPMN ``B102``-``B106``, Serverless Workflow ``W103``-``W109``, the LangGraph application
-    ``R101``-``R105``; none for the control plane (it carries batches too) and Mermaid. With file, line
+    BPMN ``B102``-``B107``, Serverless Workflow ``W103``-``W110``, the LangGraph application
+    ``R101``-``R106``; none for the control plane (it carries batches too) and Mermaid. With file, line
     and column when the workflow came from a file."""
     found: Sequence[Finding] = ()
     if target == "bpmn":

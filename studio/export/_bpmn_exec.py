@@ -164,7 +164,7 @@ def plan(workflow: Workflow, nodes: list[Any], edges: list[Edge], flow_ids: list
     # locations are positions in the workflow file (``nodes``/``edges`` may leave repeats out)
     node_at = {id(n): f"nodes[{i}]" for i, n in enumerate(workflow.nodes)}
     edge_at = {id(e): f"edges[{i}]" for i, e in enumerate(workflow.edges)}
-    actors = {a.id: a for a in reversed(workflow.actors)}  # the first of repeated ids, as the validator reads
+    actors = workflow.index.actors  # the first of repeated ids, as the validator reads
     flows = [Flow(flow_id, edge.source, edge.target, edge, default=edge.default)
              for edge, flow_id in zip(edges, flow_ids, strict=True)]
     translated: list[tuple[PythonCondition, str, str, str]] = []  # condition, location, what, text

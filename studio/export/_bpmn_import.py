@@ -252,22 +252,24 @@ def _document_probabilities(root: Any) -> dict[str, tuple[str, str]]:
     return found
 
 
-def read_simulation_probabilities(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """Flow id -> probability from a Prosimos simulation-parameter JSON (``gateway_branching_probabilities``:
+def _load_parameters(source: str | os.PathLike[str] | dict[str, Any]) -> tuple[Any, str | None]:
+    """A Prosimos simulation-parameter JSON (a path, read once within the size limit, or already parsed)
+    and the file it came from; not JSON raises :class:`LoadError` naming the file."""
+    if isinstance(source, dict):
+        return source, None
+    file = str(source)
+    try:
+        return json.loads(read_limited_bytes(source, "bpmn_bytes", "simulation parameters").decode("utf-8")), file
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LoadError([Finding("B000", Severity.ERROR, "", f"the simulation parameters are not JSON: {exc}",
+                                 "pass the Prosimos parameter file (JSON) the model was simulated with", file)],
+                        summary=f"{file}: not JSON") from None
+
+
+def simulation_probabilities(data: Any, file: str | None) -> dict[str, tuple[str, str]]:
+    """Flow id -> probability from Prosimos simulation parameters (``gateway_branching_probabilities``:
     ``[{gateway_id, probabilities: [{path_id, value}]}]``). Bad input raises :class:`LoadError` naming the
     file and the place."""
-    file = None if isinstance(source, dict) else str(source)
-    if isinstance(source, dict):
-        data: Any = source
-    else:
-        try:
-            data = json.loads(read_limited_bytes(source, "bpmn_bytes", "simulation parameters").decode("utf-8"))
-        except LoadError:
-            raise
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise LoadError([Finding("B000", Severity.ERROR, "", f"the simulation parameters are not JSON: {exc}",
-                                     "pass the Prosimos parameter file (JSON) the model was simulated with", file)],
-                            summary=f"{file}: not JSON") from None
 
     def bad(where: str, what: str) -> LoadError:
         return LoadError([Finding("B000", Severity.ERROR, where, f"simulation parameters: `{where}` {what}",
@@ -1475,7 +1477,8 @@ def read_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = N
     the edges' ``probability``, its resource profiles pools, its task distributions the steps' actors and
     durations, its arrival distribution the arrivals (``studio.export._prosimos``; ``B016`` findings).
     """
-    probabilities = read_simulation_probabilities(simulation) if simulation is not None else None
+    params, params_file = _load_parameters(simulation) if simulation is not None else (None, None)
+    probabilities = simulation_probabilities(params, params_file) if simulation is not None else None
     root, file = _parse(source)
     if name is not None and not _ID_RE.match(name):
         raise LoadError([Finding("B000", Severity.ERROR, "", f"`{name}` is not a valid workflow name",
@@ -1483,23 +1486,19 @@ def read_bpmn(source: str | os.PathLike[str] | bytes, *, process: str | None = N
                         summary="invalid name")
     result = _Importer(root, file, process, name, probabilities).run()
     if probabilities is not None:
-        result.findings.extend(_simulation_findings(simulation, probabilities, result.fate, file))
-    if simulation is not None:
         from studio.export._prosimos import apply_parameters  # noqa: PLC0415
 
-        params = simulation if isinstance(simulation, dict) else json.loads(
-            read_limited_bytes(simulation, "bpmn_bytes", "simulation parameters").decode("utf-8"))
-        workflow, more = apply_parameters(result.workflow, params, result.fate,
-                                          None if isinstance(simulation, dict) else str(simulation))
+        result.findings.extend(_simulation_findings(probabilities, result.fate, file))
+        assert isinstance(params, dict)  # simulation_probabilities refused anything else
+        workflow, more = apply_parameters(result.workflow, params, result.fate, params_file)
         result = replace(result, workflow=workflow, findings=result.findings + more)
     return result
 
 
-def _simulation_findings(simulation: Any, probabilities: dict[str, tuple[str, str]], fate: dict[str, str],
+def _simulation_findings(probabilities: dict[str, tuple[str, str]], fate: dict[str, str],
                          file: str | None) -> list[Finding]:
     """Flows a Prosimos parameter file gives a probability that the process lacks (its other sections:
     ``studio.export._prosimos``, ``B016``)."""
-    del simulation
     return [Finding("B015", Severity.WARNING, path_id, f"the simulation parameters give a probability to `{path_id}`, "
                    "which is no sequence flow of the imported process", "check the parameter file belongs to this "
                    "model", file) for path_id in sorted(probabilities) if path_id not in fate]

@@ -410,7 +410,6 @@ class _Pools:
     def __init__(self, reader: _Params, calendars: dict[str, tuple[dict[str, Any] | None, bool, float]]) -> None:
         self.reader = reader
         self.calendars = calendars
-        self.entries: list[dict[str, Any]] = []
         self.pool_of: dict[str, int] = {}
         self.amount_of: dict[str, int] = {}
         self.actors: list[dict[str, Any]] = []
@@ -426,7 +425,6 @@ class _Pools:
             entry = reader.fields(item, where, {"id", "name", "resource_list"}, ("id", "resource_list"))
             if not isinstance(entry["resource_list"], list):
                 raise reader.bad(f"{where}.resource_list", "is not a list", "list the profile's resources")
-            self.entries.append(entry)
             self.actors.append(self.pool(index, entry, where))
 
     def pool(self, index: int, entry: dict[str, Any], where: str) -> dict[str, Any]:

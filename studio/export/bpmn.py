@@ -117,7 +117,7 @@ class _Lane:
 
 def _lanes(workflow: Workflow, nodes: list[Any], links: list[tuple[str, str]]) -> tuple[list[_Lane], dict[str, str]]:  # noqa: C901 - the lane rules in the order they apply
     """Lanes in actor order, and the lane of every node (gateways and events join a neighbour's)."""
-    actors = {a.id: a for a in reversed(workflow.actors)}
+    actors = workflow.index.actors
     lane_of: dict[str, str] = {}
     for node in nodes:
         actor_id = getattr(node, "actor", None)
@@ -382,8 +382,8 @@ def _actor_info(actor: Agent | Human | System, ext: etree._Element) -> None:
 
 
 def _unique_nodes(workflow: Workflow) -> tuple[list[Any], list[Edge]]:
-    first = {n.id: n for n in reversed(workflow.nodes)}  # the first of repeated ids (the validator reports them)
-    nodes: list[Any] = [n for n in workflow.nodes if first[n.id] is n]
+    first = workflow.index.nodes  # the first of repeated ids (the validator reports them)
+    nodes: list[Any] = list(first.values())
     known = set(first)
     return nodes, [e for e in workflow.edges if e.source in known and e.target in known]
 

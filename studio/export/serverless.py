@@ -194,8 +194,8 @@ class _Builder:
         self.name = dns_label(workflow.metadata.name)
         self.source = f"studio://{self.namespace}/{self.name}"
         self.graph = g.to_networkx(workflow)
-        self.nodes = {n.id: n for n in reversed(workflow.nodes)}  # the first of a repeated id wins
-        self.actors = {a.id: a for a in reversed(workflow.actors)}
+        self.nodes = workflow.index.nodes  # the first of a repeated id wins
+        self.actors = workflow.index.actors
         self.edges: dict[str, list[tuple[int, Any]]] = {}
         for index, edge in enumerate(workflow.edges):
             self.edges.setdefault(edge.source, []).append((index, edge))
@@ -753,7 +753,7 @@ class _Builder:
         })
         use: dict[str, Any] = {}
         if self.functions:
-            actors = {a.id: a for a in reversed(workflow.actors)}
+            actors = workflow.index.actors
             use["functions"] = {
                 actor_id: {"call": "http", "with": {
                     "method": "post",
