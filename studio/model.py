@@ -1256,19 +1256,25 @@ def step_sla(node: Task | Approval, policies: Policies) -> float | None:
     return policies.approval_sla
 
 
-def _levels(node: Task | Approval, policies: Policies) -> list[tuple[float, str]]:
-    """The step's chain as written, before the pools are checked (docs/semantics.md)."""
+def declared_levels(node: Task | Approval, policies: Policies) -> list[tuple[float | None, str]]:
+    """The step's escalation chain as written, before the pools are checked (docs/semantics.md): its own
+    chain, else its own `escalate_to`, else the policy's; level 1 is timed by the step's SLA (None when
+    it has none, and then it never escalates)."""
     if node.escalation is not None:
         return [(level.after, level.to) for level in node.escalation]
     sla = step_sla(node, policies)
-    if sla is None:
-        return []
     if node.escalate_to is not None:  # the step names its own (one-level) escalation
         return [(sla, node.escalate_to)]
     if policies.escalation is not None:  # the policy chain, level 1 timed by the step's SLA
         first, *rest = policies.escalation
         return [(sla, first.to), *((level.after, level.to) for level in rest)]
     return [(sla, policies.escalate_to)] if policies.escalate_to is not None else []
+
+
+def _levels(node: Task | Approval, policies: Policies) -> list[tuple[float, str]]:
+    """The levels that can fire: none when level 1 has no time (the step has no SLA)."""
+    levels = declared_levels(node, policies)
+    return [] if not levels or levels[0][0] is None else [(after, to) for after, to in levels if after is not None]
 
 
 def escalation_chain(node: Any, actors: dict[str, Agent | Human | System], policies: Policies

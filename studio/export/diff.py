@@ -51,7 +51,19 @@ import networkx as nx
 from studio import graph as g
 from studio.export import _oversight as ov
 from studio.fileio import to_data
-from studio.model import Agent, Approval, Autonomy, Edge, Human, Policies, System, Task, Tier, Workflow, step_sla
+from studio.model import (
+    Agent,
+    Approval,
+    Autonomy,
+    Edge,
+    Human,
+    System,
+    Task,
+    Tier,
+    Workflow,
+    declared_levels,
+    step_sla,
+)
 from studio.validate import find_secrets, mask_secrets
 
 __all__ = ["Change", "FieldChange", "GovernanceFlag", "WorkflowDiff", "diff_workflows"]
@@ -411,18 +423,6 @@ class _Terms(NamedTuple):
         return " then ".join(f"`{pool}`" for _, pool in self.chain)
 
 
-def _declared_chain(node: Task | Approval, policies: Policies, sla: float | None
-                    ) -> tuple[tuple[float | None, str], ...]:
-    if node.escalation is not None:
-        return tuple((level.after, level.to) for level in node.escalation)
-    if node.escalate_to is not None:
-        return ((sla, node.escalate_to),)
-    if policies.escalation is not None:
-        first, *rest = policies.escalation
-        return ((sla, first.to), *((level.after, level.to) for level in rest))
-    return ((sla, policies.escalate_to),) if policies.escalate_to is not None else ()
-
-
 def _oversight_terms(workflow: Workflow) -> dict[str, _Terms]:
     """Effective SLA and escalation chain of every approval and human task, and whether the chain is the
     policy default."""
@@ -431,7 +431,7 @@ def _oversight_terms(workflow: Workflow) -> dict[str, _Terms]:
     for node in workflow.nodes:
         if isinstance(node, Approval) or (isinstance(node, Task) and isinstance(workflow.actor_of(node.id), Human)):
             sla = step_sla(node, policies)
-            chain = _declared_chain(node, policies, sla)
+            chain = tuple(declared_levels(node, policies))
             own = node.escalation is not None or node.escalate_to is not None
             out.setdefault(node.id, _Terms(sla, chain, bool(chain) and not own))
     return out
