@@ -15,7 +15,8 @@ from studio import fileio
 from studio.model import NODE_KINDS, Actor, Duration, Node, NodeBase, System, Task
 from studio.widgets import Studio, copy_template
 from studio.widgets import forms as form_tables
-from studio.widgets.itemform import DURATION, Field, ItemForm, models_by_kind
+from studio.widgets.controller import models_by_kind
+from studio.widgets.itemform import DURATION, Field, ItemForm
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -14,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from studio import _backup, fileio
+from studio import _backup, _names, fileio
 from studio.errors import (
     Finding,
     GraphvizMissing,
@@ -327,15 +326,15 @@ class ControllerCore:
         return None
 
     def new_step_id(self, name: str | None = None) -> str:
-        """A free step id made from ``name`` (``"Check the contract"`` -> ``check_the_contract``), else ``step_N``."""
-        words = re.findall(r"[a-z0-9]+", (name or "").lower())
-        stem = "_".join(words)[:40].strip("_") or "step"
+        """A free step id made from ``name`` (``"Check the contract"`` -> ``check_the_contract``, then
+        ``check_the_contract_2``...: :mod:`studio._names`' rule), else ``step_1``, ``step_2``..."""
+        stem = _names.slug(name or "")[:40].strip("_") or "step"
         if stem[0].isdigit():
             stem = f"step_{stem}"
         used = set(self.options_for("nodes"))
-        if stem != "step" and stem not in used:
-            return stem
-        number = 1
+        if stem != "step":
+            return _names.unique(stem, used)
+        number = 1  # unnamed steps count from step_1
         while f"{stem}_{number}" in used:
             number += 1
         return f"{stem}_{number}"

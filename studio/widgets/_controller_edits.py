@@ -33,6 +33,7 @@ from studio.widgets._edit_support import (
     EditRefused,
     Section,
     _blank,
+    _change_kind,
     _clean,
     _explain,
     _Rename,
@@ -78,14 +79,7 @@ class ItemEdits(ControllerCore):
         if kind not in NODE_KINDS:
             raise EditRefused(f"`{kind}` is not a kind of step; use one of {', '.join(NODE_KINDS)}")
         self._apply_fields(item, fields)
-        notes = []
-        if "kind" in fields:
-            allowed = set(_NODE_MODELS[kind].model_fields) | {"kind", "id"}
-            dropped = sorted(k for k in item if k not in allowed)
-            for key in dropped:
-                item.pop(key)
-            if dropped:
-                notes.append(f" ({', '.join(dropped)} dropped: a {kind} has none)")
+        notes = [_change_kind(item, _NODE_MODELS)] if "kind" in fields else []
         if new_id and new_id != node_id:
             new_id = self._require_new_id("nodes", new_id)
             item["id"] = new_id
@@ -446,21 +440,18 @@ class ItemEdits(ControllerCore):
         item = data[section][index]
         new_id = fields.pop("id", None)
         new_id = new_id.strip() if isinstance(new_id, str) else new_id
-        if section == "actors" and "kind" in fields and fields["kind"] != item["kind"]:
-            kind = fields["kind"]
-            if kind not in _ACTOR_MODELS:
-                raise EditRefused(f"`{kind}` is not a kind of actor; use agent, human or system")
-            allowed = set(_ACTOR_MODELS[kind].model_fields)
-            for key in [k for k in item if k not in allowed]:
-                item.pop(key)
+        kind_given = section == "actors" and "kind" in fields
+        if kind_given and fields["kind"] not in ACTOR_KINDS:
+            raise EditRefused(f"`{fields['kind']}` is not a kind of actor; use agent, human or system")
         self._apply_fields(item, fields)
+        dropped = _change_kind(item, _ACTOR_MODELS) if kind_given else ""
         note = ""
         if new_id and new_id != item_id:
             new_id = self._require_new_id(section, new_id)
             item["id"] = new_id
             rename(data, item_id, new_id)
             note = f" (renamed to `{new_id}`)"
-        return self._commit(data, f"Changed {_SINGULAR[section]} `{item_id}`{note}.")
+        return self._commit(data, f"Changed {_SINGULAR[section]} `{item_id}`{note}{dropped}.")
 
     def _delete_item(self, section: Section, item_id: str, rename: _Rename) -> Workflow:
         index = self._index_of(section, item_id)

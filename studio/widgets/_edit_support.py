@@ -5,12 +5,13 @@ back, copying a template, and the messages of refused edits."""
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from studio import _backup, fileio
 from studio.errors import (
@@ -19,20 +20,10 @@ from studio.errors import (
     StudioError,
 )
 from studio.model import (
-    Agent,
-    Approval,
+    Actor,
     Autonomy,
     Behaviour,
-    Decision,
-    End,
-    Human,
-    Join,
-    Parallel,
-    Start,
-    Subworkflow,
-    System,
-    Task,
-    Wait,
+    Node,
     Workflow,
     format_duration,
 )
@@ -40,7 +31,6 @@ from studio.templates import get_template, templates_dir
 
 Section = Literal["nodes", "edges", "actors", "tools", "data_sources"]
 SECTIONS: tuple[Section, ...] = ("nodes", "edges", "actors", "tools", "data_sources")
-ACTOR_KINDS: tuple[str, ...] = ("agent", "human", "system")
 TIERS: tuple[str, ...] = ("read_only", "restricted_write", "critical")
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "fixed": ("value",),
@@ -72,18 +62,6 @@ _SINGULAR: dict[str, str] = {
     "tools": "tool",
     "data_sources": "data source",
 }
-_NODE_MODELS: dict[str, Any] = {
-    "start": Start,
-    "end": End,
-    "task": Task,
-    "approval": Approval,
-    "decision": Decision,
-    "parallel": Parallel,
-    "join": Join,
-    "subworkflow": Subworkflow,
-    "wait": Wait,
-}
-_ACTOR_MODELS: dict[str, Any] = {"agent": Agent, "human": Human, "system": System}
 HISTORY_LIMIT = 200
 POLICY_FIELDS: tuple[str, ...] = (
     "max_turns", "max_repeats", "approval_sla", "escalate_to", "escalation", "retries", "autonomy",
@@ -99,6 +77,35 @@ _Rename = Callable[[dict[str, Any], str, "str | None"], None]
 
 class EditRefused(StudioError, ValueError):
     """An edit was refused; the workflow is exactly as it was before the edit."""
+
+
+def models_by_kind(union: Any) -> dict[str, type[BaseModel]]:
+    """``{kind: model}`` of a discriminated union of pydantic models (``Node``, ``Actor``), in order."""
+    members = typing.get_args(typing.get_args(union)[0]) if typing.get_origin(union) is typing.Annotated else ()
+    out: dict[str, type[BaseModel]] = {}
+    for model in members or typing.get_args(union):
+        for name in ("kind", "process"):
+            info = model.model_fields.get(name)
+            if info is not None:
+                out[typing.get_args(info.annotation)[0]] = model
+                break
+    return out
+
+
+_NODE_MODELS = models_by_kind(Node)
+_ACTOR_MODELS = models_by_kind(Actor)
+ACTOR_KINDS: tuple[str, ...] = tuple(_ACTOR_MODELS)
+
+
+def _change_kind(item: dict[str, Any], models: Mapping[str, type[BaseModel]]) -> str:
+    """After ``kind=``: drop the fields of plain-data ``item`` its kind (a key of ``models``) has not;
+    the note for the edit's message (empty when nothing was dropped)."""
+    kind = item["kind"]
+    dropped = sorted(key for key in item if key not in models[kind].model_fields)
+    for key in dropped:
+        del item[key]
+    article = "an" if kind[:1] in "aeiou" else "a"
+    return f" ({', '.join(dropped)} dropped: {article} {kind} has none)" if dropped else ""
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -44,6 +44,7 @@ from studio.widgets._edit_support import (
     copy_template,
     describe_distribution,
     make_distribution,
+    models_by_kind,
     parse_output_models,
     parse_scenario,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "copy_template",
     "describe_distribution",
     "make_distribution",
+    "models_by_kind",
     "parse_output_models",
     "parse_scenario",
 ]

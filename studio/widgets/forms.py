@@ -15,7 +15,7 @@ import ipywidgets as w
 
 from studio.model import NODE_KINDS, Actor, DataSource, Edge, Node, Policies, Simulation, Tool
 from studio.widgets._parts import StudioBase
-from studio.widgets.controller import ARRIVAL_EXAMPLES, ARRIVALS, AUTONOMY, StudioController
+from studio.widgets.controller import ARRIVAL_EXAMPLES, ARRIVALS, AUTONOMY, StudioController, models_by_kind
 from studio.widgets.diagram import edge_id
 from studio.widgets.itemform import (
     CHAIN,
@@ -35,7 +35,6 @@ from studio.widgets.itemform import (
     Models,
     Text,
     WorkingTime,
-    models_by_kind,
 )
 
 __all__ = ["FORMS", "ItemForms"]

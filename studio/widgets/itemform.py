@@ -64,7 +64,6 @@ __all__ = [
     "as_list",
     "as_number",
     "as_text",
-    "models_by_kind",
 ]
 
 Options = Callable[[StudioController], list[Any]]
@@ -552,19 +551,6 @@ class FormSpec:
     title: str = ""
     save: tuple[str, str] = ("", "")
     save_name: str | None = None
-
-
-def models_by_kind(union: Any) -> dict[str, type[BaseModel]]:
-    """``{kind: model}`` of a discriminated union of pydantic models (``Node``, ``Actor``), in order."""
-    members = typing.get_args(typing.get_args(union)[0]) if typing.get_origin(union) is typing.Annotated else ()
-    out: dict[str, type[BaseModel]] = {}
-    for model in members or typing.get_args(union):
-        for name in ("kind", "process"):
-            info = model.model_fields.get(name)
-            if info is not None:
-                out[typing.get_args(info.annotation)[0]] = model
-                break
-    return out
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
