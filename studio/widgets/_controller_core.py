@@ -61,15 +61,13 @@ class ControllerCore:
     ) -> None:
         self.path: Path | None = None
         self.autosave = autosave
-        self.lanes = lanes
-        self.direction = direction
-        self.key = key
+        self._cache = _Cache()
+        self._lanes, self._direction, self._key = lanes, direction, key
         self.message = ""
         self.save_error: str | None = None
         self._undo: list[tuple[Workflow, str]] = []
         self._redo: list[tuple[Workflow, str]] = []
         self._listeners: list[Callable[[str], None]] = []
-        self._cache = _Cache()
         self._base: Path | None = None
         self._sim: Any = None
         self._walk: Any = None
@@ -202,6 +200,33 @@ class ControllerCore:
     def counts(self) -> dict[str, int]:
         found = self._validated()
         return {s.value: sum(f.severity is s for f in found) for s in Severity}
+
+    @property
+    def lanes(self) -> str:
+        """The diagram's swimlanes: ``"actor"``, ``"kind"`` or ``"none"`` (setting it redraws)."""
+        return self._lanes
+
+    @lanes.setter
+    def lanes(self, value: str) -> None:
+        self._lanes, self._cache.svg = value, None
+
+    @property
+    def direction(self) -> str:
+        """The diagram's layout: ``"TB"`` top to bottom or ``"LR"`` left to right (setting it redraws)."""
+        return self._direction
+
+    @direction.setter
+    def direction(self, value: str) -> None:
+        self._direction, self._cache.svg = value, None
+
+    @property
+    def key(self) -> bool:
+        """Whether the diagram carries its key of shapes and colours (setting it redraws)."""
+        return self._key
+
+    @key.setter
+    def key(self, value: bool) -> None:
+        self._key, self._cache.svg = value, None
 
     def diagram_svg(self, overlay: Any = None) -> str:
         """The diagram as inline SVG with the findings outlined (``overlay``: simulation heat).

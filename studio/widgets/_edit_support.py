@@ -30,7 +30,6 @@ from studio.model import (
 from studio.templates import get_template, templates_dir
 
 Section = Literal["nodes", "edges", "actors", "tools", "data_sources"]
-SECTIONS: tuple[Section, ...] = ("nodes", "edges", "actors", "tools", "data_sources")
 TIERS: tuple[str, ...] = ("read_only", "restricted_write", "critical")
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "fixed": ("value",),

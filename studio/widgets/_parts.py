@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import io as _io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,8 +34,6 @@ CSS = """
 <style>
 .wds-diagram svg { max-width: none; }
 .wds-fit svg { width: 100%; height: auto; }
-.wds-selected polygon, .wds-selected ellipse, .wds-selected path, .wds-selected polyline {
-  stroke: #1565C0 !important; stroke-width: 5px !important; }
 .wds-title { font-size: 20px; font-weight: 600; }
 .wds-table { border-collapse: collapse; font-size: 14px; }
 .wds-table th, .wds-table td { border: 1px solid #CFD8DC; padding: 4px 10px; text-align: left; }
@@ -116,25 +113,12 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _fit_svg(svg: str, zoom: str | bool, selected: str | None) -> str:
-    """Scale the SVG (``"fit"`` the width, or a factor such as ``"1.5"``) and outline the selected node."""
-    if selected:
-        title = html.escape(selected)
-        pattern = re.compile(r'(<g id="[^"]*" class="node)(">\s*<title>)' + re.escape(title) + "</title>")
-        svg = pattern.sub(lambda m: f"{m.group(1)} wds-selected{m.group(2)}{title}</title>", svg, count=1)
+def _fit_width(svg: str) -> str:
+    """The SVG without its own width and height on the ``<svg>`` tag, so the page's CSS fits it to the width."""
     match = _SVG_OPEN.search(svg)
-    if match is None or zoom in ("1", False):
+    if match is None:
         return svg
-    tag = match.group(0)
-    if zoom in ("fit", True):
-        tag = re.sub(r'\s(width|height)="[^"]*"', "", tag)
-    else:
-        factor = float(zoom)
-
-        def scale(m: re.Match[str]) -> str:
-            return f' {m.group(1)}="{float(m.group(2)) * factor:.0f}{m.group(3)}"'
-
-        tag = re.sub(r'\s(width|height)="([\d.]+)(pt|px)?"', scale, tag)
+    tag = re.sub(r'\s(width|height)="[^"]*"', "", match.group(0))
     return svg[: match.start()] + tag + svg[match.end() :]
 
 

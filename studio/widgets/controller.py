@@ -23,8 +23,6 @@ The view (``studio.widgets.studio``) only wires ipywidgets to these methods and 
 
 from __future__ import annotations
 
-from studio.model import NODE_KINDS
-from studio.templates import blank_workflow
 from studio.widgets._controller_edits import ItemEdits
 from studio.widgets._controller_runs import Runs
 from studio.widgets._edit_support import (
@@ -36,7 +34,6 @@ from studio.widgets._edit_support import (
     DISTRIBUTIONS,
     NUMBER_PARAMS,
     POLICY_FIELDS,
-    SECTIONS,
     SIMULATION_FIELDS,
     TIERS,
     EditRefused,
@@ -56,16 +53,13 @@ __all__ = [
     "AUTONOMY",
     "BOUNDS",
     "DISTRIBUTIONS",
-    "NODE_KINDS",
     "NUMBER_PARAMS",
     "POLICY_FIELDS",
-    "SECTIONS",
     "SIMULATION_FIELDS",
     "TIERS",
     "EditRefused",
     "ExportResult",
     "StudioController",
-    "blank_workflow",
     "copy_template",
     "describe_distribution",
     "make_distribution",

@@ -84,7 +84,6 @@ function render({ model, el }) {
   let fontMin = 14; // the smallest node text, in SVG units
   let scale = 1;
   let mode = model.get("zoom"); // fit | presentation | a factor | custom (wheel, + and -)
-  let version = 0;
 
   function layout() {
     viewport.style.height = model.get("height");
@@ -161,15 +160,11 @@ function render({ model, el }) {
         hit.removeAttribute("stroke-dasharray");
         path.parentNode.insertBefore(hit, path);
       }
-      const scaleBefore = scale;
-      scale = scaleBefore || 1;
-      setScale(mode === "custom" ? scaleBefore : modeScale());
+      setScale(mode === "custom" ? scale : modeScale());
       viewport.scrollLeft = keepScroll[0];
       viewport.scrollTop = keepScroll[1];
     }
     decorate();
-    version += 1;
-    el.dataset.version = String(version);
   }
 
   function find(id) {

@@ -124,7 +124,6 @@ class MapTab(ItemForms):
         self.controller.lanes = str(self.diagram.lanes)
         self.controller.direction = str(self.diagram.direction)
         self.controller.key = bool(self.key_check.value)
-        self.controller._cache.svg = None  # drawn again with the new lanes or direction
         self._redraw()
         if self.controller.walkthrough is not None:
             self._show_walk(self.controller.walkthrough)
@@ -207,8 +206,7 @@ class MapTab(ItemForms):
                     self.editors.selected_index = 0
                     self.forms["nodes"].select(item)
                     self.forms["nodes"].load()
-                    if self.workshop_tab is not None:
-                        self.workshop_tab.select(item)  # the Workshop tab shows this step's notes
+                    self.workshop_tab.select(item)  # the Workshop tab shows this step's notes
             else:
                 index = self.controller.edge_index(*pair)
                 if index is not None:

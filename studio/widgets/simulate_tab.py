@@ -11,7 +11,7 @@ from studio.widgets._parts import (
     FIELD,
     StudioBase,
     _button,
-    _fit_svg,
+    _fit_width,
     _png,
 )
 from studio.widgets.present import _esc
@@ -133,11 +133,11 @@ class SimulateTab(StudioBase):
             overlaid = self.controller.diagram_svg(overlay=present.overlay(results))
         except StudioError as exc:
             network = overlaid = f'<div class="wds-bad">{_esc(exc)}</div>'
-        pages.append(("Hand-offs", w.HTML(f'<div class="wds-diagram wds-fit">{_fit_svg(network, "fit", None)}</div>')))
+        pages.append(("Hand-offs", w.HTML(f'<div class="wds-diagram wds-fit">{_fit_width(network)}</div>')))
         pages.append(
             (
                 "Waits on the map",
-                w.HTML(f'<div class="wds-diagram wds-fit">{_fit_svg(overlaid, "fit", None)}</div>'),
+                w.HTML(f'<div class="wds-diagram wds-fit">{_fit_width(overlaid)}</div>'),
             )
         )
         self.sim_plots.children = [page for _, page in pages]

@@ -9,7 +9,7 @@ Each tab is a module of its own, mixed into :class:`Studio`: :mod:`~studio.widge
 the forms of :mod:`~studio.widgets.forms`, tables of
 :class:`~studio.widgets.itemform.ItemForm`), :mod:`~studio.widgets.simulate_tab`,
 :mod:`~studio.widgets.walk_tab`, :mod:`~studio.widgets.export_tab`, and the Workshop tab's
-:class:`~studio.widgets.workshop.WorkshopPanel` when it is installed.
+:class:`~studio.widgets.workshop.WorkshopPanel`.
 
 Layout (made for a projector)::
 
@@ -26,7 +26,6 @@ Layout (made for a projector)::
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import ipywidgets as w
 
@@ -44,17 +43,9 @@ from studio.widgets.map_tab import MapTab
 from studio.widgets.present import _esc
 from studio.widgets.simulate_tab import SimulateTab
 from studio.widgets.walk_tab import WalkTab
+from studio.widgets.workshop import WorkshopPanel
 
 __all__ = ["Studio"]
-
-
-def _workshop_panel(controller: StudioController) -> Any:
-    """The Workshop tab (RACI, questions, decisions, minutes), or None when it is not installed."""
-    try:
-        from studio.widgets.workshop import WorkshopPanel  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - depends on the installation
-        return None
-    return WorkshopPanel(controller)
 
 
 class Studio(MapTab, SimulateTab, WalkTab, ExportTab, w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -76,7 +67,6 @@ class Studio(MapTab, SimulateTab, WalkTab, ExportTab, w.VBox):  # type: ignore[m
         self.controller = controller or StudioController(workflow_or_path, lanes=lanes)
         self._quiet = 0
         self._connect_from: str | None = None  # "Connect from selected": waiting for the target's click
-        self._last_results: Any = None
         self._finding_lines: list[str] = []  # what the problem list shows
         self.title = w.HTML()
         self.status = w.HTML()
@@ -84,15 +74,14 @@ class Studio(MapTab, SimulateTab, WalkTab, ExportTab, w.VBox):  # type: ignore[m
         self.simulate_tab = self._build_simulate()
         self.walk_tab = self._build_walkthrough()
         self.export_tab = self._build_export()
-        self.workshop_tab = _workshop_panel(self.controller)  # None where workshop mode is not installed
+        self.workshop_tab = WorkshopPanel(self.controller)
         pages = [
             (self.map_tab, "Map"),
             (self.simulate_tab, "Simulate"),
             (self.walk_tab, "Walk a case"),
             (self.export_tab, "Export"),
+            (self.workshop_tab, "Workshop"),
         ]
-        if self.workshop_tab is not None:
-            pages.append((self.workshop_tab, "Workshop"))
         self.tabs = w.Tab(children=[page for page, _ in pages])
         for index, (_, name) in enumerate(pages):
             self.tabs.set_title(index, name)
