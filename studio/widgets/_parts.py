@@ -8,11 +8,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ipywidgets as w
 
 from studio.errors import LoadError, StudioError
+from studio.model import _TIME, Weekday
 from studio.widgets.controller import (
     DISTRIBUTIONS,
     NUMBER_PARAMS,
@@ -180,8 +180,8 @@ class _Duration:
             widget.value = params.get(name, "") if name not in names else ""
 
 
-_HOURS = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d")  # as the model's `Calendar.hours`
-_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(_TIME)  # one time range, as the model's `Calendar.hours` takes it
+_WEEK = tuple(day.value for day in Weekday)
 
 
 class _Calendar:
@@ -216,13 +216,13 @@ class _Calendar:
                 raise EditRefused(f"{self.place} `hours`: `{hours}` is not a time range; write it like `09:00-17:00`")
             calendar["hours"] = hours
         if zone:
-            try:
-                ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError):
+            from studio.validate import _zone_exists  # noqa: PLC0415  (the validator loads networkx)
+
+            if not _zone_exists(zone):
                 raise EditRefused(
                     f"{self.place} `timezone`: `{zone}` is not a time zone known here; use a name such as "
                     "`Europe/Berlin`, `America/New_York` or `UTC`"
-                ) from None
+                )
             calendar["timezone"] = zone
         return calendar
 

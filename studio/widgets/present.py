@@ -3,7 +3,7 @@
 Plain Python (no ipywidgets): the studio widget shows what these return, and the notebooks and
 tests call them directly. Results are read through the simulator's public surface (``kpis``,
 ``plot_*``, ``node_figures``, ``edge_traffic``; ``compare`` rows; the walkthrough's ``pending``,
-``state``, ``history``, ``done`` and ``outcome``). The KPI, resource and comparison rows and the
+``state``, ``history``, ``path``, ``done`` and ``outcome``). The KPI, resource and comparison rows and the
 pointers are :mod:`studio.simulate.summary`'s, the same ``studio simulate`` prints.
 """
 
@@ -201,21 +201,10 @@ def _short(value: Any, limit: int = 80) -> str:
 def walk_path(walk: Any) -> tuple[list[str], str | None]:
     """``(the node ids the case went through so far, the node it waits at)`` of a walkthrough, for
     highlighting them on the diagram (the current node is also the path's last)."""
-    pending = getattr(walk, "pending", None)
-    path: list[str] = []
-    for step in list(getattr(walk, "history", None) or []):
-        node = step.get("node") if isinstance(step, Mapping) else step
-        if node is not None:
-            path.append(str(node))
-    if isinstance(pending, Mapping):
-        for node in pending.get("path") or []:
-            if str(node) not in path:
-                path.append(str(node))
-        here = pending.get("node")
-        if here is not None:
-            path.append(str(here))
-        return list(dict.fromkeys(path)), None if here is None else str(here)
-    return list(dict.fromkeys(path)), (path[-1] if path else None)
+    pending = walk.pending
+    path = [str(node) for node in walk.path]
+    here = str(pending["node"]) if pending else (path[-1] if path else None)
+    return list(dict.fromkeys([*path, *([here] if here is not None else [])])), here
 
 
 def oversight_summary(workflow: Any) -> str:
