@@ -32,7 +32,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
@@ -66,7 +66,7 @@ from studio.model import (
     Uniform,
     Workflow,
 )
-from studio.simulate.clock import EPOCH, WorkCalendar
+from studio.simulate.clock import EPOCH, WorkCalendar, iso_to_seconds
 
 __all__ = ["Calibration", "CalibrationError", "EventLog", "LogEvent", "calibrate", "read_log"]
 
@@ -129,15 +129,11 @@ def _norm(name: str) -> str:
 
 
 def _seconds(text: str, where: str) -> float:
-    value = text.strip()
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return iso_to_seconds(text.replace("z", "Z"))
     except ValueError:
         raise CalibrationError(f"{where}: `{text}` is not a timestamp; write ISO 8601 such as "
                                "`2024-03-04T09:30:00Z` (a time without offset is read as UTC)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - EPOCH).total_seconds()
 
 
 def read_log(path: str | os.PathLike[str], *, case: str | None = None, activity: str | None = None,  # noqa: PLR0913 - the log's column names, each an optional keyword
@@ -378,7 +374,7 @@ def fit_duration(samples: Sequence[float]) -> tuple[Any, str, list[str]]:
     """The distribution (a model object) that fits ``samples`` best by the Kolmogorov-Smirnov distance.
 
     Returns ``(distribution, why, notes)``; ``notes`` say when a shape the format cannot hold
-    (gamma, Weibull) fits clearly better.
+    (Weibull) fits clearly better.
     """
     try:
         from scipy import stats  # noqa: PLC0415
@@ -501,7 +497,7 @@ def _calendar(events: Sequence[LogEvent], covered: set[int]) -> tuple[Calendar |
         calendar = Calendar.model_validate({"shifts": shifts, "timezone": "UTC"})
         return calendar, calendar.describe()
     calendar = Calendar.model_validate({"days": [_DAY_NAMES[d] for d in days], "hours": text, "timezone": "UTC"})
-    return calendar, f"{','.join(_DAY_NAMES[d] for d in days)} {text} UTC"
+    return calendar, calendar.describe()
 
 
 def _quarters(opens: int, closes: int) -> tuple[int, int]:
@@ -616,8 +612,8 @@ class _Discovery:
         rate = (len(self.arrivals) - 1) / window if window > 0 else 1 / 60
         self.report.append(f"arrivals: Poisson, {rate * 3600:.4g} case(s) per hour over {_hours(window)} "
                            "(the first event of a case is its arrival)")
-        self.report.append("  " + _arrival_pattern(self.arrivals) + "; the format has no arrival calendar yet "
-                           "(issue 10 item 1), so the rate is constant around the clock")
+        self.report.append("  " + _arrival_pattern(self.arrivals) + "; calibration fits no arrival calendar, "
+                           "so the rate is constant around the clock")
         policies = Policies(max_repeats=max(3, repeats), max_turns=max(100, 2 * max(len(t) for t in traces)))
         if repeats > 3:
             self.report.append(f"loop guard: a transition repeats up to {repeats} times in one case, so "
@@ -800,7 +796,7 @@ class _Discovery:
             if max(means.values()) > 1.2 * min(means.values()):
                 self.report.append("  its mean duration differs by resource ("
                                    + ", ".join(f"`{r}` {_hours(m)}" for r, m in sorted(means.items()))
-                                   + "); a step has one duration for whoever does it (issue 10 item 4)")
+                                   + "); calibration gives the step one duration for whoever does it")
         return Task(kind="task", id=aid, name=activity if aid != activity else None,
                     actor=self.actor_ids[resource], behaviour=Behaviour(duration=dist),
                     sla=escalates[2] if escalates else None,

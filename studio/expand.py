@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import Finding, LoadError, Severity
-from studio.fileio import Source, is_inside, load, workflow_folder
+from studio.fileio import Source, is_inside, load, placed, workflow_folder
 from studio.graph import with_outcome_routers
 from studio.model import Approval, DataSource, Edge, Parallel, Subworkflow, Tool, Workflow
 
@@ -147,12 +147,8 @@ class _Site:
 
     def note(self, code: str, severity: Severity, message: str, hint: str) -> None:
         """A finding at the node's ``ref`` (file, line and column where the workflow has them)."""
-        location = f"nodes[{self.position}].ref"
-        source = self.workflow.source if isinstance(self.workflow.source, Source) else None
-        position = source.resolve(location) if source is not None else None
-        self.state.findings.append(Finding(
-            code, severity, location, message, hint, source.file if source is not None else None,
-            position[0] if position else None, position[1] if position else None))
+        finding = Finding(code, severity, f"nodes[{self.position}].ref", message, hint)
+        self.state.findings.extend(placed(self.workflow, [finding]))
 
 
 def _file_of(workflow: Workflow) -> str:

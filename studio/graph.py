@@ -244,10 +244,10 @@ def outcome_routers(workflow: Workflow) -> frozenset[str]:
 
 
 def outcome_condition(approval_id: str, text: str) -> str:
-    """``text`` with the name ``decision`` read as the approval's own decision field ``<id>_decision``.
-    Rewritten on Python's parse of the text (the condition language's own syntax), so a string or an
-    attribute that merely contains the word is left alone; text that does not parse is returned as is
-    (the validator reports it)."""
+    """``text`` with the field ``decision`` (``decision`` or ``case.decision``, one field in the condition
+    language) read as the approval's own decision field ``<id>_decision``. Rewritten on Python's parse of
+    the text (the condition language's own syntax), so a string or another attribute that merely
+    contains the word is left alone; text that does not parse is returned as is (the validator reports it)."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
@@ -257,13 +257,21 @@ def outcome_condition(approval_id: str, text: str) -> str:
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    spots = []
+
+    def offset(line: int, column: int) -> int:  # col_offset counts UTF-8 bytes of its line
+        return starts[line - 1] + len(lines[line - 1].encode("utf-8")[:column].decode("utf-8"))
+
+    spots: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "decision":  # col_offset counts UTF-8 bytes of its line
-            encoded = lines[node.lineno - 1].encode("utf-8")
-            spots.append(starts[node.lineno - 1] + len(encoded[: node.col_offset].decode("utf-8")))
-    for begin in sorted(spots, reverse=True):
-        source = source[:begin] + f"{approval_id}_decision" + source[begin + len("decision"):]
+        if isinstance(node, ast.Name) and node.id == "decision":
+            begin = offset(node.lineno, node.col_offset)
+            spots.append((begin, begin + len("decision"), f"{approval_id}_decision"))
+        elif (isinstance(node, ast.Attribute) and node.attr == "decision" and isinstance(node.value, ast.Name)
+              and node.value.id == "case" and node.end_lineno is not None and node.end_col_offset is not None):
+            spots.append((offset(node.lineno, node.col_offset), offset(node.end_lineno, node.end_col_offset),
+                          f"case.{approval_id}_decision"))
+    for begin, end, replacement in sorted(spots, reverse=True):
+        source = source[:begin] + replacement + source[end:]
     return source
 
 

@@ -226,12 +226,6 @@ def step_success(workflow: Workflow, node_id: str, *, _index: _Index | None = No
     return (_index or _Index(workflow)).step(node_id)[2]
 
 
-def step_attempt(workflow: Workflow, node_id: str, *, _index: _Index | None = None) -> tuple[float, int]:
-    """(probability one attempt of the step succeeds, retries after a failed attempt)."""
-    attempt, retries, _ = (_index or _Index(workflow)).step(node_id)
-    return attempt, retries
-
-
 def _attempt(index: _Index, node_id: str) -> tuple[float, int]:
     workflow = index.workflow
     node = index.nodes.get(node_id)

@@ -144,7 +144,7 @@ def _labels(workflow: Workflow) -> dict[str, str]:
 
 def _step(workflow: Workflow, labels: Mapping[str, str], node_id: str) -> str:
     """``Manager approval (manager_approval)``; a step no longer in the map says so."""
-    if node_id not in workflow.node_ids:
+    if node_id not in workflow.index.nodes:
         return f"{node_id} (not in the map)"
     name = labels.get(node_id, node_id)
     return name if name == node_id else f"{name} ({node_id})"
@@ -153,8 +153,9 @@ def _step(workflow: Workflow, labels: Mapping[str, str], node_id: str) -> str:
 def _notes_in_order(workflow: Workflow) -> list[tuple[str, StepNotes]]:
     """Each step's notes in the map's order, then notes for steps no longer in it (by id)."""
     notes = workflow.workshop.nodes
-    ordered = [(node_id, notes[node_id]) for node_id in dict.fromkeys(workflow.node_ids) if node_id in notes]
-    ordered += [(node_id, notes[node_id]) for node_id in sorted(notes) if node_id not in workflow.node_ids]
+    nodes = workflow.index.nodes  # in file order, the first of a repeated id
+    ordered = [(node_id, notes[node_id]) for node_id in nodes if node_id in notes]
+    ordered += [(node_id, notes[node_id]) for node_id in sorted(notes) if node_id not in nodes]
     return ordered
 
 

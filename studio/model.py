@@ -398,7 +398,7 @@ DurationModel = Annotated[
 
 def distribution_mean(dist: AnyDistribution) -> float:  # noqa: PLR0911 - one return per distribution
     """Expected value in seconds (used for critical paths and summaries), shift included; with
-    ``min``/``max`` the truncated distribution's mean (computed by the simulator's sampler module)."""
+    ``min``/``max`` the truncated distribution's mean (integrated with scipy, see :func:`_truncated_mean`)."""
     if dist.minimum is not None or dist.maximum is not None:
         return _truncated_mean(dist)
     shift = dist.loc or 0.0
@@ -1306,13 +1306,6 @@ def escalation_chain(node: Any, actors: dict[str, Agent | Human | System], polic
         held.add(target)
         carried = 0.0
     return tuple(chain)
-
-
-def escalation(node: Any, actors: dict[str, Agent | Human | System], policies: Policies
-               ) -> tuple[float, str] | None:
-    """``(SLA seconds, pool)`` of a step's first escalation level (:func:`escalation_chain`), else None."""
-    chain = escalation_chain(node, actors, policies)
-    return chain[0] if chain else None
 
 
 class WorkflowIndex:

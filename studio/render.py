@@ -463,10 +463,11 @@ def _gateway_attrs(node: Any, figure: str | None, tooltip: list[str]) -> dict[st
 
 def _wait_attrs(node: Wait, figure: str | None, tooltip: list[str]) -> dict[str, str]:
     """A wait: BPMN's timer event, a small double circle with a clock (◷), its name and timer beside it."""
-    tooltip.append(f"waits {node.timer_text}; holds no one")
+    timer = node.timer_text  # a truncated delay's mean is an integration: once
+    tooltip.append(f"waits {timer}; holds no one")
     return {"shape": "doublecircle", "label": "◷", "width": "0.4", "height": "0.4", "fixedsize": "true",
             "style": "filled", "fillcolor": "#ECEFF1", "color": "#455A64", "fontsize": "12",
-            "xlabel": _xlabel(f"{node.label} ({node.timer_text})", figure)}
+            "xlabel": _xlabel(f"{node.label} ({timer})", figure)}
 
 
 def _step_attrs(node: Any, scene: _Scene, figure: str | None, tooltip: list[str]) -> dict[str, str]:

@@ -43,6 +43,7 @@ from studio.fileio import (
 from studio.model import (
     Agent,
     Approval,
+    Calendar,
     Human,
     System,
     Task,
@@ -808,29 +809,33 @@ def _tools_of_tier(ctx: Context, node: Task, tier: Tier) -> list[str]:
 
 @rule("A009", Severity.WARNING, "calendars name time zones that exist")
 def _known_time_zones(ctx: Context) -> Iterator[Finding]:
-    """A time zone the simulator cannot load would silently be UTC: every calendar is checked (pools,
-    systems, pool members, the arrival calendar)."""
-    sites: list[tuple[str, str, Any]] = []
-    for actor in ctx.workflow.actors:
-        calendar = getattr(actor, "calendar", None)
-        if calendar is not None:
-            sites.append((ctx.actor_loc(actor.id, "calendar.timezone"), f"`{actor.id}`", calendar))
-        for position, member in enumerate(getattr(actor, "members", ())):
-            if member.calendar is not None:
-                sites.append((ctx.actor_loc(actor.id, f"members[{position}].calendar.timezone"),
-                              f"`{actor.id}` member {member.name}", member.calendar))
-    arrivals = getattr(ctx.workflow.simulation.arrivals, "calendar", None)
-    if arrivals is not None:
-        sites.append(("simulation.arrivals.calendar.timezone", "the arrivals", arrivals))
-    for location, whose, calendar in sites:
+    """A time zone the simulator cannot load would silently be UTC: every calendar is checked, wherever
+    the model holds one (pools, systems, pool members, the arrivals, waits)."""
+    for place, calendar in _calendars(ctx.workflow, ""):
         if not _zone_exists(calendar.timezone):
             yield ctx.finding(
                 "A009",
-                location,
-                f"the calendar of {whose} names time zone `{calendar.timezone}`, which is not known: "
+                f"{place}.timezone",
+                f"the calendar at `{place}` names time zone `{calendar.timezone}`, which is not known: "
                 "simulation would count its hours in UTC",
                 _near(calendar.timezone, _zone_names()) or "write an IANA time zone, e.g. `Europe/Berlin` or `UTC`",
             )
+
+
+def _calendars(value: Any, place: str) -> Iterator[tuple[str, Calendar]]:
+    """Every calendar under ``value`` with its place (``actors[2].members[0].calendar``): a walk over the
+    model, so a calendar in a new place is checked without listing it here."""
+    if isinstance(value, Calendar):
+        yield place, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _calendars(getattr(value, name), f"{place}.{name}" if place else name)
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _calendars(item, f"{place}[{position}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _calendars(item, f"{place}.{key}")
 
 
 @rule("A010", Severity.ERROR, "a pool member's own durations name steps that exist")

@@ -96,6 +96,7 @@ def test_the_analysis_routes_by_the_approval_rates_as_the_simulation_does() -> N
 def test_decision_reads_the_approvals_own_field_and_nothing_else() -> None:
     assert outcome_condition("sign", 'decision == "approve"') == 'sign_decision == "approve"'
     assert outcome_condition("sign", "x.decision or decision") == "x.decision or sign_decision"
+    assert outcome_condition("sign", 'case.decision == "reject"') == 'case.sign_decision == "reject"'  # one field
     assert outcome_condition("sign", '"decision" == decision') == '"decision" == sign_decision'
     assert outcome_condition("sign", "décidé == 1 and decision") == "décidé == 1 and sign_decision"
     plain = _load(ROUTED.replace('when: decision == "approve"', "when: amount > 5").replace(

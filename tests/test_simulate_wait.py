@@ -173,3 +173,11 @@ def test_the_mean_wait_of_a_shift_calendar_counts_every_closed_stretch() -> None
     simple = Calendar.model_validate(WEEKDAYS)
     same = Calendar.model_validate({"shifts": [{"days": WEEKDAYS["days"], "hours": WEEKDAYS["hours"]}]})
     assert calendar_mean_wait(same) == calendar_mean_wait(simple) == pytest.approx((4 * 16**2 + 64**2) / 2 / 168 * HOUR)
+
+
+def test_an_unknown_time_zone_on_a_wait_is_reported_like_any_calendars() -> None:
+    from studio import validate
+
+    workflow = _workflow({"until": {**WEEKDAYS, "timezone": "Europe/Berln"}})
+    [finding] = [f for f in validate(workflow) if f.code == "A009"]
+    assert finding.location.endswith(".until.timezone") and "Europe/Berlin" in finding.hint

@@ -30,7 +30,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from studio import graph as g
 from studio.errors import Finding, Severity, WorkflowInvalid, has_errors
 from studio.expand import Expanded, Expansion, expand
 from studio.expr import Expression, parse
@@ -339,9 +338,9 @@ def _tool_plans(workflow: Workflow) -> dict[str, ToolPlan]:
 def build_plan(workflow: Workflow, expanded: Expanded | None = None) -> Plan:
     """The runtime plan of a (validated) workflow: node plans (actor part, routing part), relays and
     join barriers, tools, pools and the per-case override columns. With ``expanded`` (the workflow is
-    ``expanded.workflow``), the marker steps of its subworkflows get their plan kinds. An approval that
-    routes on its own outcome is followed by its decision node (:func:`studio.graph.with_outcome_routers`)."""
-    workflow = g.with_outcome_routers(workflow)
+    ``expanded.workflow``), the marker steps of its subworkflows get their plan kinds. ``workflow`` is what
+    runs: an approval that routes on its own outcome already followed by its decision node
+    (:func:`studio.expand.expand` and :func:`studio.graph.with_outcome_routers` make it so)."""
     graph = _Graph.of(workflow)
     markers = expanded.markers() if expanded is not None else {}
     local = expanded.local_ids() if expanded is not None else {}
