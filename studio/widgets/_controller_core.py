@@ -82,16 +82,7 @@ class ControllerCore:
             self._base = source.path if isinstance(source, fileio.Source) else None
             self.message = f"Opened `{workflow.metadata.name}`."
         else:
-            path = Path(workflow_or_path)
-            workflow = fileio.load(path)
-            self._base = path
-            if _is_template(path):  # a template is read, never written: Save writes a copy elsewhere
-                self.message = f"Opened template `{path.parent.name}`; to keep changes, save a copy to a file."
-            else:
-                self.path = path
-                saved = (f"; every change is saved to it (earlier versions: {_backup.FOLDER}/ next to it)"
-                         if autosave else "")
-                self.message = f"Opened `{path}`{saved}."
+            workflow, self.message = self._open(Path(workflow_or_path))
         self._workflow = self._adopt(workflow)
         self._remember_disk(workflow)
 
@@ -547,17 +538,25 @@ class ControllerCore:
         """
         target = Path(path)
         try:
-            workflow = fileio.load(target)
+            workflow, message = self._open(target)
         except LoadError as exc:
             self.message = f"Could not open `{target}`: " + "; ".join(f.message for f in exc.findings[:3])
             raise
-        self._base = target
-        if _is_template(target):
-            self.path = None
-            return self._replace(workflow, f"Opened template `{target.parent.name}` (save a copy to keep changes).")
-        self.path = target
         self._remember_disk(workflow)
-        return self._replace(workflow, f"Opened `{target}`.", save=False)  # opening never rewrites the file
+        return self._replace(workflow, message, save=False)  # opening never rewrites the file
+
+    def _open(self, path: Path) -> tuple[Workflow, str]:
+        """Read a workflow file and make it the one edits are saved to (a template: none, it is read
+        only); the workflow and what to say. Raises :class:`~studio.errors.LoadError`, changing nothing."""
+        workflow = fileio.load(path)
+        self._base = path
+        if _is_template(path):  # a template is read, never written: Save writes a copy elsewhere
+            self.path = None
+            return workflow, f"Opened template `{path.parent.name}`; to keep changes, save a copy to a file."
+        self.path = path
+        saved = (f"; every change is saved to it (earlier versions: {_backup.FOLDER}/ next to it)"
+                 if self.autosave else "")
+        return workflow, f"Opened `{path}`{saved}."
 
     def new_blank(self, name: str = "new_workflow") -> Workflow:
         """Replace the workflow with a minimal valid one (start -> one task -> end; undoable).

@@ -215,16 +215,19 @@ class _CheckInput(_Input):
 
 
 class _CountInput(_Input):
-    def __init__(self, spec: Count, label: str) -> None:
-        self.spec = spec
+    """A whole number between ``LOW`` and ``HIGH`` (empty shows ``LOW``)."""
+
+    LOW, HIGH, WIDTH = 1, 100_000, "260px"
+
+    def __init__(self, label: str) -> None:
         self.main = w.BoundedIntText(
-            value=spec.low, min=spec.low, max=spec.high, description=label, style=FIELD,
-            layout=w.Layout(width=spec.width),
+            value=self.LOW, min=self.LOW, max=self.HIGH, description=label, style=FIELD,
+            layout=w.Layout(width=self.WIDTH),
         )
         self.boxes = [self.main]
 
     def set(self, value: Any) -> None:
-        self.main.value = self.spec.low if value is None else value
+        self.main.value = self.LOW if value is None else value
 
 
 class _ConditionInput(_Input):
@@ -301,14 +304,15 @@ class _WorkingTimeInput(_Input):
 class _LimitInput(_Input):
     """A rate limit: calls (empty: no limit) per a period (empty: a minute)."""
 
-    def __init__(self, spec: Limit, label: str, hint: str) -> None:
-        self.spec = spec
+    DEFAULT_PER = "1m"
+
+    def __init__(self, label: str, hint: str) -> None:
         self.main = _text(label, hint)
-        self.per = _text(*spec.per)
+        self.per = _text("  per", "e.g. 1m")
         self.boxes = [self.main, self.per]
 
     def parts(self, name: str) -> dict[str, Any]:
-        return {name: self.main, self.spec.per_name: self.per}
+        return {name: self.main, "per": self.per}
 
     def watched(self) -> list[Any]:
         return [self.main, self.per]
@@ -319,19 +323,24 @@ class _LimitInput(_Input):
 
     def value(self) -> Any:
         calls, per = self.main.value.strip(), self.per.value.strip()
-        return {"calls": calls, "per": per or self.spec.default_per} if calls else None
+        return {"calls": calls, "per": per or self.DEFAULT_PER} if calls else None
 
 
 class _ModelsInput(_Input):
     """YAML in a text area that joins the page only when opened: the form stays short (and the page's
     other text areas, the scenarios, keep their places)."""
 
-    def __init__(self, spec: Models, label: str) -> None:
-        self.spec = spec
+    BUTTON = "Output models (YAML)"
+    PLACEHOLDER = (
+        "YAML, simulation only, e.g.\nfraud_score: {value: {dist: uniform, low: 0, high: 1}}\n"
+        "severity: {choice: {low: 0.7, high: 0.3}}"
+    )
+
+    def __init__(self, label: str) -> None:
         self.main = w.Textarea(
-            description=label, placeholder=spec.placeholder, rows=5, style=FIELD, layout=w.Layout(width=FORM_WIDTH)
+            description=label, placeholder=self.PLACEHOLDER, rows=5, style=FIELD, layout=w.Layout(width=FORM_WIDTH)
         )
-        self.open = w.ToggleButton(description=spec.button, tooltip=spec.tooltip, icon="pencil")
+        self.open = w.ToggleButton(description=self.BUTTON, tooltip="How simulation sets each output", icon="pencil")
         self.box = w.VBox([self.open])
         self.boxes = [self.box]
         self.open.observe(lambda _: self.fold(), names="value")
@@ -342,7 +351,7 @@ class _ModelsInput(_Input):
     def fold(self) -> None:
         self.box.children = [self.open, *([self.main] if self.open.value else [])]
         count = sum(1 for line in self.main.value.splitlines() if line[:1] not in " #-\t" and ":" in line)
-        self.open.description = self.spec.button + (f": {count} set" if count else "")
+        self.open.description = self.BUTTON + (f": {count} set" if count else "")
 
     def explain(self, text: str) -> None:
         pass  # the button's tooltip says what it is
@@ -408,14 +417,10 @@ class Check:
 
 @dataclass(frozen=True)
 class Count:
-    """A whole number between ``low`` and ``high`` (empty shows ``low``)."""
-
-    low: int = 1
-    high: int = 100_000
-    width: str = "260px"
+    """A whole number from 1 (empty shows 1)."""
 
     def build(self, label: str, _: str, __: ItemForm) -> _Input:
-        return _CountInput(self, label)
+        return _CountInput(label)
 
 
 @dataclass(frozen=True)
@@ -450,29 +455,18 @@ class WorkingTime:
 
 @dataclass(frozen=True)
 class Limit:
-    """A rate limit: the row's box takes the calls; ``per`` is the period box's label and placeholder."""
-
-    per: tuple[str, str] = ("  per", "e.g. 1m")
-    per_name: str = "per"
-    default_per: str = "1m"
+    """A rate limit: the row's box takes the calls, a ``per`` box the period (empty: a minute)."""
 
     def build(self, label: str, hint: str, _: ItemForm) -> _Input:
-        return _LimitInput(self, label, hint)
+        return _LimitInput(label, hint)
 
 
 @dataclass(frozen=True)
 class Models:
     """Output models as YAML, in a text area opened by a button."""
 
-    button: str = "Output models (YAML)"
-    tooltip: str = "How simulation sets each output"
-    placeholder: str = (
-        "YAML, simulation only, e.g.\nfraud_score: {value: {dist: uniform, low: 0, high: 1}}\n"
-        "severity: {choice: {low: 0.7, high: 0.3}}"
-    )
-
     def build(self, label: str, _: str, __: ItemForm) -> _Input:
-        return _ModelsInput(self, label)
+        return _ModelsInput(label)
 
 
 Widget = Text | Choice | Many | Check | Count | Condition | Distribution | WorkingTime | Limit | Models
@@ -489,8 +483,8 @@ class Field:
     ``path`` where the value is in the model item (dotted, ``{key}`` for the keyword; default the
     keyword), or ``read(controller, item, key)``; ``name`` the attribute suffix (default the keyword);
     ``kinds`` the kinds that show it (default: those whose model has the path's first field);
-    ``labels`` and ``hints`` per-kind labels and placeholders; ``more`` puts it in the folded section;
-    ``help`` the tooltip (default: the model field's description).
+    ``labels`` and ``hints`` per-kind labels and placeholders; ``more`` puts it in the folded section.
+    The tooltip is the model field's description.
     """
 
     key: str | Mapping[str, str]
@@ -504,7 +498,6 @@ class Field:
     labels: Mapping[str, str] = field(default_factory=dict)
     hints: Mapping[str, str] = field(default_factory=dict)
     more: bool = False
-    help: str | None = None
 
     @property
     def attr(self) -> str:
@@ -638,7 +631,7 @@ class ItemForm:
             has, description = _described(model, row.path_for(kind))
             if (row.kinds is None and has) or (row.kinds is not None and kind in row.kinds):
                 shown.add(kind)
-            self.helps[row.attr, kind] = row.help if row.help is not None else description
+            self.helps[row.attr, kind] = description
         if not shown:
             raise ValueError(f"form `{self.spec.prefix}`: row `{row.attr}` shows for no kind; check its `path`")
         self.shows[row.attr] = frozenset(shown)
