@@ -268,8 +268,7 @@ def analyze(workflow: Workflow, observed: ga.Observed | None = None, route_limit
     workflow gives no probability for are split evenly).
     """
     if data is SAMPLE_DATA:
-        path = fileio.sample_path(workflow)
-        data = path if path is not None and path.is_file() else None
+        data = fileio.workflow_cases(workflow)
     expanded = expand(workflow)  # a subworkflow's steps in its place, as the simulator runs them
     runs, field_ids = workflow, None
     if expanded.workflow is not workflow and not has_errors(expanded.findings):

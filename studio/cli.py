@@ -73,12 +73,7 @@ def _print_load_error(exc: LoadError, stream: TextIO) -> None:
 def _data_for(workflow: Workflow, explicit: str | None) -> fileio.Cases | None:
     from studio import fileio  # noqa: PLC0415 - each command loads what it needs (start-up time)
 
-    if explicit is not None:
-        return fileio.load_cases(explicit)
-    path = fileio.sample_path(workflow)
-    if path is not None and path.is_file():
-        return fileio.load_cases(path)
-    return None
+    return fileio.workflow_cases(workflow, explicit)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

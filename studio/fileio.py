@@ -848,6 +848,15 @@ def as_cases(data: Cases | str | os.PathLike[str] | Iterable[Mapping[str, Any]] 
     return Cases(rows, list(columns))
 
 
+def workflow_cases(workflow: Workflow, data: Any = None) -> Cases | None:
+    """The case data to use: ``data`` when given (see :func:`as_cases`), else the workflow's own
+    ``simulation.sample_data`` when that file is there, else None."""
+    if data is not None:
+        return as_cases(data)
+    path = sample_path(workflow)
+    return load_cases(path) if path is not None and path.is_file() else None
+
+
 ALLOW_OUTSIDE_ENV = "STUDIO_ALLOW_DATA_OUTSIDE"
 
 

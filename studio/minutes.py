@@ -195,12 +195,10 @@ def _findings(workflow: Workflow) -> list[Finding]:
 
     data: Any = None
     extra: list[Finding] = []
-    sample = fileio.sample_path(workflow)
-    if sample is not None and sample.is_file():
-        try:
-            data = fileio.load_cases(sample)
-        except LoadError as exc:  # the minutes still go out; the data's problem is one of the findings
-            extra = list(exc.findings)
+    try:
+        data = fileio.workflow_cases(workflow)
+    except LoadError as exc:  # the minutes still go out; the data's problem is one of the findings
+        extra = list(exc.findings)
     return extra + validate(workflow, data=data)
 
 

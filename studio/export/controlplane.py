@@ -702,13 +702,11 @@ def _agent_specs(workflow: Workflow, graph: nx.DiGraph, performed: Mapping[str, 
 
 def _sample_rows(workflow: Workflow) -> list[dict[str, Any]] | None:
     """The rows of the workflow's own sample data, when the file is there and readable."""
-    path = fileio.sample_path(workflow)
-    if path is None or not path.is_file():
-        return None
     try:
-        return list(fileio.load_cases(path).rows)
+        cases = fileio.workflow_cases(workflow)
     except LoadError:
         return None
+    return list(cases.rows) if cases is not None else None
 
 
 def _json_type(value: Any) -> FieldType:  # noqa: PLR0911 - one return per JSON type
@@ -1163,11 +1161,7 @@ def check_exportable(workflow: Workflow, *, strict: bool = False, data: Any = No
     """
     from studio.validate import validate  # noqa: PLC0415
 
-    if data is None:
-        path = fileio.sample_path(workflow)
-        if path is not None and path.is_file():
-            data = fileio.load_cases(path)
-    findings = validate(workflow, data=data)
+    findings = validate(workflow, data=fileio.workflow_cases(workflow, data))
     if has_errors(findings):
         raise WorkflowInvalid(findings, summary=f"`{workflow.metadata.name}` has error findings; not exported")
     warnings = [f for f in findings if f.severity is Severity.WARNING]

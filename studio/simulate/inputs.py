@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.errors import StudioError
-from studio.fileio import Cases, as_cases, load_cases, sample_path, to_data
+from studio.fileio import to_data
 from studio.model import ColumnArrivals, FixedArrivals, PoissonArrivals, Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import WorkCalendar, iso_to_seconds
 from studio.simulate.store import FORMAT
 
-__all__ = ["SimulationError", "Spec", "arrival_times", "case_ids", "load_rows"]
+__all__ = ["SimulationError", "Spec", "arrival_times", "case_ids"]
 
 _ARRIVAL_STREAM = 1 << 40
 
@@ -128,13 +128,3 @@ def _poisson_times(arrivals: PoissonArrivals, n: int, origin: float, rng: Rng) -
         now = hours.add_work(now, -math.log1p(-rng.u()) / rate)
         times.append(now)
     return times
-
-
-def load_rows(workflow: Workflow, data: Any) -> Cases | None:
-    """The case rows: ``data`` when given, else the workflow's ``simulation.sample_data`` (or None)."""
-    if data is not None:
-        return as_cases(data)
-    path = sample_path(workflow)
-    if path is not None and path.is_file():
-        return load_cases(path)
-    return None

@@ -28,19 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from studio import limits
+from studio.fileio import workflow_cases
 from studio.model import Workflow
 from studio.simulate import _dask, kernel
 from studio.simulate import engine as langgraph_engine
 from studio.simulate.compiler import CompiledWorkflow, compile_workflow
 from studio.simulate.gold import run_gold
-from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_ids, load_rows
+from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_ids
 from studio.simulate.results import Results
 from studio.simulate.runtime import STEP_FIELDS
 from studio.simulate.scenarios import apply, normalise
 from studio.simulate.store import FORMAT, CaseFile, CaseWriter
 from studio.simulate.verify import Mismatch, describe, replay, sample
 
-__all__ = ["ENGINES", "EngineMismatch", "SimulationError", "arrival_times", "load_rows", "simulate"]
+__all__ = ["ENGINES", "EngineMismatch", "SimulationError", "arrival_times", "simulate"]
 
 ENGINES = ("auto", "kernel", "langgraph")
 DEFAULT_VERIFY = 20
@@ -359,7 +360,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     changes = normalise(scenario)
     if changes:
         model = apply(model, changes)
-    table = load_rows(model, data)
+    table = workflow_cases(model, data)
     rows = [dict(row) for row in table.rows] if table is not None else []
     if compiled_in is not None and not changes and compiled_in.allow_llm == allow_llm:
         compiled = compiled_in

@@ -403,9 +403,9 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
     or the cluster at ``scheduler``). Returns a :class:`SweepResult`. Each scenario's sampled cases
     are replayed through LangGraph (``verify``, as :func:`~studio.simulate.simulate`);
     :class:`~studio.simulate.EngineMismatch` if any differs."""
+    from studio.fileio import workflow_cases  # noqa: PLC0415
     from studio.model import Workflow  # noqa: PLC0415
     from studio.simulate.compiler import CompiledWorkflow  # noqa: PLC0415
-    from studio.simulate.inputs import load_rows  # noqa: PLC0415
     from studio.simulate.runner import EngineMismatch, _Progress, check_arguments  # noqa: PLC0415
     from studio.simulate.summary import currency, names  # noqa: PLC0415
     from studio.simulate.verify import Mismatch, replay  # noqa: PLC0415
@@ -421,7 +421,7 @@ def sweep(  # noqa: PLR0913 - the run's settings, as simulate takes them
         from studio.fileio import load  # noqa: PLC0415
 
         model = load(workflow)
-    table = load_rows(model, data)
+    table = workflow_cases(model, data)
     options = {"cases": cases, "seed": seed, "replications": replications, "engine": engine, "verify": verify,
                "allow_llm": allow_llm}
     runs = []

@@ -18,12 +18,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from studio.fileio import workflow_cases
 from studio.model import Workflow
 from studio.simulate.behaviour import Rng
 from studio.simulate.clock import seconds_to_iso
 from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, compile_workflow, superstep_limit
 from studio.simulate.engine import run_sync
-from studio.simulate.inputs import load_rows
 from studio.simulate.runtime import STEP_FIELDS, CaseRun, CaseStop, Env, InteractiveHumans
 
 __all__ = ["Walkthrough"]
@@ -37,7 +37,7 @@ class Walkthrough:
         self.compiled = workflow if isinstance(workflow, CompiledWorkflow) else compile_workflow(workflow)
         model = self.compiled.workflow
         if isinstance(case, int):
-            table = load_rows(model, data)
+            table = workflow_cases(model, data)
             if table is None or not table.rows:
                 raise IndexError(f"`{model.metadata.name}` has no sample data to take case {case} from")
             if not -len(table.rows) <= case < len(table.rows):
