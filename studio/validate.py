@@ -386,7 +386,7 @@ _PROBABILITY_TOLERANCE = 1e-9
 
 @rule("S013", Severity.WARNING, "branch probabilities only on edges leaving a decision")
 def _stray_probability(ctx: Context) -> Iterator[Finding]:
-    kinds = {n.id: n.kind for n in ctx.workflow.nodes}
+    kinds = {node_id: node.kind for node_id, node in ctx.workflow.index.nodes.items()}  # the first of a repeated id
     for index, edge in enumerate(ctx.workflow.edges):
         if edge.probability is not None and kinds.get(edge.source) not in (None, "decision"):
             yield ctx.finding(
@@ -561,7 +561,7 @@ def _subworkflow_ref(ctx: Context) -> Iterator[Finding]:
 
 @rule("S011", Severity.WARNING, "conditions only on edges leaving a decision or an approval")
 def _stray_condition(ctx: Context) -> Iterator[Finding]:
-    kinds = {n.id: n.kind for n in ctx.workflow.nodes}
+    kinds = {node_id: node.kind for node_id, node in ctx.workflow.index.nodes.items()}  # the first of a repeated id
     for index, edge in enumerate(ctx.workflow.edges):
         if (edge.when is not None or edge.default) and kinds.get(edge.source) not in (None, "decision", "approval"):
             yield ctx.finding(
@@ -589,7 +589,7 @@ def _router_id_free(ctx: Context) -> Iterator[Finding]:
 
 @rule("S012", Severity.ERROR, "starts have no incoming and ends no outgoing edges")
 def _start_end_edges(ctx: Context) -> Iterator[Finding]:
-    kinds = {n.id: n.kind for n in ctx.workflow.nodes}
+    kinds = {node_id: node.kind for node_id, node in ctx.workflow.index.nodes.items()}  # the first of a repeated id
     for index, edge in enumerate(ctx.workflow.edges):
         if kinds.get(edge.target) == "start":
             yield ctx.finding(
