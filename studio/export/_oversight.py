@@ -28,18 +28,21 @@ from dataclasses import dataclass
 import networkx as nx
 
 from studio import graph as g
-from studio.model import Approval, Edge, Human, Task, Tier, Workflow
+from studio.model import Agent, Approval, Autonomy, Edge, Human, Task, Tier, Workflow
 
 __all__ = [
     "APPROVAL_DECISIONS",
+    "AgentAutonomy",
     "CriticalReach",
     "GateCondition",
     "UngatedPath",
+    "agent_autonomy",
     "agent_reaches",
     "critical_nodes",
     "edges_by_source",
     "gate_conditions",
     "is_person",
+    "nodes_by_actor",
     "route_condition",
     "ungated_paths",
 ]
@@ -123,6 +126,42 @@ def _witness(graph: nx.DiGraph, source: str, target: str, blocked: Callable[[str
     """A path avoiding ``blocked``, preferring one that passes no approval at all."""
     clean = g.path_avoiding(graph, source, target, lambda n: blocked(n) or approval(n))
     return clean if clean is not None else g.path_avoiding(graph, source, target, blocked)
+
+
+def nodes_by_actor(workflow: Workflow) -> dict[str, list[str]]:
+    """Actor id -> the steps it does, in file order."""
+    out: dict[str, list[str]] = {}
+    for node in workflow.nodes:
+        actor = getattr(node, "actor", None)
+        if actor is not None:
+            out.setdefault(actor, []).append(node.id)
+    return out
+
+
+@dataclass(frozen=True)
+class AgentAutonomy:
+    """An agent's declared autonomy and the one it has in effect: an agent declared human-in-the-loop
+    that reaches a critical step with no person in between acts human-on-the-loop there."""
+
+    agent: Agent
+    nodes: list[str]
+    declared: Autonomy
+    effective: Autonomy
+    reaches: list[CriticalReach]
+
+
+def agent_autonomy(workflow: Workflow, graph: nx.DiGraph) -> list[AgentAutonomy]:
+    """Every agent's autonomy, declared and in effect, with the critical steps it reaches unwatched."""
+    performed = nodes_by_actor(workflow)
+    out = []
+    for actor in workflow.actors:
+        if isinstance(actor, Agent):
+            nodes = performed.get(actor.id, [])
+            declared = actor.autonomy or workflow.policies.autonomy
+            reaches = agent_reaches(workflow, graph, nodes)
+            effective = Autonomy.HUMAN_ON_THE_LOOP if reaches and declared is Autonomy.HUMAN_IN_THE_LOOP else declared
+            out.append(AgentAutonomy(actor, nodes, declared, effective, reaches))
+    return out
 
 
 def agent_reaches(workflow: Workflow, graph: nx.DiGraph, nodes: Iterable[str]) -> list[CriticalReach]:

@@ -42,7 +42,6 @@ from studio.export import _oversight as ov
 from studio.model import (
     Agent,
     Approval,
-    Autonomy,
     Batch,
     Calendar,
     Human,
@@ -593,15 +592,6 @@ def _escalation(node: Task | Approval, workflow: Workflow) -> dict[str, Any]:
     }
 
 
-def _nodes_by_actor(workflow: Workflow) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for node in workflow.nodes:
-        actor = getattr(node, "actor", None)
-        if actor is not None:
-            out.setdefault(actor, []).append(node.id)
-    return out
-
-
 def _node_spec(workflow: Workflow, node: Any, tiers: Mapping[str, Tier]) -> NodeSpec:
     actor = workflow.actor_of(node.id)
     tools = list(getattr(node, "tools", []) or [])
@@ -662,21 +652,16 @@ def _route_specs(workflow: Workflow) -> list[RouteSpec]:
     return routes
 
 
-def _agent_specs(workflow: Workflow, graph: nx.DiGraph, performed: Mapping[str, list[str]],
-                 outputs: Mapping[str, list[OutputFieldSpec]]) -> list[AgentSpec]:
-    default = workflow.policies.autonomy
+def _agent_specs(workflow: Workflow, graph: nx.DiGraph, outputs: Mapping[str, list[OutputFieldSpec]]
+                 ) -> list[AgentSpec]:
     specs = []
-    for actor in workflow.actors:
-        if not isinstance(actor, Agent):
-            continue
-        nodes = performed.get(actor.id, [])
-        declared = actor.autonomy or default
+    for item in ov.agent_autonomy(workflow, graph):
+        actor, nodes = item.agent, item.nodes
         reaches = [
             CriticalReachSpec(node=r.node, critical_node=r.critical, tools=list(r.tools), path=list(r.path),
                               skippable_approvals=list(r.skippable), when=r.when)
-            for r in ov.agent_reaches(workflow, graph, nodes)
+            for r in item.reaches
         ]
-        effective = Autonomy.HUMAN_ON_THE_LOOP if reaches and declared is Autonomy.HUMAN_IN_THE_LOOP else declared
         specs.append(
             AgentSpec(
                 id=actor.id,
@@ -687,8 +672,8 @@ def _agent_specs(workflow: Workflow, graph: nx.DiGraph, performed: Mapping[str, 
                 model=actor.model,
                 prompt_template=actor.prompt,
                 allowed_tools=list(actor.tools),
-                autonomy=declared.value,
-                effective_autonomy=effective.value,
+                autonomy=item.declared.value,
+                effective_autonomy=item.effective.value,
                 reaches_critical_without_person=reaches,
                 nodes=nodes,
                 outputs=[field for node in nodes for field in outputs.get(node, [])],
@@ -917,7 +902,7 @@ def build_spec(workflow: Workflow) -> Spec:
     workflow = g.with_outcome_routers(workflow)  # approvals routing on their outcome: the decision after them
     graph = g.to_networkx(workflow)
     tiers = g.node_tiers(workflow)
-    performed = _nodes_by_actor(workflow)
+    performed = ov.nodes_by_actor(workflow)
     starts = g.start_ids(workflow)
     audit = workflow.policies.audit
     groups = _placeholders("HUMAN", (a.id for a in workflow.actors if isinstance(a, Human)), "GROUP")
@@ -925,7 +910,7 @@ def build_spec(workflow: Workflow) -> Spec:
         start=starts[0] if starts else None,
         nodes=[_node_spec(workflow, node, tiers) for node in workflow.nodes],
         routes=_route_specs(workflow),
-        agents=_agent_specs(workflow, graph, performed, _output_fields(workflow)),
+        agents=_agent_specs(workflow, graph, _output_fields(workflow)),
         systems=[
             SystemSpec(id=a.id, name=a.name, owner=a.owner, allowed_tools=list(a.tools), nodes=performed.get(a.id, []))
             for a in workflow.actors

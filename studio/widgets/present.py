@@ -210,13 +210,11 @@ def walk_path(walk: Any) -> tuple[list[str], str | None]:
 def oversight_summary(workflow: Any) -> str:
     """HTML in plain words of where people sit between agents and critical tools (what the
     control-plane definition records): the approval gates, each agent's effective autonomy and the
-    paths that reach a critical step with no person on them. Empty without the export module."""
-    try:
-        from studio import graph as g  # noqa: PLC0415
-        from studio.export import _oversight as ov  # noqa: PLC0415
-        from studio.model import Agent, Approval, Autonomy  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - depends on the installation
-        return ""
+    paths that reach a critical step with no person on them."""
+    from studio import graph as g  # noqa: PLC0415 - the export layer loads with the Export tab
+    from studio.export import _oversight as ov  # noqa: PLC0415
+    from studio.model import Approval  # noqa: PLC0415
+
     graph = g.to_networkx(workflow)
     gates = []
     for node in workflow.nodes:
@@ -224,22 +222,12 @@ def oversight_summary(workflow: Any) -> str:
             who = f" by {_esc(node.actor)}" if node.actor else ""
             when = f" only when <code>{_esc(node.threshold)}</code>" if node.threshold else " always"
             gates.append(f"<b>{_esc(node.name or node.id)}</b>{who},{when}")
-    performed: dict[str, list[str]] = {}
-    for node in workflow.nodes:
-        actor = getattr(node, "actor", None)
-        if actor:
-            performed.setdefault(str(actor), []).append(node.id)
-    default = workflow.policies.autonomy
     agents = []
-    for actor in workflow.actors:
-        if not isinstance(actor, Agent):
-            continue
-        declared = actor.autonomy or default
-        reaches = ov.agent_reaches(workflow, graph, performed.get(actor.id, []))
-        effective = Autonomy.HUMAN_ON_THE_LOOP if reaches and declared is Autonomy.HUMAN_IN_THE_LOOP else declared
+    for item in ov.agent_autonomy(workflow, graph):  # the control-plane definition's own rule
+        actor, declared, effective = item.agent, item.declared, item.effective
         text = f"<b>{_esc(actor.name or actor.id)}</b>: {_esc(effective.value.replace('_', ' '))}"
         if effective is not declared:
-            first = reaches[0]
+            first = item.reaches[0]
             text += (
                 f" (declared {_esc(declared.value.replace('_', ' '))}, but it reaches "
                 f"<code>{_esc(first.critical)}</code> with no person in between)"
