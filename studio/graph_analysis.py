@@ -702,7 +702,6 @@ class _Walker:
         self.joins = index.forward.joins
         self.assumptions: dict[str, None] = {}
         self.states = 0
-        self._target_lists: dict[str, list[str]] = {}
 
     def _components(self) -> None:
         """Loops (strongly connected components) and their guards."""
@@ -906,10 +905,7 @@ class _Walker:
         return terms
 
     def _targets(self, node: str) -> list[str]:
-        targets = self._target_lists.get(node)
-        if targets is None:
-            targets = self._target_lists[node] = list(dict.fromkeys(edge.target for edge in self.edges.get(node, [])))
-        return targets
+        return self.index.succs.get(node, [])  # in edge order
 
     def _onward(self, node: str, counts: Any, fields: Any, stop: str | None) -> list[Term]:
         targets = self._targets(node)
