@@ -44,6 +44,20 @@ class Spec:
     """The workflow with its subworkflows expanded, when it has any (so a resumed run notices a
     referenced file that changed)."""
 
+    @classmethod
+    def of(cls, model: Workflow, table: Any, compiled: Any, *, cases: int | None, seed: int | None,  # noqa: PLR0913 - a run's settings, by keyword
+           allow_llm: bool, scenario: list[str]) -> Spec:
+        """The spec of a run of ``model`` (``compiled`` from it) over ``table``'s rows: ``cases`` of them
+        (default: ``simulation.cases``, else one per row, else 100), with the expanded workflow when it
+        differs (a change to a referenced file changes the fingerprint)."""
+        rows = [dict(row) for row in table.rows] if table is not None else []
+        count = cases if cases is not None else model.simulation.cases or len(rows) or 100
+        if count < 1:
+            raise SimulationError("cases must be at least 1")
+        return cls(workflow=model, rows=rows, case_ids=case_ids(rows, count), cases=count,
+                   seed=seed if seed is not None else model.simulation.seed, allow_llm=allow_llm, scenario=scenario,
+                   expanded=compiled.expanded if compiled.expanded is not compiled.workflow else None)
+
     def row(self, index: int) -> dict[str, Any]:
         return self.rows[index % len(self.rows)] if self.rows else {}
 

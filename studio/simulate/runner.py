@@ -34,7 +34,7 @@ from studio.simulate import _dask, kernel
 from studio.simulate import engine as langgraph_engine
 from studio.simulate.compiler import CompiledWorkflow, compile_workflow
 from studio.simulate.gold import run_gold
-from studio.simulate.inputs import SimulationError, Spec, arrival_times, case_ids
+from studio.simulate.inputs import SimulationError, Spec, arrival_times
 from studio.simulate.results import Results
 from studio.simulate.runtime import STEP_FIELDS
 from studio.simulate.scenarios import apply, normalise
@@ -361,20 +361,13 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     if changes:
         model = apply(model, changes)
     table = workflow_cases(model, data)
-    rows = [dict(row) for row in table.rows] if table is not None else []
     if compiled_in is not None and not changes and compiled_in.allow_llm == allow_llm:
         compiled = compiled_in
     else:
         compiled = compile_workflow(model, data=table, allow_llm=allow_llm)
     chosen = _engine_for(compiled, engine)
-    count = cases if cases is not None else model.simulation.cases or len(rows) or 100
-    if count < 1:
-        raise SimulationError("cases must be at least 1")
-    spec = Spec(
-        workflow=model, rows=rows, case_ids=case_ids(rows, count), cases=count,
-        seed=seed if seed is not None else model.simulation.seed, allow_llm=allow_llm, scenario=changes,
-        expanded=compiled.expanded if compiled.expanded is not compiled.workflow else None,
-    )
+    spec = Spec.of(model, table, compiled, cases=cases, seed=seed, allow_llm=allow_llm, scenario=changes)
+    count = spec.cases
     folder = Path(out) if out is not None else None
     fingerprint = spec.fingerprint() if folder is not None else ""
     done: dict[int, dict[str, Any]] = {}

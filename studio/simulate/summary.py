@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from studio.model import escalation_chain
+
 __all__ = [
     "BUSY",
     "comparison_rows",
@@ -233,17 +235,9 @@ def _escalations_to_one(workflow: Any) -> dict[str, list[str]]:
     policies = workflow.policies
     defaults = [level.to for level in policies.escalation or ()] or (
         [policies.escalate_to] if policies.escalate_to is not None else [])
-    for node in workflow.nodes:
-        if node.kind not in ("approval", "task"):
-            continue
-        if node.escalation is not None:
-            targets = [level.to for level in node.escalation]
-        elif node.escalate_to is not None:
-            targets = [node.escalate_to]
-        else:
-            targets = defaults if node.kind == "approval" else []
-        for target in dict.fromkeys(targets):
-            if sizes.get(target) == 1:
+    for node in workflow.nodes:  # the chain the simulator walks (a step without an SLA never escalates)
+        for _, target in escalation_chain(node, workflow.index.actors, policies):
+            if sizes.get(target) == 1 and node.id not in out.get(target, ()):
                 out.setdefault(target, []).append(node.id)
     where = "policies.escalation" if policies.escalation is not None else "policies.escalate_to"
     for default in defaults:

@@ -334,7 +334,7 @@ def _prepare(model: Any, table: Any, changes: list[str], values: dict[str, str],
     """One scenario compiled and specified (``options``: cases, seed, replications, engine, verify, allow_llm)."""
     cases, seed, allow_llm = options["cases"], options["seed"], options["allow_llm"]
     from studio.simulate.compiler import compile_workflow  # noqa: PLC0415
-    from studio.simulate.inputs import SimulationError, Spec, case_ids  # noqa: PLC0415
+    from studio.simulate.inputs import Spec  # noqa: PLC0415
     from studio.simulate.runner import _engine_for, _Job  # noqa: PLC0415
     from studio.simulate.scenarios import apply  # noqa: PLC0415
     from studio.simulate.verify import sample  # noqa: PLC0415
@@ -343,16 +343,11 @@ def _prepare(model: Any, table: Any, changes: list[str], values: dict[str, str],
         scenario = apply(model, changes)
     except ScenarioError as exc:
         raise ScenarioError(f"--grid: {exc}") from None
-    rows = [dict(row) for row in table.rows] if table is not None else []
     compiled = compile_workflow(scenario, data=table, allow_llm=allow_llm)
     chosen = _engine_for(compiled, options["engine"])
-    count = cases if cases is not None else scenario.simulation.cases or len(rows) or 100
-    if count < 1:
-        raise SimulationError("cases must be at least 1")
-    spec = Spec(workflow=scenario, rows=rows, case_ids=case_ids(rows, count), cases=count,
-                seed=seed if seed is not None else scenario.simulation.seed, allow_llm=allow_llm, scenario=changes)
-    key = spec.fingerprint()
-    records = sample(count, options["replications"], options["verify"]) if chosen == "kernel" else {}
+    spec = Spec.of(scenario, table, compiled, cases=cases, seed=seed, allow_llm=allow_llm, scenario=changes)
+    key = spec.fingerprint()  # also the workers' compile cache key: the expanded workflow is in it
+    records = sample(spec.cases, options["replications"], options["verify"]) if chosen == "kernel" else {}
     return _Scenario(values, compiled, spec, _Job(chosen, records, None, key), key)
 
 
