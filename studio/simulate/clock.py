@@ -44,7 +44,6 @@ EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 """Virtual time zero: Monday 2024-01-01 00:00 UTC."""
 
 _WEEK = 7 * 86400.0
-_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 def seconds_to_iso(seconds: float) -> str:

@@ -159,9 +159,10 @@ class Plan:
     nodes: dict[str, NodePlan]
     joins: frozenset[str]
     pools: dict[str, tuple[int, Any]]
+    """Pool id (people, and systems with a capacity) -> (capacity, Calendar or None)."""
     members: dict[str, tuple[tuple[Any, float], ...]]
-    """Pools whose people differ -> (calendar or None for the pool's, speed) per person, in order."""
-    """Human pool id -> (capacity, Calendar or None)."""
+    """Pools whose people differ -> (calendar, speed) per person, in order (the person's calendar, else
+    the pool's; None: always working)."""
     tools: dict[str, ToolPlan]
     actor_kinds: dict[str, str]
     agent_versions: dict[str, str | None]
@@ -182,6 +183,18 @@ class Plan:
     @cached_property
     def node_order(self) -> dict[str, int]:
         return {node_id: plan.order for node_id, plan in self.nodes.items()}
+
+    @cached_property
+    def priority_pools(self) -> tuple[str, ...]:
+        """People's pools, whose queues serve by priority (none without ``simulation.priority``)."""
+        if not self.priority:
+            return ()
+        return tuple(sorted(pool for pool in self.pools if self.actor_kinds.get(pool) == "human"))
+
+    @cached_property
+    def batched(self) -> bool:
+        """Whether some step collects cases into batches."""
+        return any(node.batch is not None for node in self.nodes.values())
 
 
 def _relay_id(decision: str, join: str) -> str:

@@ -1,7 +1,7 @@
 """Simulation results: KPIs (a plain, JSON-ready dict), pandas tables, plots and saved files.
 
 Everything is computed from the per-replication payloads (plain JSON data: the same whether the
-run was uninterrupted or resumed from ``progress/rep-*.json``), in a fixed order with fixed
+run was uninterrupted or resumed from ``progress/rep-*.jsonl``), in a fixed order with fixed
 rounding, so the same inputs give byte-identical ``kpis.json``.
 """
 
@@ -292,10 +292,7 @@ class Results:
         """(node, pool) -> the level of the node's escalation chain that hands it to that pool."""
         self.chain_length = max((len(node.escalation) for node in self.plan.nodes.values()), default=0)
         """The longest escalation chain: with chains of two levels or more the KPIs count steps by level."""
-        self.priority_pools = frozenset(
-            pool for pool in self.plan.pools if self.plan.actor_kinds.get(pool) == "human"
-        ) if self.plan.priority else frozenset()
-        """People's pools, whose queues serve by priority (empty without ``simulation.priority``)."""
+        self.priority_pools = frozenset(self.plan.priority_pools)
 
     def __repr__(self) -> str:
         k = self.kpis
@@ -463,7 +460,7 @@ class Results:
         }
         if plan.subworkflows:  # only then: kpis.json of workflows without any stays as it was
             kpis["subworkflows"] = self._subworkflow_figures()
-        if any(node.batch is not None for node in plan.nodes.values()):
+        if plan.batched:
             kpis["batches"] = self._batch_figures()
         if self.priority_pools:  # only when priorities are used: other kpis.json files stay as they were
             kpis["priority"] = self._priority_figures()

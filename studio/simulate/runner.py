@@ -1,10 +1,10 @@
 """Monte Carlo: many cases in virtual time, replicated, resumable, on the kernel or on LangGraph.
 
 Replications are independent (own resources, own random streams) and are the unit of parallelism
-(worker processes) and of resumption: each finished replication is written atomically to
-``OUT/progress/rep-NNNN.json`` with its per-case results, and ``resume=True`` reuses those files,
-so a killed run loses at most the replications in flight and ends with the same KPIs as an
-uninterrupted one.
+(worker processes) and of resumption: each replication streams its cases to
+``OUT/progress/rep-NNNN.jsonl`` as they finish (renamed into place when complete), and
+``resume=True`` reuses those files, so a killed run loses at most the replications in flight and
+ends with the same KPIs as an uninterrupted one.
 
 Engines (``docs/simulation.md``): the Monte Carlo kernel (:mod:`studio.simulate.kernel`) runs a
 workflow with no LLM-backed agent; a sample of its cases is then replayed through the compiled
@@ -34,14 +34,14 @@ from studio.simulate import _dask, kernel
 from studio.simulate import engine as langgraph_engine
 from studio.simulate.compiler import CompiledWorkflow, compile_workflow
 from studio.simulate.gold import run_gold
-from studio.simulate.inputs import SimulationError, Spec, arrival_times
+from studio.simulate.inputs import SimulationError, Spec
 from studio.simulate.results import Results
 from studio.simulate.runtime import STEP_FIELDS
 from studio.simulate.scenarios import apply, normalise
 from studio.simulate.store import FORMAT, CaseFile, CaseWriter
 from studio.simulate.verify import Mismatch, describe, replay, sample
 
-__all__ = ["ENGINES", "EngineMismatch", "SimulationError", "arrival_times", "simulate"]
+__all__ = ["ENGINES", "EngineMismatch", "SimulationError", "simulate"]
 
 ENGINES = ("auto", "kernel", "langgraph")
 DEFAULT_VERIFY = 20
@@ -337,7 +337,7 @@ def simulate(  # noqa: PLR0917 - the documented positional order
     ``simulation.seed``. ``scenario``: what-if overrides (``["actors.approvers.capacity=5"]``, see
     :mod:`studio.simulate.scenarios`). ``workers`` > 1 runs replications in worker processes.
     ``progress``: True for a tqdm bar (a widget in notebooks) or a ``callback(done, total)``.
-    ``out``: a folder to record progress in (``out/progress/rep-*.json``) and save results to;
+    ``out``: a folder to record progress in (``out/progress/rep-*.jsonl``) and save results to;
     with ``resume=True`` finished replications found there are reused. ``gold=True`` also runs
     the gold cases (:func:`studio.simulate.gold.run_gold`) and adds their pass rate to the KPIs.
     ``engine``: ``"auto"`` (the kernel unless an agent calls a real model), ``"kernel"`` or

@@ -223,10 +223,9 @@ class Env:
         """With ``simulation.priority`` and contended pools: each human pool's priority queue (people's
         steps queue there, best level first; systems with a capacity keep their first come, first
         served pool). Empty otherwise, and then nothing of it runs."""
-        if plan.priority and contended:
-            for pool_id, (capacity, calendar) in sorted(plan.pools.items()):
-                if plan.actor_kinds.get(pool_id) != "human":
-                    continue
+        if contended:
+            for pool_id in plan.priority_pools:
+                capacity, calendar = plan.pools[pool_id]
                 members = plan.members.get(pool_id)
                 people = ([(WorkCalendar(cal) if cal is not None else None, speed) for cal, speed in members]
                           if members else [(WorkCalendar(calendar) if calendar is not None else None, 1.0)] * capacity)
@@ -237,7 +236,7 @@ class Env:
         }
         self._quiet: dict[tuple[str, str], Resolved] = {}
         self.batches: Batches | None = (
-            Batches() if contended and any(node.batch is not None for node in plan.nodes.values()) else None)
+            Batches() if contended and plan.batched else None)
         """The open batches (None: a case runs alone, or nothing batches; a batched step then serves
         each case at once, as a batch of one)."""
 
