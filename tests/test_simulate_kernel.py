@@ -9,6 +9,7 @@ both engines for the same seed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -307,9 +308,17 @@ def test_a_run_on_the_kernel_replays_its_sample_through_langgraph() -> None:
 def _break_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """A kernel that draws its cases' numbers from other random streams than LangGraph."""
     from studio.simulate import kernel
-    from studio.simulate.behaviour import Rng
+    from studio.simulate.runtime import CaseRun
 
-    monkeypatch.setattr(kernel, "Rng", lambda seed, replication, index: Rng(seed + 1, replication, index))
+    class Shifted(CaseRun):  # the kernel's cases start from the next seed's streams
+        __slots__ = ()
+
+        @classmethod
+        def of_spec(cls, env: Any, spec: Any, replication: int, index: int, times: Any,  # noqa: PLR0913, PLR0917 - as CaseRun's
+                    cc: Any = None) -> CaseRun:
+            return CaseRun.of_spec(env, dataclasses.replace(spec, seed=spec.seed + 1), replication, index, times, cc)
+
+    monkeypatch.setattr(kernel, "CaseRun", Shifted)
 
 
 def test_a_kernel_that_differs_from_langgraph_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,10 +16,9 @@ from typing import Any, TypeVar
 
 from langgraph.errors import GraphRecursionError
 
-from studio.simulate.behaviour import Rng
 from studio.simulate.clock import CaseClock, Clock
 from studio.simulate.compiler import RUNTIME_KEY, CompiledWorkflow, superstep_limit
-from studio.simulate.inputs import Spec, arrival_times
+from studio.simulate.inputs import Spec, arrival_order, arrival_times
 from studio.simulate.runtime import CaseRun, CaseStop, Env, SimulatedHumans
 from studio.simulate.store import CaseWriter
 
@@ -94,21 +93,17 @@ async def run_replication(compiled: CompiledWorkflow, spec: Spec, replication: i
     graph = compiled.graph
     times = arrival_times(spec, replication)
     sink = writer if writer is not None else CaseWriter(replication, spec.cases)
-    seed = spec.seed
 
     async def start_case(index: int, cc: CaseClock) -> None:
-        row = spec.row(index)
-        run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
-                      rng=Rng(seed, replication, index), replication=replication, cc=cc)
+        run = CaseRun.of_spec(env, spec, replication, index, times, cc)
         try:
-            await invoke(graph, run, row)
+            await invoke(graph, run, spec.row(index))
         finally:
             clock.case_finished(cc)
         sink.add(index, run.payload())
         if on_case is not None:
             on_case()
 
-    order = sorted(range(spec.cases), key=lambda i: (times[i], i))
-    await clock.drive([(times[i], i) for i in order], start_case,
+    await clock.drive([(times[i], i) for i in arrival_order(times)], start_case,
                       env.batches.release if env.batches is not None else None)
     return sink.close()

@@ -82,6 +82,11 @@ def case_ids(rows: Sequence[Mapping[str, Any]], cases: int) -> list[str]:
     return ids
 
 
+def arrival_order(times: Sequence[float]) -> list[int]:
+    """Case indices in the order they arrive (by time, then index): the order both engines start them."""
+    return sorted(range(len(times)), key=lambda i: (times[i], i))
+
+
 def arrival_times(spec: Spec, replication: int) -> list[float]:
     """Virtual arrival time of every case of a replication (from ``simulation.start`` when set; in an
     arrival calendar's working hours when it has one)."""

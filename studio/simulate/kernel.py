@@ -32,9 +32,8 @@ from functools import partial
 from typing import Any
 
 from studio import _gcpause
-from studio.simulate.behaviour import Rng
 from studio.simulate.compiler import CompiledWorkflow, superstep_limit
-from studio.simulate.inputs import Spec, arrival_times
+from studio.simulate.inputs import Spec, arrival_order, arrival_times
 from studio.simulate.runtime import CaseRun, CaseStop, Env, SimulatedHumans
 from studio.simulate.store import CaseWriter
 
@@ -141,14 +140,13 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
     clock = _Now()
     env = Env(plan, clock=clock, decider=SimulatedHumans(), failures=True)
     times = arrival_times(spec, replication)
-    order = sorted(range(spec.cases), key=lambda i: (times[i], i))
+    order = arrival_order(times)
     sink = writer if writer is not None else CaseWriter(replication, spec.cases)
     grants: Grants = {}
     heap: list[tuple[float, int, _Node]] = []
     seq = 0
     limit = superstep_limit(plan)
     nodes = plan.nodes
-    seed = spec.seed
     wanted = frozenset(record)
     batches = env.batches
 
@@ -251,8 +249,7 @@ def run_replication(  # noqa: C901, PLR0913, PLR0915 - one driver loop; closures
     def start(index: int) -> None:
         row = spec.row(index)
         case = _Case(clock, row)
-        run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
-                      rng=Rng(seed, replication, index), replication=replication, cc=case)  # type: ignore[arg-type]
+        run = CaseRun.of_spec(env, spec, replication, index, times, case)
         if index in wanted:
             run.grants = grants[index] = []
         case.run = run

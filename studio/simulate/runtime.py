@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -383,6 +383,15 @@ class CaseRun:
         when a rule's condition cannot be evaluated on it (the case fails at its first queue)."""
         if self.plan.priority:
             self.level = _level(self.plan.priority, row)
+
+    @classmethod
+    def of_spec(cls, env: Env, spec: Any, replication: int, index: int, times: Sequence[float],  # noqa: PLR0913, PLR0917 - a case is its run, replication, index and arrivals
+                cc: Any = None) -> CaseRun:
+        """Case ``index`` of a run's ``spec`` (:class:`~studio.simulate.inputs.Spec`) in ``replication``,
+        arriving at ``times[index]``: how every engine and the verified replay start a case, so their
+        random streams and records agree."""
+        return cls(env, index=index, case_id=spec.case_ids[index], row=spec.row(index), arrival=times[index],
+                   rng=Rng(spec.seed, replication, index), replication=replication, cc=cc)
 
     # ------------------------------------------------------------------ the finished case
 

@@ -24,7 +24,6 @@ from functools import partial
 from typing import Any
 
 from studio.simulate.batching import Batches, Group
-from studio.simulate.behaviour import Rng
 from studio.simulate.clock import CaseClock, Clock, MemberPool, Pool, PriorityPool, RateLimiter, Ticket
 from studio.simulate.compiler import CompiledWorkflow
 from studio.simulate.engine import invoke, run_sync
@@ -236,15 +235,13 @@ def replay(compiled: CompiledWorkflow, spec: Spec, replication: int, records: Ma
         if env.batches is not None:
             env.batches = _ReplayBatches(records[index].get("batches") or [])
         env.queues = {pool_id: _ReplayQueue(q, q.people(), queue) for pool_id, q in env.queues.items()}
-        row = spec.row(index)
-        run = CaseRun(env, index=index, case_id=spec.case_ids[index], row=row, arrival=times[index],
-                      rng=Rng(spec.seed, replication, index), replication=replication)
+        run = CaseRun.of_spec(env, spec, replication, index, times)
         problem: list[str] = []
 
         async def start_case(_index: int, cc: CaseClock) -> None:
             run.cc = cc
             try:
-                await invoke(graph, run, row)
+                await invoke(graph, run, spec.row(index))
             except _Diverged as exc:
                 problem.append(str(exc))
             else:
