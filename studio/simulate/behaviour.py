@@ -321,6 +321,10 @@ class Resolved:
     def fail_total(self) -> float:
         return self.fail_tool + self.fail_reasoning + self.fail_handoff
 
+    def time_cost(self, seconds: float) -> float:
+        """What ``seconds`` of this actor's working time cost (``cost_per_hour``; 0.0 without a rate)."""
+        return seconds / 3600.0 * self.cost_per_hour if self.cost_per_hour else 0.0
+
     @property
     def call_cost(self) -> float:
         """Cost of one attempt: per call plus tokens."""

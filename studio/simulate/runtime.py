@@ -691,8 +691,7 @@ class CaseRun:
             if failure is None:
                 work = behaviour.duration(rng)
                 now += work
-                if behaviour.cost_per_hour:
-                    cost += work / 3600.0 * behaviour.cost_per_hour
+                cost += behaviour.time_cost(work)
                 spent_in, spent_out = behaviour.tokens_in, behaviour.tokens_out
                 if model is not None:
                     from studio.simulate.llm import ask  # noqa: PLC0415
@@ -924,14 +923,8 @@ class CaseRun:
             timing = await self._serve(plan, start)
             decision, note, answer_fields = decider.decide(
                 self, plan, self.behaviour(plan, timing.actor or actor), state, start)
-        fields.update(answer_fields)
-        if plan.kind == "approval":
-            fields[f"{plan.field_id}_decision"] = decision
-            fields[f"{plan.field_id}_note"] = note
-        behaviour = self.behaviour(plan, timing.actor or actor)
-        cost = behaviour.cost_per_call
-        if behaviour.cost_per_hour:
-            cost += timing.service / 3600.0 * behaviour.cost_per_hour
+        cost = self._answered(plan, self.behaviour(plan, timing.actor or actor), timing.service,
+                              (decision, note, answer_fields), fields)
         record = self._record(
             plan, timing.actor, timing.start, timing.end, decision=decision, source=source, step=step,
             wait=timing.wait, queue=timing.queue, reason=timing.reason, resource=timing.resource,
@@ -940,6 +933,18 @@ class CaseRun:
         )
         self._outputs(plan, state, fields)
         return record
+
+    @staticmethod
+    def _answered(plan: NodePlan, behaviour: Resolved, service: float, answer: tuple[str, str | None, Any],
+                  fields: dict[str, Any]) -> float:
+        """A person's ``(decision, note, fields)`` into the case (an approval's `<id>_decision` and
+        `<id>_note`), and what the step costs: per call plus their time."""
+        decision, note, answer_fields = answer
+        fields.update(answer_fields)
+        if plan.kind == "approval":
+            fields[f"{plan.field_id}_decision"] = decision
+            fields[f"{plan.field_id}_note"] = note
+        return behaviour.cost_per_call + behaviour.time_cost(service)
 
     async def _batched(  # noqa: PLR0913 - keyword-only step context
         self, plan: NodePlan, *, state: Mapping[str, Any], start: float, source: str | None,
@@ -1007,14 +1012,8 @@ class CaseRun:
         self._joined([plan.id, group.number, group.size, start, group.fired, group.why])
         actor = timing.actor or plan.actor or ""
         decision, note, answer_fields = self.env.decider.decide(self, plan, self.behaviour(plan, actor), state, start)
-        fields.update(answer_fields)
-        if plan.kind == "approval":
-            fields[f"{plan.field_id}_decision"] = decision
-            fields[f"{plan.field_id}_note"] = note
-        behaviour = self.env.behaviour(plan, actor)
-        cost = behaviour.cost_per_call
-        if behaviour.cost_per_hour:
-            cost += timing.service / 3600.0 * behaviour.cost_per_hour
+        cost = self._answered(plan, self.env.behaviour(plan, actor), timing.service,
+                              (decision, note, answer_fields), fields)
         share = group.size
         wait = timing.start - start
         reason = timing.reason
